@@ -1,0 +1,156 @@
+"""Reproduce the shipped LSTM optimizer weights (metaopt/optim/weights/default.pt) with one command.
+
+    nice -n 10 python experiments/train_lstm_optimizer.py --seed 0
+
+Meta-trains on MLPs over the META-TRAINING datasets and architectures below (the benchmark in
+experiments/lstm_optimizer.py evaluates on other datasets and architectures). Resumable: progress
+is checkpointed under --workdir and a rerun of the same command continues. Uses one thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from metaopt.optim import (
+    DEFAULT_WEIGHTS,
+    LSTMOptimizerNet,
+    MLPSpec,
+    TabularTaskFamily,
+    TaskMixture,
+    load_tabular,
+    meta_train,
+    save_weights,
+)
+
+#: Datasets used for meta-training; the benchmark's held-out families use none of them.
+TRAIN_CLASSIFICATION = (
+    "sklearn:iris",
+    "sklearn:wine",
+    "sklearn:breast_cancer",
+    "sklearn:digits",
+    "pmlb:haberman",
+    "pmlb:monk1",
+    "pmlb:balance_scale",
+    "pmlb:new_thyroid",
+    "pmlb:prnn_crabs",
+    "pmlb:ecoli",
+    "pmlb:heart_statlog",
+    "pmlb:tic_tac_toe",
+    "pmlb:vehicle",
+    "pmlb:yeast",
+    "pmlb:glass",
+    "pmlb:car",
+    "pmlb:spect",
+    "pmlb:analcatdata_dmft",
+    "pmlb:threeOf9",
+)
+TRAIN_REGRESSION = (
+    "sklearn:diabetes",
+    "pmlb:1027_ESL",
+    "pmlb:230_machine_cpu",
+    "pmlb:1028_SWD",
+    "pmlb:560_bodyfat",
+    "pmlb:522_pm10",
+    "pmlb:596_fri_c2_250_5",
+    "pmlb:631_fri_c1_500_5",
+    "pmlb:557_analcatdata_apnea1",
+)
+#: Architectures used for meta-training (small, so meta-training fits its time budget).
+TRAIN_ARCHITECTURES = (
+    MLPSpec((16,), "tanh"),
+    MLPSpec((32,), "relu"),
+    MLPSpec((16, 16), "tanh"),
+    MLPSpec((32, 32), "relu"),
+    MLPSpec((8, 8, 8), "relu"),
+    MLPSpec((24,), "sigmoid"),
+)
+
+
+def training_family(max_rows: int = 3000) -> TaskMixture:
+    """Clean classification, clean regression and label-noise tasks on the training datasets."""
+    classification = [load_tabular(name, max_rows=max_rows) for name in TRAIN_CLASSIFICATION]
+    regression = [load_tabular(name, max_rows=max_rows) for name in TRAIN_REGRESSION]
+    return TaskMixture(
+        [
+            TabularTaskFamily(classification, TRAIN_ARCHITECTURES, name="train-clf"),
+            TabularTaskFamily(regression, TRAIN_ARCHITECTURES, name="train-reg"),
+            TabularTaskFamily(
+                classification, TRAIN_ARCHITECTURES, name="train-noisy", label_noise=(0.1, 0.4)
+            ),
+            TabularTaskFamily(
+                regression, TRAIN_ARCHITECTURES, name="train-noisy-reg", label_noise=(0.3, 1.0)
+            ),
+        ],
+        weights=[0.4, 0.25, 0.2, 0.15],
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--iterations", type=int, default=600, help="trajectories")
+    parser.add_argument("--time-budget", type=float, default=1800.0, help="seconds (safety cap)")
+    parser.add_argument("--hidden-size", type=int, default=8)
+    parser.add_argument("--horizon", type=int, nargs=2, default=(100, 300))
+    parser.add_argument("--unroll", type=int, nargs=2, default=(5, 20))
+    parser.add_argument("--meta-lr", type=float, default=3e-3)
+    parser.add_argument("--validate-every", type=int, default=50)
+    parser.add_argument("--workdir", type=Path, default=Path("experiments/results/lstm_optimizer"))
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="weights file (default: the shipped file for seed 0, else <workdir>/seed<k>.pt)",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    torch.set_num_threads(1)
+    output = args.output or (
+        DEFAULT_WEIGHTS if args.seed == 0 else args.workdir / f"seed{args.seed}.pt"
+    )
+    family = training_family()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(args.seed)
+        net = LSTMOptimizerNet(hidden_size=args.hidden_size)
+    result = meta_train(
+        family,
+        net=net,
+        n_iterations=args.iterations,
+        time_budget_s=args.time_budget,
+        horizon=tuple(args.horizon),
+        unroll=tuple(args.unroll),
+        meta_lr=args.meta_lr,
+        validate_every=args.validate_every,
+        checkpoint=args.workdir / "checkpoints" / f"seed{args.seed}.ckpt",
+        seed=args.seed,
+    )
+    provenance = {
+        "command": "python experiments/train_lstm_optimizer.py " + " ".join(sys.argv[1:]),
+        "seed": args.seed,
+        "iterations_done": int(max(h["iteration"] for h in result.history)),
+        "best_iteration": result.best_iteration,
+        "best_validation": result.best_validation,
+        "meta_train_seconds": round(result.seconds, 1),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    save_weights(result.net, output, provenance=provenance)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    (args.workdir / f"meta_train_seed{args.seed}.json").write_text(
+        json.dumps({"provenance": provenance, "history": result.history}, indent=1)
+    )
+    print(json.dumps(provenance, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,17 @@
+"""metaopt: meta-learning for hyperparameter optimization.
+
+Describe a dataset by its metafeatures, learn across many real datasets which hyperparameters
+work where, and warm-start Optuna searches with that knowledge.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from metaopt.datasets import Dataset, load_dataset
+
+__version__ = "0.1.0"
+
+logging.getLogger("metaopt").addHandler(logging.NullHandler())
+
+__all__ = ["Dataset", "load_dataset", "__version__"]

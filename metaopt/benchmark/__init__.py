@@ -1,0 +1,1 @@
+"""Benchmarks of hyperparameter optimizers on unseen datasets (leave-one-dataset-out)."""

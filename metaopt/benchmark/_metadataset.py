@@ -1,0 +1,324 @@
+"""Recorded evaluations of one search space on many datasets: the pools pool mode draws from."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+
+# Columns of a long-format table that are never hyperparameters (the knowledge-base schema's
+# reserved names plus a few common extras of external meta-datasets).
+RESERVED_COLUMNS = frozenset(
+    {
+        "dataset",
+        "fingerprint",
+        "task",
+        "space",
+        "config_id",
+        "params",
+        "score",
+        "fold_scores",
+        "metric",
+        "secondary_score",
+        "fit_time",
+        "status",
+        "error",
+        "source",
+        "task_id",
+        "dataset_id",
+        "openml_did",
+        "seed",
+    }
+)
+
+_OPENML_ID = re.compile(r"^openml:(\d+)$")
+
+
+@dataclass(frozen=True, eq=False)
+class MetaDataset:
+    """Recorded scores of configurations of one search space on many datasets.
+
+    Each dataset's rows form its *pool*: in pool mode a method may only pick configurations from
+    the pool of the dataset it is evaluated on, and the pool's best and worst scores define the
+    normalised regret.
+
+    Attributes:
+        name: Short name used in file names and reports, e.g. ``"kb-random_forest"``.
+        evaluations: One row per (dataset, configuration): columns ``dataset`` (str),
+            ``config_id`` (int), ``score`` (float, higher is better) and one column per parameter
+            (NaN where the parameter is inactive).
+        distributions: Optuna distribution of every parameter (the flat search space).
+        datasets: Facts per dataset, indexed by ``dataset``: ``fingerprint`` and ``openml_did``
+            (either may be missing) used to find duplicates, plus optional ``source`` (what
+            :func:`metaopt.load_dataset` takes) and ``name``.
+        metafeatures: Metafeatures indexed by ``dataset`` (``None`` until computed).
+        task: ``"classification"`` or ``"regression"``.
+        space: Name of the registered :mod:`metaopt.spaces` space the configurations come from,
+            or ``None`` for an external search space.
+        skipped: Datasets dropped before benchmarking, mapped to the reason.
+
+    Example:
+        >>> import pandas as pd
+        >>> from optuna.distributions import FloatDistribution
+        >>> evaluations = pd.DataFrame(
+        ...     {"dataset": ["a", "a", "b"], "config_id": [0, 1, 0],
+        ...      "score": [0.7, 0.9, 0.5], "x": [0.1, 0.9, 0.5]}
+        ... )
+        >>> meta = MetaDataset("toy", evaluations, {"x": FloatDistribution(0.0, 1.0)})
+        >>> meta.dataset_names, len(meta.pool("a"))
+        (['a', 'b'], 2)
+    """
+
+    name: str
+    evaluations: pd.DataFrame
+    distributions: dict[str, BaseDistribution]
+    datasets: pd.DataFrame = field(default_factory=pd.DataFrame)
+    metafeatures: pd.DataFrame | None = None
+    task: str = "classification"
+    space: str | None = None
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        missing = {"dataset", "score"} - set(self.evaluations.columns)
+        if missing:
+            raise ValueError(
+                f"evaluations need the columns 'dataset' and 'score'; missing {sorted(missing)}."
+            )
+        unknown = [p for p in self.distributions if p not in self.evaluations.columns]
+        if unknown:
+            raise ValueError(f"parameters {unknown} have a distribution but no column.")
+        evaluations = self.evaluations
+        if "config_id" not in evaluations.columns:
+            evaluations = evaluations.assign(
+                config_id=evaluations.groupby("dataset", sort=False).cumcount()
+            )
+        evaluations = evaluations.assign(dataset=evaluations["dataset"].astype(str))
+        evaluations = evaluations[np.isfinite(evaluations["score"].to_numpy(dtype=float))]
+        object.__setattr__(self, "evaluations", evaluations.reset_index(drop=True))
+        names = list(dict.fromkeys(self.evaluations["dataset"]))
+        datasets = self.datasets
+        if datasets.empty:
+            datasets = pd.DataFrame(index=pd.Index(names, name="dataset"))
+        datasets = datasets.reindex(names)
+        for column in ("fingerprint", "openml_did"):
+            if column not in datasets.columns:
+                datasets[column] = None
+        guessed = [_openml_id(d) for d in names]
+        datasets["openml_did"] = [
+            did if _present(did) else guess for did, guess in zip(datasets["openml_did"], guessed)
+        ]
+        datasets.index.name = "dataset"
+        object.__setattr__(self, "datasets", datasets)
+
+    @property
+    def param_names(self) -> list[str]:
+        """Parameter names, in the order of :attr:`distributions`."""
+        return list(self.distributions)
+
+    @property
+    def dataset_names(self) -> list[str]:
+        """Datasets with at least one recorded evaluation, in first-seen order."""
+        return list(self.datasets.index)
+
+    def pool(self, dataset: str) -> pd.DataFrame:
+        """The recorded evaluations of one dataset."""
+        rows = self.evaluations[self.evaluations["dataset"] == dataset]
+        if rows.empty:
+            raise ValueError(f"dataset {dataset!r} has no evaluations in {self.name!r}.")
+        return rows.reset_index(drop=True)
+
+    def duplicates_of(self, dataset: str) -> set[str]:
+        """``dataset`` and every dataset with the same fingerprint or OpenML dataset id."""
+        if dataset not in self.datasets.index:
+            return {dataset}
+        row = self.datasets.loc[dataset]
+        same = {dataset}
+        for column in ("fingerprint", "openml_did"):
+            value = row[column]
+            if _present(value):
+                values = self.datasets[column]
+                same |= set(self.datasets.index[values.map(lambda v, x=value: _same(v, x))])
+        return same
+
+    def without(self, datasets: set[str] | list[str]) -> MetaDataset:
+        """A copy without the given datasets (their evaluations, facts and metafeatures)."""
+        drop = set(datasets)
+        keep = [d for d in self.dataset_names if d not in drop]
+        return self.subset(keep)
+
+    def subset(self, datasets: list[str]) -> MetaDataset:
+        """A copy restricted to the given datasets, in their order."""
+        wanted = [d for d in datasets if d in self.datasets.index]
+        evaluations = self.evaluations[self.evaluations["dataset"].isin(wanted)]
+        metafeatures = (
+            None
+            if self.metafeatures is None
+            else self.metafeatures.loc[[d for d in wanted if d in self.metafeatures.index]]
+        )
+        return replace(
+            self,
+            evaluations=evaluations,
+            datasets=self.datasets.loc[wanted],
+            metafeatures=metafeatures,
+        )
+
+    def with_metafeatures(self, metafeatures: pd.DataFrame) -> MetaDataset:
+        """A copy with metafeatures, keeping only datasets that have them."""
+        keep = [d for d in self.dataset_names if d in metafeatures.index]
+        skipped = dict(self.skipped)
+        for dataset in self.dataset_names:
+            if dataset not in metafeatures.index:
+                skipped.setdefault(dataset, "no metafeatures (data not found)")
+        reduced = replace(self, metafeatures=metafeatures.loc[keep], skipped=skipped)
+        return reduced.subset(keep)
+
+    def to_evaluations_table(self) -> pd.DataFrame:
+        """The evaluations in the knowledge-base schema (``metaopt.knowledge``)."""
+        frame = self.evaluations.copy()
+        frame["fingerprint"] = frame["dataset"].map(self.datasets["fingerprint"]).astype(object)
+        frame["fingerprint"] = [
+            str(f) if _present(f) else f"unknown:{d}"
+            for f, d in zip(frame["fingerprint"], frame["dataset"])
+        ]
+        frame["task"] = self.task
+        frame["space"] = self.space or self.name
+        frame["params"] = [
+            json.dumps(row, default=_json_default)
+            for row in params_records(frame, self.param_names)
+        ]
+        for column, default in (
+            ("fold_scores", None),
+            ("metric", "score"),
+            ("secondary_score", np.nan),
+            ("fit_time", np.nan),
+            ("status", "ok"),
+            ("error", None),
+            ("source", f"external:{self.name}"),
+        ):
+            if column not in frame.columns:
+                frame[column] = (
+                    [[] for _ in range(len(frame))] if column == "fold_scores" else (default)
+                )
+        return frame
+
+    def to_knowledge_base(self) -> object:
+        """This meta-dataset as a :class:`metaopt.knowledge.KnowledgeBase`."""
+        from metaopt.knowledge import KnowledgeBase
+
+        if self.metafeatures is None:
+            raise ValueError(f"meta-dataset {self.name!r} has no metafeatures yet.")
+        metafeatures = self.metafeatures.copy()
+        metafeatures.index.name = "dataset"
+        provenance = {
+            "schema_version": _kb_schema_version(),
+            "sources": [f"external:{self.name}"],
+            "command": "metaopt.benchmark",
+        }
+        return KnowledgeBase(self.to_evaluations_table(), metafeatures, provenance)
+
+
+def params_records(frame: pd.DataFrame, names: list[str]) -> list[dict[str, object]]:
+    """Rows as parameter dicts, leaving out inactive parameters.
+
+    The exact values come from the JSON ``params`` column when there is one (so a categorical
+    choice ``None`` stays distinct from an inactive parameter), otherwise from the parameter
+    columns, where NaN means inactive.
+    """
+    if "params" in frame.columns:
+        wanted = set(names)
+        return [
+            {k: v for k, v in json.loads(text).items() if k in wanted}
+            for text in frame["params"].astype(str)
+        ]
+    columns = {name: frame[name].tolist() for name in names}
+    records = []
+    for i in range(len(frame)):
+        row = {}
+        for name in names:
+            value = columns[name][i]
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                continue
+            row[name] = _python_value(value)
+        records.append(row)
+    return records
+
+
+def infer_distributions(frame: pd.DataFrame, names: list[str]) -> dict[str, BaseDistribution]:
+    """Optuna distributions for parameter columns of an external meta-dataset.
+
+    Numeric columns become :class:`~optuna.distributions.IntDistribution` when every value is an
+    integer, otherwise :class:`~optuna.distributions.FloatDistribution`; both use a log scale when
+    all values are positive and span at least three orders of magnitude. Other columns become
+    categorical. Columns with fewer than two distinct values are left out: no method can choose
+    anything there.
+    """
+    distributions: dict[str, BaseDistribution] = {}
+    for name in names:
+        values = frame[name].dropna()
+        if values.nunique() < 2:
+            continue
+        numeric = pd.to_numeric(values, errors="coerce")
+        if numeric.notna().all() and not pd.api.types.is_bool_dtype(values):
+            low, high = float(numeric.min()), float(numeric.max())
+            log = low > 0 and high / low >= 1e3
+            if np.allclose(numeric, np.round(numeric)):
+                distributions[name] = IntDistribution(int(low), int(high), log=log)
+            else:
+                distributions[name] = FloatDistribution(low, high, log=log)
+        else:
+            choices = sorted({_python_value(v) for v in values}, key=str)
+            distributions[name] = CategoricalDistribution(choices)
+    return distributions
+
+
+def _python_value(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def _openml_id(dataset: str) -> float:
+    match = _OPENML_ID.match(dataset)
+    return float(match.group(1)) if match else float("nan")
+
+
+def _present(value: object) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, float) and math.isnan(value):
+        return False
+    return not (isinstance(value, str) and value == "")
+
+
+def _same(a: object, b: object) -> bool:
+    if not _present(a) or not _present(b):
+        return False
+    try:
+        return float(a) == float(b)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(a) == str(b)
+
+
+def _kb_schema_version() -> object:
+    try:
+        from metaopt.knowledge import _base
+
+        return getattr(_base, "SCHEMA_VERSION", 1)
+    except ImportError:
+        return 1

@@ -1,0 +1,178 @@
+"""The compared methods, each an Optuna sampler plus optional warm-start configurations."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import optuna
+import pandas as pd
+
+from metaopt.benchmark._metadataset import MetaDataset
+from metaopt.benchmark._warmstart import (
+    cmaes_source_trials,
+    greedy_portfolio,
+    nearest_dataset_configs,
+)
+
+logger = logging.getLogger("metaopt.benchmark")
+
+
+@dataclass
+class MethodContext:
+    """What a method may learn from when evaluated on one held-out dataset.
+
+    Attributes:
+        meta: The meta-dataset without the held-out dataset and its duplicates (``None`` for a
+            benchmark without meta-knowledge).
+        metafeatures: The held-out dataset's metafeatures.
+        space: Registered space name, or ``None`` for an external search space.
+        distributions: The flat search space.
+        n_warm: Number of warm-start configurations for warm-starting methods.
+        dataset: The held-out dataset's id.
+    """
+
+    meta: MetaDataset | None
+    metafeatures: pd.Series | None
+    space: str | None
+    distributions: dict[str, optuna.distributions.BaseDistribution]
+    n_warm: int = 10
+    dataset: str = ""
+    cache: dict[str, object] = field(default_factory=dict)
+
+    def require_meta(self, method: str) -> MetaDataset:
+        """The meta-dataset and held-out metafeatures, or a ValueError naming the method."""
+        if self.meta is None or self.metafeatures is None or self.meta.metafeatures is None:
+            raise ValueError(
+                f"method {method!r} learns from other datasets: it needs a meta-dataset with "
+                "metafeatures and the held-out dataset's metafeatures."
+            )
+        return self.meta
+
+
+@dataclass
+class Plan:
+    """A method's setup for one run: the sampler and configurations to try first."""
+
+    sampler: optuna.samplers.BaseSampler
+    warm_start: list[dict[str, object]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Method:
+    """A named method: ``build(context, seed) -> Plan``.
+
+    Attributes:
+        name: Name in reports.
+        build: Creates the plan for one seed; may memoise seed-independent work in
+            ``context.cache`` (e.g. a fitted meta-model reused over seeds).
+        learns: Whether it uses other datasets (and so needs the leave-one-out meta-dataset).
+        description: One line for ``--help`` and the report.
+    """
+
+    name: str
+    build: Callable[[MethodContext, int], Plan]
+    learns: bool
+    description: str
+
+
+def _random(context: MethodContext, seed: int) -> Plan:
+    return Plan(optuna.samplers.RandomSampler(seed=seed))
+
+
+def _tpe(context: MethodContext, seed: int) -> Plan:
+    return Plan(optuna.samplers.TPESampler(seed=seed))
+
+
+def _cmaes(context: MethodContext, seed: int) -> Plan:
+    return Plan(optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False))
+
+
+def _ws_cmaes(context: MethodContext, seed: int) -> Plan:
+    meta = context.require_meta("ws-cmaes")
+    if "sources" not in context.cache:
+        context.cache["sources"] = cmaes_source_trials(meta, context.metafeatures, n_datasets=3)
+    sources = context.cache["sources"]
+    if not sources:
+        raise ValueError("ws-cmaes needs at least one numeric parameter in the search space.")
+    return Plan(
+        optuna.samplers.CmaEsSampler(
+            seed=seed,
+            source_trials=sources,
+            warn_independent_sampling=False,  # type: ignore[arg-type]
+        )
+    )
+
+
+def _nearest(context: MethodContext, seed: int) -> Plan:
+    meta = context.require_meta("nearest+tpe")
+    if "nearest" not in context.cache:
+        context.cache["nearest"] = nearest_dataset_configs(
+            meta, context.metafeatures, context.n_warm
+        )
+    return Plan(optuna.samplers.TPESampler(seed=seed), list(context.cache["nearest"]))
+
+
+def _portfolio(context: MethodContext, seed: int) -> Plan:
+    meta = context.require_meta("portfolio+tpe")
+    if "portfolio" not in context.cache:
+        context.cache["portfolio"] = greedy_portfolio(meta, context.n_warm)
+    return Plan(optuna.samplers.TPESampler(seed=seed), list(context.cache["portfolio"]))
+
+
+BUILTIN_METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method("random", _random, False, "random search (optuna RandomSampler)"),
+        Method("tpe", _tpe, False, "TPE, Optuna's default sampler"),
+        Method("cmaes", _cmaes, False, "CMA-ES (optuna CmaEsSampler)"),
+        Method(
+            "ws-cmaes",
+            _ws_cmaes,
+            True,
+            "warm-started CMA-ES: CmaEsSampler(source_trials=...) from the 3 most similar datasets",
+        ),
+        Method(
+            "nearest+tpe",
+            _nearest,
+            True,
+            "best configurations of the nearest datasets by metafeatures (auto-sklearn 1.0), "
+            "then TPE",
+        ),
+        Method(
+            "portfolio+tpe",
+            _portfolio,
+            True,
+            "greedy portfolio over the other datasets (auto-sklearn 2.0 style), then TPE",
+        ),
+    )
+}
+
+
+def available_methods() -> dict[str, Method]:
+    """Every method that can run here: the built-in baselines and MetaSampler's meta-models."""
+    methods = dict(BUILTIN_METHODS)
+    methods.update(_metasampler_methods())
+    return methods
+
+
+def resolve_methods(names: list[str] | None) -> list[Method]:
+    """Methods by name (``None``: all available); unknown names raise ValueError."""
+    methods = available_methods()
+    if names is None:
+        return list(methods.values())
+    unknown = [n for n in names if n not in methods]
+    if unknown:
+        raise ValueError(f"unknown methods {unknown}; available: {sorted(methods)}.")
+    return [methods[n] for n in names]
+
+
+def _metasampler_methods() -> dict[str, Method]:
+    """``metasampler-<model>`` for each meta-model MetaSampler accepts (empty until it exists)."""
+    try:
+        from metaopt.benchmark._metasampler import metasampler_methods
+    except ImportError as error:  # the meta-model package is optional for the harness
+        logger.info("MetaSampler methods unavailable: %s", error)
+        return {}
+    return metasampler_methods()

@@ -1,0 +1,224 @@
+"""Benchmark problems: what one trial evaluates, in pool mode (recorded) or live mode (real)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import optuna
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+
+from metaopt.benchmark._metadataset import MetaDataset, params_records
+
+
+def suggest_flat(trial: optuna.Trial, distributions: dict[str, BaseDistribution]) -> dict:
+    """Suggest every parameter of a flat search space (conditional ones included).
+
+    Every method sees the same static search space, which CMA-ES needs; the objective ignores
+    parameters that the configuration leaves inactive.
+    """
+    params: dict[str, object] = {}
+    for name, dist in distributions.items():
+        if isinstance(dist, FloatDistribution):
+            params[name] = trial.suggest_float(
+                name, dist.low, dist.high, log=dist.log, step=dist.step
+            )
+        elif isinstance(dist, IntDistribution):
+            params[name] = trial.suggest_int(
+                name, dist.low, dist.high, log=dist.log, step=dist.step
+            )
+        elif isinstance(dist, CategoricalDistribution):
+            params[name] = trial.suggest_categorical(name, list(dist.choices))
+        else:
+            raise TypeError(f"unsupported distribution for {name!r}: {type(dist).__name__}.")
+    return params
+
+
+class ConfigEncoder:
+    """Vectorised nearest-configuration lookup in a pool of recorded configurations.
+
+    Numeric parameters are scaled to [0, 1] (on a log scale where the distribution is log);
+    categorical ones count 1 when they differ. A parameter inactive (NaN) in a recorded
+    configuration adds nothing, so a query snaps to the closest configuration among those whose
+    active parameters it matches best.
+    """
+
+    def __init__(
+        self, distributions: dict[str, BaseDistribution], records: list[dict[str, object]]
+    ) -> None:
+        self.numeric = [
+            n
+            for n, d in distributions.items()
+            if isinstance(d, (FloatDistribution, IntDistribution))
+        ]
+        self.categorical = [
+            n for n, d in distributions.items() if isinstance(d, CategoricalDistribution)
+        ]
+        self._dists = distributions
+        self._choices = {
+            n: {_label(c): i for i, c in enumerate(distributions[n].choices)}  # type: ignore[attr-defined]
+            for n in self.categorical
+        }
+        numeric = np.array(
+            [[_number(r.get(n)) for n in self.numeric] for r in records], dtype=float
+        ).reshape(len(records), len(self.numeric))
+        for j, name in enumerate(self.numeric):
+            numeric[:, j] = self._scale(name, numeric[:, j])
+        self._active = ~np.isnan(numeric)
+        self._numeric = np.where(self._active, numeric, 0.0)
+        self._codes = np.array(
+            [
+                [
+                    self._choices[n].get(_label(r[n]), -2) if n in r else -1
+                    for n in self.categorical
+                ]
+                for r in records
+            ],
+            dtype=int,
+        ).reshape(len(records), len(self.categorical))
+
+    def _scale(self, name: str, values: np.ndarray) -> np.ndarray:
+        dist = self._dists[name]
+        low, high = float(dist.low), float(dist.high)  # type: ignore[attr-defined]
+        if dist.log:  # type: ignore[attr-defined]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                values, low, high = np.log(values), math.log(low), math.log(high)
+        return (values - low) / (high - low) if high > low else np.zeros_like(values)
+
+    def nearest(self, params: dict[str, object]) -> int:
+        """Row index of the recorded configuration closest to ``params``."""
+        distance = np.zeros(len(self._numeric))
+        if self.numeric:
+            query = np.array(
+                [
+                    self._scale(n, np.array([float(params[n])]))[0] if n in params else np.nan
+                    for n in self.numeric
+                ]
+            )
+            known = ~np.isnan(query)
+            diff = (self._numeric[:, known] - query[known]) ** 2
+            distance += (diff * self._active[:, known]).sum(axis=1)
+        if self.categorical:
+            query_codes = np.array(
+                [
+                    self._choices[n].get(_label(params[n]), -3) if n in params else -1
+                    for n in self.categorical
+                ]
+            )
+            known = query_codes != -1
+            codes = self._codes[:, known]
+            distance += ((codes != query_codes[known]) & (codes != -1)).sum(axis=1)
+        return int(np.argmin(distance))
+
+
+@dataclass
+class PoolProblem:
+    """One dataset's pool of recorded evaluations: a trial scores the nearest recorded config.
+
+    Attributes:
+        meta_name: Name of the meta-dataset the pool comes from.
+        dataset: Dataset id.
+        distributions: The flat search space.
+        scores: Recorded score of each pool configuration.
+        config_ids: Their ``config_id``.
+        params: Their parameter dicts (for traces).
+    """
+
+    meta_name: str
+    dataset: str
+    distributions: dict[str, BaseDistribution]
+    scores: np.ndarray
+    config_ids: np.ndarray
+    params: list[dict[str, object]]
+    encoder: ConfigEncoder = field(repr=False)
+
+    mode = "pool"
+
+    @classmethod
+    def from_meta(cls, meta: MetaDataset, dataset: str) -> PoolProblem:
+        """The pool of ``dataset`` in ``meta``."""
+        pool = meta.pool(dataset)
+        records = params_records(pool, meta.param_names)
+        return cls(
+            meta_name=meta.name,
+            dataset=dataset,
+            distributions=meta.distributions,
+            scores=pool["score"].to_numpy(dtype=float),
+            config_ids=pool["config_id"].to_numpy(dtype=int),
+            params=records,
+            encoder=ConfigEncoder(meta.distributions, records),
+        )
+
+    @property
+    def best(self) -> float:
+        """Best recorded score."""
+        return float(np.max(self.scores))
+
+    @property
+    def worst(self) -> float:
+        """Worst recorded score."""
+        return float(np.min(self.scores))
+
+    def evaluate(self, params: dict[str, object]) -> tuple[float, int]:
+        """Score and ``config_id`` of the recorded configuration nearest to ``params``."""
+        row = self.encoder.nearest(params)
+        return float(self.scores[row]), int(self.config_ids[row])
+
+
+@dataclass
+class LiveProblem:
+    """Real cross-validation of a :mod:`metaopt.spaces` model on a dataset.
+
+    Attributes:
+        meta_name: Name of the live benchmark (e.g. ``"live-random_forest"``).
+        dataset: Dataset id (``"openml:<did>"``).
+        space: Registered space name.
+        data: The :class:`metaopt.Dataset`.
+        cv: Number of CV folds.
+        max_rows: Subsample larger datasets to this many rows (stratified by the objective).
+    """
+
+    meta_name: str
+    dataset: str
+    space: str
+    data: object
+    cv: int = 3
+    max_rows: int | None = 2000
+    mode = "live"
+    _objective: object = field(default=None, repr=False)
+
+    @property
+    def distributions(self) -> dict[str, BaseDistribution]:
+        """The flat search space of the model."""
+        from metaopt import spaces
+
+        return dict(spaces.get(self.space, self.data.task).distributions)  # type: ignore[attr-defined]
+
+    def evaluate(self, params: dict[str, object]) -> tuple[float, int]:
+        """Mean CV score of the configuration (``config_id`` is -1: not from a pool)."""
+        if self._objective is None:
+            from metaopt import spaces
+
+            space = spaces.get(self.space, self.data.task)  # type: ignore[attr-defined]
+            self._objective = spaces.objective(
+                space, self.data, cv=self.cv, seed=0, max_rows=self.max_rows
+            )
+        # The space's own suggest() reads exactly the parameters this configuration activates.
+        score = self._objective(optuna.trial.FixedTrial(params))  # type: ignore[operator]
+        return float(score), -1
+
+
+def _number(value: object) -> float:
+    if value is None or isinstance(value, (str, bool)):
+        return math.nan
+    return float(value)  # type: ignore[arg-type]
+
+
+def _label(value: object) -> str:
+    return str(value)

@@ -1,0 +1,288 @@
+"""Benchmark suites: OpenML suites (shipped or online) and local folders of data files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from metaopt.datasets._catalog import resolve_shipped_name, shipped_suites
+from metaopt.datasets._dataset import Dataset
+from metaopt.datasets._load import load_dataset, load_file
+from metaopt.datasets._readers import file_kind
+
+logger = logging.getLogger("metaopt.datasets")
+
+
+@dataclass(frozen=True)
+class SuiteEntry:
+    """One dataset of a suite, loadable with :meth:`load`.
+
+    Attributes:
+        source: What :func:`metaopt.load_dataset` takes to load it (``"openml-task:3"``, a path).
+        name: Dataset name.
+        task_id: OpenML task id, when known.
+        dataset_id: OpenML dataset id, when known.
+        target: Target column, when the suite names one.
+        task: ``"classification"`` or ``"regression"``, when the suite says.
+        fingerprint: Content fingerprint (local suites only).
+    """
+
+    source: str
+    name: str
+    task_id: int | None = None
+    dataset_id: int | None = None
+    target: str | None = None
+    task: str | None = None
+    fingerprint: str | None = None
+
+    def load(self) -> Dataset:
+        """Load the dataset."""
+        if self.source.startswith(("openml:", "openml-task:", "sklearn:")):
+            dataset = load_dataset(self.source, target=self.target)
+        else:
+            dataset = load_file(self.source, target=self.target, task=self.task, name=self.name)
+        if self.dataset_id is not None:
+            dataset.metadata.setdefault("openml_did", self.dataset_id)
+        return dataset
+
+
+@dataclass(frozen=True)
+class Suite:
+    """An ordered collection of datasets.
+
+    Attributes:
+        name: Suite name (e.g. ``"OpenML-CC18"``) or the folders it was read from.
+        entries: The datasets, duplicates removed.
+        duplicates: ``(dropped, kept)`` source pairs of datasets removed as duplicates.
+    """
+
+    name: str
+    entries: tuple[SuiteEntry, ...]
+    duplicates: tuple[tuple[str, str], ...] = field(default=())
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __iter__(self) -> Iterator[SuiteEntry]:
+        return iter(self.entries)
+
+    def __getitem__(self, index: int) -> SuiteEntry:
+        return self.entries[index]
+
+    @property
+    def task_ids(self) -> list[int]:
+        """OpenML task ids of the entries that have one."""
+        return [e.task_id for e in self.entries if e.task_id is not None]
+
+    @property
+    def dataset_ids(self) -> list[int]:
+        """OpenML dataset ids of the entries that have one."""
+        return [e.dataset_id for e in self.entries if e.dataset_id is not None]
+
+    def datasets(self, *, progress: bool = True) -> Iterator[Dataset]:
+        """Load the datasets one by one."""
+        for entry in tqdm(self.entries, desc=f"loading {self.name}", disable=not progress):
+            yield entry.load()
+
+
+def suite(
+    name_or_folders: str | Path | Sequence[str | Path],
+    *,
+    task: str | None = None,
+    progress: bool = True,
+) -> Suite:
+    """Resolve a suite of datasets.
+
+    Args:
+        name_or_folders: ``"OpenML-CC18"`` (or an alias such as ``"cc18"`` / ``"99"``), which
+            resolves offline from the shipped list; any other OpenML suite id or alias, resolved
+            through ``openml.study.get_suite`` (needs network); or one or several local folders
+            of data files, whose datasets are deduplicated by content fingerprint and by OpenML
+            dataset id (first folder wins).
+        task: For local folders, keep only ``"classification"`` or ``"regression"`` datasets.
+        progress: Show a progress bar while local datasets are fingerprinted.
+
+    Returns:
+        The suite.
+
+    Example:
+        >>> from metaopt.datasets import suite
+        >>> cc18 = suite("OpenML-CC18")
+        >>> len(cc18), cc18[0].source
+        (72, 'openml-task:3')
+    """
+    if isinstance(name_or_folders, (list, tuple)):
+        return _local_suite([Path(p) for p in name_or_folders], task=task, progress=progress)
+    if isinstance(name_or_folders, Path) or Path(str(name_or_folders)).is_dir():
+        return _local_suite([Path(name_or_folders)], task=task, progress=progress)
+    if not isinstance(name_or_folders, str):
+        raise TypeError(
+            "suite() takes a suite name, a folder or a list of folders; got "
+            f"{type(name_or_folders).__name__}."
+        )
+    canonical = resolve_shipped_name(name_or_folders)
+    if canonical is not None:
+        tasks = shipped_suites()[canonical]["tasks"]
+        entries = tuple(
+            SuiteEntry(
+                source=f"openml-task:{t['task_id']}",
+                name=str(t["name"]),
+                task_id=int(t["task_id"]),
+                dataset_id=int(t["dataset_id"]),
+                task="classification",
+            )
+            for t in tasks  # type: ignore[union-attr]
+        )
+        return Suite(name=canonical, entries=entries)
+    return _openml_suite(name_or_folders)
+
+
+def _openml_suite(name: str) -> Suite:
+    try:
+        import openml
+
+        study = openml.study.get_suite(int(name) if name.isdigit() else name)
+    except Exception as error:  # noqa: BLE001 - reported with what to do instead
+        shipped = sorted(shipped_suites())
+        raise ValueError(
+            f"unknown suite {name!r}: it is not shipped (shipped: {shipped}) and "
+            f"openml.study.get_suite failed ({type(error).__name__}: {error}). Pass a shipped "
+            "suite name, an OpenML suite id/alias with network access, or a local folder."
+        ) from error
+    entries = tuple(
+        SuiteEntry(source=f"openml-task:{tid}", name=f"task {tid}", task_id=int(tid))
+        for tid in (study.tasks or [])
+    )
+    return Suite(name=str(study.name or name), entries=entries)
+
+
+def _manifest(folder: Path) -> pd.DataFrame | None:
+    """A folder's ``index.csv`` when it has a ``file`` column (PMLB and OpenML mirrors do)."""
+    index = folder / "index.csv"
+    if not index.is_file():
+        return None
+    table = pd.read_csv(index)
+    return table if "file" in table.columns else None
+
+
+def _openml_ids(value: object) -> list[int]:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return []
+    return [int(float(token)) for token in re.findall(r"\d+(?:\.0+)?", str(value))]
+
+
+def _folder_entries(folder: Path) -> list[SuiteEntry]:
+    if not folder.is_dir():
+        raise ValueError(f"suite folder {str(folder)!r} does not exist or is not a folder.")
+    manifest = _manifest(folder)
+    if manifest is None:
+        files = sorted(
+            p for p in folder.iterdir() if file_kind(p) is not None and p.name != "index.csv"
+        )
+        return [SuiteEntry(source=str(p), name=p.stem.split(".")[0]) for p in files]
+    entries = []
+    for row in manifest.to_dict("records"):
+        path = folder / str(row["file"])
+        did = row.get("openml_did")
+        ids = _openml_ids(did) or _openml_ids(row.get("openml_ids"))
+        task = row.get("task") if isinstance(row.get("task"), str) else None
+        target = row.get("target") if isinstance(row.get("target"), str) else None
+        name = str(row.get("name") or path.stem)
+        entries.append(
+            SuiteEntry(
+                source=str(path),
+                name=name,
+                dataset_id=ids[0] if ids else None,
+                target=target,
+                task=task,
+            )
+        )
+    return entries
+
+
+def _fingerprint_cache_path() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "metaopt" / "fingerprints.json"
+
+
+def _cache_key(entry: SuiteEntry) -> str:
+    stat = Path(entry.source).stat()
+    raw = f"{Path(entry.source).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{entry.target}"
+    return hashlib.sha1(raw.encode()).hexdigest()
+
+
+def _load_cache() -> dict[str, dict[str, object]]:
+    path = _fingerprint_cache_path()
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as error:
+        logger.warning("ignoring unreadable fingerprint cache %s (%s)", path, error)
+        return {}
+
+
+def _save_cache(cache: dict[str, dict[str, object]]) -> None:
+    path = _fingerprint_cache_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(cache), "utf-8")
+        os.replace(temporary, path)
+    except OSError as error:
+        logger.warning("could not write the fingerprint cache %s (%s)", path, error)
+
+
+def _local_suite(folders: list[Path], *, task: str | None, progress: bool) -> Suite:
+    candidates = [entry for folder in folders for entry in _folder_entries(folder)]
+    cache = _load_cache()
+    kept: list[SuiteEntry] = []
+    duplicates: list[tuple[str, str]] = []
+    by_fingerprint: dict[str, SuiteEntry] = {}
+    by_openml_id: dict[int, SuiteEntry] = {}
+    for entry in tqdm(candidates, desc="fingerprinting datasets", disable=not progress):
+        key = _cache_key(entry)
+        facts = cache.get(key)
+        if facts is None:
+            try:
+                dataset = entry.load()
+            except ValueError as error:
+                logger.warning("skipping %s: %s", entry.source, error)
+                continue
+            facts = {"fingerprint": dataset.fingerprint, "task": dataset.task}
+            cache[key] = facts
+        entry = SuiteEntry(
+            source=entry.source,
+            name=entry.name,
+            dataset_id=entry.dataset_id,
+            target=entry.target,
+            task=str(facts["task"]),
+            fingerprint=str(facts["fingerprint"]),
+        )
+        if task is not None and entry.task != task:
+            continue
+        twin = by_fingerprint.get(entry.fingerprint or "") or (
+            by_openml_id.get(entry.dataset_id) if entry.dataset_id is not None else None
+        )
+        if twin is not None:
+            duplicates.append((entry.source, twin.source))
+            continue
+        kept.append(entry)
+        by_fingerprint[entry.fingerprint or ""] = entry
+        if entry.dataset_id is not None:
+            by_openml_id[entry.dataset_id] = entry
+    _save_cache(cache)
+    if duplicates:
+        logger.info("dropped %d duplicate datasets", len(duplicates))
+    return Suite(
+        name="+".join(str(f) for f in folders), entries=tuple(kept), duplicates=tuple(duplicates)
+    )

@@ -1,0 +1,14 @@
+"""Model-agnostic meta-learning: learned initialisations that adapt in a few gradient steps.
+
+:class:`MAML` wraps any ``nn.Module``; :class:`SinusoidTasks` and :class:`FewShotTasks` sample
+the regression and N-way K-shot classification tasks it learns from.
+"""
+
+from __future__ import annotations
+
+from metaopt.maml._fewshot import FewShotTasks, split_classes, split_rows
+from metaopt.maml._maml import MAML
+from metaopt.maml._sinusoid import SinusoidTasks
+from metaopt.maml._task import Task
+
+__all__ = ["MAML", "FewShotTasks", "SinusoidTasks", "Task", "split_classes", "split_rows"]

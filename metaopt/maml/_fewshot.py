@@ -1,0 +1,212 @@
+"""N-way K-shot classification tasks drawn from a labelled dataset."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from metaopt.datasets import Dataset
+from metaopt.maml._task import Task
+
+DataLike = Dataset | tuple[object, object]
+
+
+def as_arrays(data: DataLike) -> tuple[np.ndarray, np.ndarray]:
+    """Features as a float matrix and labels as a 1-d array, from a Dataset or ``(X, y)``."""
+    if isinstance(data, Dataset):
+        if data.task != "classification":
+            raise ValueError(
+                f"few-shot tasks need a classification dataset, got task={data.task!r} "
+                f"for {data.name!r}."
+            )
+        X, y = data.X, data.y
+    elif isinstance(data, tuple) and len(data) == 2:
+        X, y = data
+    else:
+        raise TypeError(
+            f"data must be a metaopt Dataset or an (X, y) tuple, got {type(data).__name__}."
+        )
+    if isinstance(X, pd.DataFrame):
+        categorical = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
+        if categorical:
+            raise TypeError(
+                f"few-shot tasks need numeric features; columns {categorical[:5]} are not "
+                "numeric (encode them first)."
+            )
+    features = np.asarray(X, dtype=np.float64)
+    labels = np.asarray(y)
+    if features.ndim != 2:
+        raise ValueError(f"X must be 2-d (rows, features), got shape {features.shape}.")
+    if labels.ndim != 1 or labels.shape[0] != features.shape[0]:
+        raise ValueError(
+            f"y must be 1-d with one label per row of X: X has shape {features.shape}, "
+            f"y has shape {labels.shape}."
+        )
+    if not np.isfinite(features).all():
+        raise ValueError("X contains NaN or infinite values; impute them first.")
+    if pd.isna(labels).any():
+        raise ValueError("y contains missing labels.")
+    return features, labels
+
+
+def split_classes(
+    data: DataLike, *, n_test: int, seed: int = 0
+) -> tuple[list[object], list[object]]:
+    """Split the classes into disjoint meta-train and meta-test sets.
+
+    Args:
+        data: A classification Dataset or ``(X, y)``.
+        n_test: Number of classes held out for meta-testing.
+        seed: Seed of the random split.
+
+    Returns:
+        ``(train_classes, test_classes)``, sorted lists of labels with no class in both.
+    """
+    _, labels = as_arrays(data)
+    classes = np.unique(labels)
+    if isinstance(n_test, bool) or not isinstance(n_test, int):
+        raise TypeError(f"n_test must be an int, got {type(n_test).__name__}.")
+    if not 1 <= n_test < len(classes):
+        raise ValueError(f"n_test must be between 1 and {len(classes) - 1}, got {n_test}.")
+    order = np.random.default_rng(seed).permutation(len(classes))
+    test = sorted(classes[order[:n_test]].tolist())
+    train = sorted(classes[order[n_test:]].tolist())
+    return train, test
+
+
+def split_rows(
+    data: DataLike, *, test_size: float = 0.3, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split the rows into disjoint meta-train and meta-test sets, stratified by class.
+
+    Returns:
+        ``(train_rows, test_rows)``, sorted integer row indices.
+    """
+    _, labels = as_arrays(data)
+    if not 0.0 < test_size < 1.0:
+        raise ValueError(f"test_size must be in (0, 1), got {test_size!r}.")
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for label in np.unique(labels):
+        rows = rng.permutation(np.flatnonzero(labels == label))
+        n_test = max(1, round(test_size * len(rows)))
+        test.append(rows[:n_test])
+        train.append(rows[n_test:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+
+
+class FewShotTasks:
+    """Sample N-way K-shot classification tasks from a labelled dataset.
+
+    Each task picks ``n_way`` classes, relabels them ``0..n_way-1`` in random order, and draws
+    ``k_shot`` support and ``n_query`` query examples per class without overlap. Restrict the
+    sampler to ``classes`` (class-disjoint meta-splits, see :func:`split_classes`) and/or
+    ``rows`` (sample-disjoint meta-splits, see :func:`split_rows`).
+
+    Args:
+        data: A classification :class:`metaopt.Dataset` or an ``(X, y)`` pair with numeric
+            ``X``. Features are used as given: scale them beforehand if needed.
+        n_way: Classes per task.
+        k_shot: Support examples per class.
+        n_query: Query examples per class.
+        classes: Labels to draw from (default: all).
+        rows: Row indices to draw from (default: all).
+        dtype: Floating dtype of the features; labels are ``torch.long``.
+        seed: Seed of the sampler's generator; ``None`` draws a fresh seed.
+
+    Example:
+        >>> from sklearn.datasets import load_digits
+        >>> X, y = load_digits(return_X_y=True)
+        >>> train_classes, test_classes = split_classes((X, y), n_test=3, seed=0)
+        >>> tasks = FewShotTasks((X / 16, y), n_way=3, k_shot=1, classes=test_classes, seed=0)
+        >>> task = tasks.sample(1)[0]
+        >>> task.support_x.shape, task.support_y.tolist()  # doctest: +SKIP
+        (torch.Size([3, 64]), [2, 0, 1])
+    """
+
+    def __init__(
+        self,
+        data: DataLike,
+        *,
+        n_way: int = 5,
+        k_shot: int = 1,
+        n_query: int = 15,
+        classes: Sequence[object] | None = None,
+        rows: Sequence[int] | np.ndarray | None = None,
+        dtype: torch.dtype = torch.float32,
+        seed: int | None = None,
+    ) -> None:
+        features, labels = as_arrays(data)
+        for name, value in (("n_way", n_way), ("k_shot", k_shot), ("n_query", n_query)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an int, got {type(value).__name__}.")
+            if value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value}.")
+        if n_way < 2:
+            raise ValueError(f"n_way must be at least 2, got {n_way}.")
+        if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+            raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}.")
+        self.n_way, self.k_shot, self.n_query, self.dtype = n_way, k_shot, n_query, dtype
+
+        allowed = np.ones(len(labels), dtype=bool)
+        if rows is not None:
+            rows = np.asarray(rows)
+            if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer):
+                raise TypeError("rows must be a 1-d sequence of integer row indices.")
+            if rows.size and (rows.min() < 0 or rows.max() >= len(labels)):
+                raise ValueError(f"rows must index 0..{len(labels) - 1}.")
+            allowed[:] = False
+            allowed[rows] = True
+        present = np.unique(labels)
+        if classes is None:
+            chosen = present
+        else:
+            chosen = np.asarray(list(classes), dtype=labels.dtype)
+            missing = sorted(set(chosen.tolist()) - set(present.tolist()))
+            if missing:
+                raise ValueError(f"classes {missing[:5]} do not occur in y.")
+        need = k_shot + n_query
+        self._rows_by_class: list[np.ndarray] = []
+        self.classes: list[object] = []
+        for label in np.unique(chosen):
+            rows_of_class = np.flatnonzero(allowed & (labels == label))
+            if len(rows_of_class) < need:
+                raise ValueError(
+                    f"class {label!r} has {len(rows_of_class)} usable rows but a task needs "
+                    f"k_shot + n_query = {need}; lower n_query or drop the class."
+                )
+            self._rows_by_class.append(rows_of_class)
+            self.classes.append(label.item() if hasattr(label, "item") else label)
+        if len(self.classes) < n_way:
+            raise ValueError(
+                f"n_way={n_way} needs at least {n_way} classes, got {len(self.classes)}."
+            )
+        self._features = torch.as_tensor(features, dtype=dtype)
+        self.n_features = features.shape[1]
+        self._rng = np.random.default_rng(seed)
+
+    def sample(self, n: int) -> list[Task]:
+        """Draw ``n`` independent tasks."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be a positive int, got {n!r}.")
+        return [self._one_task() for _ in range(n)]
+
+    def _one_task(self) -> Task:
+        picked = self._rng.choice(len(self.classes), size=self.n_way, replace=False)
+        support, query, support_y, query_y = [], [], [], []
+        for new_label, class_index in enumerate(picked):
+            pool = self._rows_by_class[class_index]
+            rows = self._rng.choice(pool, size=self.k_shot + self.n_query, replace=False)
+            support.append(rows[: self.k_shot])
+            query.append(rows[self.k_shot :])
+            support_y += [new_label] * self.k_shot
+            query_y += [new_label] * self.n_query
+        return Task(
+            self._features[np.concatenate(support)],
+            torch.tensor(support_y, dtype=torch.long),
+            self._features[np.concatenate(query)],
+            torch.tensor(query_y, dtype=torch.long),
+        )

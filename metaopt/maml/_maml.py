@@ -1,0 +1,414 @@
+"""Model-agnostic meta-learning (Finn et al., 2017) over any ``nn.Module``.
+
+The model is never rewritten: adaptation runs the module through
+:func:`torch.func.functional_call` with a dictionary of "fast" parameters, so the adapted
+parameters stay functions of the module's own parameters and the meta-gradient flows back into
+them. A batch of equally shaped tasks is adapted in one vectorised call
+(:func:`torch.func.vmap` over :func:`torch.func.grad`); anything else falls back to a plain
+per-task loop that computes the same meta-gradient.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterable, Sequence
+from typing import Literal
+
+import torch
+from torch import nn
+from torch.func import functional_call, grad, vmap
+
+from metaopt.maml._task import Task, as_tasks, check_pair, stack_tasks
+
+_logger = logging.getLogger("metaopt.maml")
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Params = dict[str, torch.Tensor]
+OptimizerFactory = Callable[[Iterable[torch.Tensor]], torch.optim.Optimizer]
+
+
+class MAML:
+    """Learn an initialisation from which a few gradient steps fit a new task.
+
+    Args:
+        model: Any ``nn.Module``. Its parameters that require gradients are adapted in the inner
+            loop and meta-learned in the outer loop; frozen parameters and buffers stay fixed.
+        inner_lr: Step size of the inner (adaptation) gradient descent. With
+            ``learn_inner_lr=True`` it is the initial value of every learned step size.
+        inner_steps: Number of inner gradient steps used during meta-training (and the default
+            for :meth:`adapt`).
+        first_order: Treat the inner gradients as constants (first-order MAML): cheaper, and the
+            meta-gradient is the query gradient at the adapted parameters.
+        meta_optimizer: Outer optimizer. ``None`` builds ``torch.optim.Adam(lr=1e-3)`` over the
+            model's trainable parameters (and the learned step sizes). A
+            ``torch.optim.Optimizer`` instance is used as given (the learned step sizes are added
+            as a parameter group when missing); a callable receives the list of meta-parameters
+            and must return an optimizer.
+        learn_inner_lr: Meta-SGD (Li et al., 2017): learn one inner step size per parameter
+            entry, initialised at ``inner_lr``.
+        loss_fn: Default ``loss_fn(prediction, target) -> scalar`` for :meth:`adapt`,
+            :meth:`meta_step` and :meth:`evaluate` when they are not given one.
+        vectorize: ``"auto"`` uses :func:`torch.func.vmap` when all tasks of a batch share shapes
+            and falls back to a per-task loop otherwise (or when the model cannot be vmapped,
+            e.g. batch norm in training mode); ``True`` insists on vmap; ``False`` always loops.
+
+    Example:
+        >>> import torch
+        >>> from torch import nn
+        >>> from metaopt.maml import MAML, SinusoidTasks
+        >>> _ = torch.manual_seed(0)
+        >>> net = nn.Sequential(nn.Linear(1, 40), nn.ReLU(), nn.Linear(40, 1))
+        >>> maml = MAML(net, inner_lr=0.01, loss_fn=nn.functional.mse_loss)
+        >>> tasks = SinusoidTasks(seed=0)
+        >>> for _ in range(5):
+        ...     loss = maml.meta_step(tasks.sample(4))
+        >>> task = tasks.sample(1)[0]
+        >>> fast = maml.adapt(task.support_x, task.support_y)
+        >>> prediction = torch.func.functional_call(net, fast, (task.query_x,))
+        >>> prediction.shape
+        torch.Size([10, 1])
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        inner_lr: float = 0.01,
+        inner_steps: int = 1,
+        first_order: bool = False,
+        meta_optimizer: torch.optim.Optimizer | OptimizerFactory | None = None,
+        learn_inner_lr: bool = False,
+        loss_fn: LossFn | None = None,
+        vectorize: bool | Literal["auto"] = "auto",
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
+        self.model = model
+        self._names = [name for name, p in model.named_parameters() if p.requires_grad]
+        if not self._names:
+            raise ValueError("model has no parameters that require gradients; nothing to learn.")
+        if isinstance(inner_lr, bool) or not isinstance(inner_lr, (int, float)):
+            raise TypeError(f"inner_lr must be a float, got {type(inner_lr).__name__}.")
+        if not (math.isfinite(inner_lr) and inner_lr > 0):
+            raise ValueError(f"inner_lr must be a finite positive float, got {inner_lr!r}.")
+        self.inner_lr = float(inner_lr)
+        self.inner_steps = _check_steps(inner_steps, "inner_steps", minimum=1)
+        for name, flag in (("first_order", first_order), ("learn_inner_lr", learn_inner_lr)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be a bool, got {type(flag).__name__}.")
+        self.first_order = first_order
+        self.learn_inner_lr = learn_inner_lr
+        if loss_fn is not None and not callable(loss_fn):
+            raise TypeError(f"loss_fn must be callable or None, got {type(loss_fn).__name__}.")
+        self.loss_fn = loss_fn
+        if vectorize not in (True, False, "auto"):
+            raise ValueError(f"vectorize must be True, False or 'auto', got {vectorize!r}.")
+        self.vectorize = vectorize
+        self._vmap_broken = False
+
+        params = self.parameters()
+        # Step sizes are per-entry tensors when learned (Meta-SGD), plain floats otherwise.
+        self.inner_lrs: dict[str, torch.Tensor | float] = {
+            name: (
+                torch.full_like(p, self.inner_lr, requires_grad=True)
+                if learn_inner_lr
+                else self.inner_lr
+            )
+            for name, p in params.items()
+        }
+        self.meta_optimizer = self._make_optimizer(meta_optimizer)
+
+    # ------------------------------------------------------------------ parameters
+    def parameters(self) -> Params:
+        """The model's trainable parameters by name (the initialisation MAML learns)."""
+        named = dict(self.model.named_parameters())
+        return {name: named[name] for name in self._names}
+
+    def meta_parameters(self) -> list[torch.Tensor]:
+        """Everything the outer loop updates: model parameters, then learned step sizes."""
+        learned = [lr for lr in self.inner_lrs.values() if isinstance(lr, torch.Tensor)]
+        return list(self.parameters().values()) + learned
+
+    def _make_optimizer(
+        self, meta_optimizer: torch.optim.Optimizer | OptimizerFactory | None
+    ) -> torch.optim.Optimizer:
+        if meta_optimizer is None:
+            return torch.optim.Adam(self.meta_parameters(), lr=1e-3)
+        if isinstance(meta_optimizer, torch.optim.Optimizer):
+            if self.learn_inner_lr:
+                held = {id(p) for group in meta_optimizer.param_groups for p in group["params"]}
+                lrs = [lr for lr in self.inner_lrs.values() if isinstance(lr, torch.Tensor)]
+                if not any(id(lr) in held for lr in lrs):
+                    meta_optimizer.add_param_group({"params": lrs})
+            return meta_optimizer
+        if callable(meta_optimizer):
+            optimizer = meta_optimizer(self.meta_parameters())
+            if not isinstance(optimizer, torch.optim.Optimizer):
+                raise TypeError(
+                    "meta_optimizer factory must return a torch.optim.Optimizer, got "
+                    f"{type(optimizer).__name__}."
+                )
+            return optimizer
+        raise TypeError(
+            "meta_optimizer must be None, a torch.optim.Optimizer or a callable returning one, "
+            f"got {type(meta_optimizer).__name__}."
+        )
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Copies of the learned tensors: ``model.<name>`` and, for Meta-SGD, ``inner_lr.<name>``.
+
+        Safe to store with safetensors or ``torch.save`` and to load with
+        ``torch.load(weights_only=True)``.
+        """
+        state = {f"model.{k}": v.detach().clone() for k, v in self.model.state_dict().items()}
+        for name, lr in self.inner_lrs.items():
+            if isinstance(lr, torch.Tensor):
+                state[f"inner_lr.{name}"] = lr.detach().clone()
+        return state
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore tensors produced by :meth:`state_dict` (in place)."""
+        model_state = {k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")}
+        self.model.load_state_dict(model_state)
+        with torch.no_grad():
+            for name, lr in self.inner_lrs.items():
+                if isinstance(lr, torch.Tensor):
+                    key = f"inner_lr.{name}"
+                    if key not in state:
+                        raise ValueError(f"state has no learned step size {key!r}.")
+                    lr.copy_(state[key])
+
+    # ------------------------------------------------------------------ adaptation
+    def adapt(
+        self,
+        support_x: torch.Tensor,
+        support_y: torch.Tensor,
+        loss_fn: LossFn | None = None,
+        *,
+        steps: int | None = None,
+        first_order: bool | None = None,
+    ) -> Params:
+        """Take inner gradient steps on a support set, starting from the model's parameters.
+
+        Args:
+            support_x: Support inputs, examples along the first dimension.
+            support_y: Support targets, same number of examples.
+            loss_fn: ``loss_fn(prediction, target) -> scalar``; defaults to the one given at
+                construction.
+            steps: Number of steps (default ``inner_steps``); ``0`` returns the parameters.
+            first_order: Override the instance's setting for this call.
+
+        Returns:
+            Adapted parameters by name, for ``torch.func.functional_call(model, params, ...)``.
+            In second-order mode they are differentiable functions of the model's parameters
+            (and of learned step sizes); in first-order mode the inner gradients are detached,
+            so each adapted tensor depends on its initial value only through the identity.
+        """
+        loss_fn = self._resolve_loss(loss_fn)
+        check_pair(support_x, support_y, "support")
+        steps = self.inner_steps if steps is None else _check_steps(steps, "steps", minimum=0)
+        first_order = self.first_order if first_order is None else first_order
+        # Under torch.no_grad() the caller wants adapted values only: gradients are still needed
+        # for the inner steps, but nothing is kept for a meta-gradient.
+        track = torch.is_grad_enabled()
+        fast = self.parameters()
+        for _ in range(steps):
+            with torch.enable_grad():
+                if not track:
+                    fast = {k: v.detach().requires_grad_() for k, v in fast.items()}
+                loss = self._checked_loss(loss_fn, self._forward(fast, support_x), support_y)
+                grads = torch.autograd.grad(
+                    loss,
+                    list(fast.values()),
+                    create_graph=track and not first_order,
+                    allow_unused=True,
+                )
+            fast = self._update(fast, dict(zip(fast, grads, strict=True)))
+        return fast if track else {k: v.detach() for k, v in fast.items()}
+
+    def _forward(self, params: Params, x: torch.Tensor) -> torch.Tensor:
+        return functional_call(self.model, params, (x,))
+
+    def _update(self, fast: Params, grads: dict[str, torch.Tensor | None]) -> Params:
+        new = {}
+        for name, p in fast.items():
+            g = grads[name]
+            new[name] = p if g is None else p - self.inner_lrs[name] * g
+        return new
+
+    # ------------------------------------------------------------------ meta-training
+    def meta_loss(self, task_batch: Sequence[Task], loss_fn: LossFn | None = None) -> torch.Tensor:
+        """Mean query loss after adaptation over a batch of tasks, differentiable.
+
+        ``meta_loss(...).backward()`` leaves the MAML meta-gradient in the ``.grad`` of the
+        model's parameters (and learned step sizes).
+        """
+        loss_fn = self._resolve_loss(loss_fn)
+        tasks = as_tasks(task_batch)
+        self._check_differentiable(loss_fn, tasks[0])
+        stacked = self._stack_for_vmap(tasks)
+        if stacked is not None:
+            try:
+                return self._vmapped_query_losses(stacked, loss_fn, self.inner_steps).mean()
+            except RuntimeError as error:
+                self._give_up_vmap(error)
+        losses = []
+        for task in tasks:
+            fast = self.adapt(task.support_x, task.support_y, loss_fn)
+            prediction = self._forward(fast, task.query_x)
+            losses.append(self._checked_loss(loss_fn, prediction, task.query_y))
+        return torch.stack(losses).mean()
+
+    def meta_step(self, task_batch: Sequence[Task], loss_fn: LossFn | None = None) -> float:
+        """One outer update over a batch of tasks; returns the mean post-adaptation query loss."""
+        self.meta_optimizer.zero_grad(set_to_none=True)
+        loss = self.meta_loss(task_batch, loss_fn)
+        loss.backward()
+        self.meta_optimizer.step()
+        return float(loss.detach())
+
+    def evaluate(
+        self,
+        task_batch: Sequence[Task],
+        steps: int | None = None,
+        loss_fn: LossFn | None = None,
+    ) -> torch.Tensor:
+        """Query losses before and after each of ``steps`` inner steps, without meta-gradients.
+
+        Returns:
+            A ``(n_tasks, steps + 1)`` tensor: column ``t`` is the query loss after ``t`` steps of
+            adaptation at the (possibly learned) inner step sizes.
+        """
+        loss_fn = self._resolve_loss(loss_fn)
+        steps = self.inner_steps if steps is None else _check_steps(steps, "steps", minimum=0)
+        tasks = as_tasks(task_batch)
+        self._check_differentiable(loss_fn, tasks[0])
+        stacked = self._stack_for_vmap(tasks)
+        if stacked is not None:
+            try:
+                with torch.no_grad():
+                    return self._vmapped_curves(stacked, loss_fn, steps)
+            except RuntimeError as error:
+                self._give_up_vmap(error)
+        curves = []
+        for task in tasks:
+            curve = []
+            fast = {k: v.detach().requires_grad_() for k, v in self.parameters().items()}
+            for step in range(steps + 1):
+                with torch.no_grad():
+                    curve.append(loss_fn(self._forward(fast, task.query_x), task.query_y))
+                if step < steps:
+                    loss = loss_fn(self._forward(fast, task.support_x), task.support_y)
+                    grads = torch.autograd.grad(loss, list(fast.values()), allow_unused=True)
+                    with torch.no_grad():
+                        fast = self._update(fast, dict(zip(fast, grads, strict=True)))
+                    fast = {k: v.detach().requires_grad_() for k, v in fast.items()}
+            curves.append(torch.stack(curve))
+        return torch.stack(curves).detach()
+
+    # ------------------------------------------------------------------ vectorised paths
+    def _stack_for_vmap(self, tasks: list[Task]) -> Task | None:
+        if self.vectorize is False or (self.vectorize == "auto" and self._vmap_broken):
+            return None
+        stacked = stack_tasks(tasks)
+        if stacked is None and self.vectorize is True:
+            raise ValueError(
+                "vectorize=True needs tasks of identical shapes, dtypes and devices; got "
+                f"support_x shapes {sorted({tuple(t.support_x.shape) for t in tasks})}. "
+                "Use vectorize='auto' to loop over tasks of different shapes."
+            )
+        return stacked
+
+    def _give_up_vmap(self, error: RuntimeError) -> None:
+        if self.vectorize is True:
+            raise error
+        self._vmap_broken = True
+        _logger.warning(
+            "torch.func.vmap failed on this model (%s); falling back to a per-task loop.", error
+        )
+
+    def _inner_loop(
+        self, fast: Params, sx: torch.Tensor, sy: torch.Tensor, loss_fn: LossFn, first_order: bool
+    ) -> Params:
+        def support_loss(p: Params) -> torch.Tensor:
+            return loss_fn(self._forward(p, sx), sy)
+
+        grads = grad(support_loss)(fast)
+        if first_order:
+            grads = {k: g.detach() for k, g in grads.items()}
+        return self._update(fast, grads)
+
+    def _vmapped_query_losses(self, stacked: Task, loss_fn: LossFn, steps: int) -> torch.Tensor:
+        params = self.parameters()
+
+        def one_task(sx: torch.Tensor, sy: torch.Tensor, qx: torch.Tensor, qy: torch.Tensor):
+            fast = params
+            for _ in range(steps):
+                fast = self._inner_loop(fast, sx, sy, loss_fn, self.first_order)
+            return loss_fn(self._forward(fast, qx), qy)
+
+        losses = vmap(one_task)(*stacked)
+        if losses.ndim != 1:
+            raise ValueError(
+                f"loss_fn must return a scalar per task, got shape {tuple(losses.shape[1:])}."
+            )
+        return losses
+
+    def _vmapped_curves(self, stacked: Task, loss_fn: LossFn, steps: int) -> torch.Tensor:
+        params = {k: v.detach() for k, v in self.parameters().items()}
+
+        def one_task(sx: torch.Tensor, sy: torch.Tensor, qx: torch.Tensor, qy: torch.Tensor):
+            fast = params
+            curve = [loss_fn(self._forward(fast, qx), qy)]
+            for _ in range(steps):
+                fast = self._inner_loop(fast, sx, sy, loss_fn, first_order=True)
+                curve.append(loss_fn(self._forward(fast, qx), qy))
+            return torch.stack(curve)
+
+        return vmap(one_task)(*stacked)
+
+    # ------------------------------------------------------------------ loss checks
+    def _resolve_loss(self, loss_fn: LossFn | None) -> LossFn:
+        loss_fn = self.loss_fn if loss_fn is None else loss_fn
+        if loss_fn is None:
+            raise ValueError(
+                "no loss function: pass loss_fn (e.g. torch.nn.functional.mse_loss) here or to "
+                "MAML(..., loss_fn=...)."
+            )
+        if not callable(loss_fn):
+            raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}.")
+        return loss_fn
+
+    @staticmethod
+    def _checked_loss(loss_fn: LossFn, prediction: torch.Tensor, target: torch.Tensor):
+        loss = loss_fn(prediction, target)
+        if not isinstance(loss, torch.Tensor):
+            raise TypeError(f"loss_fn must return a torch.Tensor, got {type(loss).__name__}.")
+        if loss.ndim != 0:
+            raise ValueError(
+                f"loss_fn must return a scalar, got a tensor of shape {tuple(loss.shape)} "
+                "(use reduction='mean')."
+            )
+        if not loss.requires_grad and torch.is_grad_enabled():
+            raise ValueError(
+                "loss_fn returned a value that is not differentiable with respect to the "
+                "model's output (e.g. an accuracy computed with argmax); MAML needs a "
+                "differentiable loss."
+            )
+        return loss
+
+    def _check_differentiable(self, loss_fn: LossFn, task: Task) -> None:
+        # vmap would silently return zero gradients for a non-differentiable loss, so the loss is
+        # checked with plain autograd on the first task (one forward pass).
+        with torch.enable_grad():
+            prediction = self._forward(self.parameters(), task.support_x)
+            self._checked_loss(loss_fn, prediction, task.support_y)
+
+
+def _check_steps(steps: object, name: str, *, minimum: int) -> int:
+    if isinstance(steps, bool) or not isinstance(steps, int):
+        raise TypeError(f"{name} must be an int, got {type(steps).__name__}.")
+    if steps < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {steps}.")
+    return steps

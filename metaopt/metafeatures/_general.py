@@ -1,0 +1,121 @@
+"""General metafeatures: sizes, feature types, missing values and class balance.
+
+Always computed on all rows (they are counts, linear in the data size).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from metaopt.metafeatures._preprocess import PreparedData, Undefined
+from metaopt.metafeatures._summary import FeatureFunction, summarised
+
+
+def _n_distinct_observed(data: PreparedData) -> np.ndarray:
+    """Distinct non-missing values per column (numeric columns first, then categoricals)."""
+
+    def compute(d: PreparedData) -> np.ndarray:
+        numeric = np.empty(d.n_numeric, dtype=float)
+        if d.n_numeric:
+            ordered = d.memo("sorted_numeric", sorted_numeric)
+            counts = d.memo("numeric_counts", numeric_counts)
+            for j in range(d.n_numeric):
+                column = ordered[: counts[j], j]
+                numeric[j] = 0 if column.size == 0 else 1 + np.count_nonzero(np.diff(column))
+        return np.concatenate([numeric, d.cardinality.astype(float)])
+
+    return data.memo("n_distinct", compute)
+
+
+def sorted_numeric(data: PreparedData) -> np.ndarray:
+    """Numeric columns sorted ascending, ``NaN`` last (shared with the statistical group)."""
+    rows = data.subsample(data.max_rows_statistics, "statistics")
+    return np.sort(data.numeric[rows], axis=0)
+
+
+def numeric_counts(data: PreparedData) -> np.ndarray:
+    """Non-missing values per numeric column of the statistics rows."""
+    rows = data.subsample(data.max_rows_statistics, "statistics")
+    return np.count_nonzero(~np.isnan(data.numeric[rows]), axis=0)
+
+
+def _class_probabilities(data: PreparedData) -> np.ndarray:
+    if data.task != "classification":
+        raise Undefined("class balance is undefined for regression")
+    return np.bincount(data.y_codes, minlength=data.n_classes) / data.n_rows
+
+
+def _require_classification(data: PreparedData) -> None:
+    if data.task != "classification":
+        raise Undefined("undefined for regression")
+
+
+def _n_classes(data: PreparedData) -> float:
+    _require_classification(data)
+    return float(data.n_classes)
+
+
+def _class_prob(how: str) -> FeatureFunction:
+    def feature(data: PreparedData) -> float:
+        probs = data.memo("class_probs", _class_probabilities)
+        if how == "min":
+            return float(probs.min())
+        if how == "max":
+            return float(probs.max())
+        if how == "sd":
+            if probs.size < 2:
+                raise Undefined("a single class has no spread of class probabilities")
+            return float(probs.std(ddof=1))
+        if how == "imbalance":
+            return float(probs.min() / probs.max())
+        # Normalised entropy: 1 for perfectly balanced classes, lower when imbalanced.
+        if probs.size < 2:
+            raise Undefined("normalised class entropy needs at least two classes")
+        return float(-(probs * np.log(probs)).sum() / np.log(probs.size))
+
+    return feature
+
+
+def _binary_count(data: PreparedData) -> float:
+    return float(np.count_nonzero(_n_distinct_observed(data) == 2))
+
+
+def _constant_count(data: PreparedData) -> float:
+    return float(np.count_nonzero(_n_distinct_observed(data) <= 1))
+
+
+def _declared_levels(data: PreparedData) -> np.ndarray:
+    if data.n_categorical == 0:
+        raise Undefined("no categorical columns")
+    return data.declared_levels.astype(float)
+
+
+FEATURES: dict[str, FeatureFunction] = {
+    "general.n_instances": lambda d: float(d.n_rows),
+    "general.n_features": lambda d: float(d.n_features),
+    "general.log_n_instances": lambda d: float(np.log(d.n_rows)),
+    "general.log_n_features": lambda d: float(np.log(d.n_features)),
+    "general.dimensionality": lambda d: d.n_features / d.n_rows,
+    "general.log_dimensionality": lambda d: float(np.log(d.n_features / d.n_rows)),
+    "general.n_numeric": lambda d: float(d.n_numeric),
+    "general.n_categorical": lambda d: float(d.n_categorical),
+    "general.n_binary": _binary_count,
+    "general.n_constant": _constant_count,
+    "general.ratio_numeric": lambda d: d.n_numeric / d.n_features,
+    "general.ratio_categorical": lambda d: d.n_categorical / d.n_features,
+    "general.ratio_binary": lambda d: _binary_count(d) / d.n_features,
+    "general.n_missing_values": lambda d: float(d.n_missing_cells),
+    "general.ratio_missing_values": lambda d: d.n_missing_cells / (d.n_rows * d.n_features),
+    "general.n_instances_with_missing": lambda d: float(d.n_rows_with_missing),
+    "general.ratio_instances_with_missing": lambda d: d.n_rows_with_missing / d.n_rows,
+    "general.n_features_with_missing": lambda d: float(d.n_cols_with_missing),
+    "general.ratio_features_with_missing": lambda d: d.n_cols_with_missing / d.n_features,
+    "general.n_infinite_values": lambda d: float(d.n_infinite),
+    **summarised("general.cat_levels", _declared_levels, key="declared_levels"),
+    "general.n_classes": _n_classes,
+    "general.class_prob_min": _class_prob("min"),
+    "general.class_prob_max": _class_prob("max"),
+    "general.class_prob_sd": _class_prob("sd"),
+    "general.class_imbalance_ratio": _class_prob("imbalance"),
+    "general.class_balance_entropy": _class_prob("entropy"),
+}

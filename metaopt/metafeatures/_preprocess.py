@@ -1,0 +1,380 @@
+"""Input validation and the shared intermediates every metafeature group reads.
+
+All groups receive one :class:`PreparedData`. It converts the caller's table once into numpy
+arrays (numeric matrix with ``NaN`` for missing, compact integer codes for categoricals, encoded
+target) and memoises the costlier intermediates (column moments, sorted columns, discretised
+matrix, row subsamples), so each is computed at most once per extraction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+logger = logging.getLogger("metaopt.metafeatures")
+
+TASKS = ("classification", "regression")
+
+#: A numeric target with at most this many distinct integer values is taken as class labels
+#: when the task is not given.
+MAX_CLASSES_INFERRED = 20
+
+
+class Undefined(Exception):
+    """Raised by a feature function when the feature is undefined for this dataset.
+
+    The extractor turns it into ``NaN`` and records ``reason`` in ``nan_reasons``.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class PreparedData:
+    """A dataset converted once into the arrays the feature functions share.
+
+    Attributes:
+        numeric: ``(n, p_num)`` float64 matrix of numeric and boolean columns; missing and
+            infinite values are ``NaN``.
+        numeric_names: Column names of ``numeric``.
+        codes: ``(n, p_cat)`` int64 matrix of categorical codes ``0..k-1`` (observed values
+            only, compact), ``-1`` for missing.
+        cardinality: Observed number of distinct values of each categorical column.
+        declared_levels: Declared number of categories of each categorical column (the pandas
+            ``category`` dtype's categories; the observed count for other dtypes).
+        categorical_names: Column names of ``codes``.
+        task: ``"classification"`` or ``"regression"``.
+        y_codes: Class index per row (classification), else ``None``.
+        classes: Class labels as strings (classification), else empty.
+        y_float: Target values (regression), else ``None``.
+        n_missing_cells: Missing (or infinite) cells in the original ``X``.
+        n_rows_with_missing: Rows with at least one missing cell.
+        n_cols_with_missing: Columns with at least one missing cell.
+        n_infinite: Infinite cells in the original ``X`` (counted as missing).
+        random_state: Seed of every random choice made while extracting.
+        max_rows_statistics: Row cap of the statistical and information-theoretic groups.
+        max_rows_models: Row cap of the landmarking and model-based groups.
+        max_columns_pairs: Column cap of correlation, covariance and PCA.
+        max_onehot_levels: Most frequent levels one-hot encoded per categorical column for the
+            learners (rarer levels share the all-zero code).
+        deadline: ``time.monotonic()`` value after which budgeted groups stop.
+    """
+
+    numeric: np.ndarray
+    numeric_names: list[str]
+    codes: np.ndarray
+    cardinality: np.ndarray
+    declared_levels: np.ndarray
+    categorical_names: list[str]
+    task: str
+    y_codes: np.ndarray | None
+    classes: list[str]
+    y_float: np.ndarray | None
+    n_missing_cells: int
+    n_rows_with_missing: int
+    n_cols_with_missing: int
+    n_infinite: int
+    random_state: int
+    max_rows_statistics: int | None = 100_000
+    max_rows_models: int | None = 2_000
+    max_columns_pairs: int = 500
+    max_onehot_levels: int = 10
+    deadline: float | None = None
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.numeric.shape[0])
+
+    @property
+    def n_numeric(self) -> int:
+        return int(self.numeric.shape[1])
+
+    @property
+    def n_categorical(self) -> int:
+        return int(self.codes.shape[1])
+
+    @property
+    def n_features(self) -> int:
+        return self.n_numeric + self.n_categorical
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    def memo(self, key: str, compute: Callable[[PreparedData], Any]) -> Any:
+        """Return the intermediate ``key``, computing it with ``compute(self)`` the first time.
+
+        A :class:`Undefined` raised by ``compute`` is cached too, so every feature depending on
+        an undefined intermediate reports the same reason without recomputing.
+        """
+        if key not in self._cache:
+            try:
+                self._cache[key] = compute(self)
+            except Undefined as exc:
+                self._cache[key] = exc
+        value = self._cache[key]
+        if isinstance(value, Undefined):
+            raise value
+        return value
+
+    def rng(self, purpose: str) -> np.random.Generator:
+        """A generator seeded by ``random_state`` and ``purpose`` (independent streams)."""
+        salt = sum((i + 1) * ord(c) for i, c in enumerate(purpose))
+        return np.random.default_rng([int(self.random_state) & 0xFFFFFFFF, salt])
+
+    def subsample(self, max_rows: int | None, purpose: str) -> np.ndarray:
+        """Sorted row indices of a seeded subsample of at most ``max_rows`` rows.
+
+        Rows are drawn uniformly without replacement. For classification, every class that the
+        uniform draw misses gets up to two of its rows added back, so rare classes stay visible
+        to the learners (the result can exceed ``max_rows`` by at most ``2 * n_classes``).
+        All rows are returned when ``max_rows`` is ``None`` or not smaller than ``n_rows``.
+        """
+        key = f"rows:{purpose}:{max_rows}"
+        if key in self._cache:
+            return self._cache[key]
+        n = self.n_rows
+        if max_rows is None or n <= max_rows:
+            rows = np.arange(n)
+        else:
+            rng = self.rng(purpose)
+            rows = np.sort(rng.choice(n, size=max_rows, replace=False))
+            if self.y_codes is not None:
+                present = np.zeros(self.n_classes, dtype=bool)
+                present[self.y_codes[rows]] = True
+                extra = []
+                for cls in np.flatnonzero(~present):
+                    members = np.flatnonzero(self.y_codes == cls)
+                    extra.append(rng.choice(members, size=min(2, members.size), replace=False))
+                if extra:
+                    rows = np.sort(np.concatenate([rows, *extra]))
+        self._cache[key] = rows
+        return rows
+
+
+def _as_frame(X: Any) -> pd.DataFrame:
+    if isinstance(X, pd.DataFrame):
+        frame = X
+    elif isinstance(X, np.ndarray):
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-dimensional; got an array of shape {X.shape}.")
+        frame = pd.DataFrame(X)
+    else:
+        raise TypeError(
+            "X must be a metaopt.datasets.Dataset, a pandas DataFrame or a 2-D numpy array; "
+            f"got {type(X).__name__}."
+        )
+    frame = frame.copy(deep=False)
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def _as_target(y: Any, n_rows: int) -> pd.Series:
+    if y is None:
+        raise ValueError(
+            "y is required when X is not a metaopt.datasets.Dataset: pass the target as a "
+            "Series, list or 1-D array aligned with X."
+        )
+    if isinstance(y, pd.DataFrame):
+        if y.shape[1] != 1:
+            raise ValueError(f"y must be one column; got a DataFrame with {y.shape[1]} columns.")
+        y = y.iloc[:, 0]
+    if isinstance(y, pd.Series):
+        series = y.reset_index(drop=True)
+    else:
+        array = np.asarray(y)
+        if array.ndim == 2 and 1 in array.shape:
+            array = array.ravel()
+        if array.ndim != 1:
+            raise ValueError(f"y must be 1-dimensional; got shape {array.shape}.")
+        series = pd.Series(array)
+    if len(series) != n_rows:
+        raise ValueError(f"X has {n_rows} rows but y has {len(series)} values; they must match.")
+    return series
+
+
+def _is_categorical_dtype(dtype: Any) -> bool:
+    return isinstance(dtype, pd.CategoricalDtype) or not (
+        pd.api.types.is_numeric_dtype(dtype)
+        or pd.api.types.is_bool_dtype(dtype)
+        or pd.api.types.is_datetime64_any_dtype(dtype)
+        or pd.api.types.is_timedelta64_dtype(dtype)
+    )
+
+
+def infer_task(y: pd.Series) -> str:
+    """``"classification"`` for categorical, boolean, string or few-integer targets."""
+    if _is_categorical_dtype(y.dtype) or pd.api.types.is_bool_dtype(y.dtype):
+        return "classification"
+    values = pd.to_numeric(y, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    values = values[np.isfinite(values)]
+    if values.size and np.all(values == np.round(values)):
+        if np.unique(values).size <= MAX_CLASSES_INFERRED:
+            return "classification"
+    return "regression"
+
+
+def _numeric_column(column: pd.Series) -> np.ndarray:
+    dtype = column.dtype
+    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+        values = column.to_numpy()
+        missing = pd.isna(values)
+        out = values.astype("int64").astype(float)
+        out[missing] = np.nan
+        return out
+    return column.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _categorical_column(column: pd.Series) -> tuple[np.ndarray, int, int]:
+    """Compact codes (``-1`` missing), observed cardinality and declared level count."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        raw = column.cat.codes.to_numpy().astype(np.int64)
+        declared = len(column.cat.categories)
+    else:
+        raw, uniques = pd.factorize(column.astype("object"), use_na_sentinel=True)
+        raw = raw.astype(np.int64)
+        declared = len(uniques)
+    present = np.zeros(max(declared, 1), dtype=bool)
+    present[raw[raw >= 0]] = True
+    remap = np.cumsum(present) - 1
+    codes = np.where(raw >= 0, remap[np.maximum(raw, 0)], -1)
+    return codes, int(present.sum()), int(declared)
+
+
+def _encode_target(
+    y: pd.Series, task: str
+) -> tuple[np.ndarray | None, list[str], np.ndarray | None]:
+    if task == "classification":
+        labels = y.astype("object").map(lambda v: str(v))
+        codes, uniques = pd.factorize(labels, sort=True)
+        return codes.astype(np.int64), [str(u) for u in uniques], None
+    if _is_categorical_dtype(y.dtype):
+        raise ValueError(
+            f"task='regression' needs a numeric target; got dtype {y.dtype}. Pass "
+            "task='classification' or a numeric y."
+        )
+    values = _numeric_column(y)
+    if not np.all(np.isfinite(values)):
+        raise ValueError("the regression target contains infinite values; remove those rows.")
+    return None, [], values
+
+
+def prepare(
+    X: Any, y: Any = None, *, task: str | None = None, random_state: int = 0
+) -> PreparedData:
+    """Validate ``X``/``y`` and convert them into a :class:`PreparedData`.
+
+    ``X`` may be a ``metaopt.datasets.Dataset`` (then ``y`` must be ``None``), a DataFrame or a
+    2-D array. Rows whose target is missing are dropped (logged). Raises ``ValueError`` for
+    input that cannot be described: no rows, no feature columns, a target that is entirely
+    missing or not aligned with ``X``, or an unknown ``task``.
+    """
+    from metaopt.datasets import Dataset
+
+    if isinstance(X, Dataset):
+        if y is not None:
+            raise ValueError("pass either a Dataset or X and y, not a Dataset and y.")
+        frame, target = _as_frame(X.X), _as_target(X.y, X.X.shape[0])
+        task = task or X.task
+    else:
+        frame = _as_frame(X)
+        target = _as_target(y, frame.shape[0])
+    frame = frame.reset_index(drop=True)
+    if task is not None and task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}; got {task!r}.")
+    if not isinstance(random_state, (int, np.integer)) or isinstance(random_state, bool):
+        raise TypeError(f"random_state must be an int; got {type(random_state).__name__}.")
+
+    keep = ~target.isna().to_numpy()
+    if not keep.all():
+        if not keep.any():
+            raise ValueError("y has no non-missing values; nothing can be described.")
+        logger.info("dropping %d rows whose target is missing", int((~keep).sum()))
+        frame = frame.loc[keep].reset_index(drop=True)
+        target = target.loc[keep].reset_index(drop=True)
+    if frame.shape[0] == 0:
+        raise ValueError("X has no rows; metafeatures need at least one row.")
+    if frame.shape[1] == 0:
+        raise ValueError("X has no feature columns; metafeatures need at least one column.")
+    task = task or infer_task(target)
+    y_codes, classes, y_float = _encode_target(target, task)
+
+    numeric_cols, cat_cols = [], []
+    for name in frame.columns:
+        (cat_cols if _is_categorical_dtype(frame[name].dtype) else numeric_cols).append(name)
+    n = frame.shape[0]
+    numeric = np.empty((n, len(numeric_cols)), dtype=float)
+    for j, name in enumerate(numeric_cols):
+        numeric[:, j] = _numeric_column(frame[name])
+    infinite = np.isinf(numeric)
+    n_infinite = int(infinite.sum())
+    if n_infinite:
+        numeric[infinite] = np.nan
+    codes = np.empty((n, len(cat_cols)), dtype=np.int64)
+    cardinality = np.empty(len(cat_cols), dtype=np.int64)
+    declared = np.empty(len(cat_cols), dtype=np.int64)
+    for j, name in enumerate(cat_cols):
+        codes[:, j], cardinality[j], declared[j] = _categorical_column(frame[name])
+
+    missing = np.concatenate([np.isnan(numeric), codes < 0], axis=1)
+    return PreparedData(
+        numeric=numeric,
+        numeric_names=numeric_cols,
+        codes=codes,
+        cardinality=cardinality,
+        declared_levels=declared,
+        categorical_names=cat_cols,
+        task=task,
+        y_codes=y_codes,
+        classes=classes,
+        y_float=y_float,
+        n_missing_cells=int(missing.sum()),
+        n_rows_with_missing=int(missing.any(axis=1).sum()),
+        n_cols_with_missing=int(missing.any(axis=0).sum()),
+        n_infinite=n_infinite,
+        random_state=int(random_state),
+    )
+
+
+def design_matrix(data: PreparedData) -> tuple[np.ndarray, np.ndarray]:
+    """Learner-ready matrix of the model rows and the source column of each design column.
+
+    Numeric columns are median-imputed and standardised (constant ones dropped); categorical
+    columns are one-hot encoded on their ``max_onehot_levels`` most frequent levels, missing
+    and rarer levels being all zeros. Source indices count numeric columns first, then
+    categoricals, as in ``PreparedData``.
+    """
+    rows = data.subsample(data.max_rows_models, "models")
+    blocks, owners = [], []
+    if data.n_numeric:
+        X = data.numeric[rows]
+        observed = ~np.isnan(X)
+        with np.errstate(all="ignore"):
+            filled = np.where(observed, X, np.nan)
+            median = np.nanmedian(filled, axis=0) if observed.any() else np.zeros(X.shape[1])
+        median = np.where(np.isnan(median), 0.0, median)
+        X = np.where(observed, X, median)
+        sd = X.std(axis=0)
+        keep = sd > 1e-12 * np.maximum(np.abs(X.mean(axis=0)), 1.0)
+        blocks.append((X[:, keep] - X[:, keep].mean(axis=0)) / sd[keep])
+        owners.append(np.flatnonzero(keep))
+    for j in range(data.n_categorical):
+        codes = data.codes[rows, j]
+        counts = np.bincount(codes[codes >= 0], minlength=max(int(data.cardinality[j]), 1))
+        levels = np.argsort(-counts, kind="stable")[: data.max_onehot_levels]
+        levels = levels[counts[levels] > 0]
+        if levels.size < 2 and not (levels.size == 1 and counts[levels[0]] < rows.size):
+            continue  # constant column: carries no information for a learner
+        blocks.append((codes[:, None] == levels[None, :]).astype(float))
+        owners.append(np.full(levels.size, data.n_numeric + j))
+    if not blocks:
+        return np.zeros((rows.size, 0)), np.zeros(0, dtype=np.int64)
+    return np.column_stack(blocks), np.concatenate(owners).astype(np.int64)

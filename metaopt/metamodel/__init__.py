@@ -1,0 +1,40 @@
+"""Meta-models: rank the configurations of a search space for a new dataset.
+
+All models are scikit-learn-style estimators fitted on a knowledge table
+(:class:`metaopt.knowledge.KnowledgeBase`, or an evaluations frame plus metafeatures):
+
+- :class:`NearestDatasets`: best configurations of the most similar known datasets
+  (auto-sklearn 1.0);
+- :class:`SurrogateRanker`: a learned model of the normalised score across datasets and
+  configurations, ranking candidates into a diverse top-n;
+- :class:`Portfolio`: a dataset-independent greedy portfolio (auto-sklearn 2.0), the fallback.
+"""
+
+from __future__ import annotations
+
+from metaopt.metamodel._base import MetaModel
+from metaopt.metamodel._diverse import greedy_diverse_top_n
+from metaopt.metamodel._encoding import ConfigEncoder
+from metaopt.metamodel._nearest import NearestDatasets
+from metaopt.metamodel._normalize import normalize_scores
+from metaopt.metamodel._portfolio import Portfolio, greedy_portfolio
+from metaopt.metamodel._registry import DEFAULT_MODEL, MODEL_NAMES, make_model
+from metaopt.metamodel._scaling import MetafeatureScaler
+from metaopt.metamodel._surrogate import SurrogateRanker
+from metaopt.metamodel._toy import toy_knowledge
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "MODEL_NAMES",
+    "ConfigEncoder",
+    "MetaModel",
+    "MetafeatureScaler",
+    "NearestDatasets",
+    "Portfolio",
+    "SurrogateRanker",
+    "greedy_diverse_top_n",
+    "greedy_portfolio",
+    "make_model",
+    "normalize_scores",
+    "toy_knowledge",
+]

@@ -1,0 +1,343 @@
+"""The outer loop: meta-train an :class:`LSTMOptimizerNet` with truncated BPTT.
+
+The optimizee is functional (``torch.func.functional_call`` on a flat parameter vector), so the
+unrolled updates stay differentiable with respect to the meta-parameters. As in Andrychowicz et
+al. (2016) the optimizee's gradients enter the LSTM as inputs (no second derivatives). Details
+that make it work: log/sign gradient preprocessing, bounded output scaling, a meta-loss that is
+the mean log training loss over each unroll (tasks of every loss scale count alike), random
+horizons, an unroll-length curriculum, meta-gradient clipping, and validation-based selection of
+the checkpoint that is returned.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.func import functional_call
+from tqdm.auto import tqdm
+
+from metaopt.optim._network import LSTMOptimizerNet
+from metaopt.optim._tasks import Task
+
+logger = logging.getLogger("metaopt.optim")
+
+
+class TaskSampler(Protocol):
+    """Anything that draws :class:`Task` objects, such as ``TabularTaskFamily``."""
+
+    def sample(self, rng: np.random.Generator) -> Task: ...
+
+
+@dataclass
+class MetaTrainResult:
+    """What :func:`meta_train` returns.
+
+    Attributes:
+        net: The network of the best validation score (the last one without validation).
+        history: One dict per trajectory (``iteration``, ``meta_loss``, ``horizon``,
+            ``unroll``, ``seconds``) and per validation (``validation``).
+        best_iteration: Iteration of the returned network.
+        best_validation: Its validation score (mean log final training loss), or ``nan``.
+        seconds: Meta-training wall time, summed over resumed runs.
+    """
+
+    net: LSTMOptimizerNet
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_iteration: int = 0
+    best_validation: float = math.nan
+    seconds: float = 0.0
+
+
+def _flat_params(task: Task) -> tuple[Any, Tensor, list[str], list[torch.Size]]:
+    module = task.model()
+    names = [name for name, _ in module.named_parameters()]
+    shapes = [p.shape for _, p in module.named_parameters()]
+    theta = torch.cat([p.detach().reshape(-1) for _, p in module.named_parameters()])
+    return module, theta, names, shapes
+
+
+def _unflatten(theta: Tensor, names: list[str], shapes: list[torch.Size]) -> dict[str, Tensor]:
+    pieces = torch.split(theta, [math.prod(s) for s in shapes])
+    return {
+        name: piece.view(shape) for name, piece, shape in zip(names, pieces, shapes, strict=True)
+    }
+
+
+def run_trajectory(
+    net: LSTMOptimizerNet,
+    task: Task,
+    n_steps: int,
+    *,
+    unroll: int | None = None,
+    meta_optimizer: torch.optim.Optimizer | None = None,
+    clip_norm: float = 1.0,
+) -> list[float]:
+    """Train ``task``'s MLP for ``n_steps`` with ``net``; with a meta-optimizer, meta-train it.
+
+    Args:
+        net: The learned optimizer.
+        task: The optimizee.
+        n_steps: Number of optimizer steps.
+        unroll: Truncation length of backpropagation through time (meta-training only).
+        meta_optimizer: Optimizer of ``net``'s parameters; ``None`` only runs the trajectory.
+        clip_norm: Meta-gradient norm clipping.
+
+    Returns:
+        The mean log training loss of each unroll (one value per meta-update), or, without a
+        meta-optimizer, the minibatch losses of every step.
+    """
+    module, theta, names, shapes = _flat_params(task)
+    batches = task.batch_indices(n_steps + 1)
+    state = net.init_state(theta.numel())
+    training = meta_optimizer is not None
+    segment = unroll if (training and unroll) else n_steps
+    records: list[float] = []
+    for start in range(0, n_steps, segment):
+        stop = min(start + segment, n_steps)
+        theta = theta.detach().requires_grad_(True)
+        state = {k: v.detach() for k, v in state.items()}
+        meta_terms: list[Tensor] = []
+        with torch.set_grad_enabled(True):
+            for t in range(start, stop + 1):
+                rows = batches[t]
+                out = functional_call(
+                    module, _unflatten(theta, names, shapes), (task.X_train[rows],)
+                )
+                loss = task.loss(out, task.y_train[rows])
+                if t > start:
+                    meta_terms.append(torch.log(loss + 1e-8))
+                if t == stop:
+                    break
+                if not training:
+                    records.append(float(loss))
+                (grad,) = torch.autograd.grad(loss, theta, retain_graph=training)
+                grad = torch.nan_to_num(grad.detach(), nan=0.0, posinf=0.0, neginf=0.0)
+                if training:
+                    update, state = net(grad, state)
+                else:
+                    with torch.no_grad():
+                        update, state = net(grad, state)
+                theta = theta - update
+                if not training:
+                    theta = theta.detach().requires_grad_(True)
+        if not training:
+            continue
+        meta_loss = torch.stack(meta_terms).mean()
+        if not torch.isfinite(meta_loss):
+            logger.warning("meta_train: non-finite meta-loss on %s; trajectory stopped", task.name)
+            break
+        meta_optimizer.zero_grad()
+        meta_loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), clip_norm)
+        meta_optimizer.step()
+        records.append(float(meta_loss))
+    return records
+
+
+@torch.no_grad()
+def validation_score(
+    net: LSTMOptimizerNet, tasks: Sequence[Task], horizons: Sequence[int]
+) -> float:
+    """Mean over tasks and horizons of the log full-training-set loss reached by ``net``."""
+    from metaopt.optim._optimizer import LSTMOptimizer
+
+    scores = []
+    for task in tasks:
+        module = task.model()
+        opt = LSTMOptimizer(module.parameters(), weights=net)
+        batches = task.batch_indices(max(horizons))
+        for step, rows in enumerate(batches, start=1):
+            opt.zero_grad()
+            with torch.enable_grad():
+                task.loss(module(task.X_train[rows]), task.y_train[rows]).backward()
+            opt.step()
+            if step in horizons:
+                train_loss, _ = task.evaluate(module)
+                scores.append(math.log(max(train_loss, 1e-8)) if math.isfinite(train_loss) else 50)
+    return float(np.mean(scores))
+
+
+def meta_train(
+    task_family: TaskSampler,
+    *,
+    net: LSTMOptimizerNet | None = None,
+    n_iterations: int = 300,
+    time_budget_s: float | None = None,
+    horizon: tuple[int, int] = (100, 300),
+    unroll: tuple[int, int] = (5, 20),
+    meta_lr: float = 3e-3,
+    clip_norm: float = 1.0,
+    validation_tasks: Sequence[Task] | int = 6,
+    validation_horizons: Sequence[int] = (100, 300),
+    validate_every: int = 25,
+    checkpoint: str | os.PathLike | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> MetaTrainResult:
+    """Meta-train a learned optimizer on tasks drawn from ``task_family``.
+
+    Each iteration draws a task and a random horizon, trains the task's MLP with the network
+    for that many steps, and after every ``unroll`` steps takes one meta-gradient step on the
+    mean log training loss of that unroll (truncated BPTT). The unroll length grows linearly from
+    ``unroll[0]`` to ``unroll[1]`` over the run (a curriculum). Every ``validate_every``
+    iterations the network is scored on fixed validation tasks; the best one is returned.
+
+    With ``checkpoint`` set, progress is saved there after every validation and a later call
+    with the same arguments resumes from it (the task stream is seeded per iteration, so a
+    resumed run draws the same tasks as an uninterrupted one).
+
+    Args:
+        task_family: Source of tasks (``sample(rng) -> Task``).
+        net: Network to start from; default ``LSTMOptimizerNet()``.
+        n_iterations: Number of trajectories.
+        time_budget_s: Stop early once this much wall time (over all resumed runs) is spent.
+        horizon: Range of trajectory lengths (steps), drawn uniformly.
+        unroll: Truncation length at the start and at the end of the run.
+        meta_lr: Adam learning rate of the meta-parameters.
+        clip_norm: Meta-gradient norm clipping.
+        validation_tasks: Tasks to select the checkpoint on, or how many to draw from the family
+            with a separate seed. ``0`` disables validation.
+        validation_horizons: Steps at which validation measures the training loss.
+        validate_every: Iterations between validations.
+        checkpoint: File for resumable progress (``None``: no checkpointing).
+        seed: Seeds the network initialisation and the task stream.
+        progress: Show a tqdm progress bar.
+
+    Returns:
+        A :class:`MetaTrainResult`.
+
+    Example:
+        >>> from metaopt.optim import MLPSpec, TabularTaskFamily, load_tabular, meta_train
+        >>> family = TabularTaskFamily([load_tabular("sklearn:iris")], [MLPSpec((8,), "tanh")])
+        >>> result = meta_train(family, n_iterations=2, horizon=(10, 10), unroll=(5, 5),
+        ...                     validation_tasks=0, progress=False)
+        >>> len([h for h in result.history if "meta_loss" in h])
+        2
+    """
+    if n_iterations < 1:
+        raise ValueError(f"n_iterations must be >= 1, got {n_iterations}")
+    if not 1 <= horizon[0] <= horizon[1]:
+        raise ValueError(f"horizon must be a range (low, high) of positive ints, got {horizon}")
+    if not (1 <= unroll[0] and 1 <= unroll[1]):
+        raise ValueError(f"unroll must be two positive ints, got {unroll}")
+    if validate_every < 1:
+        raise ValueError(f"validate_every must be >= 1, got {validate_every}")
+    if net is None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            net = LSTMOptimizerNet()
+    net = net.float().train()
+    meta_optimizer = torch.optim.Adam(net.parameters(), lr=meta_lr)
+    if isinstance(validation_tasks, int):
+        validation_tasks = [
+            task_family.sample(np.random.default_rng([seed, 10**6, i]))
+            for i in range(validation_tasks)
+        ]
+    result = MetaTrainResult(net=copy.deepcopy(net))
+    start_iteration = 0
+    path = Path(checkpoint) if checkpoint is not None else None
+    if path is not None and path.is_file():
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        net.load_state_dict(saved["net"])
+        meta_optimizer.load_state_dict(saved["meta_optimizer"])
+        result.net.load_state_dict(saved["best_net"])
+        result.history = list(saved["history"])
+        result.best_iteration = int(saved["best_iteration"])
+        result.best_validation = float(saved["best_validation"])
+        result.seconds = float(saved["seconds"])
+        start_iteration = int(saved["iteration"])
+        logger.info("meta_train: resumed from %s at iteration %d", path, start_iteration)
+
+    def validate(iteration: int) -> None:
+        if not validation_tasks:
+            result.net = copy.deepcopy(net)
+            result.best_iteration = iteration
+            return
+        score = validation_score(net, validation_tasks, validation_horizons)
+        result.history.append({"iteration": float(iteration), "validation": score})
+        if not score >= result.best_validation:  # also true while best is nan
+            result.net = copy.deepcopy(net)
+            result.best_iteration = iteration
+            result.best_validation = score
+
+    def save(iteration: int) -> None:
+        if path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        torch.save(
+            {
+                "net": net.state_dict(),
+                "meta_optimizer": meta_optimizer.state_dict(),
+                "best_net": result.net.state_dict(),
+                "history": result.history,
+                "best_iteration": result.best_iteration,
+                "best_validation": result.best_validation,
+                "seconds": result.seconds,
+                "iteration": iteration,
+            },
+            tmp,
+        )
+        os.replace(tmp, path)
+
+    if start_iteration == 0 and validation_tasks:
+        validate(0)
+    bar = tqdm(
+        range(start_iteration, n_iterations),
+        initial=start_iteration,
+        total=n_iterations,
+        disable=not progress,
+        desc="meta-train",
+    )
+    clock = time.perf_counter()
+    iteration = start_iteration
+    for iteration in bar:
+        rng = np.random.default_rng([seed, iteration])
+        task = task_family.sample(rng)
+        n_steps = int(rng.integers(horizon[0], horizon[1] + 1))
+        fraction = iteration / max(n_iterations - 1, 1)
+        length = int(round(unroll[0] + (unroll[1] - unroll[0]) * fraction))
+        losses = run_trajectory(
+            net, task, n_steps, unroll=length, meta_optimizer=meta_optimizer, clip_norm=clip_norm
+        )
+        now = time.perf_counter()
+        result.seconds += now - clock
+        clock = now
+        meta_loss = float(np.mean(losses)) if losses else math.nan
+        result.history.append(
+            {
+                "iteration": float(iteration + 1),
+                "meta_loss": meta_loss,
+                "horizon": float(n_steps),
+                "unroll": float(length),
+                "seconds": result.seconds,
+            }
+        )
+        bar.set_postfix(meta_loss=f"{meta_loss:.3f}", best=f"{result.best_validation:.3f}")
+        done = iteration + 1
+        out_of_time = time_budget_s is not None and result.seconds >= time_budget_s
+        if done % validate_every == 0 or done == n_iterations or out_of_time:
+            validate(done)
+            now = time.perf_counter()
+            result.seconds += now - clock
+            clock = now
+            save(done)
+        if out_of_time:
+            logger.info(
+                "meta_train: time budget of %.0f s reached at iteration %d", time_budget_s, done
+            )
+            break
+    bar.close()
+    result.net.eval()
+    return result

@@ -1,0 +1,66 @@
+"""Suites: the shipped OpenML-CC18 list and local folders deduplicated by content."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from metaopt.datasets import suite
+
+
+@pytest.fixture(autouse=True)
+def _private_fingerprint_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+def test_cc18_is_shipped_and_resolves_offline(shared_dir: Path) -> None:
+    cc18 = suite("OpenML-CC18")
+    assert len(cc18) == 72
+    assert suite("cc18").entries == cc18.entries == suite("99").entries
+    reference = pd.read_csv(shared_dir / "suites" / "openml-cc18.tsv", sep="\t")
+    assert cc18.task_ids == reference["task_id"].tolist()
+    assert cc18.dataset_ids == reference["dataset_id"].tolist()
+
+
+def test_unknown_suite_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="unknown suite 'no-such-suite'.*shipped"):
+        suite("no-such-suite")
+    with pytest.raises(TypeError, match="suite name, a folder"):
+        suite(3.5)  # type: ignore[arg-type]
+
+
+def test_local_folder_deduplicates_renamed_copies(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=50), "b": rng.normal(size=50)})
+    frame["target"] = rng.integers(0, 2, size=50)
+    folder = tmp_path / "data"
+    folder.mkdir()
+    frame.to_csv(folder / "original.csv", index=False)
+    shuffled = frame.sample(frac=1.0, random_state=1)[["target", "b", "a"]]
+    shuffled.rename(columns={"a": "first"}).to_csv(folder / "copy.tsv", sep="\t", index=False)
+    other = frame.assign(a=frame["a"] + 1.0)
+    other.to_parquet(folder / "other.parquet")
+    local = suite(folder, progress=False)
+    assert sorted(e.name for e in local) == ["copy", "other"]
+    assert local.duplicates == ((str(folder / "original.csv"), str(folder / "copy.tsv")),)
+    assert {d.name for d in local.datasets(progress=False)} == {"copy", "other"}
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_shared_openml_and_pmlb_folders_deduplicate(openml_arff_dir: Path, pmlb_dir: Path) -> None:
+    combined = suite([openml_arff_dir, pmlb_dir], progress=False)
+    sources = {e.source for e in combined}
+    dropped = dict(combined.duplicates)
+    # PMLB re-exports of OpenML datasets are recognised by content, the OpenML copy kept.
+    assert dropped[str(pmlb_dir / "letter.tsv.gz")] == str(openml_arff_dir / "6-letter.arff")
+    assert dropped[str(pmlb_dir / "credit_g.tsv.gz")] == str(openml_arff_dir / "31-credit-g.arff")
+    assert str(pmlb_dir / "letter.tsv.gz") not in sources
+    fingerprints = [e.fingerprint for e in combined]
+    assert len(fingerprints) == len(set(fingerprints))
+    ids = [e.dataset_id for e in combined if e.dataset_id is not None]
+    assert len(ids) == len(set(ids))
+    assert sum(e.task == "classification" for e in combined) >= 150
