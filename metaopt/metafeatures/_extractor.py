@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Iterable
@@ -9,7 +10,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import ThreadpoolController
 
+from metaopt.datasets import Dataset
 from metaopt.metafeatures import (
     _general,
     _info_theory,
@@ -140,8 +143,8 @@ class MetafeatureExtractor:
                 boolean, categorical/string/object columns; ``NaN`` for missing) or a 2-D array.
             y: Target aligned with ``X``. Rows with a missing target are dropped.
             task: ``"classification"`` or ``"regression"``; inferred when ``None`` (a
-                ``Dataset``'s own task, else categorical/string/boolean or at most 20 distinct
-                integers means classification).
+                ``Dataset``'s own task, else ``metaopt.datasets.infer_task``: categorical,
+                string, boolean or few distinct integers mean classification).
 
         Returns:
             ``self``, with ``metafeatures_``, ``nan_reasons_``, ``timings_`` and ``task_`` set.
@@ -162,14 +165,22 @@ class MetafeatureExtractor:
         values: dict[str, float] = {}
         reasons: dict[str, str] = {}
         timings: dict[str, float] = {"prepare": time.monotonic() - start}
-        for group in groups:
-            group_start = time.monotonic()
-            for name, function in REGISTRY[group].items():
-                values[name], reason = _evaluate(function, data)
-                if reason is not None:
-                    reasons[name] = reason
-            timings[group] = time.monotonic() - group_start
-        series = pd.Series(values, dtype=float, name=getattr(X, "name", None))
+        # The matrices are small or thin: multi-threaded BLAS only adds overhead, and on a
+        # busy machine its spinning threads slow everything down (seconds for one LDA fit).
+        with _blas_controller().limit(limits=1):
+            for group in groups:
+                group_start = time.monotonic()
+                for name, function in REGISTRY[group].items():
+                    values[name], reason = _evaluate(function, data)
+                    if reason is not None:
+                        reasons[name] = reason
+                timings[group] = time.monotonic() - group_start
+        skipped = sum("budget_s" in reason for reason in reasons.values())
+        if skipped:
+            logger.info("budget_s=%s was spent: %d features skipped (NaN)", self.budget_s, skipped)
+        logger.debug("metafeature timings (s): %s", timings)
+        name = X.name if isinstance(X, Dataset) else None
+        series = pd.Series(values, dtype=float, name=name)
         series.attrs["nan_reasons"] = dict(reasons)
         series.attrs["task"] = data.task
         self.metafeatures_ = series
@@ -186,9 +197,17 @@ class MetafeatureExtractor:
         return result
 
 
+@functools.cache
+def _blas_controller() -> ThreadpoolController:
+    """One controller for the process: creating one scans the loaded libraries (~10 ms)."""
+    return ThreadpoolController()
+
+
 def _evaluate(function: FeatureFunction, data: PreparedData) -> tuple[float, str | None]:
     try:
-        value = float(function(data))
+        # Overflow and 0/0 surface as non-finite values, reported below, not as warnings.
+        with np.errstate(all="ignore"):
+            value = float(function(data))
     except Undefined as undefined:
         return float("nan"), undefined.reason
     if not np.isfinite(value):

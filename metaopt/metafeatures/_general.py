@@ -1,13 +1,19 @@
 """General metafeatures: sizes, feature types, missing values and class balance.
 
-Always computed on all rows (they are counts, linear in the data size).
+Counted on all rows, except the distinct values per column (``n_binary``, ``n_constant``),
+which come from the sorted statistics rows (all rows up to ``max_rows_statistics``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from metaopt.metafeatures._preprocess import PreparedData, Undefined
+from metaopt.metafeatures._preprocess import (
+    PreparedData,
+    Undefined,
+    numeric_counts,
+    sorted_numeric,
+)
 from metaopt.metafeatures._summary import FeatureFunction, summarised
 
 
@@ -15,28 +21,18 @@ def _n_distinct_observed(data: PreparedData) -> np.ndarray:
     """Distinct non-missing values per column (numeric columns first, then categoricals)."""
 
     def compute(d: PreparedData) -> np.ndarray:
-        numeric = np.empty(d.n_numeric, dtype=float)
+        numeric = np.zeros(d.n_numeric)
         if d.n_numeric:
             ordered = d.memo("sorted_numeric", sorted_numeric)
             counts = d.memo("numeric_counts", numeric_counts)
-            for j in range(d.n_numeric):
-                column = ordered[: counts[j], j]
-                numeric[j] = 0 if column.size == 0 else 1 + np.count_nonzero(np.diff(column))
+            # In each sorted column, a new value starts wherever it differs from its
+            # predecessor; only the first ``count`` (observed) entries take part.
+            inside = np.arange(1, ordered.shape[0])[:, None] < counts[None, :]
+            changes = ((ordered[1:] != ordered[:-1]) & inside).sum(axis=0)
+            numeric = np.where(counts > 0, 1 + changes, 0).astype(float)
         return np.concatenate([numeric, d.cardinality.astype(float)])
 
     return data.memo("n_distinct", compute)
-
-
-def sorted_numeric(data: PreparedData) -> np.ndarray:
-    """Numeric columns sorted ascending, ``NaN`` last (shared with the statistical group)."""
-    rows = data.subsample(data.max_rows_statistics, "statistics")
-    return np.sort(data.numeric[rows], axis=0)
-
-
-def numeric_counts(data: PreparedData) -> np.ndarray:
-    """Non-missing values per numeric column of the statistics rows."""
-    rows = data.subsample(data.max_rows_statistics, "statistics")
-    return np.count_nonzero(~np.isnan(data.numeric[rows]), axis=0)
 
 
 def _class_probabilities(data: PreparedData) -> np.ndarray:

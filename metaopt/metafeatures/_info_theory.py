@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from metaopt.metafeatures._general import numeric_counts, sorted_numeric
-from metaopt.metafeatures._preprocess import PreparedData, Undefined
+from metaopt.metafeatures._preprocess import (
+    PreparedData,
+    Undefined,
+    numeric_counts,
+    sorted_numeric,
+)
 from metaopt.metafeatures._summary import FeatureFunction, summarised
 
 
@@ -20,26 +24,32 @@ def _n_bins(n_rows: int) -> int:
     return max(int(n_rows ** (1.0 / 3.0)), 1)
 
 
-def equal_frequency_codes(
-    values: np.ndarray, ordered: np.ndarray, count: int, n_bins: int
-) -> np.ndarray:
-    """Bin index of each value (``-1`` for missing) using equal-frequency bin edges.
+def equal_frequency_edges(ordered: np.ndarray, counts: np.ndarray, n_bins: int) -> np.ndarray:
+    """``(n_bins, p)`` upper bin edges: the ``1/n_bins, ..., 1`` quantiles of each column.
 
-    ``ordered`` holds the column sorted ascending with its ``count`` observed values first.
-    Upper bin edges are the ``1/n_bins, ..., 1`` quantiles; repeated edges are merged, so
-    heavily tied columns get fewer bins. A value falls into the first bin whose edge is >= it.
+    ``ordered`` holds the columns sorted ascending with their ``counts`` observed values first.
+    Edges closer than ``1e-8`` to the previous one are ``NaN`` (merged), so heavily tied
+    columns get fewer bins, as in pymfe.
     """
-    codes = np.full(values.shape, -1, dtype=np.int64)
-    if count == 0:
-        return codes
-    positions = np.linspace(0.0, 1.0, n_bins + 1)[1:] * (count - 1)
+    fractions = np.linspace(0.0, 1.0, n_bins + 1)[1:, None]
+    positions = fractions * np.maximum(counts - 1, 0)[None, :]
     low = np.floor(positions).astype(np.int64)
-    high = np.minimum(low + 1, count - 1)
-    edges = ordered[low] + (ordered[high] - ordered[low]) * (positions - low)
-    edges = edges[np.append(True, np.diff(edges) > 1e-8)]
-    edges = np.unique(edges)
+    high = np.minimum(low + 1, np.maximum(counts - 1, 0)[None, :])
+    lower = np.take_along_axis(ordered, low, axis=0)
+    upper = np.take_along_axis(ordered, high, axis=0)
+    edges = lower + (upper - lower) * (positions - low)
+    keep = np.ones_like(edges, dtype=bool)
+    keep[1:] = np.diff(edges, axis=0) > 1e-8
+    return np.where(keep, edges, np.nan)
+
+
+def equal_frequency_codes(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Bin index of each value (``-1`` for missing): the first bin whose edge is >= it."""
+    codes = np.full(values.shape, -1, dtype=np.int64)
+    edges = edges[~np.isnan(edges)]
     observed = ~np.isnan(values)
-    codes[observed] = np.searchsorted(edges, values[observed], side="left")
+    if edges.size:
+        codes[observed] = np.searchsorted(edges, values[observed], side="left")
     return codes
 
 
@@ -47,29 +57,31 @@ def discretised(data: PreparedData) -> tuple[np.ndarray, np.ndarray]:
     """``(codes, cardinality)`` of all attributes, numeric ones binned; statistics rows."""
     rows = data.subsample(data.max_rows_statistics, "statistics")
     n_bins = _n_bins(rows.size)
-    columns, cards = [], []
+    codes = np.empty((rows.size, data.n_features), dtype=np.int64)
+    cards = np.ones(data.n_features, dtype=np.int64)
     if data.n_numeric:
         ordered = data.memo("sorted_numeric", sorted_numeric)
         counts = data.memo("numeric_counts", numeric_counts)
-        numeric = data.numeric[rows]
+        edges = equal_frequency_edges(ordered, counts, n_bins)
+        numeric = data.take(data.numeric, rows)
         for j in range(data.n_numeric):
-            codes = equal_frequency_codes(numeric[:, j], ordered[:, j], int(counts[j]), n_bins)
-            columns.append(codes)
-            cards.append(int(codes.max()) + 1 if counts[j] else 1)
+            codes[:, j] = equal_frequency_codes(numeric[:, j], edges[:, j])
+        cards[: data.n_numeric] = np.maximum(codes[:, : data.n_numeric].max(axis=0) + 1, 1)
     if data.n_categorical:
-        columns.extend(data.codes[rows].T)
-        cards.extend(int(max(c, 1)) for c in data.cardinality)
-    return np.column_stack(columns), np.asarray(cards, dtype=np.int64)
+        codes[:, data.n_numeric :] = data.take(data.codes, rows)
+        cards[data.n_numeric :] = np.maximum(data.cardinality, 1)
+    return codes, cards
 
 
 def target_codes(data: PreparedData) -> tuple[np.ndarray, int]:
     """Class index per statistics row; a regression target is binned like numeric columns."""
     rows = data.subsample(data.max_rows_statistics, "statistics")
     if data.task == "classification":
-        codes = data.y_codes[rows]
+        codes = data.take(data.y_codes, rows)
         return codes, data.n_classes
-    y = data.y_float[rows]
-    codes = equal_frequency_codes(y, np.sort(y), y.size, _n_bins(rows.size))
+    y = data.take(data.y_float, rows)
+    edges = equal_frequency_edges(np.sort(y)[:, None], np.array([y.size]), _n_bins(rows.size))
+    codes = equal_frequency_codes(y, edges[:, 0])
     return codes, int(codes.max()) + 1
 
 
@@ -89,25 +101,22 @@ def entropies(data: PreparedData) -> dict[str, np.ndarray]:
     codes, cards = data.memo("discretised", discretised)
     y, k = data.memo("target_codes", target_codes)
     n_attr = codes.shape[1]
-    observed = codes >= 0
-    column = np.broadcast_to(np.arange(n_attr), codes.shape)[observed]
-    value = codes[observed]
-    target = np.broadcast_to(y[:, None], codes.shape)[observed]
-
     offsets = np.concatenate([[0], np.cumsum(cards)[:-1]])
-    attr_counts = np.bincount(offsets[column] + value, minlength=int(cards.sum()))
+    # One count per (attribute, value, class); attribute-value and per-attribute class counts
+    # (on the rows where the attribute is observed) are sums of it.
+    joint = (codes + offsets) * k + y[:, None]
+    observed = codes >= 0
+    joint = joint.ravel() if observed.all() else joint[observed]
+    joint_counts = np.bincount(joint, minlength=int(cards.sum()) * k).reshape(-1, k)
+    attr_counts = joint_counts.sum(axis=1)
+    class_counts = np.add.reduceat(joint_counts, offsets, axis=0)  # (n_attr, k)
     attr_group = np.repeat(np.arange(n_attr), cards)
     attr_entropy = _entropy_by_group(attr_counts.astype(float), attr_group, n_attr)
-
-    joint_counts = np.bincount(
-        (offsets[column] + value) * k + target, minlength=int(cards.sum()) * k
+    joint_entropy = _entropy_by_group(
+        joint_counts.ravel().astype(float), np.repeat(attr_group, k), n_attr
     )
-    joint_group = np.repeat(attr_group, k)
-    joint_entropy = _entropy_by_group(joint_counts.astype(float), joint_group, n_attr)
-
-    class_counts = np.bincount(column * k + target, minlength=n_attr * k)
     class_entropy = _entropy_by_group(
-        class_counts.astype(float), np.repeat(np.arange(n_attr), k), n_attr
+        class_counts.ravel().astype(float), np.repeat(np.arange(n_attr), k), n_attr
     )
     mutual_information = np.maximum(attr_entropy + class_entropy - joint_entropy, 0.0)
     return {
@@ -125,21 +134,33 @@ def _class_entropy(data: PreparedData) -> float:
     return float(-(p * np.log2(p)).sum())
 
 
-def _equivalent_attributes(data: PreparedData) -> float:
-    """Class entropy / mean mutual information (pymfe ``eq_num_attr``, OpenML ENA)."""
-    mi = np.nanmean(data.memo("entropies", entropies)["mi"])
-    if not mi > 1e-12:
+def equivalent_n_attributes(class_entropy: float, mean_mutual_information: float) -> float:
+    """Attributes needed to explain the class if each carried the mean information.
+
+    ``H(y) / mean_j MI(x_j, y)``: pymfe ``eq_num_attr``, OpenML ``EquivalentNumberOfAtts``.
+    """
+    if not abs(mean_mutual_information) > 1e-12:
         raise Undefined("no attribute shares information with the target (mean MI is 0)")
-    return _class_entropy(data) / mi
+    return float(class_entropy / mean_mutual_information)
 
 
-def _noise_signal(data: PreparedData) -> float:
-    """(mean attribute entropy - mean MI) / mean MI (pymfe ``ns_ratio``, OpenML NSR)."""
-    ent = data.memo("entropies", entropies)
-    mi = np.nanmean(ent["mi"])
-    if not mi > 1e-12:
+def noise_signal_ratio(mean_attr_entropy: float, mean_mutual_information: float) -> float:
+    """Non-class information per unit of class information in the attributes.
+
+    ``(mean_j H(x_j) - mean_j MI(x_j, y)) / mean_j MI(x_j, y)``: pymfe ``ns_ratio``, OpenML
+    ``NoiseToSignalRatio``.
+    """
+    if not abs(mean_mutual_information) > 1e-12:
         raise Undefined("no attribute shares information with the target (mean MI is 0)")
-    return float((np.nanmean(ent["attr"]) - mi) / mi)
+    return float((mean_attr_entropy - mean_mutual_information) / mean_mutual_information)
+
+
+def _mean_of(data: PreparedData, name: str) -> float:
+    values = data.memo("entropies", entropies)[name]
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        raise Undefined("no attribute has an observed value")
+    return float(values.mean())
 
 
 def _vector(name: str):
@@ -151,6 +172,10 @@ FEATURES: dict[str, FeatureFunction] = {
     **summarised("info_theory.attr_entropy", _vector("attr"), key="attr_entropy"),
     **summarised("info_theory.joint_entropy", _vector("joint"), key="joint_entropy"),
     **summarised("info_theory.mutual_information", _vector("mi"), key="mutual_information"),
-    "info_theory.equivalent_n_attributes": _equivalent_attributes,
-    "info_theory.noise_signal_ratio": _noise_signal,
+    "info_theory.equivalent_n_attributes": lambda d: equivalent_n_attributes(
+        _class_entropy(d), _mean_of(d, "mi")
+    ),
+    "info_theory.noise_signal_ratio": lambda d: noise_signal_ratio(
+        _mean_of(d, "attr"), _mean_of(d, "mi")
+    ),
 }

@@ -27,6 +27,8 @@ from metaopt.metafeatures._summary import FeatureFunction
 logger = logging.getLogger("metaopt.metafeatures")
 
 N_FOLDS = 5
+#: Design columns (seeded random subset) given to LDA and the linear model on wide data.
+MAX_LINEAR_COLUMNS = 200
 #: Learners whose fits may legitimately fail on degenerate data (reported as undefined).
 _EXPECTED_FAILURES = (ValueError, np.linalg.LinAlgError, FloatingPointError)
 
@@ -53,7 +55,7 @@ def folds(data: PreparedData) -> list[tuple[np.ndarray, np.ndarray]]:
 
 def _target(data: PreparedData) -> np.ndarray:
     rows = data.subsample(data.max_rows_models, "models")
-    return data.y_codes[rows] if data.task == "classification" else data.y_float[rows]
+    return data.take(data.y_codes if data.task == "classification" else data.y_float, rows)
 
 
 def _one_nn_predict(train: np.ndarray, y_train: np.ndarray, test: np.ndarray) -> np.ndarray:
@@ -70,20 +72,12 @@ def _one_nn_predict(train: np.ndarray, y_train: np.ndarray, test: np.ndarray) ->
     return out
 
 
-def _score(data: PreparedData, y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    if data.task == "classification":
-        return float(np.mean(y_true == y_pred))
-    total = ((y_true - y_true.mean()) ** 2).sum()
-    if total <= 0:
-        raise Undefined("R^2 is undefined on a test fold with a constant target")
-    return float(1.0 - ((y_true - y_pred) ** 2).sum() / total)
-
-
-Fitter = Callable[[PreparedData, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+#: ``(data, fold, X_train, y_train, X_test) -> predictions`` of one learner on one fold.
+Fitter = Callable[[PreparedData, int, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
 def _sklearn(make: Callable[[PreparedData], object]) -> Fitter:
-    def fit_predict(data, X_train, y_train, X_test):
+    def fit_predict(data, fold, X_train, y_train, X_test):
         model = make(data)
         model.fit(X_train, y_train)
         return model.predict(X_test)
@@ -91,17 +85,8 @@ def _sklearn(make: Callable[[PreparedData], object]) -> Fitter:
     return fit_predict
 
 
-def _one_nn(data, X_train, y_train, X_test):
+def _one_nn(data, fold, X_train, y_train, X_test):
     return _one_nn_predict(X_train, y_train, X_test)
-
-
-def _random_stump(data, X_train, y_train, X_test):
-    column = data.memo(
-        "random_stump_column", lambda d: int(d.rng("random-stump").integers(X_train.shape[1]))
-    )
-    tree = _tree(1)(data)
-    tree.fit(X_train[:, [column]], y_train)
-    return tree.predict(X_test[:, [column]])
 
 
 def _tree(depth: int) -> Callable[[PreparedData], object]:
@@ -110,6 +95,68 @@ def _tree(depth: int) -> Callable[[PreparedData], object]:
         return cls(max_depth=depth, random_state=data.random_state)
 
     return make
+
+
+def _depth3_tree(data, fold, X_train, y_train):
+    """The fold's depth-3 tree, fitted once for both ``tree_depth3`` and ``stump``."""
+
+    def fit(d: PreparedData) -> object:
+        return _tree(3)(d).fit(X_train, y_train)
+
+    return data.memo(f"depth3_tree:{fold}", fit)
+
+
+def _tree_depth3(data, fold, X_train, y_train, X_test):
+    return _depth3_tree(data, fold, X_train, y_train).predict(X_test)
+
+
+def _stump(data, fold, X_train, y_train, X_test):
+    """The depth-3 tree cut at its root split.
+
+    Identical to ``max_depth=1`` with the same ``random_state``: the root split is chosen
+    first, from the same random feature order, whatever the depth limit.
+    """
+    tree = _depth3_tree(data, fold, X_train, y_train)
+    structure = tree.tree_
+    left, right = structure.children_left[0], structure.children_right[0]
+    if left < 0:
+        return tree.predict(X_test)  # the root is a leaf
+    goes_left = X_test[:, structure.feature[0]] <= structure.threshold[0]
+    if data.task == "classification":
+        values = [tree.classes_[np.argmax(structure.value[c][0])] for c in (left, right)]
+    else:
+        values = [structure.value[c][0][0] for c in (left, right)]
+    return np.where(goes_left, values[0], values[1])
+
+
+def _random_stump(data, fold, X_train, y_train, X_test):
+    column = data.memo(
+        "random_stump_column", lambda d: int(d.rng("random-stump").integers(X_train.shape[1]))
+    )
+    tree = _tree(1)(data)
+    tree.fit(X_train[:, [column]], y_train)
+    return tree.predict(X_test[:, [column]])
+
+
+def _on_column_subset(fitter: Fitter) -> Fitter:
+    """Fit on at most ``MAX_LINEAR_COLUMNS`` seeded random design columns.
+
+    LDA and ridge cost grows with the cube of the column count; hundreds of one-hot columns
+    would make them the slowest part of the extraction for little extra information.
+    """
+
+    def fit_predict(data, fold, X_train, y_train, X_test):
+        columns = data.memo("linear_columns", lambda d: _linear_columns(d, X_train.shape[1]))
+        return fitter(data, fold, X_train[:, columns], y_train, X_test[:, columns])
+
+    return fit_predict
+
+
+def _linear_columns(data: PreparedData, width: int) -> np.ndarray:
+    if width <= MAX_LINEAR_COLUMNS:
+        return np.arange(width)
+    chosen = data.rng("linear-columns").choice(width, size=MAX_LINEAR_COLUMNS, replace=False)
+    return np.sort(chosen)
 
 
 def _linear(data: PreparedData) -> object:
@@ -128,17 +175,21 @@ def _classification_only(make: Callable[[], object]) -> Callable[[PreparedData],
 #: name -> learner, in output order.
 LEARNERS: dict[str, Fitter] = {
     "one_nn": _one_nn,
-    "stump": _sklearn(_tree(1)),
+    "stump": _stump,
     "random_stump": _random_stump,
-    "tree_depth3": _sklearn(_tree(3)),
+    "tree_depth3": _tree_depth3,
     "naive_bayes": _sklearn(_classification_only(GaussianNB)),
-    "lda": _sklearn(_classification_only(LinearDiscriminantAnalysis)),
-    "linear": _sklearn(_linear),
+    "lda": _on_column_subset(_sklearn(_classification_only(LinearDiscriminantAnalysis))),
+    "linear": _on_column_subset(_sklearn(_linear)),
 }
 
 
 def cross_validate(data: PreparedData, name: str) -> float:
-    """Mean test-fold score of learner ``name``; undefined past the deadline."""
+    """Cross-validated score of learner ``name``; undefined past the deadline.
+
+    Classification: the mean test-fold accuracy (as pymfe). Regression: R^2 of the pooled
+    out-of-fold predictions, which stays defined when one test fold has a constant target.
+    """
     if data.deadline is not None and time.monotonic() > data.deadline:
         raise Undefined("skipped: budget_s was spent before this feature")
     if data.task != "classification" and name in ("naive_bayes", "lda"):
@@ -148,20 +199,26 @@ def cross_validate(data: PreparedData, name: str) -> float:
         raise Undefined("no informative column for the learners (all constant)")
     y = _target(data)
     splits = data.memo("folds", folds)
-    scores = []
-    for train, test in splits:
+    predicted = np.empty(y.shape, dtype=float)
+    accuracies = []
+    for fold, (train, test) in enumerate(splits):
         if data.task == "classification" and np.unique(y[train]).size < 2:
-            predicted = np.full(test.size, y[train][0])
+            predicted[test] = y[train][0]
         else:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    predicted = LEARNERS[name](data, X[train], y[train], X[test])
+                    predicted[test] = LEARNERS[name](data, fold, X[train], y[train], X[test])
             except _EXPECTED_FAILURES as exc:
                 logger.warning("landmarker %s failed, reported as NaN: %s", name, exc)
                 raise Undefined(f"{name} could not be fitted: {exc}") from exc
-        scores.append(_score(data, y[test], predicted))
-    return float(np.mean(scores))
+        accuracies.append(np.mean(predicted[test] == y[test]))
+    if data.task == "classification":
+        return float(np.mean(accuracies))
+    total = ((y - y.mean()) ** 2).sum()
+    if not total > 0:
+        raise Undefined("R^2 is undefined for a constant target")
+    return float(1.0 - ((y - predicted) ** 2).sum() / total)
 
 
 def _feature(name: str) -> FeatureFunction:

@@ -9,6 +9,7 @@ matrix, row subsamples), so each is computed at most once per extraction.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,10 +20,6 @@ import pandas as pd
 logger = logging.getLogger("metaopt.metafeatures")
 
 TASKS = ("classification", "regression")
-
-#: A numeric target with at most this many distinct integer values is taken as class labels
-#: when the task is not given.
-MAX_CLASSES_INFERRED = 20
 
 
 class Undefined(Exception):
@@ -130,6 +127,10 @@ class PreparedData:
         salt = sum((i + 1) * ord(c) for i, c in enumerate(purpose))
         return np.random.default_rng([int(self.random_state) & 0xFFFFFFFF, salt])
 
+    def take(self, array: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """``array[rows]`` without a copy when ``rows`` are all rows (the common case)."""
+        return array if rows.size == self.n_rows else array[rows]
+
     def subsample(self, max_rows: int | None, purpose: str) -> np.ndarray:
         """Sorted row indices of a seeded subsample of at most ``max_rows`` rows.
 
@@ -163,13 +164,16 @@ class PreparedData:
 def _as_frame(X: Any) -> pd.DataFrame:
     if isinstance(X, pd.DataFrame):
         frame = X
+    elif isinstance(X, pd.Series):
+        frame = X.to_frame()
     elif isinstance(X, np.ndarray):
         if X.ndim != 2:
             raise ValueError(f"X must be 2-dimensional; got an array of shape {X.shape}.")
         frame = pd.DataFrame(X)
     else:
         raise TypeError(
-            "X must be a metaopt.datasets.Dataset, a pandas DataFrame or a 2-D numpy array; "
+            "X must be a metaopt.datasets.Dataset, a pandas DataFrame/Series or a 2-D numpy "
+            "array; "
             f"got {type(X).__name__}."
         )
     frame = frame.copy(deep=False)
@@ -210,18 +214,6 @@ def _is_categorical_dtype(dtype: Any) -> bool:
     )
 
 
-def infer_task(y: pd.Series) -> str:
-    """``"classification"`` for categorical, boolean, string or few-integer targets."""
-    if _is_categorical_dtype(y.dtype) or pd.api.types.is_bool_dtype(y.dtype):
-        return "classification"
-    values = pd.to_numeric(y, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    values = values[np.isfinite(values)]
-    if values.size and np.all(values == np.round(values)):
-        if np.unique(values).size <= MAX_CLASSES_INFERRED:
-            return "classification"
-    return "regression"
-
-
 def _numeric_column(column: pd.Series) -> np.ndarray:
     dtype = column.dtype
     if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
@@ -253,14 +245,22 @@ def _encode_target(
     y: pd.Series, task: str
 ) -> tuple[np.ndarray | None, list[str], np.ndarray | None]:
     if task == "classification":
-        labels = y.astype("object").map(lambda v: str(v))
-        codes, uniques = pd.factorize(labels, sort=True)
-        return codes.astype(np.int64), [str(u) for u in uniques], None
+        codes, uniques = pd.factorize(y, sort=False)
+        labels = [str(u) for u in uniques]
+        # Classes are ordered by their label text, whatever the input order or dtype.
+        order = np.argsort(np.asarray(labels, dtype=object), kind="stable")
+        rank = np.empty(len(labels), dtype=np.int64)
+        rank[order] = np.arange(len(labels))
+        return rank[codes], [labels[i] for i in order], None
     if _is_categorical_dtype(y.dtype):
-        raise ValueError(
-            f"task='regression' needs a numeric target; got dtype {y.dtype}. Pass "
-            "task='classification' or a numeric y."
-        )
+        # Labels such as "1", "2.5" (an ARFF nominal target) are numbers in disguise.
+        numeric = pd.to_numeric(y.astype("object").astype(str), errors="coerce")
+        if numeric.isna().any():
+            raise ValueError(
+                f"task='regression' needs a numeric target; got dtype {y.dtype} with "
+                "non-numeric values. Pass task='classification' or a numeric y."
+            )
+        y = numeric
     values = _numeric_column(y)
     if not np.all(np.isfinite(values)):
         raise ValueError("the regression target contains infinite values; remove those rows.")
@@ -277,7 +277,7 @@ def prepare(
     input that cannot be described: no rows, no feature columns, a target that is entirely
     missing or not aligned with ``X``, or an unknown ``task``.
     """
-    from metaopt.datasets import Dataset
+    from metaopt.datasets import Dataset, infer_task
 
     if isinstance(X, Dataset):
         if y is not None:
@@ -292,6 +292,8 @@ def prepare(
         raise ValueError(f"task must be one of {TASKS}; got {task!r}.")
     if not isinstance(random_state, (int, np.integer)) or isinstance(random_state, bool):
         raise TypeError(f"random_state must be an int; got {type(random_state).__name__}.")
+    if not 0 <= random_state < 2**32:
+        raise ValueError(f"random_state must be in [0, 2**32); got {random_state}.")
 
     keep = ~target.isna().to_numpy()
     if not keep.all():
@@ -307,13 +309,29 @@ def prepare(
     task = task or infer_task(target)
     y_codes, classes, y_float = _encode_target(target, task)
 
-    numeric_cols, cat_cols = [], []
-    for name in frame.columns:
-        (cat_cols if _is_categorical_dtype(frame[name].dtype) else numeric_cols).append(name)
+    names = list(frame.columns)
+    dtypes = list(frame.dtypes)
+    categorical = [_is_categorical_dtype(dtype) for dtype in dtypes]
+    numeric_pos = [i for i, is_cat in enumerate(categorical) if not is_cat]
+    cat_pos = [i for i, is_cat in enumerate(categorical) if is_cat]
+    numeric_cols = [names[i] for i in numeric_pos]
+    cat_cols = [names[i] for i in cat_pos]
+    temporal = [
+        j
+        for j, i in enumerate(numeric_pos)
+        if pd.api.types.is_datetime64_any_dtype(dtypes[i])
+        or pd.api.types.is_timedelta64_dtype(dtypes[i])
+    ]
     n = frame.shape[0]
-    numeric = np.empty((n, len(numeric_cols)), dtype=float)
-    for j, name in enumerate(numeric_cols):
-        numeric[:, j] = _numeric_column(frame[name])
+    numeric = np.empty((n, len(numeric_pos)), dtype=float)
+    plain = np.setdiff1d(np.arange(len(numeric_pos)), temporal)
+    if plain.size:
+        # One bulk conversion: per-column access is slow on wide frames.
+        numeric[:, plain] = frame.iloc[:, [numeric_pos[j] for j in plain]].to_numpy(
+            dtype=float, na_value=np.nan
+        )
+    for j in temporal:
+        numeric[:, j] = _numeric_column(frame.iloc[:, numeric_pos[j]])
     infinite = np.isinf(numeric)
     n_infinite = int(infinite.sum())
     if n_infinite:
@@ -321,8 +339,8 @@ def prepare(
     codes = np.empty((n, len(cat_cols)), dtype=np.int64)
     cardinality = np.empty(len(cat_cols), dtype=np.int64)
     declared = np.empty(len(cat_cols), dtype=np.int64)
-    for j, name in enumerate(cat_cols):
-        codes[:, j], cardinality[j], declared[j] = _categorical_column(frame[name])
+    for j, i in enumerate(cat_pos):
+        codes[:, j], cardinality[j], declared[j] = _categorical_column(frame.iloc[:, i])
 
     missing = np.concatenate([np.isnan(numeric), codes < 0], axis=1)
     return PreparedData(
@@ -355,11 +373,14 @@ def design_matrix(data: PreparedData) -> tuple[np.ndarray, np.ndarray]:
     rows = data.subsample(data.max_rows_models, "models")
     blocks, owners = [], []
     if data.n_numeric:
-        X = data.numeric[rows]
+        X = data.take(data.numeric, rows)
         observed = ~np.isnan(X)
-        with np.errstate(all="ignore"):
-            filled = np.where(observed, X, np.nan)
-            median = np.nanmedian(filled, axis=0) if observed.any() else np.zeros(X.shape[1])
+        # Divide by the largest magnitude first so that huge values cannot overflow.
+        scale = np.where(observed, np.abs(X), 0.0).max(axis=0, initial=0.0)
+        X = X / np.where(scale > 0, scale, 1.0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-missing columns -> NaN
+            median = np.nanmedian(X, axis=0)
         median = np.where(np.isnan(median), 0.0, median)
         X = np.where(observed, X, median)
         sd = X.std(axis=0)
@@ -378,3 +399,15 @@ def design_matrix(data: PreparedData) -> tuple[np.ndarray, np.ndarray]:
     if not blocks:
         return np.zeros((rows.size, 0)), np.zeros(0, dtype=np.int64)
     return np.column_stack(blocks), np.concatenate(owners).astype(np.int64)
+
+
+def sorted_numeric(data: PreparedData) -> np.ndarray:
+    """Numeric columns sorted ascending, ``NaN`` last (shared with the statistical group)."""
+    rows = data.subsample(data.max_rows_statistics, "statistics")
+    return np.sort(data.take(data.numeric, rows), axis=0)
+
+
+def numeric_counts(data: PreparedData) -> np.ndarray:
+    """Non-missing values per numeric column of the statistics rows."""
+    rows = data.subsample(data.max_rows_statistics, "statistics")
+    return np.count_nonzero(~np.isnan(data.take(data.numeric, rows)), axis=0)

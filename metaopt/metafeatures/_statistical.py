@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from metaopt.metafeatures._general import numeric_counts, sorted_numeric
-from metaopt.metafeatures._preprocess import PreparedData, Undefined
+from metaopt.metafeatures._preprocess import (
+    PreparedData,
+    Undefined,
+    numeric_counts,
+    sorted_numeric,
+)
 from metaopt.metafeatures._summary import FeatureFunction, summarised
 
 #: Relative variance below which a column counts as constant (its shape is undefined).
@@ -25,40 +29,56 @@ def _rows(data: PreparedData) -> np.ndarray:
 def _numeric_rows(data: PreparedData) -> np.ndarray:
     if data.n_numeric == 0:
         raise Undefined("no numeric columns")
-    return data.memo("numeric_rows", lambda d: d.numeric[_rows(d)])
+    return data.memo("numeric_rows", lambda d: d.take(d.numeric, _rows(d)))
 
 
 def moments(data: PreparedData) -> dict[str, np.ndarray]:
-    """Per-column count, mean, sample sd (ddof=1) and central moments m2..m4, NaN-aware."""
+    """Per-column count, mean, sample sd (ddof=1) and central moments m2..m4, NaN-aware.
+
+    Columns are first divided by their largest absolute value (``scale``) so that huge values
+    cannot overflow the powers; ``*_s`` entries are in those scaled units, ``mean`` and ``sd``
+    in the original ones. Shape measures are scale-free and use the scaled moments.
+    """
     X = _numeric_rows(data)
-    observed = ~np.isnan(X)
-    count = observed.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(observed, X, 0.0).sum(axis=0) / count
-        centred = np.where(observed, X - mean, 0.0)
+    missing = np.isnan(X)
+    complete = not missing.any()
+    count = np.full(X.shape[1], X.shape[0]) if complete else X.shape[0] - missing.sum(axis=0)
+    with np.errstate(all="ignore"):
+        # Missing cells become 0 once, so plain sums skip them (fast path: none missing).
+        filled = X if complete else np.where(missing, 0.0, X)
+        scale = np.abs(filled).max(axis=0, initial=0.0)
+        scale[~(scale > 0)] = 1.0
+        Xs = filled / scale
+        mean_s = Xs.sum(axis=0) / count
+        centred = Xs - mean_s
+        if not complete:
+            centred[missing] = 0.0
         sq = centred * centred
         m2 = sq.sum(axis=0) / count
-        m3 = (sq * centred).sum(axis=0) / count
-        m4 = (sq * sq).sum(axis=0) / count
-        sd = np.sqrt(m2 * count / (count - 1))
-    sd[count < 2] = np.nan
-    constant = m2 <= _CONSTANT_TOL * np.maximum(mean * mean, 1e-300)
-    return {
-        "count": count,
-        "mean": mean,
-        "sd": sd,
-        "m2": m2,
-        "m3": m3,
-        "m4": m4,
-        "constant": constant | (count < 2),
-    }
+        m3 = np.einsum("ij,ij->j", sq, centred) / count
+        m4 = np.einsum("ij,ij->j", sq, sq) / count
+        sd_s = np.sqrt(m2 * count / (count - 1))
+        sd_s[count < 2] = np.nan
+        constant = (m2 <= _CONSTANT_TOL * np.maximum(mean_s * mean_s, 1e-300)) | (count < 2)
+        return {
+            "count": count,
+            "scale": scale,
+            "mean_s": mean_s,
+            "sd_s": sd_s,
+            "mean": mean_s * scale,
+            "sd": sd_s * scale,
+            "m2": m2,
+            "m3": m3,
+            "m4": m4,
+            "constant": constant,
+        }
 
 
 def _shape(data: PreparedData, order: int) -> np.ndarray:
     """Skewness (order 3) or excess kurtosis (order 4), e1071 type 3 as pymfe's default."""
     m = data.memo("moments", moments)
     with np.errstate(invalid="ignore", divide="ignore"):
-        s2 = m["sd"] ** 2
+        s2 = m["sd_s"] ** 2
         value = m["m3"] / s2**1.5 if order == 3 else m["m4"] / s2**2 - 3.0
     value[m["constant"] | (m["count"] < 3)] = np.nan
     return value
@@ -76,8 +96,8 @@ def _variation(data: PreparedData) -> np.ndarray:
     """Coefficient of variation sd/|mean|; undefined where the mean is (near) zero."""
     m = data.memo("moments", moments)
     with np.errstate(invalid="ignore", divide="ignore"):
-        cv = m["sd"] / np.abs(m["mean"])
-    cv[np.abs(m["mean"]) <= 1e-12 * np.maximum(m["sd"], 1e-300)] = np.nan
+        cv = m["sd_s"] / np.abs(m["mean_s"])
+    cv[np.abs(m["mean_s"]) <= 1e-12 * np.maximum(m["sd_s"], 1e-300)] = np.nan
     return cv
 
 
@@ -122,9 +142,13 @@ def _n_outlier_features(data: PreparedData) -> float:
 
 
 def _pair_columns(data: PreparedData) -> np.ndarray:
-    """Non-constant numeric columns used for pairwise measures (capped, seeded)."""
+    """Numeric columns observed at least twice, used for pairwise measures (capped, seeded).
+
+    Constant columns stay in (as in pymfe): their covariances are 0 and their correlations
+    undefined, and they count as uncorrelated in ``high_correlation_ratio``.
+    """
     m = data.memo("moments", moments)
-    usable = np.flatnonzero(~m["constant"])
+    usable = np.flatnonzero(m["count"] >= 2)
     if usable.size > data.max_columns_pairs:
         rng = data.rng("pair-columns")
         usable = np.sort(rng.choice(usable, size=data.max_columns_pairs, replace=False))
@@ -132,15 +156,21 @@ def _pair_columns(data: PreparedData) -> np.ndarray:
 
 
 def standardised(data: PreparedData) -> np.ndarray:
-    """Mean-imputed, standardised non-constant columns (rows: the statistics rows)."""
+    """Mean-imputed, standardised pair columns (constant ones all 0; the statistics rows)."""
     columns = data.memo("pair_columns", _pair_columns)
     if columns.size == 0:
-        raise Undefined("no non-constant numeric column")
+        raise Undefined("no numeric column with at least two observed values")
     m = data.memo("moments", moments)
-    X = _numeric_rows(data)[:, columns]
-    Z = (X - m["mean"][columns]) / m["sd"][columns]
+    X = _numeric_rows(data)[:, columns] / m["scale"][columns]
+    Z = (X - m["mean_s"][columns]) / m["sd_s"][columns]
+    Z[:, m["constant"][columns]] = 0.0
     Z[np.isnan(Z)] = 0.0
     return Z
+
+
+def _varying(data: PreparedData) -> np.ndarray:
+    """Mask of the pair columns that are not constant."""
+    return ~data.memo("moments", moments)["constant"][data.memo("pair_columns", _pair_columns)]
 
 
 def _covariance(data: PreparedData) -> np.ndarray:
@@ -152,7 +182,7 @@ def _covariance(data: PreparedData) -> np.ndarray:
 
 def _lower_triangle(matrix: np.ndarray) -> np.ndarray:
     if matrix.shape[0] < 2:
-        raise Undefined("pairwise measures need at least two non-constant numeric columns")
+        raise Undefined("pairwise measures need at least two numeric columns")
     return matrix[np.tril_indices(matrix.shape[0], k=-1)]
 
 
@@ -179,8 +209,11 @@ def _high_correlation_ratio(data: PreparedData) -> float:
 
 
 def pca(data: PreparedData) -> dict[str, np.ndarray]:
-    """Eigen-decomposition of the correlation matrix (PCA of standardised columns)."""
-    z_cov = data.memo("z_covariance", _covariance)
+    """Eigen-decomposition of the correlation matrix (PCA of the non-constant columns)."""
+    varying = _varying(data)
+    if not varying.any():
+        raise Undefined("no non-constant numeric column")
+    z_cov = data.memo("z_covariance", _covariance)[np.ix_(varying, varying)]
     eigenvalues, eigenvectors = np.linalg.eigh(z_cov)
     order = np.argsort(eigenvalues)[::-1]
     eigenvalues = np.clip(eigenvalues[order], 0.0, None)
@@ -206,7 +239,8 @@ def _pca_first_ratio(data: PreparedData) -> float:
 
 def _first_pc_shape(order: int) -> FeatureFunction:
     def feature(data: PreparedData) -> float:
-        scores = data.memo("standardised", standardised) @ data.memo("pca", pca)["first"]
+        first = data.memo("pca", pca)["first"]
+        scores = data.memo("standardised", standardised)[:, _varying(data)] @ first
         if scores.size < 3:
             raise Undefined("the first principal component's shape needs at least three rows")
         centred = scores - scores.mean()
