@@ -9,9 +9,16 @@ from __future__ import annotations
 import logging
 
 from metaopt.datasets import Dataset, load_dataset
+from metaopt.metafeatures import MetafeatureExtractor, extract_metafeatures
 
 __version__ = "0.1.0"
 
 logging.getLogger("metaopt").addHandler(logging.NullHandler())
 
-__all__ = ["Dataset", "load_dataset", "__version__"]
+__all__ = [
+    "Dataset",
+    "MetafeatureExtractor",
+    "__version__",
+    "extract_metafeatures",
+    "load_dataset",
+]

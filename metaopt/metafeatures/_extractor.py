@@ -6,13 +6,14 @@ import functools
 import logging
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import ThreadpoolController
 
-from metaopt.datasets import Dataset
+from metaopt.datasets import Dataset, load_dataset
 from metaopt.metafeatures import (
     _general,
     _info_theory,
@@ -156,6 +157,8 @@ class MetafeatureExtractor:
         """
         groups = self._validate()
         start = time.monotonic()
+        if y is None and isinstance(X, (str, Path, tuple)):
+            X = load_dataset(X)  # any source load_dataset accepts: "sklearn:iris", a path, ...
         data = prepare(X, y, task=task, random_state=self.random_state)
         data.max_rows_statistics = self.max_rows_statistics
         data.max_rows_models = self.max_rows_models
@@ -228,7 +231,9 @@ def extract_metafeatures(
     """Describe a dataset by a fixed, named vector of float metafeatures.
 
     Args:
-        dataset_or_X: A ``metaopt.datasets.Dataset``, or the features as a DataFrame/2-D array.
+        dataset_or_X: A ``metaopt.datasets.Dataset`` or anything else ``metaopt.load_dataset``
+            accepts (``"sklearn:iris"``, a file path, ...), or the features as a
+            DataFrame/2-D array.
         y: The target when ``dataset_or_X`` is not a ``Dataset``.
         groups: Groups to compute (see :class:`MetafeatureExtractor`); ``None`` for all.
         budget_s: Soft cap on the extraction time; cheap groups always complete.

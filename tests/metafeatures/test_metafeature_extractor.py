@@ -226,3 +226,11 @@ def test_entropies_skip_missing_values_per_attribute() -> None:
     assert result["info_theory.mutual_information.max"] == pytest.approx(mi_colour, rel=1e-9)
     assert result["info_theory.mutual_information.min"] == pytest.approx(mi_other, rel=1e-9)
     assert result["info_theory.attr_entropy.max"] == pytest.approx(entropy(x), rel=1e-9)
+
+
+def test_any_load_dataset_source_is_accepted() -> None:
+    from metaopt.datasets import load_dataset
+
+    from_source = extract_metafeatures("sklearn:wine")
+    from_dataset = extract_metafeatures(load_dataset("sklearn:wine"))
+    pd.testing.assert_series_equal(from_source, from_dataset)
