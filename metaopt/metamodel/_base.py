@@ -19,8 +19,8 @@ class MetaModel(BaseEstimator):
 
     Subclasses implement ``_fit_space(rows, metafeatures, space, task)``, returning any state,
     and ``_explain_space(state, target, n)``, returning a frame with columns ``params``,
-    ``score`` and ``source``. ``target`` is the scaled metafeature row (or ``None`` when the model
-    does not use metafeatures).
+    ``score`` and ``source``. ``target`` is the scaled metafeature row with NaN where the
+    dataset's metafeature is missing (or ``None`` when the model does not use metafeatures).
     """
 
     #: Whether ``rank`` needs metafeatures (the portfolio does not).
@@ -64,10 +64,12 @@ class MetaModel(BaseEstimator):
         self.metafeature_names_ = list(mf.columns)
         self.models_: dict[tuple[str, str], Any] = {}
         self.datasets_: dict[tuple[str, str], list[str]] = {}
+        self.typical_distance_: dict[tuple[str, str], float] = {}
         for space_name, task in pairs:
             rows = select_rows(evaluations, space_name, task)
             datasets = sorted(set(rows["dataset"]))
             self.datasets_[(space_name, task)] = datasets
+            self.typical_distance_[(space_name, task)] = self._typical_distance(datasets)
             self.models_[(space_name, task)] = self._fit_space(rows, used, space_name, task)
         self.spaces_ = sorted({s for s, _ in pairs})
         return self
@@ -125,7 +127,7 @@ class MetaModel(BaseEstimator):
         """
         check_is_fitted(self, "models_")
         key = self._key(space, task)
-        target = self._scaled(metafeatures)
+        target = self._scaled(metafeatures, fill=False)
         datasets = self.datasets_[key]
         distances = self._distances(target, datasets)
         order = np.argsort(distances, kind="stable")[:k]
@@ -133,9 +135,38 @@ class MetaModel(BaseEstimator):
             {"dataset": [datasets[i] for i in order], "distance": distances[order]}
         )
 
-    def _distances(self, target: np.ndarray, datasets: list[str]) -> np.ndarray:
+    def novelty(
+        self,
+        metafeatures: pd.Series,
+        *,
+        space: str | None = None,
+        task: str | None = None,
+    ) -> float:
+        """How unlike the known datasets ``metafeatures`` are.
+
+        The distance to the nearest known dataset divided by the median nearest-neighbour
+        distance among the known datasets: about 1 for a typical dataset, much larger for one
+        unlike anything known.
+        """
+        nearest = float(self.neighbors(metafeatures, 1, space=space, task=task)["distance"][0])
+        typical = self.typical_distance_[self._key(space, task)]
+        return nearest / typical if typical > 0 else (0.0 if nearest == 0 else float("inf"))
+
+    def _typical_distance(self, datasets: list[str]) -> float:
         known = self._known_scaled(datasets)
-        return np.abs(known - target[None, :]).mean(axis=1)
+        if len(known) < 2:
+            return 0.0
+        pairwise = np.abs(known[:, None, :] - known[None, :, :]).mean(axis=2)
+        np.fill_diagonal(pairwise, np.inf)
+        return float(np.median(pairwise.min(axis=1)))
+
+    def _distances(self, target: np.ndarray, datasets: list[str]) -> np.ndarray:
+        """Mean absolute difference over the metafeatures the target has (NaN ones skipped)."""
+        known = self._known_scaled(datasets)
+        present = np.isfinite(target)
+        if not present.any():
+            return np.zeros(len(datasets))
+        return np.abs(known[:, present] - target[None, present]).mean(axis=1)
 
     def _known_scaled(self, datasets: list[str]) -> np.ndarray:
         return self.scaled_metafeatures_.loc[datasets].to_numpy()
@@ -143,20 +174,23 @@ class MetaModel(BaseEstimator):
     def _key(self, space: str | None, task: str | None) -> tuple[str, str]:
         if space is None:
             if len(self.spaces_) != 1:
-                raise ValueError(f"the model was fitted on several spaces; pass space= one of "
-                                 f"{self.spaces_}")
+                raise ValueError(
+                    f"the model was fitted on several spaces; pass space= one of {self.spaces_}"
+                )
             space = self.spaces_[0]
         tasks = sorted(t for s, t in self.models_ if s == space)
         if not tasks:
-            raise ValueError(f"the model was not fitted on space {space!r}; fitted: {self.spaces_}")
+            raise ValueError(
+                f"the model was not fitted on space {space!r}; fitted: {self.spaces_}"
+            )
         return space, resolve_task(tasks, task, space)
 
     def _target(self, metafeatures: pd.Series | None) -> np.ndarray | None:
         if not self.uses_metafeatures:
             return None
-        return self._scaled(metafeatures)
+        return self._scaled(metafeatures, fill=False)
 
-    def _scaled(self, metafeatures: pd.Series | None) -> np.ndarray:
+    def _scaled(self, metafeatures: pd.Series | None, *, fill: bool = True) -> np.ndarray:
         if isinstance(metafeatures, dict):
             metafeatures = pd.Series(metafeatures, dtype=float)
         if not isinstance(metafeatures, pd.Series):
@@ -172,10 +206,11 @@ class MetaModel(BaseEstimator):
                 "the metafeatures share no known, non-missing metafeature with the knowledge "
                 f"base (it uses e.g. {self.scaler_.columns_[:5]})"
             )
-        return self.scaler_.transform(values)[0]
+        return self.scaler_.transform(values, fill=fill)[0]
 
-    def _fit_space(self, rows: pd.DataFrame, metafeatures: pd.DataFrame, space: str,
-                   task: str) -> Any:
+    def _fit_space(
+        self, rows: pd.DataFrame, metafeatures: pd.DataFrame, space: str, task: str
+    ) -> Any:
         raise NotImplementedError
 
     def _explain_space(self, state: Any, target: np.ndarray | None, n: int) -> pd.DataFrame:

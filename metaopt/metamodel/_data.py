@@ -79,7 +79,9 @@ def space_tasks(evaluations: pd.DataFrame, space: str | None) -> list[tuple[str,
         pairs = pairs[pairs["space"] == space]
         if len(pairs) == 0:
             known = sorted(evaluations["space"].unique())
-            raise ValueError(f"the knowledge table has no rows for space {space!r}; known: {known}")
+            raise ValueError(
+                f"the knowledge table has no rows for space {space!r}; known: {known}"
+            )
     return sorted((str(s), str(t)) for s, t in pairs.itertuples(index=False))
 
 
@@ -121,6 +123,4 @@ def resolve_task(fitted_tasks: list[str], task: str | None, space: str) -> str:
         return task
     if len(fitted_tasks) == 1:
         return fitted_tasks[0]
-    raise ValueError(
-        f"space {space!r} was fitted for several tasks {fitted_tasks}; pass task="
-    )
+    raise ValueError(f"space {space!r} was fitted for several tasks {fitted_tasks}; pass task=")

@@ -62,8 +62,9 @@ class NearestDatasets(MetaModel):
                 zip(best["config_key"], best["normalized_score"].astype(float), strict=True)
             )
         first = rows.drop_duplicates("config_key")
-        params = {k: parse_params(p) for k, p in zip(first["config_key"], first["params"],
-                                                     strict=True)}
+        params = {
+            k: parse_params(p) for k, p in zip(first["config_key"], first["params"], strict=True)
+        }
         return _SpaceState(sorted(ranked), ranked, params)
 
     def _explain_space(

@@ -10,6 +10,7 @@ import pandas as pd
 
 from metaopt.metamodel._base import MetaModel
 from metaopt.metamodel._data import parse_params
+from metaopt.metamodel._encoding import ConfigEncoder
 
 
 @dataclass
@@ -17,13 +18,20 @@ class _SpaceState:
     order: list[str]
     gains: list[float]
     params: dict[str, dict[str, Any]]
+    # Datasets x candidate configurations (normalised scores), for locality weighting.
+    datasets: list[str]
+    keys: list[str]
+    table: np.ndarray
 
 
-def greedy_portfolio(performance: np.ndarray, size: int) -> tuple[list[int], list[float]]:
+def greedy_portfolio(
+    performance: np.ndarray, size: int, weights: np.ndarray | None = None
+) -> tuple[list[int], list[float]]:
     """Columns of ``performance`` (datasets x configurations) chosen greedily.
 
-    Each step adds the configuration that most raises the mean over datasets of the best score
-    reached so far; NaN (not evaluated) never raises it. Ties go to the earlier column.
+    Each step adds the configuration that most raises the (weighted) mean over datasets of the
+    best score reached so far; NaN (not evaluated) never raises it. Ties go to the earlier
+    column.
 
     Returns:
         The chosen column indices and the mean best score after each addition.
@@ -35,13 +43,14 @@ def greedy_portfolio(performance: np.ndarray, size: int) -> tuple[list[int], lis
         ([2, 0], [0.6, 0.8])
     """
     n_datasets, n_configs = performance.shape
+    w = np.full(n_datasets, 1.0 / n_datasets) if weights is None else weights / weights.sum()
     best = np.zeros(n_datasets)
     filled = np.where(np.isnan(performance), -np.inf, performance)
     chosen: list[int] = []
     values: list[float] = []
     available = np.ones(n_configs, dtype=bool)
     for _ in range(min(size, n_configs)):
-        value = np.maximum(filled, best[:, None]).mean(axis=0)
+        value = w @ np.maximum(filled, best[:, None])
         value[~available] = -np.inf
         pick = int(np.argmax(value))
         chosen.append(pick)
@@ -49,6 +58,33 @@ def greedy_portfolio(performance: np.ndarray, size: int) -> tuple[list[int], lis
         available[pick] = False
         best = np.maximum(best, filled[:, pick])
     return chosen, values
+
+
+def _impute_by_nearest_config(
+    table: pd.DataFrame, params: dict[str, dict[str, Any]], per_dataset: int
+) -> pd.DataFrame:
+    """Candidates x datasets, where a missing score is that of the nearest evaluated config."""
+    candidates: set[str] = set()
+    for _, scores in table.iterrows():
+        candidates.update(scores.dropna().sort_values(ascending=False).index[:per_dataset])
+    candidate_keys = sorted(candidates)
+    encoder = ConfigEncoder().fit(list(params.values()))
+    encoded = pd.DataFrame(
+        np.nan_to_num(encoder.transform([params[k] for k in table.columns]), nan=-1.0),
+        index=table.columns,
+    )
+    target = encoded.loc[candidate_keys].to_numpy()
+    filled = table[candidate_keys].copy()
+    for dataset, scores in table.iterrows():
+        known = scores.dropna()
+        if known.empty:
+            continue
+        points = encoded.loc[known.index].to_numpy()
+        distance = np.abs(target[:, None, :] - points[None, :, :]).mean(axis=2)
+        nearest = known.to_numpy()[distance.argmin(axis=1)]
+        row = filled.loc[dataset]
+        filled.loc[dataset] = np.where(row.isna(), nearest, row)
+    return filled
 
 
 class Portfolio(MetaModel):
@@ -64,6 +100,15 @@ class Portfolio(MetaModel):
         normalization: Per-dataset score normalisation, ``"rank"`` or ``"minmax"``.
         max_size: Length of the greedy portfolio built at ``fit``; longer requests continue with
             the remaining configurations by mean normalised score.
+        locality: ``None`` (default) for the dataset-independent portfolio. A positive number
+            weights each known dataset by ``exp(-d / (locality * t))`` in the greedy mean, where
+            ``d`` is its metafeature distance to the new dataset and ``t`` the typical
+            nearest-neighbour distance: small values approach nearest datasets, large ones the
+            plain portfolio.
+        candidates_per_dataset: When datasets were evaluated on different configurations
+            (e.g. random search), the candidates are each dataset's best few, and a candidate's
+            score on a dataset that did not evaluate it is that of the dataset's nearest
+            evaluated configuration.
 
     Example:
         >>> from metaopt.metamodel import Portfolio, toy_knowledge
@@ -73,11 +118,22 @@ class Portfolio(MetaModel):
         4
     """
 
-    uses_metafeatures = False
-
-    def __init__(self, normalization: str = "rank", max_size: int = 32) -> None:
+    def __init__(
+        self,
+        normalization: str = "rank",
+        max_size: int = 32,
+        candidates_per_dataset: int = 5,
+        locality: float | None = None,
+    ) -> None:
         self.normalization = normalization
         self.max_size = max_size
+        self.candidates_per_dataset = candidates_per_dataset
+        self.locality = locality
+
+    @property
+    def uses_metafeatures(self) -> bool:  # type: ignore[override]
+        """Only a locality-weighted portfolio looks at the dataset."""
+        return self.locality is not None
 
     def _fit_space(
         self, rows: pd.DataFrame, metafeatures: pd.DataFrame, space: str, task: str
@@ -87,29 +143,61 @@ class Portfolio(MetaModel):
         table = rows.pivot_table(
             index="dataset", columns="config_key", values="normalized_score", aggfunc="mean"
         )
+        first = rows.drop_duplicates("config_key")
+        params = {
+            k: parse_params(p) for k, p in zip(first["config_key"], first["params"], strict=True)
+        }
+        if table.notna().to_numpy().mean() < 1.0:
+            table = _impute_by_nearest_config(table, params, self.candidates_per_dataset)
         keys = list(table.columns)
         chosen, gains = greedy_portfolio(table.to_numpy(dtype=float), self.max_size)
         mean = table.mean(axis=0).to_numpy()
-        rest = [i for i in np.argsort(-mean, kind="stable") if i not in set(chosen)]
-        first = rows.drop_duplicates("config_key")
-        params = {k: parse_params(p) for k, p in zip(first["config_key"], first["params"],
-                                                     strict=True)}
+        taken = set(chosen)
+        rest = [i for i in np.argsort(-mean, kind="stable") if i not in taken]
         order = [keys[i] for i in chosen] + [keys[i] for i in rest]
         gains = gains + [float(mean[i]) for i in rest]
-        return _SpaceState(order, gains, params)
+        table_keys = list(table.columns)
+        return _SpaceState(
+            order,
+            gains,
+            params,
+            [str(d) for d in table.index],
+            table_keys,
+            table.to_numpy(float),
+        )
 
     def _explain_space(
         self, state: _SpaceState, target: np.ndarray | None, n: int
     ) -> pd.DataFrame:
+        if target is not None:
+            return self._local(state, target, n)
         keys = state.order[:n]
         sources = [
-            f"portfolio step {i + 1}" if i < self.max_size else "mean rank" for i in range(len(keys))
+            f"portfolio step {i + 1}" if i < self.max_size else "mean rank"
+            for i in range(len(keys))
         ]
         return pd.DataFrame(
             {
                 "params": [dict(state.params[k]) for k in keys],
                 "score": state.gains[: len(keys)],
                 "source": sources,
+            },
+            columns=["params", "score", "source"],
+        )
+
+    def _local(self, state: _SpaceState, target: np.ndarray, n: int) -> pd.DataFrame:
+        if not isinstance(self.locality, int | float) or self.locality <= 0:
+            raise ValueError(f"locality must be a positive number or None, got {self.locality!r}")
+        distances = self._distances(target, state.datasets)
+        typical = np.median(np.sort(distances)[: max(1, len(distances) // 10)])
+        scale = float(self.locality) * max(float(typical), 1e-6)
+        weights = np.exp(-(distances - distances.min()) / scale)
+        chosen, gains = greedy_portfolio(state.table, min(n, len(state.keys)), weights)
+        return pd.DataFrame(
+            {
+                "params": [dict(state.params[state.keys[i]]) for i in chosen],
+                "score": gains,
+                "source": [f"local portfolio step {i + 1}" for i in range(len(chosen))],
             },
             columns=["params", "score", "source"],
         )

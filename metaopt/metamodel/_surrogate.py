@@ -7,8 +7,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.decomposition import PCA
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from metaopt.metamodel._base import MetaModel
 from metaopt.metamodel._candidates import sample_space
@@ -20,10 +22,17 @@ from metaopt.metamodel._encoding import ConfigEncoder
 @dataclass
 class _SpaceState:
     encoder: ConfigEncoder
+    projection: PCA | None
     regressor: HistGradientBoostingRegressor
     candidates: list[dict[str, Any]]
     sources: list[str]
     encoded: np.ndarray
+    # Mean normalised score of each table configuration over the training datasets, and the
+    # encoded table configurations, to give any configuration the prior of its nearest one.
+    prior_points: np.ndarray | None
+    prior_values: np.ndarray | None
+    prior_by_key: dict[str, float]
+    candidate_prior: np.ndarray | None
 
 
 class SurrogateRanker(MetaModel):
@@ -36,7 +45,9 @@ class SurrogateRanker(MetaModel):
     :func:`greedy_diverse_top_n`, so the list is not made of near-copies.
 
     Args:
-        normalization: Per-dataset score normalisation, ``"rank"`` or ``"minmax"``.
+        normalization: Per-dataset score normalisation, ``"minmax"`` (default: in the
+            leave-one-dataset-out evaluation it gave lower regret than ranks, which exaggerate
+            tiny differences between near-equal configurations) or ``"rank"``.
         n_candidates: Space-filling samples added to the table's configurations as candidates
             (only for spaces registered in :mod:`metaopt.spaces`).
         diversity: Penalty weight for closeness to configurations already picked (0 = plain
@@ -44,6 +55,13 @@ class SurrogateRanker(MetaModel):
         max_iter: Boosting iterations.
         learning_rate: Boosting learning rate.
         max_leaf_nodes: Leaves per tree.
+        n_components: The metafeatures enter the model as this many principal components of
+            the known datasets' scaled metafeatures (fewer inputs: faster and less prone to
+            overfit a few hundred datasets); ``None`` uses every metafeature.
+        config_prior: Also give the model each configuration's mean normalised score over the
+            training datasets (leave-one-dataset-out for the training rows; a configuration
+            outside the table takes that of its nearest table configuration), so what works
+            everywhere is learned directly and the metafeatures explain the deviations.
         random_state: Seed for the candidate samples and the regressor.
 
     Example:
@@ -57,12 +75,14 @@ class SurrogateRanker(MetaModel):
 
     def __init__(
         self,
-        normalization: str = "rank",
+        normalization: str = "minmax",
         n_candidates: int = 256,
         diversity: float = 0.3,
         max_iter: int = 200,
         learning_rate: float = 0.1,
         max_leaf_nodes: int = 31,
+        n_components: int | None = 16,
+        config_prior: bool = True,
         random_state: int = 0,
     ) -> None:
         self.normalization = normalization
@@ -71,6 +91,8 @@ class SurrogateRanker(MetaModel):
         self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.max_leaf_nodes = max_leaf_nodes
+        self.n_components = n_components
+        self.config_prior = config_prior
         self.random_state = random_state
 
     def _fit_space(
@@ -85,27 +107,93 @@ class SurrogateRanker(MetaModel):
         candidates = [parse_params(p) for p in first["params"]]
         sources = ["knowledge"] * len(candidates)
         seen = set(first["config_key"])
-        for config in sample_space(space, task, self.n_candidates, self.random_state):
+        known_names = {name for config in candidates for name in config}
+        samples = sample_space(space, task, self.n_candidates, self.random_state)
+        if any(not set(config) <= known_names for config in samples):
+            # The table names parameters differently from the registered space (e.g. an
+            # external meta-dataset): rank the table's own configurations only.
+            samples = []
+        for config in samples:
             key = canonical_key(config)
             if key not in seen:
                 seen.add(key)
                 candidates.append(config)
                 sources.append("sampled")
         encoder = ConfigEncoder().fit(configs + candidates)
-        features = np.hstack(
-            [
-                self.scaled_metafeatures_.loc[rows["dataset"]].to_numpy(),
-                encoder.transform(configs),
-            ]
+        projection = self._projection(metafeatures.index.intersection(rows["dataset"].unique()))
+        described = self.scaled_metafeatures_.loc[rows["dataset"]].to_numpy()
+        if projection is not None:
+            described = projection.transform(described)
+        encoded_rows = encoder.transform(configs)
+        prior_points = prior_values = candidate_prior = None
+        prior_by_key: dict[str, float] = {}
+        columns = [described, encoded_rows]
+        encoded_candidates = encoder.transform(candidates)
+        if self.config_prior:
+            prior_points, prior_values, leave_one_out = _config_prior(rows, first, encoder)
+            columns.append(leave_one_out[:, None])
+            prior_by_key = dict(zip(first["config_key"], prior_values, strict=True))
+            candidate_prior = self._prior_of(
+                [canonical_key(c) for c in candidates],
+                encoded_candidates,
+                prior_by_key,
+                prior_points,
+                prior_values,
+            )
+        features = np.hstack(columns)
+        # Knowledge tables are small: one thread is as fast and does not oversubscribe the
+        # cores when the benchmark refits per held-out dataset in parallel workers.
+        with threadpool_limits(limits=1, user_api="openmp"):
+            regressor = self._fit_regressor(features, rows["normalized_score"].to_numpy(float))
+        return _SpaceState(
+            encoder,
+            projection,
+            regressor,
+            candidates,
+            sources,
+            encoded_candidates,
+            prior_points,
+            prior_values,
+            prior_by_key,
+            candidate_prior,
         )
-        regressor = HistGradientBoostingRegressor(
+
+    @staticmethod
+    def _prior_of(
+        keys: list[str],
+        encoded: np.ndarray,
+        by_key: dict[str, float],
+        points: np.ndarray,
+        values: np.ndarray,
+    ) -> np.ndarray:
+        prior = np.array([by_key.get(k, np.nan) for k in keys], dtype=float)
+        missing = np.isnan(prior)
+        if missing.any():
+            prior[missing] = _nearest_prior(encoded[missing], points, values)
+        return prior
+
+    def _projection(self, datasets: pd.Index) -> PCA | None:
+        """PCA of the scaled metafeatures of the training datasets (``None``: keep them all)."""
+        if self.n_components is None:
+            return None
+        if not isinstance(self.n_components, int) or self.n_components < 1:
+            raise ValueError(
+                f"n_components must be a positive int or None, got {self.n_components!r}"
+            )
+        known = self.scaled_metafeatures_.loc[datasets].to_numpy()
+        if known.shape[1] <= self.n_components:
+            return None  # already few enough: a rotation would only hide them from the trees
+        k = min(self.n_components, known.shape[0])
+        return PCA(n_components=k, random_state=self.random_state).fit(known)
+
+    def _fit_regressor(self, features: np.ndarray, target: np.ndarray) -> Any:
+        return HistGradientBoostingRegressor(
             max_iter=self.max_iter,
             learning_rate=self.learning_rate,
             max_leaf_nodes=self.max_leaf_nodes,
             early_stopping=False,
             random_state=self.random_state,
-        ).fit(features, rows["normalized_score"].to_numpy(dtype=float))
-        return _SpaceState(encoder, regressor, candidates, sources, encoder.transform(candidates))
+        ).fit(features, target)
 
     def predict(
         self,
@@ -118,20 +206,47 @@ class SurrogateRanker(MetaModel):
         """Predicted normalised score (1 = best of a dataset) of each configuration."""
         check_is_fitted(self, "models_")
         state: _SpaceState = self.models_[self._key(space, task)]
-        target = self._scaled(metafeatures)
-        encoded = state.encoder.transform([plain(c) for c in configs])
-        return self._predict(state, target, encoded)
+        target = self._scaled(metafeatures, fill=False)
+        configs = [plain(c) for c in configs]
+        encoded = state.encoder.transform(configs)
+        prior = None
+        if state.prior_points is not None and state.prior_values is not None:
+            prior = self._prior_of(
+                [canonical_key(c) for c in configs],
+                encoded,
+                state.prior_by_key,
+                state.prior_points,
+                state.prior_values,
+            )
+        return self._predict(state, target, encoded, prior)
 
-    @staticmethod
-    def _predict(state: _SpaceState, target: np.ndarray, encoded: np.ndarray) -> np.ndarray:
-        features = np.hstack([np.repeat(target[None, :], len(encoded), axis=0), encoded])
-        return state.regressor.predict(features) if len(encoded) else np.zeros(0)
+    def _predict(
+        self,
+        state: _SpaceState,
+        target: np.ndarray,
+        encoded: np.ndarray,
+        prior: np.ndarray | None = None,
+    ) -> np.ndarray:
+        fill = self.scaler_.fill_
+        described = np.where(np.isnan(target), fill, target)[None, :]
+        if state.projection is not None:
+            described = state.projection.transform(described)
+        columns = [np.repeat(described, len(encoded), axis=0), encoded]
+        if state.prior_points is not None and state.prior_values is not None:
+            columns.append(
+                _nearest_prior(encoded, state.prior_points, state.prior_values)[:, None]
+            )
+        features = np.hstack(columns)
+        if not len(encoded):
+            return np.zeros(0)
+        with threadpool_limits(limits=1, user_api="openmp"):
+            return state.regressor.predict(features)
 
     def _explain_space(
         self, state: _SpaceState, target: np.ndarray | None, n: int
     ) -> pd.DataFrame:
         assert target is not None  # internal: uses_metafeatures is True
-        predicted = self._predict(state, target, state.encoded)
+        predicted = self._predict(state, target, state.encoded, state.candidate_prior)
         picks = greedy_diverse_top_n(predicted, state.encoded, n, penalty=self.diversity)
         return pd.DataFrame(
             {
@@ -141,3 +256,31 @@ class SurrogateRanker(MetaModel):
             },
             columns=["params", "score", "source"],
         )
+
+
+def _config_prior(
+    rows: pd.DataFrame, first: pd.DataFrame, encoder: ConfigEncoder
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Encoded table configurations, their mean scores, and each row's leave-one-out mean."""
+    grouped = rows.groupby("config_key")["normalized_score"]
+    total, count = grouped.transform("sum"), grouped.transform("count")
+    own = rows["normalized_score"]
+    leave_one_out = ((total - own) / (count - 1)).where(count > 1).to_numpy(float)
+    means = grouped.mean()
+    keys = list(first["config_key"])
+    points = np.nan_to_num(encoder.transform([parse_params(p) for p in first["params"]]), nan=-1.0)
+    return points, means.loc[keys].to_numpy(float), leave_one_out
+
+
+def _nearest_prior(encoded: np.ndarray, points: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The prior of each encoded configuration's nearest table configuration (L1)."""
+    query = np.nan_to_num(encoded, nan=-1.0)
+    out = np.empty(len(query))
+    # Chunks keep the (queries x table x columns) differences to a few million numbers even
+    # for tables of tens of thousands of random-search configurations.
+    step = max(1, 4_000_000 // max(1, points.size))
+    for start in range(0, len(query), step):
+        chunk = query[start : start + step]
+        distance = np.abs(chunk[:, None, :] - points[None, :, :]).sum(axis=2)
+        out[start : start + step] = values[distance.argmin(axis=1)]
+    return out

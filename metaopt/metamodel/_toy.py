@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,8 +41,11 @@ def toy_knowledge(
         index=pd.Index(datasets, name="dataset"),
     )
     configs = [
-        {"x": float(rng.uniform(0, 1)), "depth": int(rng.integers(1, 11)),
-         "kind": str(rng.choice(["a", "b"]))}
+        {
+            "x": float(rng.uniform(0, 1)),
+            "depth": int(rng.integers(1, 11)),
+            "kind": str(rng.choice(["a", "b"])),
+        }
         for _ in range(n_configs)
     ]
     rows = []
@@ -67,9 +71,77 @@ def toy_knowledge(
                     "params": json.dumps(config),
                     **config,
                     "score": float(score),
+                    "fold_scores": [float(score)],
                     "metric": "toy",
+                    "secondary_score": np.nan,
+                    "fit_time": 0.0,
                     "status": "ok",
+                    "error": None,
                     "source": "toy",
                 }
             )
     return pd.DataFrame(rows), metafeatures
+
+
+def toy_knowledge_base(
+    datasets: dict[str, Any],
+    *,
+    space: str = "knn",
+    n_configs: int = 16,
+    seed: int = 0,
+) -> Any:
+    """A :class:`~metaopt.knowledge.KnowledgeBase` with real metafeatures and simulated scores.
+
+    The metafeatures of each dataset are extracted for real; the configurations are a Sobol
+    sample of the registered ``space``; each dataset's score of a configuration is a smooth
+    random function of its encoded parameters, different per dataset. Meant for tests and
+    examples that must run without the shipped knowledge base.
+
+    Args:
+        datasets: ``{dataset id: metaopt.datasets.Dataset}``; all of one task.
+        space: A registered space name.
+        n_configs: Configurations per dataset (the same ones for every dataset).
+        seed: Seed of the configurations and of the simulated scores.
+    """
+    from metaopt import spaces
+    from metaopt.knowledge import SCHEMA_VERSION, KnowledgeBase
+    from metaopt.metafeatures import extract_metafeatures
+    from metaopt.metamodel._encoding import ConfigEncoder
+
+    tasks = {d.task for d in datasets.values()}
+    if len(tasks) != 1:
+        raise ValueError(f"all datasets must share one task, got {sorted(tasks)}")
+    task = tasks.pop()
+    configs = spaces.get(space, task).sample(n_configs, seed=seed)
+    encoded = np.nan_to_num(ConfigEncoder().fit(configs).transform(configs), nan=0.5)
+    rng = np.random.default_rng(seed)
+    rows, metafeatures = [], {}
+    for dataset_id, dataset in datasets.items():
+        metafeatures[dataset_id] = extract_metafeatures(dataset, random_state=0)
+        weights = rng.normal(0, 1, encoded.shape[1])
+        scores = 0.5 + 0.1 * np.tanh(encoded @ weights)
+        for config_id, (config, score) in enumerate(zip(configs, scores, strict=True)):
+            rows.append(
+                {
+                    "dataset": dataset_id,
+                    "fingerprint": dataset.fingerprint,
+                    "task": task,
+                    "space": space,
+                    "config_id": config_id,
+                    "params": json.dumps(config),
+                    **config,
+                    "score": float(score),
+                    "fold_scores": [float(score)],
+                    "metric": "simulated",
+                    "secondary_score": np.nan,
+                    "fit_time": 0.0,
+                    "status": "ok",
+                    "error": None,
+                    "source": "toy",
+                }
+            )
+    frame = pd.DataFrame(metafeatures).T
+    frame.index.name = "dataset"
+    return KnowledgeBase(
+        pd.DataFrame(rows), frame, {"schema_version": SCHEMA_VERSION, "sources": ["toy"]}
+    )

@@ -1,0 +1,250 @@
+"""Leave-one-dataset-out quality of the meta-models on the knowledge table itself.
+
+For every space and every dataset of the knowledge base, each meta-model is fitted on the other
+datasets and ranks configurations for the held-out one. The ranking is restricted to the
+configurations the held-out dataset was evaluated on (the surrogate ranks the table's
+configurations, no fresh samples), so every suggestion has a measured score and no new model
+fits are needed. Reported per model and budget k (first k suggestions):
+
+- ``norm@k``: normalised score (per-dataset rank in [0, 1], 1 = best of the table) of the best of
+  the first k suggestions, averaged over datasets;
+- ``regret@k``: best score of the table minus best score of the first k, in metric units
+  (balanced accuracy / r2);
+- ``hit@k``: share of datasets where the table's best configuration is among the first k.
+
+Baselines: ``random`` (expectation over uniform draws without replacement) and ``default`` (the
+space's default configuration first, config_id 0, then random).
+
+Usage::
+
+    python experiments/metamodel_lodo.py                      # shipped knowledge base
+    python experiments/metamodel_lodo.py --knowledge DIR      # a saved knowledge base
+    python experiments/metamodel_lodo.py --build-dir ~/.cache/metaopt/knowledge-build
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from metaopt.metamodel import MODEL_NAMES, make_model, normalize_scores  # noqa: E402
+from metaopt.metamodel._data import canonical_key, parse_params  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results" / "metamodel_lodo"
+
+
+def _load(args: argparse.Namespace):
+    from metaopt import knowledge
+
+    if args.build_dir:
+        return knowledge.consolidate(Path(args.build_dir).expanduser())
+    return knowledge.load(args.knowledge)
+
+
+def _random_best(norm: np.ndarray, k: int) -> float:
+    """Expected max of k draws without replacement from ``norm``."""
+    values = np.sort(norm)
+    m = len(values)
+    k = min(k, m)
+    # P(max is the i-th smallest) = C(i-1, k-1) / C(m, k)
+    from math import comb
+
+    total = comb(m, k)
+    return float(sum(values[i - 1] * comb(i - 1, k - 1) / total for i in range(k, m + 1)))
+
+
+def evaluate(
+    kb,
+    budgets: list[int],
+    spaces: list[str] | None,
+    max_datasets: int | None,
+    variants: dict[str, tuple[str, dict]] | None = None,
+):
+    records = []
+    ev = kb.evaluations.copy()
+    ev["norm"] = normalize_scores(ev).to_numpy()
+    ev["key"] = [canonical_key(parse_params(p)) for p in ev["params"]]
+    chosen_spaces = spaces or kb.spaces
+    methods = {m: (m, {}) for m in MODEL_NAMES}
+    methods.update(variants or {})
+    fit_times: dict[str, list[float]] = {m: [] for m in methods}
+    jobs = []
+    for space in chosen_spaces:
+        datasets = sorted(ev.loc[ev["space"] == space, "dataset"].unique())
+        jobs.extend((space, d) for d in datasets[:max_datasets])
+    kmax = max(budgets)
+    for space, dataset in tqdm(jobs, desc="leave-one-dataset-out", unit="fit"):
+        rows = ev[(ev["space"] == space) & (ev["dataset"] == dataset)]
+        task = rows["task"].iloc[0]
+        table = rows.set_index("key")
+        ok = table[table["status"] == "ok"]
+        if len(ok) < 2:
+            continue
+        best_score = ok["score"].max()
+        best_key = ok["score"].idxmax()
+        train = kb.without([dataset])
+        target = kb.metafeatures.loc[dataset]
+        rankings: dict[str, list[str]] = {}
+        for name, (base, params) in methods.items():
+            model = make_model(base).set_params(**params)
+            if base == "surrogate":
+                model.set_params(n_candidates=0)
+            start = time.perf_counter()
+            model.fit(train, space)
+            fit_times[name].append(time.perf_counter() - start)
+            ranked = model.rank(target, n=len(table), space=space, task=task)
+            keys = [canonical_key(c) for c in ranked]
+            rankings[name] = [k for k in keys if k in table.index][:kmax]
+        for name, keys in rankings.items():
+            for k in budgets:
+                top = table.loc[keys[:k]]
+                top_ok = top[top["status"] == "ok"]
+                records.append(
+                    {
+                        "space": space,
+                        "dataset": dataset,
+                        "method": name,
+                        "k": k,
+                        "norm": float(top["norm"].max()) if len(top) else 0.0,
+                        "regret": float(best_score - top_ok["score"].max())
+                        if len(top_ok)
+                        else float(best_score - ok["score"].min()),
+                        "hit": float(best_key in keys[:k]),
+                    }
+                )
+        norm = table["norm"].to_numpy()
+        default = table[table["config_id"] == 0]
+        for k in budgets:
+            records.append(
+                {
+                    "space": space,
+                    "dataset": dataset,
+                    "method": "random",
+                    "k": k,
+                    "norm": _random_best(norm, k),
+                    "regret": np.nan,
+                    "hit": min(k, len(norm)) / len(norm),
+                }
+            )
+            if len(default):
+                rest = (
+                    _random_best(np.delete(norm, np.flatnonzero(table["config_id"] == 0)), k - 1)
+                    if k > 1
+                    else 0.0
+                )
+                records.append(
+                    {
+                        "space": space,
+                        "dataset": dataset,
+                        "method": "default",
+                        "k": k,
+                        "norm": max(float(default["norm"].iloc[0]), rest),
+                        "regret": float(best_score - default["score"].iloc[0])
+                        if k == 1 and default["status"].iloc[0] == "ok"
+                        else np.nan,
+                        "hit": np.nan,
+                    }
+                )
+    return pd.DataFrame(records), {m: float(np.median(t)) for m, t in fit_times.items() if t}
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    header = "| " + " | ".join([str(frame.index.name or ""), *map(str, frame.columns)]) + " |"
+    rule = "|---" * (len(frame.columns) + 1) + "|"
+    body = [
+        "| " + " | ".join([str(i), *map(str, row)]) + " |"
+        for i, row in zip(frame.index, frame.to_numpy(), strict=True)
+    ]
+    return "\n".join([header, rule, *body])
+
+
+def report(frame: pd.DataFrame, fit_times: dict[str, float], kb, out: Path) -> str:
+    out.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out / "per_dataset.csv", index=False)
+    summary = frame.groupby(["method", "k"])[["norm", "regret", "hit"]].mean().unstack("k")
+    order = [m for m in summary.index if m not in ("default", "random")]
+    order += [m for m in ("default", "random") if m in summary.index]
+    summary = summary.loc[order]
+    budgets = sorted(frame["k"].unique())
+    lines = [
+        "# Meta-models, leave-one-dataset-out on the knowledge table",
+        "",
+        f"Knowledge base: {kb.evaluations['dataset'].nunique()} datasets, spaces "
+        f"{sorted(frame['space'].unique())}, {len(frame[['space', 'dataset']].drop_duplicates())}"
+        " held-out (space, dataset) pairs.",
+        "",
+        "| method | "
+        + " | ".join(f"norm@{k}" for k in budgets)
+        + " | "
+        + " | ".join(f"regret@{k}" for k in budgets)
+        + " | "
+        + " | ".join(f"hit@{k}" for k in budgets)
+        + " |",
+        "|---|" + "---|" * (3 * len(budgets)),
+    ]
+    for method in order:
+        cells = [f"{summary.loc[method, ('norm', k)]:.3f}" for k in budgets]
+        cells += [f"{summary.loc[method, ('regret', k)]:.4f}" for k in budgets]
+        cells += [f"{summary.loc[method, ('hit', k)]:.2f}" for k in budgets]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Median fit time per held-out dataset and space (s): "
+        + ", ".join(f"{m} {t:.2f}" for m, t in fit_times.items()),
+        "",
+    ]
+    per_space = frame[frame["k"] == 1].groupby(["space", "method"])["norm"].mean().unstack()
+    lines += ["norm@1 per space:", "", _markdown(per_space.round(3)), ""]
+    text = "\n".join(lines)
+    (out / "results.md").write_text(text)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for method in order:
+        ax.plot(
+            budgets, [summary.loc[method, ("norm", k)] for k in budgets], marker="o", label=method
+        )
+    ax.set_xlabel("first k suggestions")
+    ax.set_ylabel("best normalised score (1 = best in table)")
+    ax.set_xscale("log")
+    ax.set_title("Leave-one-dataset-out on the knowledge table")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "norm_at_k.png", dpi=120)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--knowledge", default=None, help="knowledge base directory")
+    parser.add_argument("--build-dir", default=None, help="consolidate a knowledge build dir")
+    parser.add_argument("--spaces", nargs="*", default=None)
+    parser.add_argument("--budgets", nargs="*", type=int, default=[1, 3, 5, 10])
+    parser.add_argument("--max-datasets", type=int, default=None, help="per space")
+    parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument(
+        "--variants",
+        default="{}",
+        help='extra models as JSON {"label": ["surrogate", {"diversity": 0}]}',
+    )
+    args = parser.parse_args(argv)
+    kb = _load(args)
+    variants = {k: (v[0], v[1]) for k, v in json.loads(args.variants).items()}
+    frame, fit_times = evaluate(kb, args.budgets, args.spaces, args.max_datasets, variants)
+    text = report(frame, fit_times, kb, Path(args.out))
+    (Path(args.out) / "command.json").write_text(json.dumps({"argv": sys.argv}))
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

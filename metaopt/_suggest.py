@@ -1,0 +1,208 @@
+"""``metaopt.suggest``: the configurations to try first on a dataset."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from metaopt.metamodel._base import MetaModel
+from metaopt.metamodel._default import dataset_metafeatures, fitted_model, resolve_knowledge
+
+_logger = logging.getLogger("metaopt.suggest")
+
+#: Time budget (s) for the metafeature extraction inside :func:`suggest`: the expensive
+#: groups (landmarking, model-based) are cut short on large datasets to keep a call well under a
+#: second; the meta-models compare datasets on the metafeatures that were computed.
+METAFEATURE_BUDGET_S = 0.3
+
+#: A dataset whose nearest known dataset is this many times farther than is typical between
+#: known datasets is "unlike anything known": suggestions then come from the portfolio.
+NOVELTY_THRESHOLD = 3.0
+
+
+@dataclass
+class Explanation:
+    """Why :func:`suggest` proposed what it did.
+
+    Attributes:
+        configs: The suggested configurations, best first.
+        scores: The model's score for each: a predicted normalised score in ``[0, 1]``
+            (1 = best on a dataset) for the surrogate, the neighbour's normalised score for
+            nearest datasets, the portfolio's mean best-so-far for the portfolio.
+        sources: Where each configuration came from, in words.
+        neighbors: The nearest known datasets (``dataset``, ``distance``), empty without
+            metafeatures.
+        model: Name of the meta-model class that ranked.
+        space: The search space.
+        task: ``"classification"`` or ``"regression"``.
+        novelty: Nearest-neighbour distance relative to the typical one (NaN when unknown).
+        fallback: Why the portfolio was used instead of the requested model, or ``None``.
+    """
+
+    configs: list[dict[str, Any]]
+    scores: list[float]
+    sources: list[str]
+    neighbors: pd.DataFrame
+    model: str
+    space: str
+    task: str
+    novelty: float = math.nan
+    fallback: str | None = None
+    metafeatures: pd.Series | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable summary."""
+        return {
+            "space": self.space,
+            "task": self.task,
+            "model": self.model,
+            "fallback": self.fallback,
+            "novelty": None if math.isnan(self.novelty) else round(self.novelty, 4),
+            "suggestions": [
+                {"params": c, "score": round(float(s), 4), "source": src}
+                for c, s, src in zip(self.configs, self.scores, self.sources, strict=True)
+            ],
+            "nearest_datasets": [
+                {"dataset": d, "distance": round(float(x), 4)}
+                for d, x in zip(self.neighbors["dataset"], self.neighbors["distance"], strict=True)
+            ],
+        }
+
+    def __str__(self) -> str:
+        lines = [
+            f"{len(self.configs)} suggestions for space {self.space!r} ({self.task}) "
+            f"from {self.model}" + (f" (fallback: {self.fallback})" if self.fallback else "")
+        ]
+        for i, (config, score, source) in enumerate(
+            zip(self.configs, self.scores, self.sources, strict=True), start=1
+        ):
+            lines.append(f"{i:>3}. score {score:.3f}  {json.dumps(config)}  [{source}]")
+        if len(self.neighbors):
+            lines.append(
+                "nearest known datasets: "
+                + ", ".join(
+                    f"{d} ({x:.3f})"
+                    for d, x in zip(
+                        self.neighbors["dataset"], self.neighbors["distance"], strict=True
+                    )
+                )
+            )
+        return "\n".join(lines)
+
+
+def suggest(
+    dataset: Any,
+    *,
+    space: str = "hist_gradient_boosting",
+    n: int = 5,
+    knowledge: Any = None,
+    model: str | MetaModel | None = None,
+    explain: bool = False,
+    target: str | None = None,
+    metafeatures: pd.Series | None = None,
+) -> list[dict[str, Any]] | Explanation:
+    """The ``n`` configurations of ``space`` to try first on ``dataset``, best first.
+
+    Args:
+        dataset: Anything :func:`metaopt.load_dataset` accepts (a Dataset, ``(X, y)``, a file
+            path with ``target=``, ``"openml:<id>"``, ...).
+        space: A search-space name of :mod:`metaopt.spaces` (or a space of ``knowledge``).
+        n: How many configurations.
+        knowledge: A :class:`metaopt.knowledge.KnowledgeBase`, a directory holding one, or
+            ``None`` for the shipped knowledge base.
+        model: A meta-model name (``"surrogate"``, ``"nearest"``, ``"portfolio"``) or a
+            :class:`metaopt.metamodel.MetaModel` instance; ``None`` for the default.
+        explain: Return an :class:`Explanation` (scores, sources, nearest datasets) instead of
+            the plain list.
+        target: Target column, for a file or DataFrame ``dataset``.
+        metafeatures: The dataset's metafeatures when already computed.
+
+    Returns:
+        Plain parameter dicts that ``metaopt.spaces.get(space, task).build(params)`` accepts,
+        or an :class:`Explanation` with ``explain=True``.
+
+    Raises:
+        ValueError: for an unknown space, a space the knowledge base does not hold, or bad
+            ``n``.
+
+    Example:
+        >>> import metaopt
+        >>> configs = metaopt.suggest("sklearn:breast_cancer", space="random_forest", n=3)
+        >>> len(configs)
+        3
+    """
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    if not isinstance(space, str):
+        raise TypeError(f"space must be a str, got {type(space).__name__}")
+    data = _as_dataset(dataset, target)
+    kb = resolve_knowledge(knowledge)
+    if space not in kb.spaces:
+        raise ValueError(f"unknown space {space!r}: the knowledge base holds {kb.spaces}")
+    return _rank(data.task, metafeatures, data, kb, space, n, model, explain)
+
+
+def _as_dataset(dataset: Any, target: str | None) -> Any:
+    from metaopt.datasets import Dataset, load_dataset
+
+    if isinstance(dataset, Dataset):
+        return dataset
+    return load_dataset(dataset, target=target)
+
+
+def _rank(
+    task: str,
+    metafeatures: pd.Series | None,
+    data: Any,
+    kb: Any,
+    space: str,
+    n: int,
+    model: str | MetaModel | None,
+    explain: bool,
+) -> list[dict[str, Any]] | Explanation:
+    chosen = fitted_model(model, kb, space)
+    fallback = None
+    if chosen.uses_metafeatures or explain:
+        if metafeatures is None:
+            try:
+                metafeatures = dataset_metafeatures(data, budget_s=METAFEATURE_BUDGET_S)
+            except Exception as error:  # any extraction failure: fall back, do not crash
+                _logger.warning("metafeature extraction failed (%s); using the portfolio", error)
+                fallback = f"metafeature extraction failed: {error}"
+    novelty = math.nan
+    neighbors = pd.DataFrame({"dataset": [], "distance": []})
+    if metafeatures is not None:
+        try:
+            novelty = chosen.novelty(metafeatures, space=space, task=task)
+            neighbors = chosen.neighbors(metafeatures, 5, space=space, task=task)
+        except ValueError as error:
+            _logger.warning("metafeatures unusable (%s); using the portfolio", error)
+            fallback = f"metafeatures unusable: {error}"
+        if chosen.uses_metafeatures and novelty > NOVELTY_THRESHOLD:
+            _logger.info(
+                "dataset unlike any known one (novelty %.1f); using the portfolio", novelty
+            )
+            fallback = f"dataset unlike any known one (novelty {novelty:.1f})"
+    if fallback is not None and chosen.uses_metafeatures:
+        chosen = fitted_model("portfolio", kb, space)
+    ranked = chosen.explain(metafeatures, n, space=space, task=task)
+    configs = [dict(c) for c in ranked["params"]]
+    if not explain:
+        return configs
+    return Explanation(
+        configs=configs,
+        scores=[float(s) for s in ranked["score"]],
+        sources=list(ranked["source"]),
+        neighbors=neighbors,
+        model=type(chosen).__name__,
+        space=space,
+        task=task,
+        novelty=novelty,
+        fallback=fallback,
+        metafeatures=metafeatures,
+    )

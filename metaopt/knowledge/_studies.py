@@ -1,0 +1,152 @@
+"""Knowledge from a user's own Optuna studies (``metaopt.knowledge.from_studies``)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import optuna
+import pandas as pd
+from optuna.trial import TrialState
+
+from metaopt.knowledge._base import (
+    RESERVED_COLUMNS,
+    SCHEMA_VERSION,
+    KnowledgeBase,
+    normalise_parameter_column,
+)
+
+_METAFEATURES = "metaopt:metafeatures"
+_DATASET = "metaopt:dataset"
+_TASK = "metaopt:task"
+_SPACE = "metaopt:space"
+_METRIC = "metaopt:metric"
+_STATUS = {TrialState.COMPLETE: "ok", TrialState.FAIL: "failed", TrialState.PRUNED: "failed"}
+
+
+def from_studies(
+    storage: str | optuna.storages.BaseStorage,
+    study_names: str | Iterable[str],
+) -> KnowledgeBase:
+    """A knowledge base made of finished Optuna studies that carry their dataset's metafeatures.
+
+    Studies optimised with :class:`metaopt.MetaSampler` carry the metafeatures, task and space
+    as study user attributes (``"metaopt:metafeatures"``, ``"metaopt:task"``,
+    ``"metaopt:space"``); any other study can be made usable by setting them itself (the values
+    of :func:`metaopt.metafeatures.extract_metafeatures` as a dict, and the task). The study
+    becomes one dataset ``"study:<name>"``; its space is ``"metaopt:space"`` when set,
+    otherwise ``"study:<name>"``. Completed trials become ``ok`` rows with the objective as
+    ``score`` (negated for a minimised study, so higher is always better); failed and pruned
+    trials become ``failed`` rows. Multi-objective studies are not supported.
+
+    Args:
+        storage: An Optuna storage or its URL (``"sqlite:///studies.db"``, ...).
+        study_names: One study name or several.
+
+    Raises:
+        ValueError: for a missing study, a multi-objective study, a study without metafeatures
+            or task, or a study without finished trials.
+
+    Example:
+        >>> import optuna
+        >>> import metaopt.knowledge
+        >>> storage = optuna.storages.InMemoryStorage()
+        >>> study = optuna.create_study(storage=storage, study_name="mine")
+        >>> study.set_user_attr("metaopt:metafeatures", {"general.n_rows": 100.0})
+        >>> study.set_user_attr("metaopt:task", "classification")
+        >>> study.optimize(lambda t: t.suggest_float("x", 0, 1) ** 2, n_trials=3)
+        >>> kb = metaopt.knowledge.from_studies(storage, "mine")
+        >>> kb.spaces, len(kb.evaluations), bool(kb.evaluations["score"].max() <= 0)
+        (['study:mine'], 3, True)
+    """
+    names = [study_names] if isinstance(study_names, str) else list(study_names)
+    if not names:
+        raise ValueError("study_names is empty: name at least one study")
+    rows: list[dict[str, Any]] = []
+    metafeatures: dict[str, pd.Series] = {}
+    for name in names:
+        try:
+            study = optuna.load_study(study_name=name, storage=storage)
+        except KeyError as error:
+            raise ValueError(f"no study named {name!r} in the storage") from error
+        dataset = f"study:{name}"
+        study_rows, features = _study_rows(study, dataset)
+        rows.extend(study_rows)
+        metafeatures[dataset] = features
+    evaluations = pd.DataFrame(rows)
+    parameters = [c for c in evaluations.columns if c not in RESERVED_COLUMNS]
+    for column in parameters:
+        evaluations[column] = normalise_parameter_column(evaluations[column])
+    evaluations = evaluations[list(RESERVED_COLUMNS) + parameters]
+    frame = pd.DataFrame(metafeatures).T.astype(float)
+    frame.index.name = "dataset"
+    provenance = {
+        "schema_version": SCHEMA_VERSION,
+        "sources": [f"study:{n}" for n in names],
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "optuna": optuna.__version__,
+        "command": "metaopt.knowledge.from_studies",
+    }
+    return KnowledgeBase(evaluations.reset_index(drop=True), frame, provenance)
+
+
+def _study_rows(study: optuna.Study, dataset: str) -> tuple[list[dict[str, Any]], pd.Series]:
+    name = study.study_name
+    if len(study.directions) != 1:
+        raise ValueError(
+            f"study {name!r} is multi-objective; only single-objective studies "
+            "can be used as knowledge"
+        )
+    attrs = study.user_attrs
+    features = attrs.get(_METAFEATURES)
+    if not isinstance(features, dict) or not features:
+        raise ValueError(
+            f"study {name!r} has no metafeatures: optimise it with metaopt.MetaSampler or set "
+            f"the study user attribute {_METAFEATURES!r} to "
+            "metaopt.metafeatures.extract_metafeatures(dataset).to_dict()"
+        )
+    task = attrs.get(_TASK)
+    if task not in ("classification", "regression"):
+        raise ValueError(
+            f"study {name!r} has no valid task: set the study user attribute {_TASK!r} to "
+            f"'classification' or 'regression' (got {task!r})"
+        )
+    sign = 1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1.0
+    space = attrs.get(_SPACE) or f"study:{name}"
+    info = attrs.get(_DATASET) if isinstance(attrs.get(_DATASET), dict) else {}
+    fingerprint = str(info.get("fingerprint", dataset))
+    metric = str(attrs.get(_METRIC, "objective" if sign > 0 else "negated objective"))
+    rows = []
+    for trial in study.get_trials(deepcopy=False, states=tuple(_STATUS)):
+        status = _STATUS[trial.state]
+        value = trial.value if status == "ok" else None
+        if value is None or not math.isfinite(value):
+            status, score = "failed", math.nan
+        else:
+            score = sign * float(value)
+        duration = trial.duration.total_seconds() if trial.duration is not None else math.nan
+        rows.append(
+            {
+                "dataset": dataset,
+                "fingerprint": fingerprint,
+                "task": task,
+                "space": space,
+                "config_id": trial.number,
+                "params": json.dumps(trial.params, sort_keys=True),
+                "score": score,
+                "fold_scores": [] if math.isnan(score) else [score],
+                "metric": metric,
+                "secondary_score": math.nan,
+                "fit_time": duration,
+                "status": status,
+                "error": None if status == "ok" else trial.state.name.lower(),
+                "source": f"study:{name}",
+                **trial.params,
+            }
+        )
+    if not any(r["status"] == "ok" for r in rows):
+        raise ValueError(f"study {name!r} has no completed trial to learn from")
+    return rows, pd.Series(features, dtype=float)

@@ -1,0 +1,41 @@
+"""Names and writing of the study and trial attributes MetaSampler leaves in the storage."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import optuna
+
+#: Study user attributes (written once per study; read by ``metaopt.knowledge.from_studies``).
+STUDY_METAFEATURES = "metaopt:metafeatures"
+STUDY_DATASET = "metaopt:dataset"
+STUDY_TASK = "metaopt:task"
+STUDY_SPACE = "metaopt:space"
+STUDY_VERSION = "metaopt:version"
+#: Trial user attribute describing where a warm-start configuration came from.
+TRIAL_WARM_START = "metaopt:warm_start"
+#: Trial user attribute: the trial's parameters were chosen by the meta-model among this many
+#: candidates of the base sampler.
+TRIAL_RERANKED = "metaopt:reranked"
+
+
+def json_floats(values: dict[str, float]) -> dict[str, float | None]:
+    """Floats with NaN and infinities as ``None`` (storages keep attributes as JSON)."""
+    return {
+        str(k): (float(v) if v is not None and math.isfinite(float(v)) else None)
+        for k, v in values.items()
+    }
+
+
+def set_trial_user_attr(
+    study: optuna.Study, trial: optuna.trial.FrozenTrial, key: str, value: Any
+) -> None:
+    """Set a user attribute of a running trial from inside a sampler hook.
+
+    Samplers receive only a FrozenTrial, and Optuna has no public call for a sampler to annotate
+    one; this is the storage call Optuna's own samplers make. The FrozenTrial's dict is updated
+    too, so ``trial.user_attrs`` in the objective sees the value.
+    """
+    study._storage.set_trial_user_attr(trial._trial_id, key, value)
+    trial.user_attrs[key] = value

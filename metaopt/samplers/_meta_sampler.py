@@ -1,0 +1,464 @@
+"""MetaSampler: an Optuna sampler warm-started by a meta-model of many past datasets."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+from optuna.distributions import BaseDistribution
+from optuna.samplers import BaseSampler, TPESampler
+from optuna.study import Study
+from optuna.trial import FrozenTrial, TrialState, create_trial
+
+from metaopt.metamodel._base import MetaModel
+from metaopt.metamodel._data import plain
+from metaopt.metamodel._default import dataset_metafeatures, fitted_model, resolve_knowledge
+from metaopt.metamodel._registry import MODEL_NAMES
+from metaopt.samplers import _attrs
+from metaopt.samplers._mapping import UNMAPPABLE, fit_to_distribution
+from metaopt.samplers._rerank import MIN_WEIGHT, fading_weight, rerank_candidates
+
+_logger = logging.getLogger("metaopt.samplers")
+
+
+def _is_fixed(trial: FrozenTrial) -> bool:
+    """Whether the trial carries parameters fixed by the user (``study.enqueue_trial``)."""
+    return bool(trial.system_attrs.get("fixed_params"))
+
+
+@dataclass(frozen=True)
+class WarmStart:
+    """One warm-start configuration: what it is and why."""
+
+    params: dict[str, Any]
+    score: float
+    source: str
+
+
+class MetaSampler(BaseSampler):
+    """Optuna sampler that starts from the configurations a meta-model proposes for the dataset.
+
+    Trials numbered ``0 .. n_warm - 1`` evaluate the meta-model's suggestions for the dataset
+    (best first); later trials, and every parameter a suggestion does not cover, come from the
+    wrapped ``base_sampler``, which sees the warm-start trials as ordinary history. Each
+    suggested value is mapped to the distribution the objective asks for by parameter name:
+    numbers are clipped to the range and rounded to the step, categories must match a choice,
+    anything else goes to the base sampler.
+
+    Every :class:`~optuna.samplers.BaseSampler` hook is passed to the base sampler, so any
+    Optuna sampler can be wrapped (TPE by default).
+
+    **Distributed studies.** Trial numbers are assigned atomically by every Optuna storage, so
+    the worker that creates trial ``k < n_warm`` evaluates warm-start configuration ``k``: with
+    any number of processes on one RDB or journal storage each configuration is evaluated
+    exactly once and no worker waits for another. When trial ``k`` carries parameters the user
+    fixed (``study.enqueue_trial``), its configuration moves to a later trial number that every
+    worker computes the same way from the study's trials. Warm starting applies to the first
+    trial numbers of a study: a study resumed past them simply continues.
+
+    **Attributes written.** Each warm-start trial gets the user attribute
+    ``"metaopt:warm_start"`` (rank, model, source, predicted score; shown by
+    optuna-dashboard). The study gets the dataset's metafeatures, task, space and identity as
+    user attributes, so :func:`metaopt.knowledge.from_studies` can learn from it later.
+
+    **Bad input.** An unknown space, an objective sharing no parameter with the knowledge base,
+    a dataset whose metafeatures cannot be computed or a knowledge base that cannot be read
+    are logged (logger ``"metaopt.samplers"``) and the study continues with the portfolio or the
+    base sampler alone; errors in the arguments themselves raise at construction.
+
+    Args:
+        dataset: The dataset being tuned: anything :func:`metaopt.load_dataset` accepts. May be
+            ``None`` when ``metafeatures`` are given.
+        space: Knowledge-base space whose configurations warm-start the study (e.g.
+            ``"random_forest"``). ``None``: the space sharing most parameter names with the
+            objective's parameters, chosen at the first warm-start trial.
+        n_warm: How many warm-start trials.
+        base_sampler: The sampler for everything else; default ``TPESampler(seed=seed)``.
+        knowledge: A :class:`metaopt.knowledge.KnowledgeBase`, a directory holding one, or
+            ``None`` for the shipped knowledge base.
+        model: Meta-model name or instance (see :func:`metaopt.suggest`); ``None``: default.
+        metafeatures: Precomputed metafeatures of the dataset (skips extraction).
+        task: ``"classification"`` or ``"regression"``; taken from ``dataset`` when omitted.
+        seed: Seed of the default base sampler and of the re-ranking draws.
+        rerank: After the warm start, draw this many candidates from the base sampler and keep
+            the one the meta-model predicts best, with probability
+            ``n_warm / (n_warm + trials of the study's own)`` until that falls below 0.2.
+            0 (default) turns it off. Needs a model with ``predict`` (the surrogate) and is meant
+            for independent base samplers such as the default TPE.
+
+    Example:
+        >>> import optuna
+        >>> import metaopt
+        >>> from metaopt.samplers import MetaSampler
+        >>> dataset = metaopt.load_dataset("sklearn:breast_cancer")
+        >>> objective = metaopt.spaces.objective(metaopt.spaces.get("knn"), dataset, cv=3)
+        >>> sampler = MetaSampler(dataset, space="knn", n_warm=3, seed=0)
+        >>> study = optuna.create_study(direction="maximize", sampler=sampler)
+        >>> study.optimize(objective, n_trials=5)
+        >>> sum("metaopt:warm_start" in t.user_attrs for t in study.trials)
+        3
+    """
+
+    def __init__(
+        self,
+        dataset: Any = None,
+        *,
+        space: str | None = None,
+        n_warm: int = 10,
+        base_sampler: BaseSampler | None = None,
+        knowledge: Any = None,
+        model: str | MetaModel | None = None,
+        metafeatures: pd.Series | dict[str, float] | None = None,
+        task: str | None = None,
+        seed: int | None = None,
+        rerank: int = 0,
+    ) -> None:
+        if not isinstance(rerank, int) or isinstance(rerank, bool) or rerank < 0:
+            raise ValueError(f"rerank must be an int >= 0 (0 = off), got {rerank!r}")
+        if not isinstance(n_warm, int) or isinstance(n_warm, bool) or n_warm < 0:
+            raise ValueError(f"n_warm must be an int >= 0, got {n_warm!r}")
+        if base_sampler is not None and not isinstance(base_sampler, BaseSampler):
+            raise TypeError(
+                f"base_sampler must be an optuna BaseSampler, got {type(base_sampler).__name__}"
+            )
+        if space is not None and not isinstance(space, str):
+            raise TypeError(f"space must be a str or None, got {type(space).__name__}")
+        if model is not None and not isinstance(model, MetaModel) and model not in MODEL_NAMES:
+            raise ValueError(
+                f"unknown meta-model {model!r}; accepted: {list(MODEL_NAMES)} or a MetaModel"
+            )
+        if task is not None and task not in ("classification", "regression"):
+            raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
+        self._base_sampler = base_sampler if base_sampler is not None else TPESampler(seed=seed)
+        self._n_warm = n_warm
+        self._space = space
+        self._knowledge = knowledge
+        self._model = model
+        self._dataset_info: dict[str, Any] = {}
+        self._metafeatures = self._init_metafeatures(dataset, metafeatures)
+        self._task = task or self._dataset_info.get("task")
+        if self._task is None and self._metafeatures is not None:
+            self._task = self._metafeatures.attrs.get("task")
+        self._warm: list[WarmStart] | None = None
+        self._warm_origin: dict[str, Any] = {}
+        self._assigned: dict[tuple[str, int], int] = {}
+        self._rerank = rerank
+        self._rng = np.random.RandomState(seed)
+        self._fitted: MetaModel | None = None
+        self._reranked: set[tuple[str, int]] = set()
+        self._recorded_studies: set[str] = set()
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ set-up
+
+    def _init_metafeatures(
+        self, dataset: Any, metafeatures: pd.Series | dict[str, float] | None
+    ) -> pd.Series | None:
+        if metafeatures is not None:
+            if isinstance(metafeatures, dict):
+                metafeatures = pd.Series(metafeatures, dtype=float)
+            if not isinstance(metafeatures, pd.Series):
+                raise TypeError(
+                    f"metafeatures must be a pandas Series or a dict, got "
+                    f"{type(metafeatures).__name__}"
+                )
+        if dataset is None:
+            if metafeatures is None:
+                _logger.warning(
+                    "MetaSampler got neither a dataset nor metafeatures: warm-starting from "
+                    "the dataset-independent portfolio"
+                )
+            return metafeatures
+        from metaopt.datasets import Dataset, load_dataset
+
+        data = dataset if isinstance(dataset, Dataset) else load_dataset(dataset)
+        self._dataset_info = {
+            "name": data.name,
+            "source": data.source,
+            "fingerprint": data.fingerprint,
+            "task": data.task,
+            "shape": list(data.shape),
+        }
+        if metafeatures is not None:
+            return metafeatures
+        try:
+            return dataset_metafeatures(data)
+        except Exception as error:  # extraction failure must not stop the study
+            _logger.warning(
+                "metafeature extraction failed for %s (%s): warm-starting from the portfolio",
+                data.name,
+                error,
+            )
+            return None
+
+    def _warm_configs(
+        self, study: Study, trial: FrozenTrial, param: str | None
+    ) -> list[WarmStart]:
+        """The warm-start list, computed once (thread-safe)."""
+        with self._lock:
+            if self._warm is None:
+                space = self._space or self._guess_space(study, trial, param)
+                if space is None and self._space is None and param is None:
+                    return []  # decided at the first parameter request, which names one
+                self._warm = self._compute_warm(space)
+            return self._warm
+
+    def _compute_warm(self, space: str | None) -> list[WarmStart]:
+        if space is None:
+            return []
+        try:
+            kb = self._knowledge_base()
+            if space not in kb.spaces:
+                raise ValueError(f"unknown space {space!r}; the knowledge base holds {kb.spaces}")
+            ranked, model_name = self._ranked(kb, space)
+        except Exception as error:  # logged fallback to the base sampler, never a crash
+            _logger.warning("warm start disabled (%s); using the base sampler only", error)
+            return []
+        self._warm_origin = {"model": model_name, "space": space}
+        return [
+            WarmStart(plain(p), float(s), str(src))
+            for p, s, src in zip(ranked["params"], ranked["score"], ranked["source"], strict=True)
+        ]
+
+    def _ranked(self, kb: Any, space: str) -> tuple[pd.DataFrame, str]:
+        task = self._task
+        model = fitted_model(self._model, kb, space)
+        self._fitted = model
+        if self._metafeatures is not None and model.uses_metafeatures:
+            try:
+                frame = model.explain(self._metafeatures, self._n_warm, space=space, task=task)
+                return frame, type(model).__name__
+            except ValueError as error:
+                _logger.warning("meta-model failed (%s): using the portfolio", error)
+        portfolio = fitted_model("portfolio", kb, space)
+        return portfolio.explain(None, self._n_warm, space=space, task=task), "Portfolio"
+
+    def _knowledge_base(self) -> Any:
+        kb = resolve_knowledge(self._knowledge)
+        self._knowledge = kb  # later calls (and pickles) reuse the loaded table
+        return kb
+
+    def _guess_space(self, study: Study, trial: FrozenTrial, param: str | None) -> str | None:
+        names = set(trial.distributions) | ({param} if param else set())
+        for past in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            names |= set(past.distributions)
+        if not names:
+            return None
+        try:
+            kb = self._knowledge_base()
+            overlap = {s: len(names & set(kb.param_names(s))) for s in kb.spaces}
+        except Exception as error:  # logged fallback to the base sampler
+            _logger.warning("warm start disabled: knowledge base unusable (%s)", error)
+            return None
+        best = max(sorted(overlap), key=lambda s: overlap[s])
+        if overlap[best] == 0:
+            _logger.warning(
+                "warm start disabled: the objective's parameters %s match no space of the "
+                "knowledge base %s",
+                sorted(names),
+                sorted(overlap),
+            )
+            return None
+        _logger.info("MetaSampler warm-starts from space %r (shares %s)", best, overlap[best])
+        return best
+
+    # ------------------------------------------------------------------ hooks
+
+    def reseed_rng(self) -> None:
+        self._base_sampler.reseed_rng()
+        self._rng.seed()
+
+    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
+        self._base_sampler.before_trial(study, trial)
+        self._record_study(study)
+        if self._n_warm == 0:
+            return
+        if _is_fixed(trial):
+            return  # the user's own parameters (enqueue_trial, a retried trial)
+        if trial.number < self._n_warm:
+            index: int | None = trial.number
+        elif trial.number < 2 * self._n_warm:
+            index = self._handed_on_index(study, trial.number)
+        else:
+            return
+        if index is not None:
+            with self._lock:
+                self._assigned[(study.study_name, trial.number)] = index
+
+    def infer_relative_search_space(
+        self, study: Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        if self._warm_index(study, trial) is not None:
+            # Warm-start values come from sample_independent; skip the base sampler's work.
+            return {}
+        if self._rerank > 0:
+            space = self._rerank_space(study, trial)
+            if space:
+                with self._lock:
+                    self._reranked.add((study.study_name, trial.number))
+                return space
+        return self._base_sampler.infer_relative_search_space(study, trial)
+
+    def sample_relative(
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        if self._warm_index(study, trial) is not None:
+            return {}
+        if (study.study_name, trial.number) in self._reranked and search_space:
+            assert self._fitted is not None and self._metafeatures is not None  # set together
+            chosen = rerank_candidates(
+                study,
+                trial,
+                search_space,
+                self._base_sampler,
+                self._fitted,
+                self._metafeatures,
+                space=self._warm_origin["space"],
+                task=self._task,
+                n_candidates=self._rerank,
+            )
+            _attrs.set_trial_user_attr(study, trial, _attrs.TRIAL_RERANKED, self._rerank)
+            return chosen
+        return self._base_sampler.sample_relative(study, trial, search_space)
+
+    def _rerank_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
+        """The parameters to re-rank for this trial, or {} when it is not re-ranked."""
+        if self._warm is None or not self._warm or self._metafeatures is None:
+            return {}
+        if self._fitted is None or not hasattr(self._fitted, "predict"):
+            return {}
+        done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        n_own = sum(_attrs.TRIAL_WARM_START not in t.user_attrs for t in done)
+        weight = fading_weight(self._n_warm, n_own)
+        if weight < MIN_WEIGHT or self._rng.uniform() >= weight:
+            return {}
+        space = optuna.search_space.IntersectionSearchSpace().calculate(study)
+        known = {name for warm in self._warm for name in warm.params}
+        return {k: d for k, d in space.items() if k in known and not d.single()}
+
+    def sample_independent(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        index = self._warm_index(study, trial)
+        if index is not None:
+            warm = self._warm_configs(study, trial, param_name)
+            if index < len(warm):
+                value = fit_to_distribution(warm[index].params.get(param_name), param_distribution)
+                if value is not UNMAPPABLE:
+                    self._mark_warm(study, trial, index, warm[index])
+                    return value
+        return self._base_sampler.sample_independent(study, trial, param_name, param_distribution)
+
+    def after_trial(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        with self._lock:
+            self._assigned.pop((study.study_name, trial.number), None)
+            self._reranked.discard((study.study_name, trial.number))
+        self._base_sampler.after_trial(study, trial, state, values)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _handed_on_index(self, study: Study, number: int) -> int | None:
+        """The warm index trial ``number`` (>= n_warm) evaluates for a fixed earlier trial.
+
+        Trial numbers below ``n_warm`` that carry fixed parameters cannot evaluate their warm
+        configuration; the i-th of them hands it to the i-th trial from ``n_warm`` on that
+        has no fixed parameters. Every storage numbers trials densely in creation order and a
+        trial's fixed parameters are stored when it is created, so every worker computes the
+        same answer from the trials before ``number`` without coordinating.
+        """
+        fixed = {
+            t.number: _is_fixed(t) for t in study.get_trials(deepcopy=False) if t.number < number
+        }
+        skipped = [k for k in range(self._n_warm) if fixed.get(k, False)]
+        if not skipped:
+            return None
+        position = sum(not fixed.get(k, False) for k in range(self._n_warm, number))
+        return skipped[position] if position < len(skipped) else None
+
+    def _warm_index(self, study: Study, trial: FrozenTrial) -> int | None:
+        return self._assigned.get((study.study_name, trial.number))
+
+    def _mark_warm(self, study: Study, trial: FrozenTrial, index: int, warm: WarmStart) -> None:
+        if _attrs.TRIAL_WARM_START in trial.user_attrs:
+            return
+        info = {
+            "rank": index + 1,
+            "model": self._warm_origin.get("model"),
+            "space": self._warm_origin.get("space"),
+            "source": warm.source,
+            "score": round(warm.score, 6) if np.isfinite(warm.score) else None,
+        }
+        _attrs.set_trial_user_attr(study, trial, _attrs.TRIAL_WARM_START, info)
+
+    def _record_study(self, study: Study) -> None:
+        """Write the dataset's description to the study once per process."""
+        if study.study_name in self._recorded_studies:
+            return
+        self._recorded_studies.add(study.study_name)
+        present = study.user_attrs
+        updates: dict[str, Any] = {}
+        if self._metafeatures is not None:
+            updates[_attrs.STUDY_METAFEATURES] = _attrs.json_floats(self._metafeatures.to_dict())
+        if self._dataset_info:
+            updates[_attrs.STUDY_DATASET] = self._dataset_info
+        if self._task is not None:
+            updates[_attrs.STUDY_TASK] = self._task
+        if self._space is not None:
+            updates[_attrs.STUDY_SPACE] = self._space
+        import metaopt
+
+        updates[_attrs.STUDY_VERSION] = metaopt.__version__
+        for key, value in updates.items():
+            if present.get(key) != value:
+                study.set_user_attr(key, value)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    @property
+    def base_sampler(self) -> BaseSampler:
+        """The wrapped sampler."""
+        return self._base_sampler
+
+    @property
+    def metafeatures(self) -> pd.Series | None:
+        """The dataset's metafeatures (``None`` when they could not be computed)."""
+        return self._metafeatures
+
+    def warm_start_configs(self, study: optuna.Study | None = None) -> list[WarmStart]:
+        """The warm-start configurations, best first (computes them when needed).
+
+        With ``space=None``, the space is guessed from ``study``'s completed trials.
+        """
+        if self._warm is None and self._space is None:
+            if study is None:
+                return []
+            dummy = create_trial(state=TrialState.WAITING)
+            return self._warm_configs(study, dummy, None)
+        if self._warm is None:
+            with self._lock:
+                if self._warm is None:
+                    self._warm = self._compute_warm(self._space)
+        return list(self._warm)
