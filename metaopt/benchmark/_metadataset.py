@@ -115,7 +115,8 @@ class MetaDataset:
                 datasets[column] = None
         guessed = [_openml_id(d) for d in names]
         datasets["openml_did"] = [
-            did if _present(did) else guess for did, guess in zip(datasets["openml_did"], guessed)
+            did if _present(did) else guess
+            for did, guess in zip(datasets["openml_did"], guessed, strict=True)
         ]
         datasets.index.name = "dataset"
         object.__setattr__(self, "datasets", datasets)
@@ -188,7 +189,7 @@ class MetaDataset:
         frame["fingerprint"] = frame["dataset"].map(self.datasets["fingerprint"]).astype(object)
         frame["fingerprint"] = [
             str(f) if _present(f) else f"unknown:{d}"
-            for f, d in zip(frame["fingerprint"], frame["dataset"])
+            for f, d in zip(frame["fingerprint"], frame["dataset"], strict=True)
         ]
         frame["task"] = self.task
         frame["space"] = self.space or self.name
@@ -315,10 +316,7 @@ def _same(a: object, b: object) -> bool:
         return str(a) == str(b)
 
 
-def _kb_schema_version() -> object:
-    try:
-        from metaopt.knowledge import _base
+def _kb_schema_version() -> int:
+    from metaopt.knowledge import SCHEMA_VERSION
 
-        return getattr(_base, "SCHEMA_VERSION", 1)
-    except ImportError:
-        return 1
+    return int(SCHEMA_VERSION)

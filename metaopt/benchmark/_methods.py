@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -41,6 +42,16 @@ class MethodContext:
     dataset: str = ""
     cache: dict[str, object] = field(default_factory=dict)
 
+    def prepare(self, method: Method) -> float:
+        """Run ``method``'s seed-independent preparation once; return the seconds it took."""
+        key = f"prepared:{method.name}"
+        if key not in self.cache:
+            began = time.perf_counter()
+            if method.prepare is not None:
+                method.prepare(self)
+            self.cache[key] = time.perf_counter() - began
+        return float(self.cache[key])  # type: ignore[arg-type]
+
     def require_meta(self, method: str) -> MetaDataset:
         """The meta-dataset and held-out metafeatures, or a ValueError naming the method."""
         if self.meta is None or self.metafeatures is None or self.meta.metafeatures is None:
@@ -61,20 +72,22 @@ class Plan:
 
 @dataclass(frozen=True)
 class Method:
-    """A named method: ``build(context, seed) -> Plan``.
+    """A named method: ``prepare(context)`` once per held-out dataset, ``build`` per seed.
 
     Attributes:
         name: Name in reports.
-        build: Creates the plan for one seed; may memoise seed-independent work in
-            ``context.cache`` (e.g. a fitted meta-model reused over seeds).
+        build: ``(context, seed) -> Plan``: the sampler and warm start of one run.
         learns: Whether it uses other datasets (and so needs the leave-one-out meta-dataset).
         description: One line for ``--help`` and the report.
+        prepare: Seed-independent work (fitting a meta-model, computing a warm-start list),
+            stored in ``context.cache``; timed separately from the per-run set-up.
     """
 
     name: str
     build: Callable[[MethodContext, int], Plan]
     learns: bool
     description: str
+    prepare: Callable[[MethodContext], None] | None = None
 
 
 def _random(context: MethodContext, seed: int) -> Plan:
@@ -89,36 +102,36 @@ def _cmaes(context: MethodContext, seed: int) -> Plan:
     return Plan(optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False))
 
 
-def _ws_cmaes(context: MethodContext, seed: int) -> Plan:
+def _prepare_ws_cmaes(context: MethodContext) -> None:
     meta = context.require_meta("ws-cmaes")
-    if "sources" not in context.cache:
-        context.cache["sources"] = cmaes_source_trials(meta, context.metafeatures, n_datasets=3)
-    sources = context.cache["sources"]
+    sources = cmaes_source_trials(meta, context.metafeatures, n_datasets=3)
     if not sources:
         raise ValueError("ws-cmaes needs at least one numeric parameter in the search space.")
+    context.cache["sources"] = sources
+
+
+def _ws_cmaes(context: MethodContext, seed: int) -> Plan:
     return Plan(
         optuna.samplers.CmaEsSampler(
             seed=seed,
-            source_trials=sources,
-            warn_independent_sampling=False,  # type: ignore[arg-type]
+            source_trials=context.cache["sources"],  # type: ignore[arg-type]
+            warn_independent_sampling=False,
         )
     )
 
 
-def _nearest(context: MethodContext, seed: int) -> Plan:
+def _prepare_nearest(context: MethodContext) -> None:
     meta = context.require_meta("nearest+tpe")
-    if "nearest" not in context.cache:
-        context.cache["nearest"] = nearest_dataset_configs(
-            meta, context.metafeatures, context.n_warm
-        )
-    return Plan(optuna.samplers.TPESampler(seed=seed), list(context.cache["nearest"]))
+    context.cache["warm"] = nearest_dataset_configs(meta, context.metafeatures, context.n_warm)
 
 
-def _portfolio(context: MethodContext, seed: int) -> Plan:
+def _prepare_portfolio(context: MethodContext) -> None:
     meta = context.require_meta("portfolio+tpe")
-    if "portfolio" not in context.cache:
-        context.cache["portfolio"] = greedy_portfolio(meta, context.n_warm)
-    return Plan(optuna.samplers.TPESampler(seed=seed), list(context.cache["portfolio"]))
+    context.cache["warm"] = greedy_portfolio(meta, context.n_warm)
+
+
+def _warm_tpe(context: MethodContext, seed: int) -> Plan:
+    return Plan(optuna.samplers.TPESampler(seed=seed), list(context.cache["warm"]))  # type: ignore[arg-type]
 
 
 BUILTIN_METHODS: dict[str, Method] = {
@@ -131,20 +144,24 @@ BUILTIN_METHODS: dict[str, Method] = {
             "ws-cmaes",
             _ws_cmaes,
             True,
-            "warm-started CMA-ES: CmaEsSampler(source_trials=...) from the 3 most similar datasets",
+            "warm-started CMA-ES: CmaEsSampler(source_trials=...) from the 3 most similar "
+            "datasets",
+            _prepare_ws_cmaes,
         ),
         Method(
             "nearest+tpe",
-            _nearest,
+            _warm_tpe,
             True,
             "best configurations of the nearest datasets by metafeatures (auto-sklearn 1.0), "
             "then TPE",
+            _prepare_nearest,
         ),
         Method(
             "portfolio+tpe",
-            _portfolio,
+            _warm_tpe,
             True,
             "greedy portfolio over the other datasets (auto-sklearn 2.0 style), then TPE",
+            _prepare_portfolio,
         ),
     )
 }

@@ -91,8 +91,11 @@ class ConfigEncoder:
                 values, low, high = np.log(values), math.log(low), math.log(high)
         return (values - low) / (high - low) if high > low else np.zeros_like(values)
 
-    def nearest(self, params: dict[str, object]) -> int:
-        """Row index of the recorded configuration closest to ``params``."""
+    def nearest(self, params: dict[str, object], exclude: np.ndarray | None = None) -> int:
+        """Row index of the recorded configuration closest to ``params``.
+
+        Rows where ``exclude`` is True are skipped unless every row is excluded.
+        """
         distance = np.zeros(len(self._numeric))
         if self.numeric:
             query = np.array(
@@ -114,12 +117,19 @@ class ConfigEncoder:
             known = query_codes != -1
             codes = self._codes[:, known]
             distance += ((codes != query_codes[known]) & (codes != -1)).sum(axis=1)
+        if exclude is not None and not exclude.all():
+            distance = np.where(exclude, np.inf, distance)
         return int(np.argmin(distance))
 
 
 @dataclass
 class PoolProblem:
-    """One dataset's pool of recorded evaluations: a trial scores the nearest recorded config.
+    """One dataset's pool of recorded evaluations: a trial scores the nearest untried config.
+
+    Within one run every trial reveals a configuration not revealed before (the nearest among
+    the rest of the pool, as in HPO-B's discrete search spaces), so a sampler that asks for
+    nearly the same point twice gets the next-nearest configuration rather than a free repeat;
+    only once the whole pool is used may configurations repeat. :meth:`reset` starts a run.
 
     Attributes:
         meta_name: Name of the meta-dataset the pool comes from.
@@ -137,6 +147,7 @@ class PoolProblem:
     config_ids: np.ndarray
     params: list[dict[str, object]]
     encoder: ConfigEncoder = field(repr=False)
+    used: np.ndarray | None = field(default=None, repr=False)
 
     mode = "pool"
 
@@ -165,9 +176,16 @@ class PoolProblem:
         """Worst recorded score."""
         return float(np.min(self.scores))
 
+    def reset(self) -> None:
+        """Start a new run: every configuration of the pool is untried again."""
+        self.used = np.zeros(len(self.scores), dtype=bool)
+
     def evaluate(self, params: dict[str, object]) -> tuple[float, int]:
-        """Score and ``config_id`` of the recorded configuration nearest to ``params``."""
-        row = self.encoder.nearest(params)
+        """Score and ``config_id`` of the untried recorded configuration nearest to ``params``."""
+        if self.used is None:
+            self.reset()
+        row = self.encoder.nearest(params, exclude=self.used)
+        self.used[row] = True  # type: ignore[index]
         return float(self.scores[row]), int(self.config_ids[row])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import socket
 from collections.abc import Callable
@@ -35,20 +36,84 @@ def default_metafeatures(dataset: object) -> pd.Series:
     return extract_metafeatures(dataset, budget_s=30.0, random_state=0)
 
 
+# OpenML task id -> (dataset id, dataset name) of OpenML100 / OpenML-CC18 tasks, for resolving
+# OpenML run exports offline (from OpenML's task pages). Each pairing was checked against the
+# accuracy range of the openml-pimp random-forest runs on that task. The pairs are spelled out
+# here because a list that pairs CC18 task ids with dataset ids in sorted order (as
+# ../shared/suites/openml-cc18.tsv does from task 43 on) maps e.g. task 43 to "sick", whose
+# random forests reach 0.99, while the task's runs top out at 0.957 (spambase).
+OPENML_TASK_DATASETS: dict[int, tuple[int, str]] = {
+    3: (3, "kr-vs-kp"),
+    6: (6, "letter"),
+    11: (11, "balance-scale"),
+    12: (12, "mfeat-factors"),
+    14: (14, "mfeat-fourier"),
+    15: (15, "breast-w"),
+    16: (16, "mfeat-karhunen"),
+    18: (18, "mfeat-morphological"),
+    20: (20, "mfeat-pixel"),
+    21: (21, "car"),
+    22: (22, "mfeat-zernike"),
+    23: (23, "cmc"),
+    24: (24, "mushroom"),
+    28: (28, "optdigits"),
+    29: (29, "credit-approval"),
+    31: (31, "credit-g"),
+    32: (32, "pendigits"),
+    36: (36, "segment"),
+    37: (37, "diabetes"),
+    41: (42, "soybean"),
+    43: (44, "spambase"),
+    45: (46, "splice"),
+    49: (50, "tic-tac-toe"),
+    53: (54, "vehicle"),
+    58: (60, "waveform-5000"),
+    219: (151, "electricity"),
+    2074: (182, "satimage"),
+    2079: (188, "eucalyptus"),
+    3021: (38, "sick"),
+    3022: (307, "vowel"),
+    3543: (451, "irish"),
+    3549: (458, "analcatdata_authorship"),
+    3560: (469, "analcatdata_dmft"),
+    3561: (470, "profb"),
+    3573: (554, "mnist_784"),
+    3899: (1046, "mozilla4"),
+    3902: (1049, "pc4"),
+    3903: (1050, "pc3"),
+    3904: (1053, "jm1"),
+    3913: (1063, "kc2"),
+    3954: (1120, "MagicTelescope"),
+    7592: (1590, "adult"),
+    9952: (1489, "phoneme"),
+    9955: (1492, "one-hundred-plants-shape"),
+    9956: (1493, "one-hundred-plants-texture"),
+    9957: (1494, "qsar-biodeg"),
+    9960: (1497, "wall-robot-navigation"),
+    9970: (1479, "hill-valley"),
+    9971: (1480, "ilpd"),
+    9976: (1485, "madelon"),
+    9977: (1486, "nomao"),
+    9978: (1487, "ozone-level-8hr"),
+    10101: (1464, "blood-transfusion-service-center"),
+    14965: (1461, "bank-marketing"),
+    14969: (4538, "GesturePhaseSegmentationProcessed"),
+    125920: (23381, "dresses-sales"),
+    125922: (40499, "texture"),
+}
+
+
 def openml_task_dataset_ids() -> dict[int, int]:
-    """OpenML task id to dataset id for the tasks of the shipped OpenML-CC18 list (offline)."""
-    from metaopt.datasets import suite
-
-    return {
-        int(e.task_id): int(e.dataset_id)
-        for e in suite("OpenML-CC18", progress=False)
-        if e.task_id is not None and e.dataset_id is not None
-    }
+    """OpenML task id to dataset id for the tasks known offline (:data:`OPENML_TASK_DATASETS`)."""
+    return {task: did for task, (did, _) in OPENML_TASK_DATASETS.items()}
 
 
-def local_files_by_openml_id(shared: Path) -> dict[int, tuple[Path, str | None]]:
-    """Local data files by OpenML dataset id: the ARFF mirror first, then PMLB re-exports."""
-    found: dict[int, tuple[Path, str | None]] = {}
+def local_files_by_openml_id(shared: Path) -> dict[int, tuple[Path, str | None, str]]:
+    """Local data files by OpenML dataset id: the ARFF mirror first, then PMLB re-exports.
+
+    Values are ``(file, target column, dataset name)``.
+    """
+    found: dict[int, tuple[Path, str | None, str]] = {}
     mirror = shared / "datasets" / "openml" / "index.csv"
     if mirror.is_file():
         for row in pd.read_csv(mirror).to_dict("records"):
@@ -58,6 +123,7 @@ def local_files_by_openml_id(shared: Path) -> dict[int, tuple[Path, str | None]]
                 (
                     mirror.parent / str(row["file"]),
                     str(target) if isinstance(target, str) else None,
+                    str(row["name"]),
                 ),
             )
     pmlb = shared / "datasets" / "pmlb" / "index.csv"
@@ -65,7 +131,9 @@ def local_files_by_openml_id(shared: Path) -> dict[int, tuple[Path, str | None]]
         for row in pd.read_csv(pmlb).to_dict("records"):
             ids = row.get("openml_ids")
             if isinstance(ids, (int, float)) and not np.isnan(ids):
-                found.setdefault(int(ids), (pmlb.parent / str(row["file"]), "target"))
+                found.setdefault(
+                    int(ids), (pmlb.parent / str(row["file"]), "target", str(row["name"]))
+                )
     return found
 
 
@@ -80,10 +148,10 @@ def resolve_openml_datasets(
 ) -> MetaDataset:
     """Load the data of each ``openml-task:<id>`` / ``openml:<id>`` dataset and describe it.
 
-    Online, tasks resolve through OpenML. Offline, a task's dataset id comes from the shipped
-    OpenML-CC18 list and its data from the local mirror (``datasets/openml``, then PMLB copies
-    that record an OpenML id). Datasets whose data cannot be found are dropped and listed in
-    :attr:`MetaDataset.skipped` with the reason, never silently.
+    Online, tasks resolve through OpenML. Offline, a task's dataset id comes from
+    :data:`OPENML_TASK_DATASETS` and its data from the local mirror (``datasets/openml``, then
+    PMLB copies that record an OpenML id). Datasets whose data cannot be found are dropped and
+    listed in :attr:`MetaDataset.skipped` with the reason, never silently.
 
     Args:
         meta: The meta-dataset (e.g. from :func:`read_openml_runs`).
@@ -103,18 +171,93 @@ def resolve_openml_datasets(
 
     if online is None:
         online = network_available()
-    if not online:
-        logger.warning(
-            "OpenML is unreachable: resolving %s offline through the shipped OpenML-CC18 list "
-            "and the local mirror %s",
-            meta.name,
-            shared_dir() / "datasets",
+    if online:
+
+        def load_online(dataset: str) -> object:
+            try:
+                return load_dataset(dataset)
+            except ValueError as error:  # metaopt's loaders say "could not load" this way
+                raise LookupError(str(error)) from error
+
+        return resolve_datasets(
+            meta,
+            load_online,
+            cache_dir=cache_dir,
+            metafeature_fn=metafeature_fn,
+            max_datasets=max_datasets,
+            progress=progress,
         )
+    logger.warning(
+        "OpenML is unreachable: resolving %s offline through the offline task table and the "
+        "local mirror %s",
+        meta.name,
+        shared_dir() / "datasets",
+    )
+    task_map = openml_task_dataset_ids()
+    files = local_files_by_openml_id(shared_dir())
+
+    def load(dataset: str) -> object:
+        kind, _, ident = dataset.partition(":")
+        return _load_offline(kind, int(ident), task_map, files, load_dataset)
+
+    return resolve_datasets(
+        meta,
+        load,
+        cache_dir=cache_dir,
+        metafeature_fn=metafeature_fn,
+        max_datasets=max_datasets,
+        progress=progress,
+    )
+
+
+def folder_loader(directory: str | Path) -> Callable[[str], object]:
+    """``dataset id -> Dataset`` for a folder of data files named after the dataset ids.
+
+    A dataset id matches a file whose name without extensions equals it, or an ``index.csv``
+    row whose ``name`` equals it.
+    """
+    from metaopt.datasets import suite
+
+    entries = {}
+    for entry in suite(Path(directory), progress=False):
+        entries.setdefault(entry.name, entry)
+        entries.setdefault(Path(entry.source).name.split(".")[0], entry)
+
+    def load(dataset: str) -> object:
+        if dataset not in entries:
+            raise LookupError(f"no data file for {dataset!r} in {directory}")
+        return entries[dataset].load()
+
+    return load
+
+
+def resolve_datasets(
+    meta: MetaDataset,
+    load: Callable[[str], object],
+    *,
+    cache_dir: str | Path | None = None,
+    metafeature_fn: MetafeatureFn | None = None,
+    max_datasets: int | None = None,
+    progress: bool = True,
+) -> MetaDataset:
+    """Describe each dataset of ``meta`` from its data (fingerprint, OpenML id, metafeatures).
+
+    Args:
+        meta: The meta-dataset.
+        load: ``dataset id -> metaopt.Dataset``; a ``LookupError`` (data not found) or
+            ``ValueError`` (data unusable) skips the dataset with that reason, which is reported;
+            any other error propagates.
+        cache_dir: Where results are cached as parquet (one file per meta-dataset).
+        metafeature_fn: ``Dataset -> pd.Series``; default :func:`default_metafeatures`.
+        max_datasets: Describe at most this many datasets (in order), skipping the rest.
+        progress: Show a progress bar.
+
+    Returns:
+        A copy restricted to the described datasets, with facts and metafeatures.
+    """
     metafeature_fn = metafeature_fn or default_metafeatures
     cache_path = Path(cache_dir) / f"{meta.name}-datasets.parquet" if cache_dir else None
     cached = pd.read_parquet(cache_path) if cache_path and cache_path.is_file() else None
-    task_map = openml_task_dataset_ids() if not online else {}
-    files = local_files_by_openml_id(shared_dir()) if not online else {}
     facts, features, skipped = [], {}, dict(meta.skipped)
     names = meta.dataset_names
     if max_datasets is not None:
@@ -130,19 +273,24 @@ def resolve_openml_datasets(
             facts.append(row[["fingerprint", "openml_did", "name"]].rename(dataset))
             features[dataset] = row.drop(["fingerprint", "openml_did", "name", "status", "reason"])
             continue
-        kind, _, ident = dataset.partition(":")
         try:
-            if online:
-                data = load_dataset(dataset)
-            else:
-                data = _load_offline(kind, int(ident), task_map, files, load_dataset)
-        except (ValueError, LookupError, FileNotFoundError) as error:
+            data = load(dataset)
+        except LookupError as error:
             reason = str(error).split("\n")[0][:200]
+        except ValueError as error:  # found but unusable (e.g. a one-class default target)
+            reason = "could not load: " + str(error).split("\n")[0][:200]
+        else:
+            reason = None
+        if reason is not None:
             skipped[dataset] = reason
             _append_cache(cache_path, dataset, {"status": "skipped", "reason": reason})
             continue
-        did = data.metadata.get("openml_did")
-        fact = {"fingerprint": data.fingerprint, "openml_did": did, "name": data.name}
+        did = data.metadata.get("openml_did")  # type: ignore[attr-defined]
+        fact = {
+            "fingerprint": data.fingerprint,  # type: ignore[attr-defined]
+            "openml_did": did,
+            "name": data.name,  # type: ignore[attr-defined]
+        }
         vector = metafeature_fn(data).astype(float)
         facts.append(pd.Series(fact, name=dataset))
         features[dataset] = vector
@@ -154,9 +302,11 @@ def resolve_openml_datasets(
             len(skipped),
             len(meta.dataset_names),
         )
+    if not facts:
+        raise ValueError(f"no dataset of {meta.name!r} could be described; skipped: {skipped}")
     table = pd.DataFrame(facts)
     table.index.name = "dataset"
-    datasets = meta.datasets.drop(columns=["fingerprint", "openml_did"], errors="ignore")
+    datasets = meta.datasets.drop(columns=["fingerprint", "openml_did", "name"], errors="ignore")
     datasets = datasets.join(table, how="inner")
     metafeatures = pd.DataFrame(features).T.astype(float)
     metafeatures.index.name = "dataset"
@@ -168,15 +318,15 @@ def _load_offline(
     kind: str,
     ident: int,
     task_map: dict[int, int],
-    files: dict[int, tuple[Path, str | None]],
+    files: dict[int, tuple[Path, str | None, str]],
     load_dataset: Callable[..., object],
 ) -> object:
     if kind == "openml-task":
         did = task_map.get(ident)
         if did is None:
             raise LookupError(
-                f"task {ident} is not in the shipped OpenML-CC18 list, so its dataset id is "
-                "unknown offline"
+                f"task {ident} is not in the offline task table, so its dataset id is unknown "
+                "without OpenML"
             )
     elif kind == "openml":
         did = ident
@@ -184,7 +334,13 @@ def _load_offline(
         raise LookupError(f"cannot locate data for {kind}:{ident} offline")
     if did not in files:
         raise LookupError(f"OpenML dataset {did} is not in the local mirror")
-    path, target = files[did]
+    path, target, name = files[did]
+    expected = OPENML_TASK_DATASETS.get(ident, (did, name))[1] if kind == "openml-task" else name
+    if path.suffix == ".arff" and expected.lower() != name.lower():
+        raise LookupError(
+            f"OpenML dataset {did} is {name!r} in the local mirror, but task {ident} is on "
+            f"{expected!r}"
+        )
     data = load_dataset(str(path), target=target)
     data.metadata["openml_did"] = did
     return data
@@ -203,3 +359,63 @@ def _append_cache(path: Path | None, dataset: str, row: dict[str, object]) -> No
     tmp = path.with_suffix(".tmp")
     new.to_parquet(tmp)
     tmp.replace(path)
+
+
+def live_datasets(
+    suite_name: str | Path,
+    n: int | None,
+    *,
+    online: bool | None = None,
+    task: str = "classification",
+) -> tuple[list[object], dict[str, str], str]:
+    """The first ``n`` loadable datasets of a suite for live mode.
+
+    With network, ``"OpenML-CC18"`` (or any OpenML suite) loads through openml. Offline, each
+    task's dataset comes from the local mirror when it is there; tasks whose data is not local
+    are skipped and counted.
+
+    Returns:
+        ``(datasets, skipped, note)``: the loaded :class:`metaopt.Dataset` objects (their
+        ``source`` is ``"openml:<did>"`` for OpenML data), the skipped ones with reasons, and a
+        sentence saying where the data came from.
+    """
+    from metaopt import load_dataset
+    from metaopt._settings import shared_dir
+    from metaopt.datasets import suite
+
+    entries = list(suite(suite_name, progress=False))
+    if online is None:
+        online = network_available()
+    files = local_files_by_openml_id(shared_dir()) if not online else {}
+    note = (
+        f"Data loaded through OpenML ({suite_name})."
+        if online
+        else f"OpenML unreachable: {suite_name} datasets taken from the local mirror "
+        f"{shared_dir() / 'datasets'} (offline)."
+    )
+    if not online:
+        logger.warning(note)
+    datasets, skipped = [], {}
+    for entry in entries:
+        if n is not None and len(datasets) >= n:
+            break
+        ident = entry.source
+        try:
+            if online:
+                data = entry.load()
+            elif entry.dataset_id is not None:
+                data = _load_offline("openml", int(entry.dataset_id), {}, files, load_dataset)
+            else:
+                data = entry.load()
+        except (ValueError, LookupError) as error:  # not loadable here: skipped, counted
+            skipped[ident] = str(error).split("\n")[0][:200]
+            continue
+        did = getattr(data, "metadata", {}).get("openml_did")
+        if did is not None and not str(data.source).startswith("openml:"):  # type: ignore[attr-defined]
+            # Data read from a mirror file is still OpenML dataset <did>: name it so.
+            data = dataclasses.replace(data, source=f"openml:{int(did)}")  # type: ignore[type-var]
+        if getattr(data, "task", task) != task:
+            skipped[ident] = f"task is {data.task}, not {task}"  # type: ignore[attr-defined]
+            continue
+        datasets.append(data)
+    return datasets, skipped, note

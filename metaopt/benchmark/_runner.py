@@ -6,6 +6,8 @@ import contextlib
 import json
 import logging
 import time
+import traceback
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -54,7 +56,10 @@ def run_study(
     a killed live run resumes from its last finished trial.
     """
     (resolved,) = resolve_methods([method])
+    prepare = context.prepare(resolved)
+    began = time.perf_counter()
     plan = resolved.build(context, seed)
+    setup = time.perf_counter() - began
     distributions = problem.distributions
     if problem.mode == "live" and store is not None:
         path = store.study_path(problem.meta_name, method, problem.dataset, seed)
@@ -69,6 +74,8 @@ def run_study(
         _close_interrupted(study)
     else:
         study = optuna.create_study(direction="maximize", sampler=plan.sampler)
+    if isinstance(problem, PoolProblem):
+        problem.reset()
     # Seconds spent in Optuna and the sampler (ask, suggest, tell) per trial number.
     overheads: dict[int, float] = {}
     finished = [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("evaluated")]
@@ -105,7 +112,7 @@ def run_study(
         else:
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
         overheads[trial.number] = (asked - start) + (time.perf_counter() - evaluated)
-    return _trace(study, problem, method, seed, overheads)
+    return _trace(study, problem, method, seed, overheads, setup, prepare)
 
 
 def _close_interrupted(study: optuna.Study) -> None:
@@ -120,6 +127,8 @@ def _trace(
     method: str,
     seed: int,
     overheads: dict[int, float],
+    setup: float,
+    prepare: float,
 ) -> pd.DataFrame:
     trials = [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("evaluated")]
     rows = []
@@ -135,6 +144,8 @@ def _trace(
                 "config_id": int(t.user_attrs.get("config_id", -1)),
                 "status": str(t.user_attrs.get("status", "ok")),
                 "overhead_s": float(overheads.get(t.number, float("nan"))),
+                "setup_s": setup,
+                "prepare_s": prepare,
                 "eval_s": float(t.user_attrs.get("eval_s", float("nan"))),
                 "params": json.dumps(t.params, default=str),
             }
@@ -145,12 +156,23 @@ def _trace(
 def run_unit(unit: Unit, store: TraceStore) -> list[str]:
     """Run and store every pending seed of a unit; return the stored file names."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # CmaEsSampler(source_trials=...) is experimental in Optuna; saying so once per run is noise.
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     stored = []
+    benchmark, dataset = unit.problem.meta_name, unit.problem.dataset
     for seed in unit.seeds:
-        if store.done(unit.problem.meta_name, unit.method, unit.problem.dataset, seed):
+        if store.done(benchmark, unit.method, dataset, seed):
             continue
-        trace = run_study(unit.problem, unit.method, unit.context, seed, unit.budget, store)
+        try:
+            trace = run_study(unit.problem, unit.method, unit.context, seed, unit.budget, store)
+        except Exception:  # noqa: BLE001 - one method's crash must not stop the others' runs
+            # Recorded, logged and reported by the summary; retried on the next run.
+            text = traceback.format_exc()
+            store.record_failure(benchmark, unit.method, dataset, text)
+            logger.error("%s failed on %s (seed %d):\n%s", unit.method, dataset, seed, text)
+            break
         stored.append(str(store.write(trace)))
+        store.clear_failure(benchmark, unit.method, dataset)
     return stored
 
 

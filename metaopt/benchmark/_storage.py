@@ -17,6 +17,8 @@ TRACE_COLUMNS = [
     "config_id",
     "status",
     "overhead_s",
+    "setup_s",
+    "prepare_s",
     "eval_s",
     "params",
 ]
@@ -59,6 +61,28 @@ class TraceStore:
             / slug(method)
             / f"{slug(dataset)}__seed{seed}.db"
         )
+
+    def failure_path(self, benchmark: str, method: str, dataset: str) -> Path:
+        """Text file recording why a method failed on a dataset (removed once it succeeds)."""
+        return self.root / "failures" / slug(benchmark) / slug(method) / f"{slug(dataset)}.txt"
+
+    def record_failure(self, benchmark: str, method: str, dataset: str, text: str) -> None:
+        """Remember that ``method`` crashed on ``dataset`` (it is retried on the next run)."""
+        path = self.failure_path(benchmark, method, dataset)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+    def clear_failure(self, benchmark: str, method: str, dataset: str) -> None:
+        """Forget an earlier failure of ``method`` on ``dataset``."""
+        self.failure_path(benchmark, method, dataset).unlink(missing_ok=True)
+
+    def failures(self, benchmark: str) -> dict[str, dict[str, str]]:
+        """Recorded failures of one benchmark: method -> dataset file stem -> first error line."""
+        found: dict[str, dict[str, str]] = {}
+        for path in sorted((self.root / "failures" / slug(benchmark)).glob("*/*.txt")):
+            lines = path.read_text(encoding="utf-8").strip().splitlines()
+            found.setdefault(path.parent.name, {})[path.stem] = lines[-1] if lines else ""
+        return found
 
     def done(self, benchmark: str, method: str, dataset: str, seed: int) -> bool:
         """Whether the run's trace is stored."""

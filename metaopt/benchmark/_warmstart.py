@@ -115,7 +115,7 @@ def cmaes_source_trials(
         scores = pool["score"].to_numpy(dtype=float)
         span = scores.max() - scores.min()
         normalised = (scores - scores.min()) / span if span > 0 else np.zeros_like(scores)
-        for record, value in zip(params_records(pool, list(numeric)), normalised):
+        for record, value in zip(params_records(pool, list(numeric)), normalised, strict=True):
             params = {name: record.get(name, _middle(dist)) for name, dist in numeric.items()}
             params = {name: _clip(value_, numeric[name]) for name, value_ in params.items()}
             trials.append(

@@ -1,0 +1,94 @@
+"""MetaSampler inside the benchmark: leave-one-out knowledge and its warm start."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from metaopt.benchmark import PoolProblem, TraceStore, from_knowledge, run_pool_benchmark
+
+pytest.importorskip("metaopt.samplers")
+from test_benchmark_pool import synthetic_meta  # noqa: E402  (shared test helper)
+
+from metaopt.benchmark import _metasampler  # noqa: E402
+
+
+@pytest.mark.slow
+def test_every_meta_model_runs_leave_one_dataset_out(tmp_path, monkeypatch) -> None:
+    meta = synthetic_meta(n_datasets=4, n_configs=20)
+    fitted_on: list[set[str]] = []
+    original = _metasampler.make_model
+
+    def spy(name):
+        model = original(name)
+        fit = model.fit
+
+        def recording_fit(knowledge, space=None, **kwargs):
+            fitted_on.append(set(knowledge.evaluations["dataset"]))
+            return fit(knowledge, space, **kwargs)
+
+        model.fit = recording_fit
+        return model
+
+    monkeypatch.setattr(_metasampler, "make_model", spy)
+    methods = sorted(m for m in _metasampler.metasampler_methods())
+    run_pool_benchmark(
+        meta, tmp_path, methods=methods, seeds=1, budget=4, n_warm=2, progress=False
+    )
+    # One fit per (held-out dataset, meta-model), never on the held-out dataset or its copy.
+    assert len(fitted_on) == len(meta.dataset_names) * len(methods)
+    all_names = set(meta.dataset_names)
+    assert all(len(names) < len(all_names) for names in fitted_on)
+    assert sum(names == all_names - {"d0", "copy"} for names in fitted_on) == 2 * len(methods)
+    traces = TraceStore(tmp_path).read()
+    assert set(traces["method"]) == set(methods)
+    assert traces["score"].notna().all()
+
+
+def test_metasampler_nearest_starts_from_the_nearest_datasets_best(tmp_path) -> None:
+    meta = synthetic_meta(n_datasets=5, n_configs=20)
+    run_pool_benchmark(
+        meta, tmp_path, methods=["metasampler-nearest"], seeds=1, budget=3, n_warm=1,
+        datasets=["d2"], progress=False,
+    )  # fmt: skip
+    first = TraceStore(tmp_path).read().sort_values("trial").iloc[0]
+    # d2's metafeature m = 0.5 lies between d1 and d3; their best x is near 0.25 or 0.75.
+    neighbours = {"d1", "d3"}
+    best = {d: meta.pool(d).sort_values("score").iloc[-1] for d in neighbours}
+    chosen = json.loads(first["params"])
+    problem = PoolProblem.from_meta(meta, "d2")
+    expected = set()
+    for row in best.values():
+        problem.reset()
+        expected.add(problem.evaluate({"x": row["x"], "k": row["k"], "kind": row["kind"]})[1])
+    assert first["config_id"] in expected
+    assert 0.0 <= chosen["x"] <= 1.0
+
+
+def test_knowledge_base_space_becomes_a_pool_benchmark() -> None:
+    from metaopt.knowledge import KnowledgeBase
+    from metaopt.spaces import get
+
+    space = get("knn")
+    rows = []
+    for d, name in enumerate(["openml:31", "pmlb:x"]):
+        for c, params in enumerate(space.sample(6, seed=d)):
+            rows.append(
+                {"dataset": name, "fingerprint": f"fp{d}", "task": "classification",
+                 "space": "knn", "config_id": c, "params": json.dumps(params), **params,
+                 "score": 0.5 + 0.01 * c, "status": "ok", "metric": "balanced_accuracy",
+                 "source": "builder"}
+            )  # fmt: skip
+    kb = KnowledgeBase(
+        pd.DataFrame(rows),
+        pd.DataFrame({"m": [1.0, 2.0]}, index=pd.Index(["openml:31", "pmlb:x"], name="dataset")),
+        {"schema_version": 1},
+    )
+    meta = from_knowledge(kb, "knn")
+    assert meta.name == "kb-knn" and meta.space == "knn"
+    assert meta.distributions == dict(space.distributions)
+    assert meta.datasets.loc["openml:31", "openml_did"] == 31
+    assert meta.datasets.loc["pmlb:x", "fingerprint"] == "fp1"
+    assert len(meta.pool("pmlb:x")) == 6

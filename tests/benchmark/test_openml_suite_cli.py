@@ -1,0 +1,103 @@
+"""The experiments/openml_suite.py command line on small settings."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "openml_suite.py"
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("openml_suite", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_help_documents_every_option() -> None:
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True, check=True
+    )
+    for option in (
+        "--knowledge-base",
+        "--pimp",
+        "--openml-runs",
+        "--meta-dataset",
+        "--metafeatures",
+        "--datasets-dir",
+        "--suite",
+        "--methods",
+        "--seeds",
+        "--budget",
+        "--n-jobs",
+        "--dask-scheduler",
+        "--summary-only",
+        "--offline",
+    ):
+        assert option in result.stdout
+
+
+@pytest.mark.slow
+def test_long_format_meta_dataset_end_to_end(tmp_path, capsys) -> None:
+    rng = np.random.default_rng(0)
+    rows = [
+        {
+            "dataset": f"d{d}",
+            "lr": float(lr),
+            "depth": int(rng.integers(1, 9)),
+            "score": 1.0 - (np.log10(lr) + 2 + d / 3) ** 2 / 10,
+        }
+        for d in range(4)
+        for lr in 10 ** rng.uniform(-4, 0, size=20)
+    ]
+    pd.DataFrame(rows).to_parquet(tmp_path / "runs.parquet")
+    pd.DataFrame({"dataset": [f"d{d}" for d in range(4)], "m": np.arange(4.0)}).to_csv(
+        tmp_path / "mf.csv", index=False
+    )
+    out, results = tmp_path / "out", tmp_path / "results"
+    argv = [
+        "--no-knowledge-base", "--no-live",
+        "--meta-dataset", str(tmp_path / "runs.parquet"),
+        "--metafeatures", str(tmp_path / "mf.csv"),
+        "--methods", "random", "tpe", "nearest+tpe",
+        "--seeds", "2", "--budget", "6", "--n-warm", "2", "--n-jobs", "1",
+        "--out", str(out), "--results-dir", str(results), "--no-progress",
+    ]  # fmt: skip
+    script = load_script()
+    assert script.main(argv) == 0
+    summary = pd.read_csv(results / "summary.csv")
+    assert set(summary["method"]) == {"random", "tpe", "nearest+tpe"}
+    assert (results / "runs.png").is_file()
+    assert "## runs" in (results / "summary.md").read_text()
+    # A rerun finds every run stored and only rebuilds the summary.
+    traces = sorted((out / "traces").rglob("*.parquet"))
+    stamps = [p.stat().st_mtime_ns for p in traces]
+    assert script.main(argv) == 0
+    assert [p.stat().st_mtime_ns for p in traces] == stamps
+    assert "Mean normalised regret" in capsys.readouterr().out
+
+
+def test_meta_dataset_needs_a_description(tmp_path) -> None:
+    pd.DataFrame({"dataset": ["a"], "x": [1.0], "score": [0.5]}).to_csv(
+        tmp_path / "m.csv", index=False
+    )
+    script = load_script()
+    with pytest.raises(SystemExit, match="--metafeatures"):
+        script.main(
+            [
+                "--no-knowledge-base",
+                "--no-live",
+                "--meta-dataset",
+                str(tmp_path / "m.csv"),
+                "--out",
+                str(tmp_path / "o"),
+                "--no-progress",
+            ]
+        )
