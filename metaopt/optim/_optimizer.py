@@ -62,6 +62,7 @@ class LSTMOptimizer(torch.optim.Optimizer):
             parameter.requires_grad_(False)
         self.net = net.float()
         self._nets: dict[torch.device, LSTMOptimizerNet] = {torch.device("cpu"): self.net}
+        self._layouts: dict[torch.device, _Layout] = {}
         self._warned_nonfinite = False
         super().__init__(params, {"lr": float(lr)})
 
@@ -107,22 +108,12 @@ class LSTMOptimizer(torch.optim.Optimizer):
 
     def _fused_step(self, device: torch.device, entries: list[tuple[Tensor, float]]) -> None:
         params = [p for p, _ in entries]
-        numels = [p.numel() for p in params]
+        layout = self._layouts.get(device)
+        if layout is None or not layout.matches(params, self.state):
+            layout = _Layout.build(params, self.state, self.net.state_shapes(), device)
+            self._layouts[device] = layout
         grad = torch.cat([p.grad.reshape(-1) for p in params]).to(torch.float32)
-        states = [self.state[p] for p in params]
-        # load_state_dict casts state to the parameter dtype; the network always runs in float32.
-        old = {
-            key: torch.cat([s[key].reshape(-1, *self.net.state_shapes()[key]) for s in states]).to(
-                torch.float32
-            )
-            for key in STATE_KEYS
-        }
-        steps = [s["step"] for s in states]
-        step_values = torch.stack(steps).to(torch.float32)
-        if bool((step_values == step_values[0]).all()):
-            old["step"] = step_values[0]
-        else:
-            old["step"] = torch.repeat_interleave(step_values, torch.tensor(numels, device=device))
+        old = dict(layout.state)
 
         finite = torch.isfinite(grad)
         all_finite = bool(finite.all())
@@ -145,19 +136,109 @@ class LSTMOptimizer(torch.optim.Optimizer):
                 new[key] = torch.where(mask, new[key], old[key])
         # Last line of defence: nothing non-finite ever reaches the parameters.
         update = torch.nan_to_num(update, nan=0.0, posinf=0.0, neginf=0.0)
-
-        lrs = [lr for _, lr in entries]
-        if all(lr == lrs[0] for lr in lrs):
-            update = update * lrs[0]
+        update = update * layout.lr_scale([lr for _, lr in entries])
+        layout.store(new, self.state)
+        updates = [
+            u.view(p.shape)
+            for p, u in zip(params, torch.split(update, layout.numels), strict=True)
+        ]
+        if all(p.dtype == torch.float32 for p in params):
+            torch._foreach_sub_(params, updates)
         else:
-            update = update * torch.repeat_interleave(
-                torch.tensor(lrs, device=device, dtype=update.dtype),
-                torch.tensor(numels, device=device),
+            for p, u in zip(params, updates, strict=True):
+                p.sub_(u.to(p.dtype))
+
+
+class _Layout:
+    """Flat per-device state of the parameters updated together.
+
+    Each parameter's state entries are views into the flat tensors, so as long as the same
+    parameters are stepped (the usual case) no per-step concatenation of state is needed. Any
+    change (another set of parameters with gradients, ``load_state_dict``) rebuilds the layout.
+    """
+
+    def __init__(
+        self,
+        params: list[Tensor],
+        numels: list[int],
+        state: dict[str, Tensor],
+        views: list[dict[str, Tensor]],
+    ) -> None:
+        self.params = params
+        self.numels = numels
+        self.state = state
+        self.views = views
+        self._lrs: list[float] | None = None
+        self._lr_scale: float | Tensor = 1.0
+
+    @classmethod
+    def build(
+        cls,
+        params: list[Tensor],
+        param_state: Mapping[Tensor, dict[str, Any]],
+        shapes: Mapping[str, tuple[int, ...]],
+        device: torch.device,
+    ) -> _Layout:
+        numels = [p.numel() for p in params]
+        states = [param_state[p] for p in params]
+        # load_state_dict casts state to the parameter dtype; the network always runs in float32.
+        flat = {
+            key: torch.cat([s[key].reshape(-1, *shapes[key]) for s in states]).to(
+                device=device, dtype=torch.float32
             )
-        pieces = {key: torch.split(new[key], numels) for key in STATE_KEYS}
-        for i, (p, update_i) in enumerate(zip(params, torch.split(update, numels), strict=True)):
-            p.sub_(update_i.view(p.shape).to(p.dtype))
-            state = self.state[p]
+            for key in STATE_KEYS
+        }
+        steps = torch.stack([torch.as_tensor(s["step"]).to(device) for s in states]).float()
+        if bool((steps == steps[0]).all()):
+            flat["step"] = steps[0].clone()
+        else:
+            flat["step"] = torch.repeat_interleave(steps, torch.tensor(numels, device=device))
+        layout = cls(params, numels, flat, [])
+        layout.store(flat, param_state, advance=False)
+        return layout
+
+    def matches(self, params: list[Tensor], param_state: Mapping[Tensor, dict[str, Any]]) -> bool:
+        if len(params) != len(self.params):
+            return False
+        for p, q, views in zip(params, self.params, self.views, strict=True):
+            if p is not q:
+                return False
+            state = param_state[p]
+            if any(state.get(key) is not views[key] for key in (*STATE_KEYS, "step")):
+                return False
+        return True
+
+    def store(
+        self,
+        new: dict[str, Tensor],
+        param_state: Mapping[Tensor, dict[str, Any]],
+        *,
+        advance: bool = True,
+    ) -> None:
+        """Make ``new`` the flat state and point every parameter's state at views of it."""
+        pieces = {key: torch.split(new[key], self.numels) for key in STATE_KEYS}
+        if advance:
+            torch._foreach_add_([v["step"] for v in self.views], 1.0)
+        self.state = dict(new)
+        views = []
+        for i, p in enumerate(self.params):
+            state = param_state[p]
             for key in STATE_KEYS:
                 state[key] = pieces[key][i]
-            state["step"] = state["step"] + 1
+            if not advance:
+                state["step"] = torch.as_tensor(state["step"], dtype=torch.float32).clone()
+            views.append({key: state[key] for key in (*STATE_KEYS, "step")})
+        self.views = views
+
+    def lr_scale(self, lrs: list[float]) -> float | Tensor:
+        if lrs != self._lrs:
+            self._lrs = list(lrs)
+            if all(lr == lrs[0] for lr in lrs):
+                self._lr_scale = lrs[0]
+            else:
+                device = self.state["m"].device
+                self._lr_scale = torch.repeat_interleave(
+                    torch.tensor(lrs, device=device, dtype=torch.float32),
+                    torch.tensor(self.numels, device=device),
+                )
+        return self._lr_scale

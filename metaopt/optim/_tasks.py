@@ -84,27 +84,39 @@ class TabularData:
         return cls.from_frame(str(dataset.name), dataset.X, dataset.y, dataset.task)
 
 
-def load_tabular(source: str | os.PathLike, *, max_rows: int | None = 5000) -> TabularData:
+def load_tabular(
+    source: str | os.PathLike, *, task: TaskKind | None = None, max_rows: int | None = 5000
+) -> TabularData:
     """Load a dataset for task families.
 
     Args:
         source: ``"sklearn:<name>"`` (iris, wine, breast_cancer, digits, diabetes),
             ``"pmlb:<name>"`` (from ``datasets/pmlb`` in the shared data folder), or a path to a
-            ``.tsv``/``.tsv.gz``/``.csv`` file with a ``target`` column (its task is inferred:
-            integer targets with at most 20 values are classification).
+            ``.tsv``/``.tsv.gz``/``.csv`` file with a ``target`` column.
+        task: ``"classification"`` or ``"regression"``; by default PMLB's own label (its
+            ``index.csv``) for ``pmlb:`` names, otherwise inferred (integer targets with at most
+            20 values are classification).
         max_rows: Keep a fixed random subset of at most this many rows (``None``: all).
 
     Returns:
         The dataset as :class:`TabularData`.
     """
+    if task not in (None, "classification", "regression"):
+        raise ValueError(f"task must be None, 'classification' or 'regression', got {task!r}")
     text = str(source)
     if text.startswith("sklearn:"):
         data = _load_sklearn(text.split(":", 1)[1])
+        if task is not None and task != data.task:
+            raise ValueError(f"{text} is a {data.task} dataset, got task={task!r}")
     elif text.startswith("pmlb:"):
-        path = shared_dir() / "datasets" / "pmlb" / f"{text.split(':', 1)[1]}.tsv.gz"
-        data = _load_table(path, name=text)
+        folder = shared_dir() / "datasets" / "pmlb"
+        name = text.split(":", 1)[1]
+        if task is None and (folder / "index.csv").is_file():
+            index = pd.read_csv(folder / "index.csv").set_index("name")["task"]
+            task = index.get(name)
+        data = _load_table(folder / f"{name}.tsv.gz", name=text, task=task)
     else:
-        data = _load_table(Path(text), name=text)
+        data = _load_table(Path(text), name=text, task=task)
     if max_rows is not None and len(data.y) > max_rows:
         rows = np.sort(np.random.default_rng(0).choice(len(data.y), max_rows, replace=False))
         data = TabularData(data.name, data.X[rows], data.y[rows], data.task)
@@ -128,7 +140,7 @@ def _load_sklearn(name: str) -> TabularData:
     return TabularData(f"sklearn:{name}", X.astype(np.float64), y, task)
 
 
-def _load_table(path: Path, *, name: str) -> TabularData:
+def _load_table(path: Path, *, name: str, task: TaskKind | None) -> TabularData:
     if not path.is_file():
         raise ValueError(f"dataset file not found: {path}")
     sep = "," if path.name.endswith((".csv", ".csv.gz")) else "\t"
@@ -136,8 +148,9 @@ def _load_table(path: Path, *, name: str) -> TabularData:
     if "target" not in frame.columns:
         raise ValueError(f"{path} has no 'target' column; columns: {list(frame.columns)[:10]}")
     y = frame.pop("target")
-    is_int = pd.api.types.is_integer_dtype(y) or bool(np.all(np.mod(y.to_numpy(), 1) == 0))
-    task: TaskKind = "classification" if is_int and y.nunique() <= 20 else "regression"
+    if task is None:
+        is_int = pd.api.types.is_integer_dtype(y) or bool(np.all(np.mod(y.to_numpy(), 1) == 0))
+        task = "classification" if is_int and y.nunique() <= 20 else "regression"
     return TabularData.from_frame(name, frame, y, task)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -39,7 +40,9 @@ def save_weights(
         "version": FORMAT_VERSION,
         "config": net.config(),
         "state_dict": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
-        "provenance": dict(provenance or {}),
+        # A JSON round trip keeps only plain types (torch.__version__ is a str subclass that
+        # weights_only loading would reject).
+        "provenance": json.loads(json.dumps(dict(provenance or {}), default=str)),
     }
     torch.save(payload, path)
     return path

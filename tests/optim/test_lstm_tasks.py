@@ -1,0 +1,94 @@
+"""Task families for learned optimizers: real tabular data, subsets and label noise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from metaopt.optim import MLPSpec, TabularData, TabularTaskFamily, TaskMixture, load_tabular
+
+
+@pytest.fixture(scope="module")
+def wine() -> TabularData:
+    return load_tabular("sklearn:wine")
+
+
+def test_tasks_are_reproducible_from_their_seed(wine: TabularData) -> None:
+    family = TabularTaskFamily([wine], [MLPSpec((8,), "tanh"), MLPSpec((4, 4), "relu")])
+    first, second = family.tasks(3, seed=5), family.tasks(3, seed=5)
+    for a, b in zip(first, second, strict=True):
+        assert a.name == b.name
+        torch.testing.assert_close(a.X_train, b.X_train)
+        torch.testing.assert_close(a.batch_indices(7), b.batch_indices(7))
+        for p, q in zip(a.model().parameters(), b.model().parameters(), strict=True):
+            torch.testing.assert_close(p, q)
+    assert len({t.name for t in family.tasks(6, seed=6)}) == 6
+
+
+def test_feature_and_class_subsets(wine: TabularData) -> None:
+    family = TabularTaskFamily(
+        [wine], [MLPSpec((8,), "tanh")], feature_fraction=(0.2, 0.5), max_classes=2
+    )
+    for task in family.tasks(5, seed=0):
+        assert 1 <= task.n_features <= round(0.5 * wine.X.shape[1])
+        assert task.n_outputs == 2
+        assert set(task.y_train.unique().tolist()) <= {0, 1}
+        means = task.X_train.mean(0).abs()
+        assert float(means.max()) < 1e-4  # standardised with training statistics
+
+
+def test_label_noise_touches_only_training_labels(wine: TabularData) -> None:
+    spec = [MLPSpec((8,), "tanh")]
+    clean = TabularTaskFamily([wine], spec, max_classes=3, label_noise=(0.0, 0.0))
+    noisy = TabularTaskFamily([wine], spec, max_classes=3, label_noise=(0.6, 0.6))
+    changed = []
+    for seed in range(4):
+        (a,), (b,) = clean.tasks(1, seed=seed), noisy.tasks(1, seed=seed)
+        torch.testing.assert_close(a.X_train, b.X_train)
+        torch.testing.assert_close(a.y_test, b.y_test)
+        changed.append(float((a.y_train != b.y_train).float().mean()))
+    # A replaced label keeps its class with probability 1/k (k = 2 or 3 classes).
+    assert 0.15 < np.mean(changed) < 0.5
+
+
+def test_regression_targets_are_standardised_and_mixture_draws_both() -> None:
+    diabetes = load_tabular("sklearn:diabetes")
+    iris = load_tabular("sklearn:iris")
+    mixture = TaskMixture(
+        [
+            TabularTaskFamily([diabetes], [MLPSpec((), "relu")], name="reg"),
+            TabularTaskFamily([iris], [MLPSpec((), "relu")], name="clf"),
+        ]
+    )
+    tasks = mixture.tasks(12, seed=0)
+    assert {t.family for t in tasks} == {"reg", "clf"}
+    reg = next(t for t in tasks if t.task == "regression")
+    assert abs(float(reg.y_train.mean())) < 1e-4 and abs(float(reg.y_train.std()) - 1) < 0.01
+    assert reg.n_outputs == 1 and reg.loss(torch.zeros(len(reg.y_train), 1), reg.y_train) > 0
+
+
+def test_invalid_specifications_are_rejected(wine: TabularData) -> None:
+    with pytest.raises(ValueError, match="unknown activation"):
+        MLPSpec((8,), "swish-ish")
+    with pytest.raises(ValueError, match="feature_fraction"):
+        TabularTaskFamily([wine], [MLPSpec((8,))], feature_fraction=(0.0, 1.0))
+    with pytest.raises(ValueError, match="unknown sklearn dataset"):
+        load_tabular("sklearn:mnist")
+    with pytest.raises(ValueError, match="weights must be"):
+        TaskMixture([TabularTaskFamily([wine], [MLPSpec((8,))])], weights=[1.0, 2.0])
+
+
+@pytest.mark.shared
+def test_pmlb_dataset_is_read_with_its_task(pmlb_dir) -> None:
+    data = load_tabular("pmlb:haberman")
+    assert data.task == "classification" and data.X.shape == (306, 3)
+    # PMLB labels 1027_ESL (an ordinal target with 9 integer values) as regression...
+    assert load_tabular("pmlb:1027_ESL").task == "regression"
+    # ...while a bare file is inferred from its values unless the task is given.
+    path = pmlb_dir / "1027_ESL.tsv.gz"
+    assert load_tabular(path).task == "classification"
+    forced = load_tabular(path, task="regression")
+    assert forced.task == "regression" and len(forced.y) == 488
+    with pytest.raises(ValueError, match="task must be"):
+        load_tabular(path, task="ranking")  # type: ignore[arg-type]

@@ -1,0 +1,123 @@
+"""Meta-training, weights files and the shipped pretrained optimizer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from metaopt.optim import (
+    DEFAULT_WEIGHTS,
+    LSTMOptimizer,
+    LSTMOptimizerNet,
+    MLPSpec,
+    TabularTaskFamily,
+    load_tabular,
+    load_weights,
+    meta_train,
+    run_trajectory,
+    save_weights,
+)
+from metaopt.optim._meta_train import validation_score
+
+
+@pytest.fixture(scope="module")
+def family() -> TabularTaskFamily:
+    return TabularTaskFamily(
+        [load_tabular("sklearn:iris"), load_tabular("sklearn:wine")],
+        [MLPSpec((8,), "tanh")],
+        name="tiny",
+        max_train_rows=128,
+        batch_size=32,
+    )
+
+
+@pytest.mark.slow
+def test_short_meta_training_improves_the_meta_loss(family: TabularTaskFamily) -> None:
+    # Start from a far too small step size; a few meta-steps must find a better one.
+    torch.manual_seed(0)
+    start = LSTMOptimizerNet(hidden_size=4, init_lr=1e-4)
+    tasks = family.tasks(2, seed=123)
+    before = validation_score(start, tasks, horizons=(20,))
+    result = meta_train(
+        family,
+        net=start,
+        n_iterations=8,
+        horizon=(20, 20),
+        unroll=(10, 10),
+        meta_lr=0.05,
+        validation_tasks=tasks,
+        validation_horizons=(20,),
+        validate_every=4,
+        progress=False,
+    )
+    after = validation_score(result.net, tasks, horizons=(20,))
+    assert after < before - 0.1
+    assert result.best_validation == pytest.approx(after)
+    assert float(result.net.log_lr.detach()) > float(start.log_lr.detach())
+    losses = [h["meta_loss"] for h in result.history if "meta_loss" in h]
+    assert len(losses) == 8 and all(np.isfinite(losses))
+
+
+def test_resumed_meta_training_matches_an_uninterrupted_run(tmp_path, family) -> None:
+    kwargs = dict(
+        n_iterations=4, horizon=(12, 16), unroll=(4, 8), validation_tasks=0, progress=False
+    )
+    torch.manual_seed(1)
+    # Same start, interrupted after the first iteration by a zero time budget, then resumed.
+    start_a = LSTMOptimizerNet(hidden_size=4)
+    start_b = LSTMOptimizerNet(hidden_size=4)
+    start_b.load_state_dict(start_a.state_dict())
+    straight = meta_train(family, net=start_a, **kwargs)
+    checkpoint = tmp_path / "ckpt.pt"
+    first = meta_train(family, net=start_b, checkpoint=checkpoint, time_budget_s=0.0, **kwargs)
+    assert max(h["iteration"] for h in first.history) == 1
+    fresh = LSTMOptimizerNet(hidden_size=4)
+    resumed = meta_train(family, net=fresh, checkpoint=checkpoint, **kwargs)
+    assert max(h["iteration"] for h in resumed.history) == 4
+    for key, value in straight.net.state_dict().items():
+        torch.testing.assert_close(resumed.net.state_dict()[key], value)
+
+
+def test_trajectory_without_meta_optimizer_changes_nothing(family) -> None:
+    net = LSTMOptimizerNet(hidden_size=4)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    losses = run_trajectory(net, family.tasks(1, seed=0)[0], 20)
+    assert len(losses) == 20 and losses[-1] < losses[0]
+    for key, value in net.state_dict().items():
+        torch.testing.assert_close(value, before[key])
+
+
+def test_weights_round_trip_and_bad_files(tmp_path) -> None:
+    torch.manual_seed(2)
+    net = LSTMOptimizerNet(hidden_size=3, betas=(0.8, 0.95))
+    path = save_weights(net, tmp_path / "w.pt", provenance={"seed": 2})
+    loaded = load_weights(path)
+    assert loaded.hidden_size == 3 and loaded.betas == (0.8, 0.95)
+    for key, value in net.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[key], value)
+    (tmp_path / "junk.pt").write_bytes(b"not a torch file")
+    with pytest.raises(ValueError, match="could not read"):
+        load_weights(tmp_path / "junk.pt")
+    torch.save({"format": "something-else"}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a metaopt LSTM optimizer weights file"):
+        load_weights(tmp_path / "other.pt")
+
+
+def test_shipped_weights_train_a_small_mlp() -> None:
+    """The pretrained optimizer brings an iris MLP's training loss below 0.1 in 300 steps."""
+    assert DEFAULT_WEIGHTS.is_file() and DEFAULT_WEIGHTS.stat().st_size < 1_000_000
+    net = load_weights("default")
+    assert net.hidden_size >= 1
+    family = TabularTaskFamily([load_tabular("sklearn:iris")], [MLPSpec((16,), "tanh")])
+    task = family.tasks(1, seed=7)[0]
+    model = task.model()
+    initial, _ = task.evaluate(model)
+    opt = LSTMOptimizer(model.parameters())
+    for rows in task.batch_indices(300):
+        opt.zero_grad()
+        task.loss(model(task.X_train[rows]), task.y_train[rows]).backward()
+        opt.step()
+    final, _ = task.evaluate(model)
+    assert initial > 0.5
+    assert final < 0.1
