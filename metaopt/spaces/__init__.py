@@ -21,6 +21,7 @@ from metaopt.spaces._objective import (
     objective,
     prepare,
 )
+from metaopt.spaces._preprocessing import scaled_pipeline, tree_pipeline
 from metaopt.spaces._registry import get, names, register
 from metaopt.spaces._space import SearchSpace
 
@@ -38,4 +39,6 @@ __all__ = [
     "objective",
     "prepare",
     "register",
+    "scaled_pipeline",
+    "tree_pipeline",
 ]

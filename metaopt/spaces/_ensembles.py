@@ -18,7 +18,7 @@ from metaopt.spaces._preprocessing import tree_pipeline
 from metaopt.spaces._space import SearchSpace
 
 #: Trees per forest. Fixed rather than tuned: more trees are almost never worse, only slower.
-N_TREES = 32
+N_TREES = 16
 
 
 def hist_gradient_boosting(task: str) -> SearchSpace:
@@ -38,8 +38,8 @@ def hist_gradient_boosting(task: str) -> SearchSpace:
         task,
         {
             "learning_rate": FloatDistribution(0.01, 1.0, log=True),
-            "max_iter": IntDistribution(10, 200, log=True),
-            "max_leaf_nodes": IntDistribution(4, 128, log=True),
+            "max_iter": IntDistribution(10, 100, log=True),
+            "max_leaf_nodes": IntDistribution(4, 64, log=True),
             "min_samples_leaf": IntDistribution(1, 64, log=True),
             "l2_regularization": FloatDistribution(1e-8, 10.0, log=True),
             "max_features": FloatDistribution(0.1, 1.0),

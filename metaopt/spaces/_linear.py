@@ -13,7 +13,7 @@ from metaopt.spaces._preprocessing import scaled_pipeline
 from metaopt.spaces._space import SearchSpace
 
 #: Solver iterations are bounded so that a badly conditioned configuration stays cheap.
-MAX_ITER = 300
+MAX_ITER = 100
 
 
 def logistic_regression(task: str) -> SearchSpace:

@@ -64,9 +64,22 @@ class _TorchMLP(BaseEstimator):
 
     def _train(self, X: np.ndarray, target: np.ndarray, n_outputs: int, loss_name: str) -> None:
         import torch
-        from torch import nn
 
         seed = 0 if self.random_state is None else int(self.random_state)
+        threads = torch.get_num_threads()
+        # Networks this small gain nothing from intra-op threads, which only contend.
+        torch.set_num_threads(1)
+        try:
+            self._train_seeded(X, target, n_outputs, loss_name, seed)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _train_seeded(
+        self, X: np.ndarray, target: np.ndarray, n_outputs: int, loss_name: str, seed: int
+    ) -> None:
+        import torch
+        from torch import nn
+
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             layers: list[nn.Module] = []

@@ -1,0 +1,34 @@
+"""The knowledge base: how search-space configurations performed on many real datasets.
+
+Example:
+    >>> import metaopt.knowledge
+    >>> kb = metaopt.knowledge.load()
+    >>> len(kb.datasets) >= 100
+    True
+"""
+
+from __future__ import annotations
+
+from metaopt.knowledge._base import (
+    RESERVED_COLUMNS,
+    SCHEMA_VERSION,
+    KnowledgeBase,
+    validation_problems,
+)
+from metaopt.knowledge._builder import build, configurations, consolidate, dataset_id
+from metaopt.knowledge._load import SHIPPED_DIR, load
+from metaopt.knowledge._studies import from_studies
+
+__all__ = [
+    "RESERVED_COLUMNS",
+    "SCHEMA_VERSION",
+    "SHIPPED_DIR",
+    "KnowledgeBase",
+    "build",
+    "configurations",
+    "consolidate",
+    "dataset_id",
+    "from_studies",
+    "load",
+    "validation_problems",
+]

@@ -1,0 +1,353 @@
+"""The :class:`KnowledgeBase`: evaluations of configurations on datasets, plus metafeatures."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: Version of the on-disk layout; bumped whenever columns or their meaning change.
+SCHEMA_VERSION = 1
+EVALUATIONS_FILE = "evaluations.parquet"
+METAFEATURES_FILE = "metafeatures.parquet"
+PROVENANCE_FILE = "provenance.json"
+#: Columns every evaluations table has, in this order; no parameter may use these names.
+RESERVED_COLUMNS = (
+    "dataset",
+    "fingerprint",
+    "task",
+    "space",
+    "config_id",
+    "params",
+    "score",
+    "fold_scores",
+    "metric",
+    "secondary_score",
+    "fit_time",
+    "status",
+    "error",
+    "source",
+)
+STATUSES = ("ok", "failed", "timeout")
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    """Call ``write(temp_path)`` then rename onto ``path``, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        write(Path(temp))
+        os.chmod(temp, 0o644)  # mkstemp creates owner-only files; these are shared data
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Write ``frame`` to ``path`` atomically."""
+    _atomic_write(path, lambda temp: frame.to_parquet(temp))
+
+
+def write_json(data: Mapping[str, Any], path: Path) -> None:
+    """Write ``data`` as indented JSON to ``path`` atomically."""
+    text = json.dumps(data, indent=2, sort_keys=True, default=str)
+    _atomic_write(path, lambda temp: temp.write_text(text + "\n"))
+
+
+def parameter_columns(evaluations: pd.DataFrame) -> list[str]:
+    """The parameter columns of an evaluations table (every non-reserved column)."""
+    return [c for c in evaluations.columns if c not in RESERVED_COLUMNS]
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
+
+
+def normalise_parameter_column(values: pd.Series) -> pd.Series:
+    """One dtype per parameter column: float for numbers, boolean, or str; missing if inactive."""
+    present = [v for v in values if not _is_missing(v)]
+    if not present:
+        return values.astype(float)
+    if all(isinstance(v, bool | np.bool_) for v in present):
+        return values.astype("boolean")
+    if all(isinstance(v, int | float | np.integer | np.floating) for v in present):
+        return values.astype(float)
+    return pd.Series(
+        [None if _is_missing(v) else str(v) for v in values], index=values.index, dtype=object
+    )
+
+
+_STRING_COLUMNS = ("dataset", "fingerprint", "task", "space", "params", "metric", "status")
+_FLOAT_COLUMNS = ("score", "secondary_score", "fit_time")
+
+
+def canonical_evaluations(evaluations: pd.DataFrame) -> pd.DataFrame:
+    """A copy with the schema's dtypes, so tables compare equal however they were produced.
+
+    Strings are ``object`` (``None`` when missing), scores and times ``float64``, ``config_id``
+    ``int64``, ``fold_scores`` lists of floats, parameters as :func:`normalise_parameter_column`.
+    """
+    frame = evaluations.copy()
+    for column in frame.columns:
+        if column in _STRING_COLUMNS or column in ("error", "source"):
+            frame[column] = pd.Series(
+                [None if _is_missing(v) else str(v) for v in frame[column]],
+                index=frame.index,
+                dtype=object,
+            )
+        elif column in _FLOAT_COLUMNS:
+            frame[column] = frame[column].astype(float)
+        elif column == "config_id":
+            frame[column] = frame[column].astype("int64")
+        elif column == "fold_scores":
+            frame[column] = [[] if v is None else [float(x) for x in v] for v in frame[column]]
+        else:
+            frame[column] = normalise_parameter_column(frame[column])
+    return frame
+
+
+class KnowledgeBase:
+    """How configurations of the search spaces performed on many datasets.
+
+    Args:
+        evaluations: One row per (dataset, space, configuration); see
+            ``docs/knowledge.md`` for the columns.
+        metafeatures: One row per dataset, indexed by ``dataset``, one float column per
+            metafeature in the extractor's order.
+        provenance: How it was built: ``schema_version``, library versions, date, sources,
+            command, settings.
+
+    Example:
+        >>> import metaopt.knowledge
+        >>> kb = metaopt.knowledge.load()
+        >>> "hist_gradient_boosting" in kb.spaces
+        True
+        >>> kb.for_space("knn")["score"].between(0, 1).all()
+        True
+    """
+
+    def __init__(
+        self,
+        evaluations: pd.DataFrame,
+        metafeatures: pd.DataFrame,
+        provenance: Mapping[str, Any],
+    ) -> None:
+        if not isinstance(evaluations, pd.DataFrame) or not isinstance(metafeatures, pd.DataFrame):
+            raise TypeError(
+                "evaluations and metafeatures must be pandas DataFrames, got "
+                f"{type(evaluations).__name__} and {type(metafeatures).__name__}"
+            )
+        self.evaluations = canonical_evaluations(evaluations)
+        self.metafeatures = metafeatures
+        self.provenance: dict[str, Any] = dict(provenance)
+
+    def __repr__(self) -> str:
+        return (
+            f"KnowledgeBase(datasets={len(self.datasets)}, spaces={self.spaces}, "
+            f"evaluations={len(self.evaluations)})"
+        )
+
+    def __len__(self) -> int:
+        return len(self.evaluations)
+
+    @property
+    def spaces(self) -> list[str]:
+        """Names of the spaces with evaluations, sorted."""
+        return sorted(self.evaluations["space"].dropna().unique().tolist())
+
+    @property
+    def datasets(self) -> list[str]:
+        """Ids of the datasets with evaluations, sorted."""
+        return sorted(self.evaluations["dataset"].dropna().unique().tolist())
+
+    def _check_space(self, space: str) -> None:
+        if space not in self.spaces:
+            raise ValueError(f"no evaluations for space {space!r}; available: {self.spaces}")
+
+    def param_names(self, space: str) -> list[str]:
+        """Parameter names of ``space`` (its registered distributions when it is registered)."""
+        self._check_space(space)
+        rows = self.evaluations[self.evaluations["space"] == space]
+        from metaopt import spaces as registry
+
+        if space in registry.names():
+            task = str(rows["task"].iloc[0])
+            return list(registry.get(space, task).distributions)
+        columns = parameter_columns(rows)
+        return [c for c in columns if rows[c].notna().any()]
+
+    def for_space(self, space: str) -> pd.DataFrame:
+        """The successful evaluations of ``space``, with only its own parameter columns."""
+        self._check_space(space)
+        rows = self.evaluations[
+            (self.evaluations["space"] == space) & (self.evaluations["status"] == "ok")
+        ]
+        params = [c for c in self.param_names(space) if c in rows.columns]
+        keep = [c for c in RESERVED_COLUMNS if c in rows.columns] + params
+        return rows[keep].reset_index(drop=True)
+
+    def subset(self, datasets: Iterable[str]) -> KnowledgeBase:
+        """A new knowledge base with only ``datasets``."""
+        wanted = _as_ids(datasets)
+        evaluations = self.evaluations[self.evaluations["dataset"].isin(wanted)]
+        metafeatures = self.metafeatures[self.metafeatures.index.isin(wanted)]
+        return KnowledgeBase(evaluations.reset_index(drop=True), metafeatures, self.provenance)
+
+    def without(self, datasets: Iterable[str]) -> KnowledgeBase:
+        """A new knowledge base without ``datasets`` (e.g. for leave-one-dataset-out)."""
+        unwanted = _as_ids(datasets)
+        evaluations = self.evaluations[~self.evaluations["dataset"].isin(unwanted)]
+        metafeatures = self.metafeatures[~self.metafeatures.index.isin(unwanted)]
+        return KnowledgeBase(evaluations.reset_index(drop=True), metafeatures, self.provenance)
+
+    def concat(self, other: KnowledgeBase) -> KnowledgeBase:
+        """Both knowledge bases in one; metafeatures of a dataset in both come from ``self``.
+
+        Raises:
+            ValueError: when both hold the same (dataset, space, config_id, source) row.
+        """
+        if not isinstance(other, KnowledgeBase):
+            raise TypeError(f"can only concat a KnowledgeBase, got {type(other).__name__}")
+        evaluations = pd.concat([self.evaluations, other.evaluations], ignore_index=True)
+        keys = ["dataset", "space", "config_id", "source"]
+        duplicated = evaluations.duplicated(keys)
+        if duplicated.any():
+            example = evaluations.loc[duplicated, keys].iloc[0].to_dict()
+            raise ValueError(
+                f"{int(duplicated.sum())} evaluations are in both knowledge bases, e.g. {example}"
+            )
+        for column in parameter_columns(evaluations):
+            evaluations[column] = normalise_parameter_column(evaluations[column])
+        extra = other.metafeatures[~other.metafeatures.index.isin(self.metafeatures.index)]
+        metafeatures = pd.concat([self.metafeatures, extra]) if len(extra) else self.metafeatures
+        provenance = {
+            "schema_version": SCHEMA_VERSION,
+            "parts": [self.provenance, other.provenance],
+        }
+        return KnowledgeBase(evaluations, metafeatures, provenance)
+
+    def validate(self, *, require_metafeatures: bool = True) -> KnowledgeBase:
+        """Check the schema; return ``self`` or raise ``ValueError`` listing every problem.
+
+        Args:
+            require_metafeatures: Also require a metafeature row for every dataset.
+        """
+        problems = validation_problems(self, require_metafeatures=require_metafeatures)
+        if problems:
+            raise ValueError("invalid knowledge base:\n- " + "\n- ".join(problems))
+        return self
+
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write ``evaluations.parquet``, ``metafeatures.parquet`` and ``provenance.json``.
+
+        Each file is written atomically. Returns the directory.
+        """
+        directory = Path(directory)
+        evaluations = self.evaluations.copy()
+        evaluations["fold_scores"] = evaluations["fold_scores"].map(
+            lambda v: [float(x) for x in v] if v is not None else []
+        )
+        write_parquet(evaluations, directory / EVALUATIONS_FILE)
+        write_parquet(self.metafeatures, directory / METAFEATURES_FILE)
+        provenance = {**self.provenance, "schema_version": SCHEMA_VERSION}
+        write_json(provenance, directory / PROVENANCE_FILE)
+        return directory
+
+    @classmethod
+    def read(cls, directory: str | os.PathLike[str]) -> KnowledgeBase:
+        """Read a knowledge base written by :meth:`save`.
+
+        Raises:
+            ValueError: for a missing or corrupted file or another schema version.
+        """
+        directory = Path(directory)
+        paths = [directory / n for n in (EVALUATIONS_FILE, METAFEATURES_FILE, PROVENANCE_FILE)]
+        missing = [p.name for p in paths if not p.is_file()]
+        if missing:
+            raise ValueError(f"knowledge base at {directory} lacks {missing}")
+        try:
+            provenance = json.loads(paths[2].read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"corrupted {paths[2]}: {exc}") from exc
+        version = provenance.get("schema_version") if isinstance(provenance, dict) else None
+        if version != SCHEMA_VERSION:
+            raise ValueError(
+                f"knowledge base at {directory} has schema_version {version!r}; this version of "
+                f"metaopt reads schema_version {SCHEMA_VERSION}: rebuild it with "
+                "metaopt.knowledge.build or experiments/build_knowledge.py"
+            )
+        frames = []
+        for path in paths[:2]:
+            try:
+                frames.append(pd.read_parquet(path))
+            except Exception as exc:  # pyarrow raises several types for damaged files
+                raise ValueError(f"corrupted {path}: {type(exc).__name__}: {exc}") from exc
+        evaluations, metafeatures = frames
+        return cls(evaluations, metafeatures, provenance)
+
+
+def _as_ids(datasets: Iterable[str]) -> set[str]:
+    if isinstance(datasets, str):
+        return {datasets}
+    return {str(d) for d in datasets}
+
+
+def validation_problems(kb: KnowledgeBase, *, require_metafeatures: bool = True) -> list[str]:
+    """Every schema problem of ``kb`` as a sentence (empty when valid)."""
+    problems: list[str] = []
+    ev = kb.evaluations
+    missing = [c for c in RESERVED_COLUMNS if c not in ev.columns]
+    if missing:
+        return [f"evaluations lack columns {missing}"]
+    bad_status = sorted(set(ev["status"].dropna()) - set(STATUSES))
+    if bad_status or ev["status"].isna().any():
+        problems.append(f"status must be one of {STATUSES}, found {bad_status or [None]}")
+    ok = ev["status"] == "ok"
+    if ev.loc[ok, "score"].isna().any():
+        problems.append(f"{int(ev.loc[ok, 'score'].isna().sum())} ok rows have no score")
+    if ev.loc[~ok, "score"].notna().any():
+        problems.append("failed or timed-out rows must have score NaN")
+    if not ev["task"].isin(["classification", "regression"]).all():
+        problems.append("task must be 'classification' or 'regression'")
+    keys = ["dataset", "space", "config_id", "source"]
+    if ev.duplicated(keys).any():
+        problems.append(f"{int(ev.duplicated(keys).sum())} duplicated {keys} rows")
+    for column in ("dataset", "fingerprint", "space", "params", "metric", "source"):
+        if ev[column].isna().any():
+            problems.append(f"column {column!r} has missing values")
+    try:
+        parsed = ev["params"].map(json.loads)
+    except (TypeError, ValueError) as exc:
+        problems.append(f"params must be JSON objects: {exc}")
+    else:
+        if not parsed.map(lambda p: isinstance(p, dict)).all():
+            problems.append("params must be JSON objects")
+        else:
+            columns = set(parameter_columns(ev))
+            unknown = set().union(*parsed.map(set)) - columns if len(parsed) else set()
+            if unknown:
+                problems.append(f"params name parameters without a column: {sorted(unknown)}")
+    mf = kb.metafeatures
+    if mf.index.name != "dataset":
+        problems.append(f"metafeatures index must be named 'dataset', got {mf.index.name!r}")
+    if mf.index.duplicated().any():
+        problems.append("metafeatures has duplicated datasets")
+    non_float = [c for c in mf.columns if not pd.api.types.is_float_dtype(mf[c])]
+    if non_float:
+        problems.append(f"metafeature columns must be float, not {non_float[:5]}")
+    if require_metafeatures:
+        lacking = sorted(set(ev["dataset"]) - set(mf.index))
+        if lacking:
+            problems.append(f"{len(lacking)} datasets lack metafeatures, e.g. {lacking[:3]}")
+    if kb.provenance.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
+        problems.append(f"provenance schema_version is not {SCHEMA_VERSION}")
+    return problems

@@ -1,0 +1,132 @@
+"""The KnowledgeBase value type: selection, validation, persistence."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import metaopt.knowledge as knowledge
+from metaopt import spaces
+from metaopt.knowledge import KnowledgeBase
+
+
+def _rows(dataset: str, space: str, n: int, *, failed: int = 0) -> list[dict[str, object]]:
+    configs = knowledge.configurations(spaces.get(space), n, seed=0)
+    rows = []
+    for config_id, params in enumerate(configs):
+        ok = config_id >= failed
+        rows.append(
+            {
+                "dataset": dataset,
+                "fingerprint": f"fp-{dataset}",
+                "task": "classification",
+                "space": space,
+                "config_id": config_id,
+                "params": json.dumps(params),
+                "score": 0.5 + 0.01 * config_id if ok else math.nan,
+                "fold_scores": [0.5, 0.5],
+                "metric": "balanced_accuracy",
+                "secondary_score": -0.7,
+                "fit_time": 0.1,
+                "status": "ok" if ok else "failed",
+                "error": None if ok else "ValueError: boom",
+                "source": "builder",
+                **params,
+            }
+        )
+    return rows
+
+
+@pytest.fixture
+def kb() -> KnowledgeBase:
+    rows = _rows("a", "knn", 4, failed=1) + _rows("a", "svm", 4) + _rows("b", "knn", 4)
+    metafeatures = pd.DataFrame(
+        {"n_rows": [100.0, 200.0], "n_features": [3.0, 5.0]},
+        index=pd.Index(["a", "b"], name="dataset"),
+    )
+    return KnowledgeBase(pd.DataFrame(rows), metafeatures, {"schema_version": 1, "command": "t"})
+
+
+def test_selection_by_space_and_dataset(kb: KnowledgeBase) -> None:
+    assert kb.spaces == ["knn", "svm"] and kb.datasets == ["a", "b"]
+    knn = kb.for_space("knn")
+    assert len(knn) == 7 and (knn["status"] == "ok").all()
+    assert "C" not in knn.columns and {"n_neighbors", "weights", "p"} <= set(knn.columns)
+    assert kb.param_names("svm") == list(spaces.get("svm").distributions)
+    with pytest.raises(ValueError, match="no evaluations for space"):
+        kb.for_space("mlp")
+    without = kb.without(["a"])
+    assert without.datasets == ["b"] and list(without.metafeatures.index) == ["b"]
+    assert kb.datasets == ["a", "b"]  # the original is untouched
+    assert kb.subset("a").datasets == ["a"]
+
+
+def test_concat_combines_and_refuses_duplicates(kb: KnowledgeBase) -> None:
+    other = KnowledgeBase(
+        pd.DataFrame(_rows("c", "svm", 2)),
+        pd.DataFrame({"n_rows": [50.0]}, index=pd.Index(["c"], name="dataset")),
+        {"schema_version": 1},
+    )
+    both = kb.concat(other)
+    assert both.datasets == ["a", "b", "c"] and len(both) == len(kb) + 2
+    assert set(both.metafeatures.index) == {"a", "b", "c"}
+    both.validate()
+    with pytest.raises(ValueError, match="in both"):
+        kb.concat(kb)
+
+
+def test_validate_reports_every_problem(kb: KnowledgeBase) -> None:
+    kb.validate()
+    broken = kb.evaluations.copy()
+    broken.loc[0, "score"] = 0.9  # a failed row with a score
+    broken.loc[1, "status"] = "crashed"
+    broken.loc[2, "params"] = "{not json"
+    bad = KnowledgeBase(broken, kb.metafeatures.iloc[:1], kb.provenance)
+    with pytest.raises(ValueError) as error:
+        bad.validate()
+    message = str(error.value)
+    for fragment in ("score NaN", "status must be", "JSON", "lack metafeatures"):
+        assert fragment in message
+
+
+def test_save_and_read_round_trip(kb: KnowledgeBase, tmp_path: Path) -> None:
+    kb.save(tmp_path)
+    back = knowledge.load(tmp_path)
+    pd.testing.assert_frame_equal(back.evaluations, kb.evaluations)
+    pd.testing.assert_frame_equal(back.metafeatures, kb.metafeatures)
+    assert back.provenance["command"] == "t"
+    assert back.evaluations["p"].dropna().isin([1.0, 2.0]).all()
+    params = json.loads(back.evaluations.loc[0, "params"])
+    assert isinstance(params["p"], int) and isinstance(params["weights"], str)
+
+
+def test_read_rejects_corrupted_files_and_other_schema_versions(
+    kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    kb.save(tmp_path)
+    provenance = json.loads((tmp_path / "provenance.json").read_text())
+    (tmp_path / "provenance.json").write_text(json.dumps({**provenance, "schema_version": 99}))
+    with pytest.raises(ValueError, match="schema_version 99"):
+        knowledge.load(tmp_path)
+    (tmp_path / "provenance.json").write_text(json.dumps(provenance))
+    data = (tmp_path / "evaluations.parquet").read_bytes()
+    (tmp_path / "evaluations.parquet").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="corrupted"):
+        knowledge.load(tmp_path)
+    (tmp_path / "provenance.json").write_text("{broken")
+    with pytest.raises(ValueError, match="corrupted"):
+        knowledge.load(tmp_path)
+    with pytest.raises(ValueError, match="lacks"):
+        knowledge.load(tmp_path / "nowhere")
+
+
+def test_parameter_columns_have_one_dtype(kb: KnowledgeBase) -> None:
+    ev = kb.evaluations
+    assert ev["n_neighbors"].dtype == np.float64
+    assert ev["weights"].dtype == object
+    assert ev.loc[ev["space"] == "svm", "n_neighbors"].isna().all()

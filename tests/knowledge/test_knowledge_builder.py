@@ -1,0 +1,228 @@
+"""The resumable builder: a small real build, resume after kill, failures, Dask."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from optuna.distributions import FloatDistribution
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+import metaopt.knowledge as knowledge
+from metaopt import spaces
+from metaopt.datasets import Dataset, load_dataset
+from metaopt.spaces import SearchSpace
+
+
+def _sklearn(name: str) -> Dataset:
+    return load_dataset(f"sklearn:{name}")
+
+
+@pytest.fixture(scope="module")
+def real_datasets(pmlb_dir: Path, openml_arff_dir: Path) -> list[Dataset]:
+    return [
+        load_dataset(pmlb_dir / "analcatdata_aids.tsv.gz"),
+        load_dataset(pmlb_dir / "lupus.tsv.gz"),
+        load_dataset(openml_arff_dir / "10-lymph.arff"),
+    ]
+
+
+def test_small_real_build_end_to_end(real_datasets: list[Dataset], tmp_path: Path) -> None:
+    ids = {"pmlb:analcatdata_aids", "pmlb:lupus", "openml:10"}
+    mapping = {knowledge.dataset_id(d): d for d in real_datasets}
+    assert set(mapping) == ids
+    kb = knowledge.build(
+        real_datasets,
+        ["knn", "logistic_regression"],
+        n_configs=4,
+        work_dir=tmp_path / "work",
+        output=tmp_path / "kb",
+        cv=3,
+        max_rows=60,
+        n_jobs=1,
+        progress=False,
+    )
+    ev = kb.evaluations
+    assert len(ev) == 3 * 2 * 4
+    assert set(ev["dataset"]) == ids and kb.spaces == ["knn", "logistic_regression"]
+    for (_, space), rows in ev.groupby(["dataset", "space"]):
+        assert sorted(rows["config_id"]) == [0, 1, 2, 3]
+        default = rows.loc[rows["config_id"] == 0, "params"].iloc[0]
+        assert json.loads(default) == spaces.get(space).default
+    # The same configurations on every dataset, so scores compare across datasets.
+    assert ev.groupby(["space", "config_id"])["params"].nunique().max() == 1
+    ok = ev[ev["status"] == "ok"]
+    assert len(ok) > 0.8 * len(ev)
+    assert ok["score"].between(0, 1).all()
+    means = ok["fold_scores"].map(np.mean)
+    np.testing.assert_allclose(ok["score"], means)
+    assert ok["fold_scores"].map(len).eq(3).all()
+    assert (ok["secondary_score"] <= 0).all()  # neg_log_loss
+    facts = kb.provenance["datasets"]["openml:10"]
+    assert facts["n_rows"] == 148 and facts["n_rows_used"] == 60
+    assert ev.groupby("dataset")["fingerprint"].nunique().eq(1).all()
+    assert set(kb.metafeatures.index) == ids and kb.metafeatures.index.name == "dataset"
+    kb.validate()
+    saved = knowledge.load(tmp_path / "kb")
+    pd.testing.assert_frame_equal(saved.evaluations, ev)
+    # A rerun finds every unit done: nothing is evaluated or written twice.
+    again = knowledge.build(
+        real_datasets,
+        ["knn", "logistic_regression"],
+        n_configs=4,
+        work_dir=tmp_path / "work",
+        cv=3,
+        max_rows=60,
+        n_jobs=1,
+        progress=False,
+    )
+    pd.testing.assert_frame_equal(again.evaluations, ev)
+    with pytest.raises(ValueError, match="other settings"):
+        knowledge.build(real_datasets, ["knn"], n_configs=5, work_dir=tmp_path / "work")
+
+
+_KILLED_BUILD = textwrap.dedent(
+    """
+    import sys
+    import metaopt.knowledge as knowledge
+    from metaopt.datasets import load_dataset
+    datasets = [load_dataset(f"sklearn:{n}") for n in ("iris", "wine", "breast_cancer")]
+    knowledge.build(datasets, ["svm", "knn", "logistic_regression"], n_configs=12,
+                    work_dir=sys.argv[1], n_jobs=1, metafeatures=False, progress=False)
+    """
+)
+
+
+@pytest.mark.slow
+def test_resume_after_kill_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    parts = work / "parts" / "evaluations"
+    process = subprocess.Popen([sys.executable, "-c", _KILLED_BUILD, str(work)])
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and len(list(parts.glob("*.parquet"))) < 2:
+        assert process.poll() is None, "the build ended before it could be killed"
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    before = {p.name: p.read_bytes() for p in parts.glob("*.parquet")}
+    assert 2 <= len(before) < 9, "the kill should land midway through the 9 units"
+    datasets = [_sklearn(n) for n in ("iris", "wine", "breast_cancer")]
+    kb = knowledge.build(
+        datasets,
+        ["svm", "knn", "logistic_regression"],
+        n_configs=12,
+        work_dir=work,
+        n_jobs=1,
+        metafeatures=False,
+        progress=False,
+    )
+    ev = kb.evaluations
+    assert len(ev) == 9 * 12
+    assert not ev.duplicated(["dataset", "space", "config_id"]).any()
+    # Units finished before the kill were kept as they were, not recomputed.
+    assert {p.name: p.read_bytes() for p in parts.glob("*.parquet") if p.name in before} == before
+    assert not [p for p in parts.iterdir() if p.suffix != ".parquet"]
+
+
+class _Probe(ClassifierMixin, BaseEstimator):
+    """Predicts the majority class; fails for x > 0.7 and stalls for x < 0.1."""
+
+    def __init__(self, x: float = 0.3) -> None:
+        self.x = x
+
+    def fit(self, X: object, y: np.ndarray) -> _Probe:
+        if self.x > 0.7:
+            raise ValueError(f"probe failure at x={self.x:.2f}")
+        if self.x < 0.1:
+            time.sleep(3)
+        values, counts = np.unique(y, return_counts=True)
+        self.classes_ = values
+        self.majority_ = values[np.argmax(counts)]
+        return self
+
+    def predict(self, X: object) -> np.ndarray:
+        return np.full(len(X), self.majority_)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def probe_space() -> object:
+    def factory(task: str) -> SearchSpace:
+        return SearchSpace(
+            "probe",
+            task,
+            {"x": FloatDistribution(0.0, 1.0)},
+            {"x": 0.3},
+            lambda params: _Probe(**params),
+        )
+
+    spaces.register("probe", factory)
+    yield factory
+    from metaopt.spaces import _registry
+
+    _registry._FACTORIES.pop("probe")
+
+
+def test_failures_and_timeouts_are_recorded_not_dropped(
+    probe_space: object, tmp_path: Path
+) -> None:
+    seed = 2
+    xs = [c["x"] for c in knowledge.configurations(spaces.get("probe"), 16, seed)]
+    expected = ["failed" if x > 0.7 else "timeout" if x < 0.1 else "ok" for x in xs]
+    assert {"failed", "timeout", "ok"} <= set(expected)  # the seed exercises every path
+    single_class = Dataset(
+        X=pd.DataFrame({"a": np.arange(20.0)}),
+        y=pd.Series(pd.Categorical(["only"] * 20)),
+        task="classification",
+        name="constant",
+        source="test:constant",
+    )
+    kb = knowledge.build(
+        {"iris": _sklearn("iris"), "constant": single_class},
+        ["probe"],
+        n_configs=16,
+        work_dir=tmp_path,
+        seed=seed,
+        timeout=0.5,
+        metafeatures=False,
+        n_jobs=1,
+        progress=False,
+    )
+    ev = kb.evaluations.sort_values("config_id")
+    assert ev["status"].tolist() == expected
+    failed = ev[ev["status"] == "failed"]
+    assert failed["error"].str.contains("probe failure").all()
+    assert ev.loc[ev["status"] == "timeout", "error"].str.contains("ConfigTimeout").all()
+    assert ev.loc[ev["status"] != "ok", "score"].isna().all()
+    assert ev.loc[ev["status"] == "ok", "score"].notna().all()
+    assert "skipped" in kb.provenance["datasets"]["constant"]
+    kb.validate(require_metafeatures=False)
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_gives_the_same_knowledge(tmp_path: Path) -> None:
+    joblib = pytest.importorskip("joblib")
+    distributed = pytest.importorskip("distributed")
+    datasets = [_sklearn("iris"), _sklearn("wine")]
+    options = dict(n_configs=4, metafeatures=False, progress=False)
+    local = knowledge.build(
+        datasets, ["knn", "svm"], work_dir=tmp_path / "local", n_jobs=1, **options
+    )
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster),
+        joblib.parallel_backend("dask"),
+    ):
+        on_dask = knowledge.build(datasets, ["knn", "svm"], work_dir=tmp_path / "dask", **options)
+    columns = ["dataset", "space", "config_id", "params", "score", "status"]
+    pd.testing.assert_frame_equal(on_dask.evaluations[columns], local.evaluations[columns])
