@@ -16,30 +16,16 @@ from optuna.distributions import (
     IntDistribution,
 )
 
-# Columns of a long-format table that are never hyperparameters (the knowledge-base schema's
-# reserved names plus a few common extras of external meta-datasets).
-RESERVED_COLUMNS = frozenset(
-    {
-        "dataset",
-        "fingerprint",
-        "task",
-        "space",
-        "config_id",
-        "params",
-        "score",
-        "fold_scores",
-        "metric",
-        "secondary_score",
-        "fit_time",
-        "status",
-        "error",
-        "source",
-        "task_id",
-        "dataset_id",
-        "openml_did",
-        "seed",
-    }
-)
+from metaopt.knowledge._base import RESERVED_COLUMNS as KNOWLEDGE_RESERVED_COLUMNS
+
+# Columns of a long-format table that are never hyperparameters: the knowledge-base schema's
+# reserved names plus a few common extras of external meta-datasets.
+RESERVED_COLUMNS = frozenset(KNOWLEDGE_RESERVED_COLUMNS) | {
+    "task_id",
+    "dataset_id",
+    "openml_did",
+    "seed",
+}
 
 _OPENML_ID = re.compile(r"^openml:(\d+)$")
 
