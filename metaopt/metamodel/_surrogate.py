@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,6 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.decomposition import PCA
 from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.neighbors import KDTree
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
@@ -17,6 +19,8 @@ from metaopt.metamodel._candidates import sample_space
 from metaopt.metamodel._data import canonical_key, parse_params, plain
 from metaopt.metamodel._diverse import greedy_diverse_top_n
 from metaopt.metamodel._encoding import ConfigEncoder
+
+_logger = logging.getLogger("metaopt.metamodel")
 
 
 @dataclass
@@ -60,8 +64,9 @@ class SurrogateRanker(MetaModel):
             overfit a few hundred datasets); ``None`` uses every metafeature.
         config_prior: Also give the model each configuration's mean normalised score over the
             training datasets (leave-one-dataset-out for the training rows; a configuration
-            outside the table takes that of its nearest table configuration), so what works
-            everywhere is learned directly and the metafeatures explain the deviations.
+            outside the table, or that no other dataset evaluated as in random search, takes
+            that of its nearest table configuration), so what works everywhere is learned
+            directly and the metafeatures explain the deviations.
         random_state: Seed for the candidate samples and the regressor.
 
     Example:
@@ -131,15 +136,23 @@ class SurrogateRanker(MetaModel):
         encoded_candidates = encoder.transform(candidates)
         if self.config_prior:
             prior_points, prior_values, leave_one_out = _config_prior(rows, first, encoder)
-            columns.append(leave_one_out[:, None])
-            prior_by_key = dict(zip(first["config_key"], prior_values, strict=True))
-            candidate_prior = self._prior_of(
-                [canonical_key(c) for c in candidates],
-                encoded_candidates,
-                prior_by_key,
-                prior_points,
-                prior_values,
-            )
+            if np.isnan(leave_one_out).all():
+                # One training dataset: no configuration has a score elsewhere to learn from.
+                _logger.info(
+                    "SurrogateRanker: space %r has one training dataset; no configuration prior",
+                    space,
+                )
+                prior_points = prior_values = None
+            else:
+                columns.append(leave_one_out[:, None])
+                prior_by_key = dict(zip(first["config_key"], prior_values, strict=True))
+                candidate_prior = self._prior_of(
+                    [canonical_key(c) for c in candidates],
+                    encoded_candidates,
+                    prior_by_key,
+                    prior_points,
+                    prior_values,
+                )
         features = np.hstack(columns)
         # Knowledge tables are small: one thread is as fast and does not oversubscribe the
         # cores when the benchmark refits per held-out dataset in parallel workers.
@@ -233,9 +246,9 @@ class SurrogateRanker(MetaModel):
             described = state.projection.transform(described)
         columns = [np.repeat(described, len(encoded), axis=0), encoded]
         if state.prior_points is not None and state.prior_values is not None:
-            columns.append(
-                _nearest_prior(encoded, state.prior_points, state.prior_values)[:, None]
-            )
+            if prior is None:
+                prior = _nearest_prior(encoded, state.prior_points, state.prior_values)
+            columns.append(prior[:, None])
         features = np.hstack(columns)
         if not len(encoded):
             return np.zeros(0)
@@ -261,26 +274,43 @@ class SurrogateRanker(MetaModel):
 def _config_prior(
     rows: pd.DataFrame, first: pd.DataFrame, encoder: ConfigEncoder
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Encoded table configurations, their mean scores, and each row's leave-one-out mean."""
+    """Encoded table configurations, their mean scores, and each row's leave-one-out prior.
+
+    A row's prior is its configuration's mean over the *other* datasets. A configuration no
+    other dataset evaluated (random search draws new ones per dataset) takes, as on a new
+    dataset, the mean of its nearest configuration, here among those its dataset did not
+    evaluate. NaN where there is none (e.g. a single training dataset).
+    """
     grouped = rows.groupby("config_key")["normalized_score"]
     total, count = grouped.transform("sum"), grouped.transform("count")
     own = rows["normalized_score"]
-    leave_one_out = ((total - own) / (count - 1)).where(count > 1).to_numpy(float)
+    leave_one_out = np.array(((total - own) / (count - 1)).where(count > 1), dtype=float)
     means = grouped.mean()
     keys = list(first["config_key"])
     points = np.nan_to_num(encoder.transform([parse_params(p) for p in first["params"]]), nan=-1.0)
-    return points, means.loc[keys].to_numpy(float), leave_one_out
+    values = means.loc[keys].to_numpy(float)
+    unshared = np.isnan(leave_one_out)
+    if unshared.any():
+        position = {key: i for i, key in enumerate(keys)}
+        row_point = rows["config_key"].map(position).to_numpy(int)
+        for _, index in rows.groupby("dataset").indices.items():
+            own_configs = np.zeros(len(keys), dtype=bool)
+            own_configs[row_point[index]] = True
+            missing = index[unshared[index]]
+            if len(missing) and not own_configs.all():
+                others = ~own_configs
+                leave_one_out[missing] = _nearest_prior(
+                    points[row_point[missing]], points[others], values[others]
+                )
+    return points, values, leave_one_out
 
 
 def _nearest_prior(encoded: np.ndarray, points: np.ndarray, values: np.ndarray) -> np.ndarray:
     """The prior of each encoded configuration's nearest table configuration (L1)."""
     query = np.nan_to_num(encoded, nan=-1.0)
-    out = np.empty(len(query))
-    # Chunks keep the (queries x table x columns) differences to a few million numbers even
-    # for tables of tens of thousands of random-search configurations.
-    step = max(1, 4_000_000 // max(1, points.size))
-    for start in range(0, len(query), step):
-        chunk = query[start : start + step]
-        distance = np.abs(chunk[:, None, :] - points[None, :, :]).sum(axis=2)
-        out[start : start + step] = values[distance.argmin(axis=1)]
-    return out
+    if not len(query):
+        return np.zeros(0)
+    # A k-d tree: random-search tables hold tens of thousands of configurations, too many
+    # for all pairwise distances when every training row needs its nearest one.
+    nearest = KDTree(points, metric="manhattan").query(query, k=1, return_distance=False)
+    return values[nearest[:, 0]]
