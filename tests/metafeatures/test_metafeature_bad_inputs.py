@@ -127,3 +127,12 @@ def test_duplicated_rows() -> None:
 def test_unusable_input_raises(X: object, y: object, error: type, match: str) -> None:
     with pytest.raises(error, match=match):
         extract_metafeatures(X, y)
+
+
+def test_degenerate_lda_fold_is_nan_with_a_reason() -> None:
+    # Found by the property test: scikit-learn's LDA raises IndexError on this fold layout.
+    X = pd.DataFrame({"c0": [0.0, 0.0, 0.0, 0.0, 1.0]})
+    y = pd.Series(list("xxxxy"), dtype="category")
+    result = extract_metafeatures(X, y, task="classification", random_state=1)
+    assert np.isnan(result["landmarking.lda"])
+    assert "lda could not be fitted" in result.attrs["nan_reasons"]["landmarking.lda"]
