@@ -125,7 +125,7 @@ def run_trajectory(
                 if t == stop:
                     break
                 if not training:
-                    records.append(float(loss))
+                    records.append(float(loss.detach()))
                 (grad,) = torch.autograd.grad(loss, theta, retain_graph=training)
                 grad = torch.nan_to_num(grad.detach(), nan=0.0, posinf=0.0, neginf=0.0)
                 if training:
