@@ -9,6 +9,36 @@ import numpy as np
 import pandas as pd
 
 
+def _evaluation_row(
+    dataset: str,
+    fingerprint: str,
+    task: str,
+    space: str,
+    config_id: int,
+    config: dict[str, Any],
+    score: float,
+    metric: str,
+) -> dict[str, Any]:
+    """One successful evaluation in the knowledge-base schema."""
+    return {
+        "dataset": dataset,
+        "fingerprint": fingerprint,
+        "task": task,
+        "space": space,
+        "config_id": config_id,
+        "params": json.dumps(config),
+        **config,
+        "score": float(score),
+        "fold_scores": [float(score)],
+        "metric": metric,
+        "secondary_score": np.nan,
+        "fit_time": 0.0,
+        "status": "ok",
+        "error": None,
+        "source": "toy",
+    }
+
+
 def toy_knowledge(
     n_datasets: int = 12,
     n_configs: int = 24,
@@ -62,23 +92,7 @@ def toy_knowledge(
                 + rng.normal(0, 0.005)
             )
             rows.append(
-                {
-                    "dataset": dataset,
-                    "fingerprint": dataset,
-                    "task": task,
-                    "space": space,
-                    "config_id": config_id,
-                    "params": json.dumps(config),
-                    **config,
-                    "score": float(score),
-                    "fold_scores": [float(score)],
-                    "metric": "toy",
-                    "secondary_score": np.nan,
-                    "fit_time": 0.0,
-                    "status": "ok",
-                    "error": None,
-                    "source": "toy",
-                }
+                _evaluation_row(dataset, dataset, task, space, config_id, config, score, "toy")
             )
     return pd.DataFrame(rows), metafeatures
 
@@ -122,23 +136,16 @@ def toy_knowledge_base(
         scores = 0.5 + 0.1 * np.tanh(encoded @ weights)
         for config_id, (config, score) in enumerate(zip(configs, scores, strict=True)):
             rows.append(
-                {
-                    "dataset": dataset_id,
-                    "fingerprint": dataset.fingerprint,
-                    "task": task,
-                    "space": space,
-                    "config_id": config_id,
-                    "params": json.dumps(config),
-                    **config,
-                    "score": float(score),
-                    "fold_scores": [float(score)],
-                    "metric": "simulated",
-                    "secondary_score": np.nan,
-                    "fit_time": 0.0,
-                    "status": "ok",
-                    "error": None,
-                    "source": "toy",
-                }
+                _evaluation_row(
+                    dataset_id,
+                    dataset.fingerprint,
+                    task,
+                    space,
+                    config_id,
+                    config,
+                    score,
+                    "simulated",
+                )
             )
     frame = pd.DataFrame(metafeatures).T
     frame.index.name = "dataset"
