@@ -1,4 +1,18 @@
-"""A small synthetic knowledge table with a known structure, for examples and tests."""
+"""Helpers for tests and examples of code built on metaopt: small knowledge tables.
+
+They stand in for the shipped knowledge base where a test must be fast and must not depend on
+it: :func:`toy_knowledge` is a synthetic table with a known, learnable structure;
+:func:`toy_knowledge_base` is a :class:`~metaopt.knowledge.KnowledgeBase` of real datasets'
+metafeatures and simulated scores.
+
+Example:
+    >>> from metaopt.metamodel import NearestDatasets
+    >>> from metaopt.testing import toy_knowledge
+    >>> evaluations, metafeatures = toy_knowledge(n_datasets=6, n_configs=8)
+    >>> model = NearestDatasets().fit(evaluations, "toy", metafeatures=metafeatures)
+    >>> len(model.rank(metafeatures.iloc[0], n=3))
+    3
+"""
 
 from __future__ import annotations
 
@@ -120,7 +134,7 @@ def toy_knowledge_base(
     from metaopt import spaces
     from metaopt.knowledge import SCHEMA_VERSION, KnowledgeBase
     from metaopt.metafeatures import extract_metafeatures
-    from metaopt.metamodel._encoding import ConfigEncoder
+    from metaopt.metamodel import ConfigEncoder
 
     tasks = {d.task for d in datasets.values()}
     if len(tasks) != 1:
@@ -152,3 +166,6 @@ def toy_knowledge_base(
     return KnowledgeBase(
         pd.DataFrame(rows), frame, {"schema_version": SCHEMA_VERSION, "sources": ["toy"]}
     )
+
+
+__all__ = ["toy_knowledge", "toy_knowledge_base"]

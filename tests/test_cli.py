@@ -10,7 +10,7 @@ import pytest
 
 import metaopt
 from metaopt.cli import main
-from metaopt.metamodel import toy_knowledge_base
+from metaopt.testing import toy_knowledge_base
 
 
 @pytest.fixture(scope="module")

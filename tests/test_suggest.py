@@ -13,8 +13,8 @@ import metaopt._suggest as suggest_module
 from metaopt import spaces
 from metaopt._suggest import Explanation, suggest
 from metaopt.datasets import Dataset
-from metaopt.metamodel import toy_knowledge_base
 from metaopt.metamodel._default import fitted_model
+from metaopt.testing import toy_knowledge_base
 
 
 def _synthetic(seed: int, n_features: int) -> Dataset:

@@ -21,7 +21,6 @@ from metaopt.metamodel._portfolio import Portfolio, greedy_portfolio
 from metaopt.metamodel._registry import DEFAULT_MODEL, MODEL_NAMES, make_model
 from metaopt.metamodel._scaling import MetafeatureScaler
 from metaopt.metamodel._surrogate import SurrogateRanker
-from metaopt.metamodel._toy import toy_knowledge, toy_knowledge_base
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -36,6 +35,4 @@ __all__ = [
     "greedy_portfolio",
     "make_model",
     "normalize_scores",
-    "toy_knowledge",
-    "toy_knowledge_base",
 ]

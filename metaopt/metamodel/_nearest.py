@@ -36,7 +36,7 @@ class NearestDatasets(MetaModel):
 
     Example:
         >>> from metaopt.metamodel import NearestDatasets
-        >>> from metaopt.metamodel import toy_knowledge
+        >>> from metaopt.testing import toy_knowledge
         >>> evaluations, metafeatures = toy_knowledge()
         >>> model = NearestDatasets().fit(evaluations, "toy", metafeatures=metafeatures)
         >>> len(model.rank(metafeatures.iloc[0], n=3))

@@ -111,7 +111,8 @@ class Portfolio(MetaModel):
             evaluated configuration.
 
     Example:
-        >>> from metaopt.metamodel import Portfolio, toy_knowledge
+        >>> from metaopt.metamodel import Portfolio
+        >>> from metaopt.testing import toy_knowledge
         >>> evaluations, metafeatures = toy_knowledge()
         >>> model = Portfolio().fit(evaluations, metafeatures=metafeatures)
         >>> len(model.rank(None, n=4))

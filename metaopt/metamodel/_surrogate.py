@@ -70,7 +70,8 @@ class SurrogateRanker(MetaModel):
         random_state: Seed for the candidate samples and the regressor.
 
     Example:
-        >>> from metaopt.metamodel import SurrogateRanker, toy_knowledge
+        >>> from metaopt.metamodel import SurrogateRanker
+        >>> from metaopt.testing import toy_knowledge
         >>> evaluations, metafeatures = toy_knowledge()
         >>> model = SurrogateRanker(max_iter=50).fit(evaluations, metafeatures=metafeatures)
         >>> best = model.rank(metafeatures.iloc[0], n=1)[0]

@@ -23,9 +23,9 @@ from metaopt.metamodel import (
     SurrogateRanker,
     make_model,
     normalize_scores,
-    toy_knowledge,
 )
 from metaopt.metamodel._data import canonical_key, parse_params
+from metaopt.testing import toy_knowledge
 
 FAST = {"surrogate": {"max_iter": 60}, "nearest": {}, "portfolio": {}}
 

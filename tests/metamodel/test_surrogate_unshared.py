@@ -7,10 +7,11 @@ import json
 import numpy as np
 import pandas as pd
 
-from metaopt.metamodel import SurrogateRanker, normalize_scores, toy_knowledge
+from metaopt.metamodel import SurrogateRanker, normalize_scores
 from metaopt.metamodel._data import canonical_key
 from metaopt.metamodel._encoding import ConfigEncoder
 from metaopt.metamodel._surrogate import _config_prior
+from metaopt.testing import toy_knowledge
 
 
 def _random_search_table(

@@ -23,7 +23,8 @@ import optuna
 import pytest
 
 from metaopt.knowledge import SCHEMA_VERSION, KnowledgeBase
-from metaopt.metamodel import NearestDatasets, toy_knowledge
+from metaopt.metamodel import NearestDatasets
+from metaopt.testing import toy_knowledge
 
 pytestmark = pytest.mark.slow
 

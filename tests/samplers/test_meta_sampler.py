@@ -13,9 +13,10 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from optuna.samplers import BaseSampler, RandomSampler
 
 from metaopt.knowledge import SCHEMA_VERSION, KnowledgeBase
-from metaopt.metamodel import NearestDatasets, toy_knowledge
+from metaopt.metamodel import NearestDatasets
 from metaopt.samplers import MetaSampler, fit_to_distribution
 from metaopt.samplers._mapping import UNMAPPABLE
+from metaopt.testing import toy_knowledge
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 WARM = "metaopt:warm_start"
