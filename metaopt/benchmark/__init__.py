@@ -28,8 +28,16 @@ from metaopt.benchmark._metrics import (
 from metaopt.benchmark._problems import ConfigEncoder, LiveProblem, PoolProblem, suggest_flat
 from metaopt.benchmark._protocol import run_live_benchmark, run_pool_benchmark
 from metaopt.benchmark._readers import from_knowledge, read_long_format, read_openml_runs
-from metaopt.benchmark._report import summarise
-from metaopt.benchmark._resolve import network_available, resolve_openml_datasets
+from metaopt.benchmark._report import brief, summarise
+from metaopt.benchmark._resolve import (
+    bundled_suite,
+    folder_loader,
+    live_datasets,
+    local_files_by_openml_id,
+    network_available,
+    resolve_datasets,
+    resolve_openml_datasets,
+)
 from metaopt.benchmark._runner import run_study
 from metaopt.benchmark._storage import TraceStore
 
@@ -44,9 +52,14 @@ __all__ = [
     "PoolProblem",
     "TraceStore",
     "available_methods",
+    "brief",
+    "bundled_suite",
     "dataset_ranks",
+    "folder_loader",
     "from_knowledge",
     "infer_distributions",
+    "live_datasets",
+    "local_files_by_openml_id",
     "mean_ranks",
     "mean_regret",
     "network_available",
@@ -54,6 +67,7 @@ __all__ = [
     "read_long_format",
     "read_openml_runs",
     "regret_curves",
+    "resolve_datasets",
     "resolve_methods",
     "resolve_openml_datasets",
     "run_live_benchmark",

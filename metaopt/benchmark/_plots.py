@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from metaopt._extras import require
 from metaopt.benchmark._storage import slug
 
 
@@ -23,8 +24,7 @@ def plot_benchmark(
     Returns:
         The written path.
     """
-    import matplotlib
-
+    matplotlib = require("matplotlib", "benchmark plots")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -1,4 +1,4 @@
-"""The summary of a benchmark folder: markdown and CSV tables, plots and the issue's goals."""
+"""The summary of a benchmark folder: markdown and CSV tables, plots, and a short text version."""
 
 from __future__ import annotations
 
@@ -325,15 +325,15 @@ def _goal_lines(
         return []
     table = summary.set_index(["method", "budget"])
     budgets = sorted(summary["budget"].unique())
-    lines = ["", "Goals of issue 6:", ""]
+    lines = ["", "Meta-learned methods against the baselines:", ""]
     tpe_final = min(50, final)
     for method in metasamplers:
         at5 = table["mean_regret"].get((method, 5), np.nan)
         tpe50 = table["mean_regret"].get((REFERENCE, tpe_final), np.nan)
-        verdict = "met" if at5 <= tpe50 else "missed"
+        verdict = "yes" if at5 <= tpe50 else "no"
         lines.append(
-            f"- {method}: regret after 5 trials {at5:.4f} vs TPE after {tpe_final} "
-            f"{tpe50:.4f}: {verdict}."
+            f"- {method} after 5 trials as good as TPE after {tpe_final}: {verdict} "
+            f"(regret {at5:.4f} vs {tpe50:.4f})."
         )
         early = [b for b in budgets if b <= 25]
         not_best = [
@@ -343,8 +343,8 @@ def _goal_lines(
             > min(table.loc[(m, b), "mean_rank"] for m in methods if (m, b) in table.index)
         ]
         lines.append(
-            f"- {method}: best mean rank at every budget <= 25: "
-            + ("met." if not not_best else f"missed at budgets {[int(b) for b in not_best]}.")
+            f"- {method} has the best mean rank at every budget <= 25: "
+            + ("yes." if not not_best else f"no, not at budgets {[int(b) for b in not_best]}.")
         )
         for rival in ("nearest+tpe", "ws-cmaes"):
             if rival not in methods:
@@ -354,9 +354,9 @@ def _goal_lines(
             losses = [int(b) for b, a, r in zip(budgets, mine, theirs, strict=True) if a > r]
             ties = [int(b) for b, a, r in zip(budgets, mine, theirs, strict=True) if a == r]
             verdict = (
-                "met."
+                "yes."
                 if not losses and not ties
-                else (f"missed: worse at budgets {losses}, tied at {ties}.")
+                else (f"no: worse at budgets {losses}, tied at {ties}.")
             )
             lines.append(
                 f"- {method} beats {rival} (lower mean regret) at every budget: {verdict}"
@@ -396,3 +396,65 @@ def _reason_kind(reason: str) -> str:
     import re
 
     return re.sub(r"\d+", "N", reason)
+
+
+def brief(
+    root: str | Path,
+    tables: dict[str, pd.DataFrame],
+    *,
+    budgets: tuple[int, ...] = (1, 5, 10, 25, 50),
+    shown_root: str | Path | None = None,
+) -> str:
+    """A short plain-text summary of :func:`summarise`'s tables, for a terminal.
+
+    One table per benchmark (mean normalised regret after a few budgets and the final mean
+    rank, best method first), then where the full report, the CSV and the plots are.
+
+    Args:
+        root: The benchmark folder :func:`summarise` wrote.
+        tables: What :func:`summarise` returned.
+        budgets: Budgets shown (plus each benchmark's final one).
+        shown_root: How to print ``root`` (e.g. relative to the working directory).
+    """
+    root = Path(root)
+    shown = Path(shown_root) if shown_root is not None else root
+    summary = tables["summary"]
+    infos = read_benchmark_infos(root)
+    lines: list[str] = []
+    for benchmark, part in summary.groupby("benchmark", sort=True):
+        final = int(part["budget"].max())
+        steps = sorted({b for b in budgets if b < final} | {final})
+        info = infos.get(str(benchmark), {})
+        seeds = len(info.get("seeds") or []) or "?"  # type: ignore[arg-type]
+        lines.append(
+            f"{benchmark}: {info.get('mode', '?')} mode, {int(part['n_datasets'].max())} "
+            f"datasets x {seeds} seeds, {final} trials per run"
+        )
+        lines.append(
+            "  mean normalised regret after N trials (0 = the dataset's best, lower is better) "
+            f"and mean rank after {final}"
+        )
+        if info.get("note"):
+            lines.append(f"  data: {info['note']}")
+        table = part.set_index(["method", "budget"])
+        order = table.xs(final, level="budget")["mean_regret"].sort_values().index
+        width = max(len("method"), *(len(m) for m in order))
+        header = f"  {'method':<{width}}" + "".join(f"{b:>9}" for b in steps) + f"{'rank':>7}"
+        lines += [header, "  " + "-" * (len(header) - 2)]
+        for method in order:
+            cells = "".join(
+                f"{table.loc[(method, b), 'mean_regret']:>9.4f}"
+                if (method, b) in table.index
+                else f"{'':>9}"
+                for b in steps
+            )
+            lines.append(
+                f"  {method:<{width}}{cells}{table.loc[(method, final), 'mean_rank']:>7.2f}"
+            )
+        lines.append("")
+    plots = sorted(root.glob("*.png"))
+    lines.append(f"Full report (confidence intervals, overhead): {shown / 'summary.md'}")
+    lines.append(f"Table: {shown / 'summary.csv'}")
+    if plots:
+        lines.append("Plots: " + ", ".join(str(shown / p.name) for p in plots))
+    return "\n".join(lines)

@@ -187,14 +187,15 @@ def resolve_openml_datasets(
             max_datasets=max_datasets,
             progress=progress,
         )
-    logger.warning(
-        "OpenML is unreachable: resolving %s offline through the offline task table and the "
-        "local mirror %s",
-        meta.name,
-        shared_dir() / "datasets",
-    )
     task_map = openml_task_dataset_ids()
     files = local_files_by_openml_id(shared_dir())
+    logger.warning(
+        "OpenML is unreachable: resolving %s offline through the offline task table and %s",
+        meta.name,
+        f"the {len(files)} local data files of METAOPT_SHARED"
+        if files
+        else "no local data (METAOPT_SHARED has no datasets folder), so every dataset is skipped",
+    )
 
     def load(dataset: str) -> object:
         kind, _, ident = dataset.partition(":")
@@ -361,6 +362,61 @@ def _append_cache(path: Path | None, dataset: str, row: dict[str, object]) -> No
     tmp.replace(path)
 
 
+#: The live suite used when OpenML is unreachable and no local OpenML mirror exists: datasets
+#: that ship with scikit-learn, so the main job runs on any machine. ``wine`` and ``iris`` come
+#: last because copies of them are in the shipped knowledge base (leave-one-dataset-out then
+#: learns without them, but the first two are new to it).
+BUNDLED_LIVE_DATASETS = ("breast_cancer", "digits", "wine", "iris")
+
+#: ``--suite`` value that picks the live suite from what is available (see :func:`live_suite`).
+AUTO_SUITE = "auto"
+
+
+def bundled_suite() -> object:
+    """scikit-learn's bundled classification datasets as a suite (no download, no shared data)."""
+    from metaopt.datasets import Suite, SuiteEntry
+
+    entries = tuple(
+        SuiteEntry(source=f"sklearn:{name}", name=name, task="classification")
+        for name in BUNDLED_LIVE_DATASETS
+    )
+    return Suite("scikit-learn bundled datasets", entries)
+
+
+def live_suite(suite_name: str | Path, *, online: bool) -> tuple[object, str]:
+    """The suite for live mode and a one-line note saying where its data comes from.
+
+    ``"auto"`` is OpenML-CC18 when OpenML is reachable or a local OpenML mirror exists
+    (``METAOPT_SHARED``), else :func:`bundled_suite`. Any other value is passed to
+    :func:`metaopt.datasets.suite`, or ``"bundled"`` names the bundled suite.
+    """
+    from metaopt.datasets import suite
+
+    if str(suite_name) == "bundled":
+        return bundled_suite(), "scikit-learn's bundled datasets."
+    if str(suite_name) == AUTO_SUITE:
+        if online:
+            return suite("OpenML-CC18", progress=False), "OpenML-CC18, loaded through OpenML."
+        if _mirror_files():
+            return (
+                suite("OpenML-CC18", progress=False),
+                "OpenML-CC18 datasets from the local OpenML mirror (OpenML unreachable).",
+            )
+        return (
+            bundled_suite(),
+            "scikit-learn's bundled datasets: OpenML is unreachable and there is no local OpenML "
+            "mirror (METAOPT_SHARED).",
+        )
+    where = "loaded through OpenML" if online else "from the local OpenML mirror (offline)"
+    return suite(suite_name, progress=False), f"{suite_name}, {where}."
+
+
+def _mirror_files() -> dict[int, tuple[Path, str | None, str]]:
+    from metaopt._settings import shared_dir
+
+    return local_files_by_openml_id(shared_dir())
+
+
 def live_datasets(
     suite_name: str | Path,
     n: int | None,
@@ -370,9 +426,9 @@ def live_datasets(
 ) -> tuple[list[object], dict[str, str], str]:
     """The first ``n`` loadable datasets of a suite for live mode.
 
-    With network, ``"OpenML-CC18"`` (or any OpenML suite) loads through openml. Offline, each
-    task's dataset comes from the local mirror when it is there; tasks whose data is not local
-    are skipped and counted.
+    The suite is chosen by :func:`live_suite` (``"auto"``: OpenML-CC18 through OpenML or the
+    local mirror, else scikit-learn's bundled datasets). Offline, each OpenML dataset comes from
+    the local mirror when it is there; datasets whose data is not local are skipped and counted.
 
     Returns:
         ``(datasets, skipped, note)``: the loaded :class:`metaopt.Dataset` objects (their
@@ -380,33 +436,21 @@ def live_datasets(
         sentence saying where the data came from.
     """
     from metaopt import load_dataset
-    from metaopt._settings import shared_dir
-    from metaopt.datasets import suite
 
-    entries = list(suite(suite_name, progress=False))
     if online is None:
         online = network_available()
-    files = local_files_by_openml_id(shared_dir()) if not online else {}
-    note = (
-        f"Data loaded through OpenML ({suite_name})."
-        if online
-        else f"OpenML unreachable: {suite_name} datasets taken from the local mirror "
-        f"{shared_dir() / 'datasets'} (offline)."
-    )
-    if not online:
-        logger.warning(note)
+    entries, note = live_suite(suite_name, online=online)
+    files = _mirror_files() if not online else {}
     datasets, skipped = [], {}
-    for entry in entries:
+    for entry in entries:  # type: ignore[attr-defined]
         if n is not None and len(datasets) >= n:
             break
         ident = entry.source
         try:
-            if online:
+            if online or entry.dataset_id is None:
                 data = entry.load()
-            elif entry.dataset_id is not None:
-                data = _load_offline("openml", int(entry.dataset_id), {}, files, load_dataset)
             else:
-                data = entry.load()
+                data = _load_offline("openml", int(entry.dataset_id), {}, files, load_dataset)
         except (ValueError, LookupError) as error:  # not loadable here: skipped, counted
             skipped[ident] = str(error).split("\n")[0][:200]
             continue

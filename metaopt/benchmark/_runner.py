@@ -16,6 +16,7 @@ import optuna
 import pandas as pd
 from tqdm.auto import tqdm
 
+from metaopt._extras import require
 from metaopt.benchmark._methods import MethodContext, resolve_methods
 from metaopt.benchmark._problems import LiveProblem, PoolProblem, suggest_flat
 from metaopt.benchmark._storage import TraceStore
@@ -219,7 +220,7 @@ def _backend(n_jobs: int, dask_scheduler: object) -> Iterator[tuple[str, int]]:
     if dask_scheduler is None:
         yield ("sequential" if n_jobs == 1 else "loky"), n_jobs
         return
-    from distributed import Client
+    Client = require("distributed", "running a benchmark on Dask").Client  # noqa: N806
 
     if isinstance(dask_scheduler, Client):
         yield "dask", -1
