@@ -27,6 +27,7 @@ _LAZY: dict[str, str] = {
     "Explanation": "metaopt._suggest",
     "LSTMOptimizer": "metaopt.optim",
     "MetaSampler": "metaopt.samplers",
+    "MetaSearchCV": "metaopt._search_cv",
     "MetafeatureExtractor": "metaopt.metafeatures",
     "extract_metafeatures": "metaopt.metafeatures",
     "load_dataset": "metaopt.datasets",
