@@ -15,11 +15,6 @@ from metaopt.metamodel._default import dataset_metafeatures, fitted_model, resol
 
 _logger = logging.getLogger("metaopt.suggest")
 
-#: Time budget (s) for the metafeature extraction inside :func:`suggest`: the expensive
-#: groups (landmarking, model-based) are cut short on large datasets to keep a call well under a
-#: second; the meta-models compare datasets on the metafeatures that were computed.
-METAFEATURE_BUDGET_S = 0.3
-
 #: A dataset whose nearest known dataset is this many times farther than is typical between
 #: known datasets is "unlike anything known": suggestions then come from the portfolio.
 NOVELTY_THRESHOLD = 3.0
@@ -170,7 +165,7 @@ def _rank(
     if chosen.uses_metafeatures or explain:
         if metafeatures is None:
             try:
-                metafeatures = dataset_metafeatures(data, budget_s=METAFEATURE_BUDGET_S)
+                metafeatures = dataset_metafeatures(data)
             except Exception as error:  # any extraction failure: fall back, do not crash
                 _logger.warning("metafeature extraction failed (%s); using the portfolio", error)
                 fallback = f"metafeature extraction failed: {error}"

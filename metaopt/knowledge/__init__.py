@@ -10,16 +10,25 @@ Example:
 from __future__ import annotations
 
 from metaopt.knowledge._base import (
+    FIDELITIES,
     RESERVED_COLUMNS,
     SCHEMA_VERSION,
     KnowledgeBase,
     validation_problems,
 )
-from metaopt.knowledge._builder import build, configurations, consolidate, dataset_id
+from metaopt.knowledge._builder import (
+    build,
+    configurations,
+    consolidate,
+    dataset_groups,
+    dataset_id,
+    full_fidelity_ids,
+)
 from metaopt.knowledge._load import SHIPPED_DIR, load
 from metaopt.knowledge._studies import from_studies
 
 __all__ = [
+    "FIDELITIES",
     "RESERVED_COLUMNS",
     "SCHEMA_VERSION",
     "SHIPPED_DIR",
@@ -27,8 +36,10 @@ __all__ = [
     "build",
     "configurations",
     "consolidate",
+    "dataset_groups",
     "dataset_id",
     "from_studies",
+    "full_fidelity_ids",
     "load",
     "validation_problems",
 ]

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 #: Version of the on-disk layout; bumped whenever columns or their meaning change.
-SCHEMA_VERSION = 1
+#: 2: the fidelity of each evaluation (``fidelity``, ``n_rows``, ``n_trees``) and dataset groups.
+SCHEMA_VERSION = 2
 EVALUATIONS_FILE = "evaluations.parquet"
 METAFEATURES_FILE = "metafeatures.parquet"
 PROVENANCE_FILE = "provenance.json"
@@ -34,8 +35,16 @@ RESERVED_COLUMNS = (
     "status",
     "error",
     "source",
+    "fidelity",
+    "n_rows",
+    "n_trees",
 )
 STATUSES = ("ok", "failed", "timeout")
+#: ``fidelity`` values: every configuration on rows capped at the build's base cap (and cheaper
+#: forests), or a subset of configurations at the dataset's own size (up to the full cap).
+FIDELITIES = ("base", "full")
+#: The columns that identify one evaluation.
+KEY_COLUMNS = ["dataset", "space", "config_id", "source", "fidelity"]
 
 
 def _atomic_write(path: Path, write: Any) -> None:
@@ -86,17 +95,34 @@ def normalise_parameter_column(values: pd.Series) -> pd.Series:
     )
 
 
-_STRING_COLUMNS = ("dataset", "fingerprint", "task", "space", "params", "metric", "status")
-_FLOAT_COLUMNS = ("score", "secondary_score", "fit_time")
+_STRING_COLUMNS = (
+    "dataset",
+    "fingerprint",
+    "task",
+    "space",
+    "params",
+    "metric",
+    "status",
+    "fidelity",
+)
+_FLOAT_COLUMNS = ("score", "secondary_score", "fit_time", "n_rows", "n_trees")
+#: Values of the fidelity columns for tables made without them (e.g. from Optuna studies):
+#: a base evaluation on an unknown number of rows.
+_FIDELITY_DEFAULTS = {"fidelity": "base", "n_rows": math.nan, "n_trees": math.nan}
 
 
 def canonical_evaluations(evaluations: pd.DataFrame) -> pd.DataFrame:
     """A copy with the schema's dtypes, so tables compare equal however they were produced.
 
-    Strings are ``object`` (``None`` when missing), scores and times ``float64``, ``config_id``
-    ``int64``, ``fold_scores`` lists of floats, parameters as :func:`normalise_parameter_column`.
+    Strings are ``object`` (``None`` when missing), scores, times and sizes ``float64``,
+    ``config_id`` ``int64``, ``fold_scores`` lists of floats, parameters as
+    :func:`normalise_parameter_column`. Missing fidelity columns are added (a base evaluation
+    on an unknown number of rows).
     """
     frame = evaluations.copy()
+    for column, value in _FIDELITY_DEFAULTS.items():
+        if column not in frame.columns and "dataset" in frame.columns:
+            frame[column] = value
     for column in frame.columns:
         if column in _STRING_COLUMNS or column in ("error", "source"):
             frame[column] = pd.Series(
@@ -161,8 +187,36 @@ class KnowledgeBase:
 
     @property
     def spaces(self) -> list[str]:
-        """Names of the spaces with evaluations, sorted."""
-        return sorted(self.evaluations["space"].dropna().unique().tolist())
+        """Names of the spaces with at least one successful evaluation, sorted.
+
+        A space whose every evaluation failed is refused: it is not listed, and
+        :meth:`for_space` raises for it.
+        """
+        ok = self.evaluations["status"] == "ok"
+        return sorted(self.evaluations.loc[ok, "space"].dropna().unique().tolist())
+
+    @property
+    def groups(self) -> dict[str, str]:
+        """Every dataset's group: datasets that are the same data under other names share one.
+
+        Copies of one table across sources (an OpenML file and its PMLB re-export, a class
+        subset, another target column of it) form a group, named after one member; a dataset
+        with no copy is its own group. Leave-one-out evaluations leave whole groups out
+        (:meth:`without_group_of`).
+        """
+        recorded = self.provenance.get("groups") or {}
+        return {d: str(recorded.get(d, d)) for d in self.datasets}
+
+    def group_members(self, dataset: str) -> list[str]:
+        """``dataset`` and every dataset of the knowledge base in its group, sorted."""
+        groups = self.groups
+        group = groups.get(dataset, dataset)
+        return sorted({d for d, g in groups.items() if g == group} | {dataset})
+
+    def without_group_of(self, datasets: Iterable[str]) -> KnowledgeBase:
+        """A new knowledge base without ``datasets`` and every dataset in their groups."""
+        unwanted = {m for d in _as_ids(datasets) for m in self.group_members(d)}
+        return self.without(unwanted)
 
     @property
     def datasets(self) -> list[str]:
@@ -185,12 +239,21 @@ class KnowledgeBase:
         columns = parameter_columns(rows)
         return [c for c in columns if rows[c].notna().any()]
 
-    def for_space(self, space: str) -> pd.DataFrame:
-        """The successful evaluations of ``space``, with only its own parameter columns."""
+    def for_space(self, space: str, fidelity: str | None = "base") -> pd.DataFrame:
+        """The successful evaluations of ``space``, with only its own parameter columns.
+
+        Args:
+            space: The space.
+            fidelity: ``"base"`` (every configuration, the default), ``"full"`` (the subset
+                evaluated at the dataset's own size) or ``None`` for both.
+        """
         self._check_space(space)
-        rows = self.evaluations[
-            (self.evaluations["space"] == space) & (self.evaluations["status"] == "ok")
-        ]
+        if fidelity is not None and fidelity not in FIDELITIES:
+            raise ValueError(f"fidelity must be one of {FIDELITIES} or None, got {fidelity!r}")
+        keep_rows = (self.evaluations["space"] == space) & (self.evaluations["status"] == "ok")
+        if fidelity is not None:
+            keep_rows &= self.evaluations["fidelity"] == fidelity
+        rows = self.evaluations[keep_rows]
         params = [c for c in self.param_names(space) if c in rows.columns]
         keep = [c for c in RESERVED_COLUMNS if c in rows.columns] + params
         return rows[keep].reset_index(drop=True)
@@ -218,7 +281,7 @@ class KnowledgeBase:
         if not isinstance(other, KnowledgeBase):
             raise TypeError(f"can only concat a KnowledgeBase, got {type(other).__name__}")
         evaluations = pd.concat([self.evaluations, other.evaluations], ignore_index=True)
-        keys = ["dataset", "space", "config_id", "source"]
+        keys = KEY_COLUMNS
         duplicated = evaluations.duplicated(keys)
         if duplicated.any():
             example = evaluations.loc[duplicated, keys].iloc[0].to_dict()
@@ -292,7 +355,17 @@ class KnowledgeBase:
             except Exception as exc:  # pyarrow raises several types for damaged files
                 raise ValueError(f"corrupted {path}: {type(exc).__name__}: {exc}") from exc
         evaluations, metafeatures = frames
-        return cls(evaluations, metafeatures, provenance)
+        missing_columns = [c for c in RESERVED_COLUMNS if c not in evaluations.columns]
+        if missing_columns:
+            raise ValueError(f"{paths[0]} lacks the columns {missing_columns}")
+        try:
+            kb = cls(evaluations, metafeatures, provenance)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{paths[0]} has values of the wrong type: {exc}") from exc
+        problems = validation_problems(kb)
+        if problems:
+            raise ValueError(f"invalid knowledge base at {directory}:\n- " + "\n- ".join(problems))
+        return kb
 
 
 def _as_ids(datasets: Iterable[str]) -> set[str]:
@@ -316,9 +389,13 @@ def validation_problems(kb: KnowledgeBase, *, require_metafeatures: bool = True)
         problems.append(f"{int(ev.loc[ok, 'score'].isna().sum())} ok rows have no score")
     if ev.loc[~ok, "score"].notna().any():
         problems.append("failed or timed-out rows must have score NaN")
+    if not ev["fidelity"].isin(FIDELITIES).all():
+        problems.append(f"fidelity must be one of {FIDELITIES}")
+    if (ev["n_rows"] < 1).any():
+        problems.append("n_rows must be a positive number of rows (or NaN when unknown)")
     if not ev["task"].isin(["classification", "regression"]).all():
         problems.append("task must be 'classification' or 'regression'")
-    keys = ["dataset", "space", "config_id", "source"]
+    keys = KEY_COLUMNS
     if ev.duplicated(keys).any():
         problems.append(f"{int(ev.duplicated(keys).sum())} duplicated {keys} rows")
     for column in ("dataset", "fingerprint", "space", "params", "metric", "source"):

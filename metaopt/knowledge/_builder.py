@@ -1,7 +1,12 @@
 """The resumable, parallel builder of a knowledge base.
 
-Work is split into units: the metafeatures of one dataset, and the evaluations of every
-configuration of one space on one dataset. Each finished unit is written to its own part file
+Work is split into units: the metafeatures of one dataset, and the evaluations of one space on
+one dataset at one fidelity. The **base** fidelity evaluates every configuration of the space's
+fixed, seeded sample on at most ``max_rows`` rows (forests of ``base_n_trees`` trees); the
+**full** fidelity evaluates a subset (the default, the best few at the base fidelity, and a
+fixed random few) at the dataset's own size up to ``full_max_rows`` rows with the space's user
+settings (100-tree forests), so the knowledge records how the optimum moves with size. Each
+finished unit is written to its own part file
 (atomically: temporary file, then rename) under ``<work_dir>/parts/``; a rerun skips units whose
 part exists, so a build killed at any moment loses at most the units in flight and never writes
 one twice. Units run through :class:`joblib.Parallel`, so the same code runs in local processes
@@ -15,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import re
 import sys
 import time
@@ -26,7 +32,9 @@ from pathlib import Path
 from typing import Any
 
 import joblib
+import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
@@ -46,7 +54,22 @@ from metaopt.spaces._objective import DEFAULT_METRIC, SECONDARY_METRIC, _check_m
 logger = logging.getLogger("metaopt.knowledge")
 
 #: Settings that must match between a build and its resumption.
-_FIXED_SETTINGS = ("schema_version", "n_configs", "cv", "max_rows", "seed", "timeout", "metric")
+_FIXED_SETTINGS = (
+    "schema_version",
+    "n_configs",
+    "cv",
+    "max_rows",
+    "full_max_rows",
+    "base_n_trees",
+    "n_full_best",
+    "n_full_random",
+    "seed",
+    "timeout",
+    "metric",
+)
+#: Datasets loaded and evaluated together: base units first, then the full units that need
+#: their results.
+_CHUNK = 8
 
 
 @dataclass(frozen=True)
@@ -55,6 +78,7 @@ class _Unit:
     dataset_id: str
     space: str | None
     path: Path
+    fidelity: str = "base"
 
 
 def dataset_id(dataset: Any) -> str:
@@ -129,9 +153,34 @@ def _resolve_spaces(spaces: Any) -> list[str]:
 def configurations(space: SearchSpace, n_configs: int, seed: int) -> list[dict[str, Any]]:
     """Config 0 is the space's default, then ``n_configs - 1`` seeded Sobol configurations.
 
-    The same configurations are used on every dataset, so scores compare across datasets.
+    The same configurations are used on every dataset, so scores compare across datasets; a
+    larger ``n_configs`` extends the same sequence (the first 64 of 128 are the 64).
     """
     return [dict(space.default), *space.sample(n_configs - 1, seed=seed)]
+
+
+def full_fidelity_ids(
+    base: pd.DataFrame, n_configs: int, n_best: int, n_random: int, seed: int
+) -> list[int]:
+    """The configurations a dataset's full-size unit evaluates, from its base-fidelity part.
+
+    The default (config 0), the ``n_best`` best at the base fidelity, and ``n_random`` fixed
+    random ones (the same ids on every dataset), without repeats.
+    """
+    ok = base[base["status"] == "ok"].sort_values(["score", "config_id"], ascending=[False, True])
+    rng = np.random.default_rng(seed)
+    fixed = rng.choice(np.arange(1, n_configs), size=min(n_random, n_configs - 1), replace=False)
+    ids = [0, *ok["config_id"].head(n_best).astype(int), *sorted(int(i) for i in fixed)]
+    return list(dict.fromkeys(ids))
+
+
+def n_configs_for(n_configs: int | Mapping[str, int], space: str) -> int:
+    """Configurations per dataset of ``space`` (an int for all spaces or a mapping)."""
+    if isinstance(n_configs, Mapping):
+        if space not in n_configs:
+            raise ValueError(f"n_configs names no count for space {space!r}: {dict(n_configs)}")
+        return int(n_configs[space])
+    return int(n_configs)
 
 
 def _library_versions() -> dict[str, str]:
@@ -148,25 +197,37 @@ def _evaluate_unit(
     dataset_key: str,
     data: Dataset,
     space_name: str,
-    n_configs: int,
-    cv: int,
-    seed: int,
-    metric: str,
-    timeout: float | None,
+    config_ids: list[int],
+    settings: Mapping[str, Any],
+    fidelity: str,
 ) -> pd.DataFrame:
-    """Evaluate every configuration of one space on one (prepared) dataset; runs in a worker."""
+    """Evaluate configurations of one space on one (prepared) dataset; runs in a worker."""
+    seed, cv = settings["seed"], settings["cv"]
+    metric = settings["metric"][data.task]
     with threadpool_limits(1):
         if space_name == "mlp":
             import torch
 
             torch.set_num_threads(1)
         space = space_registry.get(space_name, data.task)
+        if "n_trees" in space.fidelity and fidelity == "base":
+            space = space.with_fidelity(n_trees=settings["base_n_trees"])
+        n_trees = space.fidelity.get("n_trees", math.nan)
         splits = cv_splits(data.y, data.task, cv, seed)
         cache: dict[Any, Any] = {}
         rows = []
-        for config_id, params in enumerate(configurations(space, n_configs, seed)):
+        all_configs = configurations(space, n_configs_for(settings["n_configs"], space_name), seed)
+        for config_id in config_ids:
+            params = all_configs[config_id]
             result = evaluate(
-                space, data.X, data.y, params, splits, metric=metric, timeout=timeout, cache=cache
+                space,
+                data.X,
+                data.y,
+                params,
+                splits,
+                metric=metric,
+                timeout=settings["timeout"],
+                cache=cache,
             )
             rows.append(
                 {
@@ -184,6 +245,9 @@ def _evaluate_unit(
                     "status": result.status,
                     "error": result.error,
                     "source": "builder",
+                    "fidelity": fidelity,
+                    "n_rows": int(len(data.y)),
+                    "n_trees": float(n_trees),
                     **params,
                 }
             )
@@ -194,36 +258,30 @@ def _evaluate_unit(
     return frame
 
 
-def _metafeature_unit(
-    dataset_key: str, data: Dataset, seed: int, budget_s: float | None
-) -> pd.DataFrame:
-    """The metafeatures of one prepared dataset as a one-row frame indexed by ``dataset``."""
-    from metaopt.metafeatures import extract_metafeatures
+def _metafeature_unit(dataset_key: str, data: Dataset) -> pd.DataFrame:
+    """The metafeatures of one dataset as loaded, as a one-row frame indexed by ``dataset``."""
+    from metaopt.metafeatures import describe_dataset
 
     with threadpool_limits(1):
-        values = extract_metafeatures(data, budget_s=budget_s, random_state=seed)
+        values = describe_dataset(data)
     frame = pd.DataFrame([values.astype(float).to_numpy()], columns=list(values.index))
     frame.index = pd.Index([dataset_key], name="dataset")
     return frame
 
 
-def _run_unit(unit: _Unit, data: Dataset, settings: dict[str, Any]) -> tuple[_Unit, Any, float]:
+def _run_unit(
+    unit: _Unit, data: Dataset, settings: dict[str, Any], config_ids: list[int] | None
+) -> tuple[_Unit, Any, float]:
     start = time.perf_counter()
     try:
         if unit.kind == "metafeatures":
-            result: Any = _metafeature_unit(
-                unit.dataset_id, data, settings["seed"], settings["metafeature_budget_s"]
-            )
+            result: Any = _metafeature_unit(unit.dataset_id, data)
         else:
+            ids = config_ids
+            if ids is None:
+                ids = list(range(n_configs_for(settings["n_configs"], str(unit.space))))
             result = _evaluate_unit(
-                unit.dataset_id,
-                data,
-                str(unit.space),
-                settings["n_configs"],
-                settings["cv"],
-                settings["seed"],
-                settings["metric"][data.task],
-                settings["timeout"],
+                unit.dataset_id, data, str(unit.space), ids, settings, unit.fidelity
             )
     except Exception as exc:  # noqa: BLE001 -- reported per unit; the build goes on
         result = exc
@@ -241,8 +299,9 @@ class _Layout:
         self.failures = work_dir / "parts" / "unit_failures"
         self.settings = work_dir / "build.json"
 
-    def evaluation_part(self, key: str, space: str) -> Path:
-        return self.evaluations / f"{_safe_name(key)}__{space}.parquet"
+    def evaluation_part(self, key: str, space: str, fidelity: str = "base") -> Path:
+        suffix = "" if fidelity == "base" else f"__{fidelity}"
+        return self.evaluations / f"{_safe_name(key)}__{space}{suffix}.parquet"
 
     def metafeature_part(self, key: str) -> Path:
         return self.metafeatures / f"{_safe_name(key)}.parquet"
@@ -272,153 +331,284 @@ def build(
     datasets: Any,
     spaces: Any,
     *,
-    n_configs: int = 64,
+    n_configs: int | Mapping[str, int] = 64,
     work_dir: str | Path,
     output: str | Path | None = None,
     cv: int = 3,
-    max_rows: int | None = 1000,
+    max_rows: int | None = 2000,
+    full_max_rows: int | None = 10_000,
+    base_n_trees: int = 16,
+    n_full_best: int = 4,
+    n_full_random: int = 4,
     seed: int = 0,
-    timeout: float | None = 60.0,
+    timeout: float | None = 600.0,
     metric: Mapping[str, str] | None = None,
     metafeatures: bool = True,
-    metafeature_budget_s: float | None = 30.0,
     n_jobs: int | None = None,
     budget_s: float | None = None,
     progress: bool = True,
     command: str | None = None,
 ) -> KnowledgeBase:
-    """Evaluate the default and ``n_configs - 1`` Sobol configurations of spaces on datasets.
+    """Evaluate seeded configurations of spaces on datasets at two fidelities.
 
     Resumable: finished units are kept under ``work_dir`` and skipped by a rerun with the same
-    settings. Parallel: units go through :class:`joblib.Parallel` with ``n_jobs``; inside
-    ``joblib.parallel_backend("dask")`` they run on the Dask cluster. A configuration that fails
-    or times out is recorded with its status, never dropped; a unit that fails as a whole (e.g.
-    metafeature extraction) is logged, recorded under ``parts/unit_failures`` and retried by the
-    next run.
+    settings (other settings are refused); a part file that cannot be read (a build killed
+    while writing it) is redone. Parallel: units go through :class:`joblib.Parallel` with
+    ``n_jobs``; inside ``joblib.parallel_backend("dask")`` they run on the Dask cluster. A
+    configuration that fails or times out is recorded with its status, never dropped; a dataset
+    whose loading raises anything is recorded as skipped with its error; a unit that fails as a
+    whole is logged, recorded under ``parts/unit_failures`` and retried by the next run.
 
     Args:
         datasets: :class:`~metaopt.datasets.Dataset` objects, suite entries (anything with a
             ``.load()``, loaded lazily), source strings, or a mapping of id to any of those.
         spaces: Space names (or :class:`~metaopt.spaces.SearchSpace` of registered names).
-        n_configs: Configurations per (dataset, space), the default included.
+        n_configs: Configurations per (dataset, space) at the base fidelity, the default
+            included: one count, or a mapping of space name to count.
         work_dir: Folder of the resumable parts.
         output: When given, the consolidated knowledge base is also saved there.
         cv: Folds of the fixed, seeded (stratified) cross-validation.
-        max_rows: Rows above this cap are subsampled (stratified, seeded); ``None`` for no cap.
+        max_rows: Row cap of the base fidelity (stratified seeded subsample); ``None``: no cap.
+        full_max_rows: Row cap of the full fidelity; ``None``: no cap. Datasets no larger than
+            ``max_rows`` get a full unit only for spaces with a cheaper base setting (forests).
+        base_n_trees: Trees per forest at the base fidelity (the full fidelity uses the
+            space's own setting, 100).
+        n_full_best: Best base configurations re-evaluated at full size.
+        n_full_random: Fixed random configurations re-evaluated at full size.
         seed: Seed of the subsample, the splits and the Sobol sequence.
-        timeout: Seconds allowed per configuration (all folds); ``None`` for no limit.
+        timeout: Safety limit in seconds per configuration (all folds); ``None``: no limit.
+            Set it far above the normal cost: a configuration that hits it is recorded as
+            ``timeout``, which on a loaded machine can happen to one that would finish.
         metric: Primary metric per task, default ``balanced_accuracy`` / ``r2``.
-        metafeatures: Also compute the metafeatures of every dataset (on the capped rows).
-        metafeature_budget_s: Time budget passed to the metafeature extractor.
+        metafeatures: Also describe every dataset (on the data as loaded, with
+            :func:`metaopt.metafeatures.describe_dataset`).
         n_jobs: Parallel workers (joblib semantics; ``None`` follows the active backend).
         budget_s: Stop dispatching new datasets after this many seconds (units in flight
-            finish); a rerun continues with the rest.
-        progress: Show a progress bar with counts and ETA.
+            finish); a rerun continues with the rest. Only decides how much of the build a run
+            does, never a recorded value.
+        progress: Show a progress bar with counts.
         command: The command line recorded in the provenance.
 
     Returns:
         The knowledge base of everything in ``work_dir`` (this run's units and earlier ones).
     """
-    if not isinstance(n_configs, int) or n_configs < 1:
-        raise ValueError(f"n_configs must be a positive int, got {n_configs!r}")
     layout = _Layout(Path(work_dir))
+    space_names = _resolve_spaces(spaces)
+    for space in space_names:
+        count = n_configs_for(n_configs, space)
+        if count < 1:
+            raise ValueError(f"n_configs must be positive, got {count!r} for space {space!r}")
     settings: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
-        "n_configs": n_configs,
+        "n_configs": dict(n_configs) if isinstance(n_configs, Mapping) else n_configs,
         "cv": cv,
         "max_rows": max_rows,
+        "full_max_rows": full_max_rows,
+        "base_n_trees": base_n_trees,
+        "n_full_best": n_full_best,
+        "n_full_random": n_full_random,
         "seed": seed,
         "timeout": timeout,
         "metric": {**DEFAULT_METRIC, **(metric or {})},
-        "metafeature_budget_s": metafeature_budget_s,
     }
     for task, name in settings["metric"].items():
         _check_metric(name, task)
     _check_settings(layout, settings)
     dataset_map = _as_dataset_map(datasets)
-    space_names = _resolve_spaces(spaces)
-    pending = _pending_units(layout, dataset_map, space_names, metafeatures)
-    total = sum(len(units) for units in pending.values())
-    logger.info("%d units pending over %d datasets", total, len(pending))
+    keys = list(dataset_map)
     start = time.perf_counter()
+    total = len(keys) * (len(space_names) * 2 + int(metafeatures))
     bar = tqdm(total=total, desc="knowledge units", unit="unit", disable=not progress)
     counts = {"configs": 0, "failed": 0, "unit_errors": 0}
-
-    def tasks() -> Iterator[Any]:
-        for key, units in pending.items():
-            if budget_s is not None and time.perf_counter() - start > budget_s:
-                logger.info("budget of %.0f s spent; stopping before dataset %s", budget_s, key)
-                return
-            data = _load_prepared(key, dataset_map[key], layout, settings)
-            if data is None:
-                bar.update(len(units))
-                continue
-            for unit in units:
-                yield joblib.delayed(_run_unit)(unit, data, settings)
-
-    if total:
-        parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-        for unit, result, seconds in parallel(tasks()):
-            _store(layout, unit, result, seconds, counts)
-            bar.update(1)
-            bar.set_postfix(counts, refresh=False)
+    parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+    for first in range(0, len(keys), _CHUNK):
+        if budget_s is not None and time.perf_counter() - start > budget_s:
+            logger.info("budget of %.0f s spent; stopping before %s", budget_s, keys[first])
+            break
+        chunk = keys[first : first + _CHUNK]
+        loader = _ChunkLoader(dataset_map, layout, settings)
+        phases = (
+            _base_tasks(chunk, loader, layout, space_names, metafeatures, settings, bar),
+            _full_tasks(chunk, loader, layout, space_names, settings, bar),
+        )
+        for phase in phases:  # the full units read the base parts: strictly after them
+            for unit, result, seconds in parallel(phase):
+                _store(layout, unit, result, seconds, counts)
+                bar.update(1)
+                bar.set_postfix(counts, refresh=False)
     bar.close()
     elapsed = time.perf_counter() - start
-    logger.info("built %d units in %.0f s (%s)", total, elapsed, counts)
+    logger.info("build run of %.0f s (%s)", elapsed, counts)
     kb = consolidate(work_dir, command=command, wall_time_s=elapsed)
     if output is not None:
         kb.validate(require_metafeatures=metafeatures).save(output)
     return kb
 
 
-def _pending_units(
-    layout: _Layout, dataset_map: dict[str, Any], space_names: list[str], metafeatures: bool
-) -> dict[str, list[_Unit]]:
-    pending: dict[str, list[_Unit]] = {}
-    for key in dataset_map:
-        units = [
-            _Unit("evaluate", key, space, layout.evaluation_part(key, space))
-            for space in space_names
-        ]
-        if metafeatures:
-            units.append(_Unit("metafeatures", key, None, layout.metafeature_part(key)))
-        todo = [u for u in units if not u.path.is_file()]
-        if todo:
-            pending[key] = todo
-    return pending
+class _ChunkLoader:
+    """Loads each dataset of a chunk once, on first need (``None`` when it is unusable)."""
+
+    def __init__(self, dataset_map: dict[str, Any], layout: _Layout, settings: Any) -> None:
+        self.dataset_map, self.layout, self.settings = dataset_map, layout, settings
+        self.loaded: dict[str, tuple[Dataset, Dataset, Dataset] | None] = {}
+
+    def __call__(self, key: str) -> tuple[Dataset, Dataset, Dataset] | None:
+        if key not in self.loaded:
+            self.loaded[key] = _load_prepared(
+                key, self.dataset_map[key], self.layout, self.settings
+            )
+        return self.loaded[key]
+
+
+def _base_tasks(
+    chunk: list[str],
+    loader: _ChunkLoader,
+    layout: _Layout,
+    space_names: list[str],
+    metafeatures: bool,
+    settings: dict[str, Any],
+    bar: Any,
+) -> Iterator[Any]:
+    for key in chunk:
+        units = _base_units(layout, key, space_names, metafeatures)
+        todo = [u for u in units if _needs_run(u.path)]
+        bar.update(len(units) - len(todo))
+        if not todo:
+            continue
+        data = loader(key)
+        if data is None:
+            bar.update(len(todo))
+            continue
+        original, base, _ = data
+        for unit in todo:
+            source = original if unit.kind == "metafeatures" else base
+            yield joblib.delayed(_run_unit)(unit, source, settings, None)
+
+
+def _full_tasks(
+    chunk: list[str],
+    loader: _ChunkLoader,
+    layout: _Layout,
+    space_names: list[str],
+    settings: dict[str, Any],
+    bar: Any,
+) -> Iterator[Any]:
+    for key in chunk:
+        for space in space_names:
+            part = layout.evaluation_part(key, space, "full")
+            unit = _Unit("evaluate", key, space, part, "full")
+            base_part = layout.evaluation_part(key, space)
+            if not _needs_run(unit.path) or _needs_run(base_part):
+                bar.update(1)
+                continue
+            data = loader(key)
+            if data is None or not _full_differs(data, space):
+                bar.update(1)
+                continue
+            ids = full_fidelity_ids(
+                pd.read_parquet(base_part, columns=["config_id", "score", "status"]),
+                n_configs_for(settings["n_configs"], space),
+                settings["n_full_best"],
+                settings["n_full_random"],
+                settings["seed"],
+            )
+            yield joblib.delayed(_run_unit)(unit, data[2], settings, ids)
+
+
+def _base_units(
+    layout: _Layout, key: str, space_names: list[str], metafeatures: bool
+) -> list[_Unit]:
+    units = [
+        _Unit("evaluate", key, space, layout.evaluation_part(key, space)) for space in space_names
+    ]
+    if metafeatures:
+        units.append(_Unit("metafeatures", key, None, layout.metafeature_part(key)))
+    return units
+
+
+def _needs_run(path: Path) -> bool:
+    """Whether a part is missing, or unreadable (a build killed mid-write): then redo it."""
+    if not path.is_file():
+        return True
+    try:
+        pq.read_metadata(path)
+    except Exception as exc:  # noqa: BLE001 -- pyarrow raises several types for a damaged file
+        logger.warning("redoing the damaged part %s (%s)", path.name, exc)
+        path.unlink()
+        return True
+    return False
+
+
+def _full_differs(data: tuple[Dataset, Dataset, Dataset], space: str) -> bool:
+    """Whether the full fidelity of ``space`` differs from its base one on this dataset."""
+    _, base, full = data
+    if len(full.y) > len(base.y):
+        return True
+    return "n_trees" in space_registry.get(space, full.task).fidelity
+
+
+def _portable_source(source: str) -> str:
+    """``source`` without machine paths: shared files relative to the shared folder."""
+    path = Path(source)
+    if not path.is_absolute():
+        return source
+    from metaopt._settings import shared_dir
+
+    try:
+        return f"$METAOPT_SHARED/{path.resolve().relative_to(shared_dir().resolve())}"
+    except ValueError:
+        return path.name
 
 
 def _load_prepared(
     key: str, item: Any, layout: _Layout, settings: dict[str, Any]
-) -> Dataset | None:
-    """Load and cap one dataset and record its facts; ``None`` (logged) when it is unusable."""
+) -> tuple[Dataset, Dataset, Dataset] | None:
+    """The dataset as loaded, at the base and at the full row cap, and its recorded facts.
+
+    ``None`` (logged and recorded as skipped) when loading or preparing raises anything.
+    """
     try:
         dataset = item if isinstance(item, Dataset) else item.load()
         fingerprint = dataset.fingerprint
-        data = prepare(
-            dataset, max_rows=settings["max_rows"], cv=settings["cv"], seed=settings["seed"]
-        )
-    except (ValueError, OSError) as exc:
+        cv, seed = settings["cv"], settings["seed"]
+        base = prepare(dataset, max_rows=settings["max_rows"], cv=cv, seed=seed)
+        full = prepare(dataset, max_rows=settings["full_max_rows"], cv=cv, seed=seed)
+        sketch = _sketch(dataset)
+    except Exception as exc:  # noqa: BLE001 -- a dataset that cannot be used is data, not fatal
         logger.warning("skipping dataset %s: %s", key, exc)
         write_json(
             {"dataset": key, "skipped": f"{type(exc).__name__}: {exc}"}, layout.dataset_part(key)
         )
         return None
-    data.metadata["fingerprint"] = fingerprint
+    for data in (base, full):
+        data.metadata["fingerprint"] = fingerprint
     facts = {
         "dataset": key,
         "name": dataset.name,
-        "source": dataset.source,
+        "source": _portable_source(str(dataset.source)),
         "fingerprint": fingerprint,
         "task": dataset.task,
         "n_rows": dataset.shape[0],
-        "n_rows_used": data.shape[0],
+        "n_rows_used": base.shape[0],
+        "n_rows_full": full.shape[0],
         "n_features": dataset.shape[1],
-        "n_classes": data.n_classes,
-        "dropped_classes": data.metadata.get("dropped_classes", []),
+        "n_classes": base.n_classes,
+        "dropped_classes": base.metadata.get("dropped_classes", []),
+        "sketch": sketch,
     }
     write_json(facts, layout.dataset_part(key))
-    return data
+    return dataset, base, full
+
+
+def _sketch(dataset: Dataset) -> Any:
+    """The dataset's content sketch for group detection (``None`` where unavailable)."""
+    from metaopt import datasets
+
+    sketch_dataset = getattr(datasets, "sketch_dataset", None)
+    if sketch_dataset is None:
+        return None
+    sketch = sketch_dataset(dataset)
+    return sketch.to_dict() if hasattr(sketch, "to_dict") else sketch
 
 
 def _store(
@@ -430,6 +620,7 @@ def _store(
         record = {
             "dataset": unit.dataset_id,
             "unit": unit.space or unit.kind,
+            "fidelity": unit.fidelity,
             "error": f"{type(result).__name__}: {result}",
             "time": datetime.now(timezone.utc).isoformat(),
         }
@@ -439,6 +630,27 @@ def _store(
     if unit.kind == "evaluate":
         counts["configs"] += len(result)
         counts["failed"] += int((result["status"] != "ok").sum())
+
+
+def _source_collection(source: str) -> str:
+    """Where a dataset came from, without its own name: a folder or a scheme."""
+    if ":" in source and not source.startswith("$"):
+        return source.split(":", 1)[0]
+    return str(Path(source).parent)
+
+
+def dataset_groups(sketches: Mapping[str, Any]) -> dict[str, str]:
+    """Each dataset's group from the stored content sketches (itself where it has none)."""
+    from metaopt import datasets
+
+    known = {k: v for k, v in sketches.items() if v is not None}
+    groups = {k: k for k in sketches}
+    group_datasets = getattr(datasets, "group_datasets", None)
+    sketch_from_dict = getattr(datasets, "DatasetSketch", None)
+    if known and group_datasets is not None and sketch_from_dict is not None:
+        parsed = {k: sketch_from_dict.from_dict(v) for k, v in known.items()}
+        groups.update(group_datasets(parsed))
+    return dict(sorted(groups.items()))
 
 
 def consolidate(
@@ -459,7 +671,9 @@ def consolidate(
         evaluations = pd.concat(frames, ignore_index=True)
     else:
         evaluations = pd.DataFrame({c: pd.Series(dtype=object) for c in RESERVED_COLUMNS})
-    evaluations = evaluations.sort_values(["dataset", "space", "config_id"], ignore_index=True)
+    evaluations = evaluations.sort_values(
+        ["dataset", "space", "fidelity", "config_id"], ignore_index=True
+    )
     metafeature_parts = sorted(layout.metafeatures.glob("*.parquet"))
     if metafeature_parts:
         parts = [pd.read_parquet(p) for p in metafeature_parts]
@@ -474,6 +688,7 @@ def consolidate(
     else:
         metafeatures = pd.DataFrame(index=pd.Index([], name="dataset", dtype=object))
     facts = [json.loads(p.read_text()) for p in sorted(layout.datasets.glob("*.json"))]
+    sketches = {f["dataset"]: f.pop("sketch", None) for f in facts}
     counts = evaluations.groupby("space").size().to_dict() if len(evaluations) else {}
     provenance = {
         "schema_version": SCHEMA_VERSION,
@@ -489,8 +704,9 @@ def consolidate(
         "n_evaluations": int(len(evaluations)),
         "evaluations_per_space": {str(k): int(v) for k, v in counts.items()},
         "n_datasets": int(evaluations["dataset"].nunique()) if len(evaluations) else 0,
-        "sources": sorted({str(Path(f["source"]).parent) for f in facts if "source" in f}),
+        "sources": sorted({_source_collection(f["source"]) for f in facts if "source" in f}),
         "datasets": {f["dataset"]: f for f in facts},
+        "groups": dataset_groups(sketches),
     }
     if wall_time_s is not None:
         provenance["last_run_wall_time_s"] = round(float(wall_time_s), 1)

@@ -16,6 +16,7 @@ from metaopt.knowledge._base import (
     RESERVED_COLUMNS,
     SCHEMA_VERSION,
     KnowledgeBase,
+    canonical_evaluations,
     normalise_parameter_column,
 )
 
@@ -80,6 +81,7 @@ def from_studies(
     parameters = [c for c in evaluations.columns if c not in RESERVED_COLUMNS]
     for column in parameters:
         evaluations[column] = normalise_parameter_column(evaluations[column])
+    evaluations = canonical_evaluations(evaluations)  # adds the fidelity columns
     evaluations = evaluations[list(RESERVED_COLUMNS) + parameters]
     frame = pd.DataFrame(metafeatures).T.astype(float)
     frame.index.name = "dataset"

@@ -12,6 +12,7 @@ from metaopt.metafeatures._extractor import (
     GROUPS,
     REGISTRY,
     MetafeatureExtractor,
+    describe_dataset,
     extract_metafeatures,
     feature_names,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "GROUPS",
     "REGISTRY",
     "MetafeatureExtractor",
+    "describe_dataset",
     "extract_metafeatures",
     "feature_names",
 ]

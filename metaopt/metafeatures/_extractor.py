@@ -255,3 +255,30 @@ def extract_metafeatures(
     """
     extractor = MetafeatureExtractor(groups, budget_s=budget_s, random_state=random_state)
     return extractor.extract(dataset_or_X, y, task=task)
+
+
+def describe_dataset(dataset: Any) -> pd.Series:
+    """The metafeatures by which metaopt compares datasets: one rule, at build and query time.
+
+    The knowledge builder describes every dataset it records with this function, on the data as
+    loaded (before any row cap of its evaluations), and :func:`metaopt.suggest` and
+    :class:`metaopt.MetaSampler` describe the user's dataset with it, so a dataset of the
+    knowledge base queried by its own file is at distance 0 from itself. The result never
+    depends on the machine: no time budget, seed 0, and the expensive groups are capped by rows
+    instead (statistics on a seeded sample of at most 100,000 rows, landmarking and model-based
+    features on at most 2,000 rows keeping every class). Counts such as ``n_instances`` always
+    describe the full data, also for a dataset larger than anything the knowledge base
+    evaluated.
+
+    Args:
+        dataset: A :class:`metaopt.datasets.Dataset` (or anything :func:`extract_metafeatures`
+            accepts).
+
+    Example:
+        >>> import metaopt
+        >>> from metaopt.metafeatures import describe_dataset
+        >>> iris = metaopt.load_dataset("sklearn:iris")
+        >>> describe_dataset(iris).equals(describe_dataset(iris))
+        True
+    """
+    return extract_metafeatures(dataset, random_state=0)

@@ -70,12 +70,8 @@ def fitted_model(model: str | MetaModel | None, knowledge: Any, space: str) -> M
         return per_kb[key]
 
 
-def dataset_metafeatures(dataset: Any, budget_s: float | None = None) -> pd.Series:
-    """The metafeatures of a :class:`metaopt.datasets.Dataset` (seeded, optionally budgeted).
+def dataset_metafeatures(dataset: Any) -> pd.Series:
+    """The dataset's metafeatures, by :func:`metaopt.metafeatures.describe_dataset`."""
+    from metaopt.metafeatures import describe_dataset
 
-    Metafeatures a budget cuts short are NaN; the meta-models compare datasets on the ones
-    present.
-    """
-    from metaopt.metafeatures import extract_metafeatures
-
-    return extract_metafeatures(dataset, budget_s=budget_s, random_state=0)
+    return describe_dataset(dataset)

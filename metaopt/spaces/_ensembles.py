@@ -17,8 +17,9 @@ from sklearn.ensemble import (
 from metaopt.spaces._preprocessing import tree_pipeline
 from metaopt.spaces._space import SearchSpace
 
-#: Trees per forest. Fixed rather than tuned: more trees are almost never worse, only slower.
-N_TREES = 16
+#: Trees per forest for users, scikit-learn's default. Not tuned (more trees are almost never
+#: worse, only slower): a fidelity setting, which the knowledge builder lowers for its base runs.
+N_TREES = 100
 
 
 def hist_gradient_boosting(task: str) -> SearchSpace:
@@ -67,8 +68,8 @@ def _forest(name: str, task: str, bootstrap_default: bool) -> SearchSpace:
     }
     model_class = classes[(name, task)]
 
-    def factory(params: dict[str, Any]) -> Any:
-        model = model_class(n_estimators=N_TREES, **params, n_jobs=1, random_state=0)
+    def factory(params: dict[str, Any], n_trees: int = N_TREES) -> Any:
+        model = model_class(n_estimators=n_trees, **params, n_jobs=1, random_state=0)
         return tree_pipeline(model)
 
     distributions: dict[str, Any] = {
@@ -97,15 +98,16 @@ def _forest(name: str, task: str, bootstrap_default: bool) -> SearchSpace:
         default,
         factory,
         conditions={"max_samples": lambda p: bool(p.get("bootstrap"))},
-        description=f"{model_class.__name__} with {N_TREES} trees; ordinal-encoded categoricals",
+        description=f"{model_class.__name__}; ordinal-encoded categoricals",
+        fidelity={"n_trees": N_TREES},
     )
 
 
 def random_forest(task: str) -> SearchSpace:
-    """Random forest of :data:`N_TREES` trees; ``max_samples`` only with bootstrap."""
+    """Random forest (:data:`N_TREES` trees by default); ``max_samples`` only with bootstrap."""
     return _forest("random_forest", task, bootstrap_default=True)
 
 
 def extra_trees(task: str) -> SearchSpace:
-    """Extremely randomised trees of :data:`N_TREES` trees; ``max_samples`` only with bootstrap."""
+    """Extra trees (:data:`N_TREES` trees by default); ``max_samples`` only with bootstrap."""
     return _forest("extra_trees", task, bootstrap_default=False)

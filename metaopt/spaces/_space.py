@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -40,6 +41,10 @@ class SearchSpace:
         conditions: For conditional parameters, a predicate on the other parameters that says
             whether the parameter is used.
         description: One line shown in docs and reprs.
+        fidelity: Settings that are not hyperparameters but change the cost and the score, with
+            their values for users (e.g. ``{"n_trees": 100}`` for forests); ``factory`` receives
+            them as keyword arguments. :meth:`with_fidelity` makes a cheaper copy, as the
+            knowledge builder does for its base fidelity.
 
     Example:
         >>> import metaopt.spaces
@@ -61,8 +66,10 @@ class SearchSpace:
         *,
         conditions: Mapping[str, Condition] | None = None,
         description: str = "",
+        fidelity: Mapping[str, Any] | None = None,
     ) -> None:
         self.name = name
+        self.fidelity: dict[str, Any] = dict(fidelity or {})
         self.task = task
         self.distributions: dict[str, BaseDistribution] = dict(distributions)
         self.conditions: dict[str, Condition] = dict(conditions or {})
@@ -130,7 +137,29 @@ class SearchSpace:
         Raises:
             ValueError: for an unknown parameter name or an out-of-range value.
         """
-        return self._factory(self.complete(dict(params or {})))
+        return self._factory(self.complete(dict(params or {})), **self.fidelity)
+
+    def with_fidelity(self, **fidelity: Any) -> SearchSpace:
+        """A copy of this space whose estimators use other fidelity settings.
+
+        Example:
+            >>> import metaopt.spaces
+            >>> cheap = metaopt.spaces.get("random_forest").with_fidelity(n_trees=16)
+            >>> cheap.build().steps[-1][1].n_estimators
+            16
+
+        Raises:
+            ValueError: for a setting the space does not have.
+        """
+        unknown = sorted(set(fidelity) - set(self.fidelity))
+        if unknown:
+            raise ValueError(
+                f"space {self.name!r} has no fidelity settings {unknown}; it has "
+                f"{sorted(self.fidelity) or 'none'}"
+            )
+        space = copy.copy(self)
+        space.fidelity = {**self.fidelity, **fidelity}
+        return space
 
     def suggest(self, trial: optuna.Trial) -> dict[str, Any]:
         """Ask ``trial`` for a configuration, using exactly the names of :attr:`distributions`.

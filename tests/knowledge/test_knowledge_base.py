@@ -12,7 +12,7 @@ import pytest
 
 import metaopt.knowledge as knowledge
 from metaopt import spaces
-from metaopt.knowledge import KnowledgeBase
+from metaopt.knowledge import SCHEMA_VERSION, KnowledgeBase
 
 
 def _rows(dataset: str, space: str, n: int, *, failed: int = 0) -> list[dict[str, object]]:
@@ -49,7 +49,8 @@ def kb() -> KnowledgeBase:
         {"n_rows": [100.0, 200.0], "n_features": [3.0, 5.0]},
         index=pd.Index(["a", "b"], name="dataset"),
     )
-    return KnowledgeBase(pd.DataFrame(rows), metafeatures, {"schema_version": 1, "command": "t"})
+    provenance = {"schema_version": SCHEMA_VERSION, "command": "t"}
+    return KnowledgeBase(pd.DataFrame(rows), metafeatures, provenance)
 
 
 def test_selection_by_space_and_dataset(kb: KnowledgeBase) -> None:
@@ -70,7 +71,7 @@ def test_concat_combines_and_refuses_duplicates(kb: KnowledgeBase) -> None:
     other = KnowledgeBase(
         pd.DataFrame(_rows("c", "svm", 2)),
         pd.DataFrame({"n_rows": [50.0]}, index=pd.Index(["c"], name="dataset")),
-        {"schema_version": 1},
+        {"schema_version": SCHEMA_VERSION},
     )
     both = kb.concat(other)
     assert both.datasets == ["a", "b", "c"] and len(both) == len(kb) + 2

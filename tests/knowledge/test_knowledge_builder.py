@@ -51,8 +51,21 @@ def test_small_real_build_end_to_end(real_datasets: list[Dataset], tmp_path: Pat
         n_jobs=1,
         progress=False,
     )
-    ev = kb.evaluations
+    everything = kb.evaluations
+    ev = everything[everything["fidelity"] == "base"]
     assert len(ev) == 3 * 2 * 4
+    assert ev["n_rows"].le(60).all()
+    # Full fidelity: only datasets larger than the base cap, at their own size (cap 10,000),
+    # on the default plus the best and the fixed random base configurations.
+    full = everything[everything["fidelity"] == "full"]
+    sizes = {d: f["n_rows_full"] for d, f in kb.provenance["datasets"].items()}
+    assert set(full["dataset"]) == {d for d, n in sizes.items() if n > 60}
+    assert (full["n_rows"] == full["dataset"].map(sizes)).all()
+    for (dataset, space), rows in full.groupby(["dataset", "space"]):
+        assert 0 in set(rows["config_id"])
+        base = ev[(ev["dataset"] == dataset) & (ev["space"] == space)]
+        best = base.sort_values("score", ascending=False)["config_id"].iloc[0]
+        assert best in set(rows["config_id"])
     assert set(ev["dataset"]) == ids and kb.spaces == ["knn", "logistic_regression"]
     for (_, space), rows in ev.groupby(["dataset", "space"]):
         assert sorted(rows["config_id"]) == [0, 1, 2, 3]
@@ -73,7 +86,7 @@ def test_small_real_build_end_to_end(real_datasets: list[Dataset], tmp_path: Pat
     assert set(kb.metafeatures.index) == ids and kb.metafeatures.index.name == "dataset"
     kb.validate()
     saved = knowledge.load(tmp_path / "kb")
-    pd.testing.assert_frame_equal(saved.evaluations, ev)
+    pd.testing.assert_frame_equal(saved.evaluations, everything)
     # A rerun finds every unit done: nothing is evaluated or written twice.
     again = knowledge.build(
         real_datasets,
@@ -85,7 +98,7 @@ def test_small_real_build_end_to_end(real_datasets: list[Dataset], tmp_path: Pat
         n_jobs=1,
         progress=False,
     )
-    pd.testing.assert_frame_equal(again.evaluations, ev)
+    pd.testing.assert_frame_equal(again.evaluations, everything)
     with pytest.raises(ValueError, match="other settings"):
         knowledge.build(real_datasets, ["knn"], n_configs=5, work_dir=tmp_path / "work")
 
@@ -226,3 +239,62 @@ def test_dask_local_cluster_gives_the_same_knowledge(tmp_path: Path) -> None:
         on_dask = knowledge.build(datasets, ["knn", "svm"], work_dir=tmp_path / "dask", **options)
     columns = ["dataset", "space", "config_id", "params", "score", "status"]
     pd.testing.assert_frame_equal(on_dask.evaluations[columns], local.evaluations[columns])
+
+
+class _Broken:
+    """A suite entry whose loading raises something other than ValueError/OSError."""
+
+    name = "broken"
+    source = "test:broken"
+
+    def load(self) -> Dataset:
+        raise RuntimeError("the mirror returned garbage")
+
+
+def test_damaged_parts_are_redone_and_broken_datasets_skipped(tmp_path: Path) -> None:
+    options = dict(n_configs=3, work_dir=tmp_path, n_jobs=1, metafeatures=False, progress=False)
+    kb = knowledge.build({"iris": _sklearn("iris"), "broken": _Broken()}, ["knn"], **options)
+    assert "RuntimeError" in kb.provenance["datasets"]["broken"]["skipped"]
+    part = next((tmp_path / "parts" / "evaluations").glob("*knn.parquet"))
+    good = kb.evaluations
+    part.write_bytes(part.read_bytes()[:100])  # a build killed while writing, without rename
+    again = knowledge.build({"iris": _sklearn("iris")}, ["knn"], **options)
+    columns = [c for c in good.columns if c != "fit_time"]
+    pd.testing.assert_frame_equal(again.evaluations[columns], good[columns])
+    for facts in again.provenance["datasets"].values():
+        assert not str(facts.get("source", "")).startswith("/")
+    assert not any(str(s).startswith("/") for s in again.provenance["sources"])
+
+
+def test_full_fidelity_ids_are_default_best_and_fixed_random() -> None:
+    base = pd.DataFrame(
+        {
+            "config_id": range(10),
+            "score": [0.5, 0.9, 0.1, 0.8, np.nan, 0.95, 0.2, 0.3, 0.4, 0.6],
+            "status": ["ok"] * 4 + ["failed"] + ["ok"] * 5,
+        }
+    )
+    ids = knowledge.full_fidelity_ids(base, 10, n_best=2, n_random=3, seed=0)
+    assert ids[:3] == [0, 5, 1]
+    assert len(ids) == len(set(ids)) and 4 not in ids[:3]
+    # The random ones are the same on every dataset, whatever its scores.
+    other = base.assign(score=base["score"][::-1].to_numpy())
+    fixed = knowledge.full_fidelity_ids(base, 10, n_best=0, n_random=3, seed=0)
+    assert fixed == knowledge.full_fidelity_ids(other, 10, n_best=0, n_random=3, seed=0)
+    assert len(fixed) == 4 and set(fixed[1:]) <= set(ids)
+
+
+def test_forests_record_their_trees_at_each_fidelity(tmp_path: Path) -> None:
+    kb = knowledge.build(
+        [_sklearn("iris")],
+        ["random_forest"],
+        n_configs=3,
+        work_dir=tmp_path,
+        n_jobs=1,
+        metafeatures=False,
+        progress=False,
+    )
+    ev = kb.evaluations
+    assert set(ev.loc[ev["fidelity"] == "base", "n_trees"]) == {16.0}
+    assert set(ev.loc[ev["fidelity"] == "full", "n_trees"]) == {100.0}
+    assert ev["n_rows"].eq(150).all()
