@@ -4,18 +4,39 @@ from __future__ import annotations
 
 from metaopt.datasets._coerce import infer_task, make_dataset
 from metaopt.datasets._dataset import TASK_TYPES, Dataset, content_fingerprint
+from metaopt.datasets._groups import (
+    ColumnSketch,
+    DatasetSketch,
+    SketchComparison,
+    compare_sketches,
+    group_datasets,
+    rank_agreement,
+    same_data,
+    sketch_dataset,
+    sketch_sources,
+)
 from metaopt.datasets._load import load_dataset, load_file
-from metaopt.datasets._suites import Suite, SuiteEntry, suite
+from metaopt.datasets._suites import Suite, SuiteEntry, sketch_folders, suite
 
 __all__ = [
     "TASK_TYPES",
+    "ColumnSketch",
     "Dataset",
+    "DatasetSketch",
+    "SketchComparison",
     "Suite",
     "SuiteEntry",
+    "compare_sketches",
     "content_fingerprint",
+    "group_datasets",
     "infer_task",
     "load_dataset",
     "load_file",
     "make_dataset",
+    "rank_agreement",
+    "same_data",
+    "sketch_dataset",
+    "sketch_folders",
+    "sketch_sources",
     "suite",
 ]

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +13,12 @@ from tqdm.auto import tqdm
 
 from metaopt.datasets._catalog import resolve_shipped_name, shipped_suites
 from metaopt.datasets._dataset import Dataset
+from metaopt.datasets._groups import (
+    DatasetSketch,
+    file_cache_key,
+    group_datasets,
+    sketch_sources,
+)
 from metaopt.datasets._load import load_dataset, load_file
 from metaopt.datasets._readers import file_kind
 
@@ -106,10 +109,12 @@ def suite(
         name_or_folders: ``"OpenML-CC18"`` (or an alias such as ``"cc18"`` / ``"99"``), which
             resolves offline from the shipped list; any other OpenML suite id or alias, resolved
             through ``openml.study.get_suite`` (needs network); or one or several local folders
-            of data files, whose datasets are deduplicated by content fingerprint and by OpenML
-            dataset id (first folder wins).
+            of data files, whose datasets are deduplicated by content (the same data under
+            another name, encoding, column order or row subset, see
+            :func:`~metaopt.datasets.group_datasets`) and by OpenML dataset id (first folder
+            wins).
         task: For local folders, keep only ``"classification"`` or ``"regression"`` datasets.
-        progress: Show a progress bar while local datasets are fingerprinted.
+        progress: Show a progress bar while local datasets are sketched.
 
     Returns:
         The suite.
@@ -209,78 +214,76 @@ def _folder_entries(folder: Path) -> list[SuiteEntry]:
     return entries
 
 
-def _fingerprint_cache_path() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "metaopt" / "fingerprints.json"
+def sketch_folders(
+    folders: str | Path | Sequence[str | Path], *, progress: bool = True
+) -> dict[str, DatasetSketch]:
+    """Sketch every data file of one or several folders, with a JSON cache between runs.
 
+    Targets, task types and OpenML ids come from each folder's ``index.csv`` when it has one
+    (as for :func:`suite`). Sketches are cached in ``~/.cache/metaopt/sketches-v<version>.json``
+    (``$XDG_CACHE_HOME`` when set), keyed by resolved path, size, modification time and target,
+    so only new or changed files are read again. A file that cannot be loaded is skipped with a
+    warning on the ``metaopt`` logger.
 
-def _cache_key(entry: SuiteEntry) -> str:
-    stat = Path(entry.source).stat()
-    raw = f"{Path(entry.source).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{entry.target}"
-    return hashlib.sha1(raw.encode()).hexdigest()
+    Args:
+        folders: A folder or a list of folders.
+        progress: Show a progress bar.
 
+    Returns:
+        ``{path: sketch}`` in folder and file order.
 
-def _load_cache() -> dict[str, dict[str, object]]:
-    path = _fingerprint_cache_path()
-    try:
-        return json.loads(path.read_text("utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as error:
-        logger.warning("ignoring unreadable fingerprint cache %s (%s)", path, error)
-        return {}
-
-
-def _save_cache(cache: dict[str, dict[str, object]]) -> None:
-    path = _fingerprint_cache_path()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(cache), "utf-8")
-        os.replace(temporary, path)
-    except OSError as error:
-        logger.warning("could not write the fingerprint cache %s (%s)", path, error)
+    Example:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from sklearn.datasets import load_iris
+        >>> from metaopt.datasets import group_datasets, sketch_folders
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> frame = load_iris(as_frame=True).frame
+        >>> frame.to_csv(folder / "iris.csv", index=False)
+        >>> frame.sample(frac=1.0, random_state=0).to_csv(folder / "copy.csv", index=False)
+        >>> sketches = sketch_folders(folder, progress=False)
+        >>> sorted(set(group_datasets(sketches).values())) == [str(folder / "copy.csv")]
+        True
+    """
+    paths = [folders] if isinstance(folders, (str, Path)) else list(folders)
+    entries = {e.source: e for p in paths for e in _folder_entries(Path(p))}
+    sketched = sketch_sources(
+        entries,
+        lambda source: entries[source].load(),
+        cache_key=lambda source: file_cache_key(source, entries[source].target),
+        progress=progress,
+    )
+    return {source: r.sketch for source, r in sketched.items() if r.sketch is not None}
 
 
 def _local_suite(folders: list[Path], *, task: str | None, progress: bool) -> Suite:
     candidates = [entry for folder in folders for entry in _folder_entries(folder)]
-    cache = _load_cache()
+    sketches = sketch_folders(folders, progress=progress)
+    entries: list[SuiteEntry] = []
+    for entry in candidates:
+        sketch = sketches.get(entry.source)
+        if sketch is None or (task is not None and sketch.task != task):
+            continue
+        entries.append(replace(entry, task=sketch.task, fingerprint=sketch.fingerprint))
+    groups = group_datasets({e.source: sketches[e.source] for e in entries})
+    # Entries naming the same OpenML dataset are one group too, whatever their content.
+    by_openml_id: dict[int, str] = {}
+    for entry in entries:
+        if entry.dataset_id is not None:
+            first = by_openml_id.setdefault(entry.dataset_id, groups[entry.source])
+            if first != groups[entry.source]:
+                merged = groups[entry.source]
+                groups = {k: first if v == merged else v for k, v in groups.items()}
     kept: list[SuiteEntry] = []
     duplicates: list[tuple[str, str]] = []
-    by_fingerprint: dict[str, SuiteEntry] = {}
-    by_openml_id: dict[int, SuiteEntry] = {}
-    for entry in tqdm(candidates, desc="fingerprinting datasets", disable=not progress):
-        key = _cache_key(entry)
-        facts = cache.get(key)
-        if facts is None:
-            try:
-                dataset = entry.load()
-            except ValueError as error:
-                logger.warning("skipping %s: %s", entry.source, error)
-                continue
-            facts = {"fingerprint": dataset.fingerprint, "task": dataset.task}
-            cache[key] = facts
-        entry = SuiteEntry(
-            source=entry.source,
-            name=entry.name,
-            dataset_id=entry.dataset_id,
-            target=entry.target,
-            task=str(facts["task"]),
-            fingerprint=str(facts["fingerprint"]),
-        )
-        if task is not None and entry.task != task:
-            continue
-        twin = by_fingerprint.get(entry.fingerprint or "") or (
-            by_openml_id.get(entry.dataset_id) if entry.dataset_id is not None else None
-        )
+    first_of_group: dict[str, SuiteEntry] = {}
+    for entry in entries:  # the first folder wins
+        twin = first_of_group.get(groups[entry.source])
         if twin is not None:
             duplicates.append((entry.source, twin.source))
             continue
+        first_of_group[groups[entry.source]] = entry
         kept.append(entry)
-        by_fingerprint[entry.fingerprint or ""] = entry
-        if entry.dataset_id is not None:
-            by_openml_id[entry.dataset_id] = entry
-    _save_cache(cache)
     if duplicates:
         logger.info("dropped %d duplicate datasets", len(duplicates))
     return Suite(

@@ -1,0 +1,207 @@
+"""Dataset groups: the same data found across encodings, names, orders, subsets and targets."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import metaopt
+from metaopt.datasets import (
+    DatasetSketch,
+    compare_sketches,
+    group_datasets,
+    rank_agreement,
+    same_data,
+    sketch_dataset,
+    sketch_sources,
+)
+
+
+@pytest.fixture(autouse=True)
+def _private_sketch_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+def _table(seed: int = 0, n: int = 600) -> pd.DataFrame:
+    """A mixed table: continuous, integer and categorical columns and a 3-class target."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "height": np.round(rng.normal(170, 10, size=n), 2),
+            "weight": np.round(rng.lognormal(4, 0.3, size=n), 3),
+            "score": np.round(rng.uniform(-1, 1, size=n), 4),
+            "visits": rng.poisson(3, size=n),
+            "colour": rng.choice(
+                ["red", "green", "blue", "grey", "pink"], size=n, p=[0.4, 0.25, 0.2, 0.1, 0.05]
+            ),
+            "size": rng.choice(["S", "M", "L"], size=n, p=[0.5, 0.3, 0.2]),
+            "class": rng.choice(["a", "b", "c"], size=n, p=[0.5, 0.3, 0.2]),
+        }
+    )
+
+
+def _dataset(frame: pd.DataFrame, target: str = "class", name: str = "table") -> metaopt.Dataset:
+    return metaopt.load_dataset(frame.reset_index(drop=True), target=target, name=name)
+
+
+def _sketch(frame: pd.DataFrame, target: str = "class", name: str = "table") -> DatasetSketch:
+    return sketch_dataset(_dataset(frame, target, name))
+
+
+@pytest.fixture(scope="module")
+def original() -> DatasetSketch:
+    return _sketch(_table())
+
+
+def test_integer_coded_categories_are_the_same_data(original: DatasetSketch) -> None:
+    frame = _table()
+    for column in ("colour", "size", "class"):  # PMLB codes categories in sorted order
+        frame[column] = frame[column].astype("category").cat.codes
+    comparison = compare_sketches(original, _sketch(frame))
+    assert comparison.same, comparison.reason
+    assert len(comparison.matched_columns) == 7
+
+
+def test_renamed_and_reordered_columns_are_the_same_data(original: DatasetSketch) -> None:
+    frame = _table()[["size", "class", "visits", "height", "colour", "score", "weight"]]
+    frame.columns = ["f1", "label", "f2", "f3", "f4", "f5", "f6"]
+    comparison = compare_sketches(original, _sketch(frame, target="label"))
+    assert comparison.same, comparison.reason
+    # Columns are matched by content: height (0 in the original) is f3 (3rd feature, index 2).
+    assert (0, 2) in comparison.matched_columns
+
+
+def test_shuffled_rows_give_the_same_sketch(original: DatasetSketch) -> None:
+    shuffled = _sketch(_table().sample(frac=1.0, random_state=3))
+    assert shuffled.to_dict() == original.to_dict()
+    assert same_data(original, shuffled)
+
+
+def test_dropped_id_column_is_the_same_data(original: DatasetSketch) -> None:
+    frame = _table()
+    frame.insert(0, "ID", np.arange(1, len(frame) + 1))
+    assert same_data(original, _sketch(frame))
+
+
+def test_subset_of_classes_is_the_same_data(original: DatasetSketch) -> None:
+    frame = _table()
+    subset = frame[frame["class"] != "c"]
+    assert len(subset) < len(frame)
+    comparison = compare_sketches(_sketch(subset), original)
+    assert comparison.same, comparison.reason
+    # ... also integer-coded, relabelled one-vs-rest (KEEL's imbalanced versions).
+    relabelled = subset.assign(**{"class": np.where(subset["class"] == "a", "positive", "neg")})
+    assert same_data(original, _sketch(relabelled))
+
+
+def test_another_target_column_of_the_same_table_is_the_same_data(
+    original: DatasetSketch,
+) -> None:
+    other = _sketch(_table(), target="score")
+    assert other.task == "regression"
+    assert same_data(original, other)
+
+
+def test_complete_rows_with_shifted_decimals_are_the_same_data() -> None:
+    """KEEL drops the rows with a missing value and sometimes the decimal point."""
+    frame = _table()
+    frame.loc[frame.sample(frac=0.08, random_state=4).index, "weight"] = np.nan
+    frame.loc[frame.sample(frac=0.05, random_state=5).index, "colour"] = None
+    complete = frame.dropna().assign(height=lambda f: np.round(f["height"] * 100))
+    comparison = compare_sketches(_sketch(frame), _sketch(complete))
+    assert comparison.same, comparison.reason
+
+
+def test_standardised_copy_is_the_same_data(original: DatasetSketch) -> None:
+    frame = _table()
+    for column in ("height", "weight", "score"):
+        values = frame[column]
+        frame[column] = np.round((values - values.mean()) / values.std(), 6)
+    assert same_data(original, _sketch(frame))
+
+
+def test_a_few_corrected_cells_are_still_the_same_data(original: DatasetSketch) -> None:
+    frame = _table()
+    frame.loc[[5, 77], "height"] += 0.5  # as scikit-learn's iris fixes two UCI values
+    frame.loc[10, "size"] = "L" if frame.loc[10, "size"] != "L" else "S"
+    assert same_data(original, _sketch(frame))
+
+
+def test_same_shape_different_data_is_not_merged(original: DatasetSketch) -> None:
+    comparison = compare_sketches(original, _sketch(_table(seed=1)))
+    assert not comparison.same
+    assert comparison.evidence_bits < 32
+
+
+def test_generator_with_another_seed_is_another_task() -> None:
+    from sklearn.datasets import make_classification
+
+    def generated(seed: int) -> DatasetSketch:
+        X, y = make_classification(n_samples=500, n_features=8, random_state=seed)
+        return sketch_dataset(metaopt.load_dataset((X, y), name=f"seed{seed}"))
+
+    assert same_data(generated(0), generated(0))
+    assert not same_data(generated(0), generated(1))
+
+
+def test_truth_table_labelled_by_another_function_is_another_task() -> None:
+    bits = pd.DataFrame(list(itertools.product([0, 1], repeat=6)), columns=list("abcdef"))
+    parity = bits.assign(target=bits.sum(axis=1) % 2)
+    majority = bits.assign(target=(bits.sum(axis=1) >= 3).astype(int))
+    assert same_data(_sketch(parity, "target"), _sketch(parity, "target"))
+    assert not same_data(_sketch(parity, "target"), _sketch(majority, "target"))
+
+
+def test_sketch_is_json_serialisable_and_round_trips(original: DatasetSketch) -> None:
+    text = original.to_json()
+    assert json.loads(text)["n_rows"] == 600
+    assert DatasetSketch.from_json(text) == original
+    stale = {**original.to_dict(), "version": 0}
+    with pytest.raises(ValueError, match="version 0"):
+        DatasetSketch.from_dict(stale)
+    with pytest.raises(TypeError, match="metaopt Dataset"):
+        sketch_dataset(_table())  # type: ignore[arg-type]
+
+
+def test_groups_are_transitive_and_named_after_the_preferred_member() -> None:
+    frame = _table()
+    full = sketch_dataset(replace(_dataset(frame, name="full"), source="openml:999"))
+    subset_a = _sketch(frame[frame["class"] != "c"], name="no_c")
+    subset_b = _sketch(frame[frame["class"] != "b"], name="no_b")
+    other = _sketch(_table(seed=7), name="other")
+    assert not same_data(subset_a, subset_b)  # disjoint rows of one class each ...
+    groups = group_datasets({"no_c": subset_a, "other": other, "no_b": subset_b, "full": full})
+    # ... joined through the full table, which names the group (an OpenML source).
+    assert groups == {"no_c": "full", "other": "other", "no_b": "full", "full": "full"}
+
+
+def test_sketch_sources_caches_sketches(tmp_path: Path) -> None:
+    path = tmp_path / "table.csv"
+    _table().to_csv(path, index=False)
+    calls: list[str] = []
+
+    def load(source: str) -> metaopt.Dataset:
+        calls.append(source)
+        return metaopt.load_dataset(source, target="class")
+
+    first = sketch_sources([str(path), "missing.csv"], load, progress=False)
+    again = sketch_sources([str(path)], load, progress=False)
+    assert first[str(path)].sketch == again[str(path)].sketch
+    assert first["missing.csv"].sketch is None and first["missing.csv"].error
+    assert calls == [str(path), "missing.csv"]  # the second call read the cache
+
+
+def test_rank_agreement() -> None:
+    a = {"c1": 0.8, "c2": 0.7, "c3": 0.9, "c4": 0.5}
+    assert rank_agreement(a, {"c4": 0.1, "c3": 0.95, "c1": 0.9, "c2": 0.6, "c9": 0.0}) == 1.0
+    assert rank_agreement([1.0, 2.0, 3.0], [3.0, 2.0, 1.0]) == pytest.approx(-1.0)
+    with pytest.raises(ValueError, match="at least 3"):
+        rank_agreement({"c1": 0.1, "c2": 0.2}, {"c1": 0.1, "c2": 0.3})
+    with pytest.raises(TypeError, match="two mappings"):
+        rank_agreement(a, [0.1, 0.2])  # type: ignore[arg-type]
