@@ -13,14 +13,13 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-_FORMATTER = argparse.ArgumentDefaultsHelpFormatter
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="metaopt",
         description="Meta-learning for hyperparameter optimization.",
-        formatter_class=_FORMATTER,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     suggest = commands.add_parser(
@@ -29,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Print the n configurations of a search space to try first on a dataset, "
         "best first, from the knowledge base: one JSON object per line, or a JSON list with "
         "--json.",
-        formatter_class=_FORMATTER,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     suggest.add_argument(
         "dataset",

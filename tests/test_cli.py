@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 import metaopt
 from metaopt.cli import main
 from metaopt.testing import toy_knowledge_base
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +74,83 @@ def test_module_entry_point_prints_help() -> None:
         timeout=120,
     )
     assert done.returncode == 0 and "--target" in done.stdout
+
+
+def test_explain_is_opt_in(setup, capsys, monkeypatch) -> None:
+    import metaopt._suggest
+
+    calls = []
+    real = metaopt._suggest.suggest
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs["explain"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(metaopt._suggest, "suggest", spy)
+    assert main(_args(setup, "-n", "2")) == 0
+    assert main(_args(setup, "-n", "2", "--explain")) == 0
+    assert calls == [False, True]
+    capsys.readouterr()
+
+
+def test_a_closed_pipe_is_not_a_traceback(setup) -> None:
+    # `metaopt suggest ... | head -n 0`: the reader is gone before anything is written.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "metaopt.cli", *_args(setup, "-n", "5")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    process.stdout.close()
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def test_a_task_the_knowledge_does_not_cover_lists_what_it_covers(setup, capsys) -> None:
+    diabetes = metaopt.load_dataset("sklearn:diabetes")
+    diabetes.X.assign(target=diabetes.y).to_csv(setup / "regression.csv", index=False)
+    args = ["suggest", str(setup / "regression.csv"), "--space", "knn"]
+    assert main([*args, "--knowledge", str(setup / "kb")]) == 2
+    err = capsys.readouterr().err
+    assert "no regression evaluations of space 'knn'" in err
+    assert "knn (classification, 3 datasets)" in err
+
+
+def _argparse_problems(path: Path) -> list[str]:
+    """Flags of a script's argparse parsers that lack help text or a shown default."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    formatters = {"ArgumentDefaultsHelpFormatter"}
+    for node in ast.walk(tree):  # classes of the module that derive from it count too
+        if isinstance(node, ast.ClassDef) and any(
+            "ArgumentDefaultsHelpFormatter" in ast.unparse(base) for base in node.bases
+        ):
+            formatters.add(node.name)
+    problems = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = ast.unparse(node.func)
+        keywords = {k.arg: k.value for k in node.keywords}
+        if name.endswith(("ArgumentParser", "add_parser")):
+            formatter = (
+                ast.unparse(keywords["formatter_class"]) if "formatter_class" in keywords else ""
+            )
+            if not any(f in formatter for f in formatters):
+                problems.append(
+                    f"line {node.lineno}: a parser without ArgumentDefaultsHelpFormatter"
+                )
+        elif name.endswith("add_argument"):
+            flag = ast.unparse(node.args[0]) if node.args else "?"
+            if "help" not in keywords:
+                problems.append(f"line {node.lineno}: {flag} has no help text")
+    return problems
+
+
+SCRIPTS = [REPO / "metaopt" / "cli.py", *sorted((REPO / "experiments").glob("*.py"))]
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.name)
+def test_every_flag_has_help_with_its_default(path: Path) -> None:
+    problems = _argparse_problems(path)
+    assert not problems, f"{path.relative_to(REPO)}: " + "; ".join(problems)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from metaopt._extras import require
 from metaopt._settings import openml_mirror_dir
 from metaopt.datasets._catalog import cc18_dataset_for_task
 from metaopt.datasets._coerce import make_dataset, split_target
@@ -66,7 +67,7 @@ def load_from_mirror(did: int, mirror: Path, *, target: str | None = None) -> Da
 
 
 def _load_through_openml(did: int, target: str | None) -> Dataset:
-    import openml  # imported here: importing metaopt must stay cheap
+    openml = require("openml", "loading datasets through OpenML")
 
     # Feather, not openml's default pickle, for the local cache openml writes.
     dataset = openml.datasets.get_dataset(
@@ -130,8 +131,7 @@ def load_openml_task(
 ) -> Dataset:
     """Load the dataset of an OpenML task (its target), falling back to the mirror offline."""
     try:
-        import openml
-
+        openml = require("openml", "loading OpenML tasks through OpenML")
         task = openml.tasks.get_task(tid, download_splits=False)
         did, task_target = int(task.dataset_id), getattr(task, "target_name", None)
     except Exception as openml_error:  # noqa: BLE001 - any OpenML failure moves on to the mirror

@@ -10,7 +10,14 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from metaopt._extras import require
+
 OPTIMIZERS = ("adam", "lstm")
+
+
+def _torch() -> Any:
+    """The torch module, or an error naming the ``torch`` extra."""
+    return require("torch", "the mlp search space (TorchMLPClassifier, TorchMLPRegressor)")
 
 
 class _TorchMLP(BaseEstimator):
@@ -54,7 +61,7 @@ class _TorchMLP(BaseEstimator):
             )
 
     def _make_optimizer(self, params: Any) -> Any:
-        import torch
+        torch = _torch()
 
         if self.optimizer == "adam":
             return torch.optim.Adam(params, lr=self.learning_rate)
@@ -63,7 +70,7 @@ class _TorchMLP(BaseEstimator):
         return optim.LSTMOptimizer(params, lr=self.learning_rate)
 
     def _train(self, X: np.ndarray, target: np.ndarray, n_outputs: int, loss_name: str) -> None:
-        import torch
+        torch = _torch()
 
         seed = 0 if self.random_state is None else int(self.random_state)
         threads = torch.get_num_threads()
@@ -77,8 +84,8 @@ class _TorchMLP(BaseEstimator):
     def _train_seeded(
         self, X: np.ndarray, target: np.ndarray, n_outputs: int, loss_name: str, seed: int
     ) -> None:
-        import torch
-        from torch import nn
+        torch = _torch()
+        nn = torch.nn
 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -115,7 +122,7 @@ class _TorchMLP(BaseEstimator):
         self.network_ = network
 
     def _forward(self, X: Any) -> np.ndarray:
-        import torch
+        torch = _torch()
 
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float32)
