@@ -256,7 +256,9 @@ def plot(results: dict, specs: list[str], out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     parser.add_argument(
         "--sizes",
         default="1000x20,10000x50,100000x50",
@@ -277,8 +279,8 @@ def main(argv: list[str] | None = None) -> None:
         "--wall-limit", type=float, default=1200.0, help="wall seconds after which a run stops"
     )
     parser.add_argument("--no-pymfe", action="store_true", help="measure only metaopt")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results folder")
     parser.add_argument("--force", action="store_true", help="ignore cached measurements")
     parser.add_argument(
         "--force-ours", action="store_true", help="remeasure metaopt, keep cached pymfe runs"

@@ -320,21 +320,36 @@ def cost_table(cost: list[dict]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     parser.add_argument(
         "--weights", nargs="+", default=None, help="one weights file per meta-training seed"
     )
-    parser.add_argument("--tasks-per-family", type=int, default=20)
+    parser.add_argument(
+        "--tasks-per-family", type=int, default=20, help="held-out test tasks per task family"
+    )
     parser.add_argument(
         "--val-tasks", type=int, default=2, help="validation tasks per family for tuning"
     )
     parser.add_argument("--horizon", type=int, default=100, help="training horizon (steps)")
-    parser.add_argument("--max-rows", type=int, default=2000)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--cost-params", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument("--cost-repeats", type=int, default=60)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--max-rows", type=int, default=2000, help="rows kept of each held-out dataset"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="worker processes")
+    parser.add_argument(
+        "--cost-params",
+        type=int,
+        nargs="+",
+        default=[10_000, 100_000],
+        help="parameter counts at which the per-step cost is measured",
+    )
+    parser.add_argument(
+        "--cost-repeats", type=int, default=60, help="timed optimizer steps per cost measurement"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of tasks and tuning")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     parser.add_argument(
         "--reuse",

@@ -218,20 +218,34 @@ def plot(results: list[dict], args, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     parser.add_argument(
         "--budget", type=float, default=60.0, help="meta-training CPU seconds per setting"
     )
-    parser.add_argument("--meta-batch", type=int, default=16)
-    parser.add_argument("--inner-lr", type=float, default=0.5)
-    parser.add_argument("--inner-steps", type=int, default=1)
-    parser.add_argument("--test-steps", type=int, default=5)
-    parser.add_argument("--meta-lr", type=float, default=1e-3)
-    parser.add_argument("--first-order", action="store_true")
+    parser.add_argument("--meta-batch", type=int, default=16, help="tasks per meta-step")
+    parser.add_argument("--inner-lr", type=float, default=0.5, help="inner-loop learning rate")
+    parser.add_argument(
+        "--inner-steps", type=int, default=1, help="inner-loop steps in meta-training"
+    )
+    parser.add_argument(
+        "--test-steps", type=int, default=5, help="adaptation steps on each test task"
+    )
+    parser.add_argument("--meta-lr", type=float, default=1e-3, help="Adam meta learning rate")
+    parser.add_argument(
+        "--first-order", action="store_true", help="first-order MAML (no second derivatives)"
+    )
     parser.add_argument("--query", type=int, default=15, help="query images per class")
-    parser.add_argument("--test-tasks", type=int, default=600)
-    parser.add_argument("--test-classes", type=int, default=4)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--test-tasks", type=int, default=600, help="test tasks per setting")
+    parser.add_argument(
+        "--test-classes",
+        type=int,
+        default=4,
+        help="classes held out for testing in class-split settings",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of splits, tasks and networks")
     parser.add_argument(
         "--settings",
         default=",".join(str(i) for i in range(len(SETTINGS))),
@@ -239,7 +253,7 @@ def main(argv: list[str] | None = None) -> None:
         + "; ".join(f"{i}: {p} {n}-way {k}-shot" for i, (p, n, k) in enumerate(SETTINGS)),
     )
     parser.add_argument("--force", action="store_true", help="rerun finished settings")
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     args = parser.parse_args(argv)
     args.argv = argv if argv is not None else sys.argv[1:]
     torch.set_num_threads(1)

@@ -58,15 +58,18 @@ def _run(sampler, space, trials: int) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--trials", type=int, default=100)
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--space", default="random_forest")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--trials", type=int, default=100, help="trials per study")
+    parser.add_argument("--seeds", type=int, default=3, help="studies per sampler")
+    parser.add_argument("--space", default="random_forest", help="search space name")
     parser.add_argument("--model", default=None, help="meta-model name (default: the default)")
-    parser.add_argument("--n-warm", type=int, default=10)
+    parser.add_argument("--n-warm", type=int, default=10, help="warm-start configurations")
     parser.add_argument("--rerank", type=int, default=0, help="MetaSampler(rerank=...)")
     parser.add_argument("--knowledge", default=None, help="knowledge base directory")
-    parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--out", default=str(RESULTS), help="results folder")
     args = parser.parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     dataset = metaopt.load_dataset("sklearn:breast_cancer")

@@ -224,13 +224,24 @@ def report(frame: pd.DataFrame, fit_times: dict[str, float], kb, out: Path) -> s
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     parser.add_argument("--knowledge", default=None, help="knowledge base directory")
     parser.add_argument("--build-dir", default=None, help="consolidate a knowledge build dir")
-    parser.add_argument("--spaces", nargs="*", default=None)
-    parser.add_argument("--budgets", nargs="*", type=int, default=[1, 3, 5, 10])
+    parser.add_argument(
+        "--spaces", nargs="*", default=None, help="spaces to evaluate (default: all)"
+    )
+    parser.add_argument(
+        "--budgets",
+        nargs="*",
+        type=int,
+        default=[1, 3, 5, 10],
+        help="numbers of suggested configurations at which regret is reported",
+    )
     parser.add_argument("--max-datasets", type=int, default=None, help="per space")
-    parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--out", default=str(RESULTS), help="results folder")
     parser.add_argument(
         "--variants",
         default="{}",

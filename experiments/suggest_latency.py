@@ -46,16 +46,22 @@ print(json.dumps({"cold": cold, "warm": statistics.median(warm),
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=10_000)
-    parser.add_argument("--cols", type=int, default=50)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--space", default="hist_gradient_boosting")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--rows", type=int, default=10_000, help="rows of the synthetic dataset")
+    parser.add_argument("--cols", type=int, default=50, help="columns of the synthetic dataset")
+    parser.add_argument("--repeats", type=int, default=5, help="timed calls per model")
+    parser.add_argument("--space", default="hist_gradient_boosting", help="search space name")
     parser.add_argument(
-        "--models", nargs="+", default=["default", "nearest", "portfolio", "surrogate"]
+        "--models",
+        nargs="+",
+        default=["default", "nearest", "portfolio", "surrogate"],
+        help="meta-models timed ('default': the library's default)",
     )
     parser.add_argument("--knowledge", default="shipped", help="knowledge base dir or 'shipped'")
-    parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--out", default=str(RESULTS), help="results folder")
     args = parser.parse_args(argv)
     load = os.getloadavg()[0]
     rows = []
