@@ -6,9 +6,19 @@ the regression and N-way K-shot classification tasks it learns from.
 
 from __future__ import annotations
 
-from metaopt.maml._fewshot import FewShotTasks, split_classes, split_rows
+from metaopt.maml._fewshot import FewShotTasks, pool_datasets, split_classes, split_rows
 from metaopt.maml._maml import MAML
+from metaopt.maml._memory import backward_memory
 from metaopt.maml._sinusoid import SinusoidTasks
 from metaopt.maml._task import Task
 
-__all__ = ["MAML", "FewShotTasks", "SinusoidTasks", "Task", "split_classes", "split_rows"]
+__all__ = [
+    "MAML",
+    "FewShotTasks",
+    "SinusoidTasks",
+    "Task",
+    "backward_memory",
+    "pool_datasets",
+    "split_classes",
+    "split_rows",
+]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -50,6 +50,52 @@ def as_arrays(data: DataLike) -> tuple[np.ndarray, np.ndarray]:
     if pd.isna(labels).any():
         raise ValueError("y contains missing labels.")
     return features, labels
+
+
+def pool_datasets(datasets: Mapping[str, DataLike]) -> tuple[np.ndarray, np.ndarray]:
+    """Pool several classification datasets with the same features into one many-class set.
+
+    Every class keeps its identity: label ``c`` of dataset ``name`` becomes the string label
+    ``"name:c"``, so a digit 3 of one dataset and a 3 of another are different classes. Use it
+    to reach enough classes for class-disjoint meta-splits (e.g. letter's 26 classes and
+    pendigits' 10, both 16 numeric features). Features are stacked as given: put them on a
+    common scale first (e.g. divide by each dataset's known range).
+
+    Args:
+        datasets: Mapping from a short name to a classification Dataset or ``(X, y)``; all must
+            have the same number of features.
+
+    Returns:
+        ``(X, y)``: a float matrix with the rows of all datasets and a 1-d array of string
+        labels.
+
+    Example:
+        >>> import numpy as np
+        >>> a = (np.zeros((4, 2)), np.array([0, 0, 1, 1]))
+        >>> b = (np.ones((2, 2)), np.array([0, 1]))
+        >>> X, y = pool_datasets({"a": a, "b": b})
+        >>> X.shape, sorted(set(y.tolist()))
+        ((6, 2), ['a:0', 'a:1', 'b:0', 'b:1'])
+    """
+    if not isinstance(datasets, Mapping) or not datasets:
+        raise TypeError(
+            "datasets must be a non-empty mapping name -> Dataset or (X, y), got "
+            f"{type(datasets).__name__}."
+        )
+    features, labels, widths = [], [], {}
+    for name, data in datasets.items():
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"dataset names must be non-empty strings, got {name!r}.")
+        X, y = as_arrays(data)
+        widths[name] = X.shape[1]
+        features.append(X)
+        labels.append(np.asarray([f"{name}:{label}" for label in y], dtype=object))
+    if len(set(widths.values())) > 1:
+        raise ValueError(
+            f"datasets must share their number of features to be pooled, got {widths}; "
+            "select or project features to a common set first."
+        )
+    return np.concatenate(features), np.concatenate(labels)
 
 
 def split_classes(

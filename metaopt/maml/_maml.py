@@ -41,6 +41,11 @@ class MAML:
             for :meth:`adapt`).
         first_order: Treat the inner gradients as constants (first-order MAML): cheaper, and the
             meta-gradient is the query gradient at the adapted parameters.
+        second_order_steps: Differentiate through the gradients of only the last
+            ``second_order_steps`` inner steps and treat the earlier ones as first-order
+            (truncated second-order MAML). Memory for the backward pass then grows with
+            ``second_order_steps`` instead of ``inner_steps``, so many inner steps fit; ``None``
+            (default) differentiates through all of them. Ignored when ``first_order=True``.
         meta_optimizer: Outer optimizer. ``None`` builds ``torch.optim.Adam(lr=1e-3)`` over the
             model's trainable parameters (and the learned step sizes). A
             ``torch.optim.Optimizer`` instance is used as given (the learned step sizes are added
@@ -78,6 +83,7 @@ class MAML:
         inner_lr: float = 0.01,
         inner_steps: int = 1,
         first_order: bool = False,
+        second_order_steps: int | None = None,
         meta_optimizer: torch.optim.Optimizer | OptimizerFactory | None = None,
         learn_inner_lr: bool = False,
         loss_fn: LossFn | None = None,
@@ -99,6 +105,11 @@ class MAML:
             if not isinstance(flag, bool):
                 raise TypeError(f"{name} must be a bool, got {type(flag).__name__}.")
         self.first_order = first_order
+        self.second_order_steps = (
+            None
+            if second_order_steps is None
+            else _check_steps(second_order_steps, "second_order_steps", minimum=0)
+        )
         self.learn_inner_lr = learn_inner_lr
         if loss_fn is not None and not callable(loss_fn):
             raise TypeError(f"loss_fn must be callable or None, got {type(loss_fn).__name__}.")
@@ -189,6 +200,7 @@ class MAML:
         *,
         steps: int | None = None,
         first_order: bool | None = None,
+        safeguard: bool = False,
     ) -> Params:
         """Take inner gradient steps on a support set, starting from the model's parameters.
 
@@ -199,6 +211,9 @@ class MAML:
                 construction.
             steps: Number of steps (default ``inner_steps``); ``0`` returns the parameters.
             first_order: Override the instance's setting for this call.
+            safeguard: Reject any step that would raise the support loss and halve this
+                task's step size instead (backtracking), so the loss being descended never goes
+                up. Meant for test-time adaptation with more steps than meta-training used.
 
         Returns:
             Adapted parameters by name, for ``torch.func.functional_call(model, params, ...)``.
@@ -210,11 +225,14 @@ class MAML:
         check_pair(support_x, support_y, "support")
         steps = self.inner_steps if steps is None else _check_steps(steps, "steps", minimum=0)
         first_order = self.first_order if first_order is None else first_order
+        if not isinstance(safeguard, bool):
+            raise TypeError(f"safeguard must be a bool, got {type(safeguard).__name__}.")
         # Under torch.no_grad() the caller wants adapted values only: gradients are still needed
         # for the inner steps, but nothing is kept for a meta-gradient.
         track = torch.is_grad_enabled()
         fast = self.parameters()
-        for _ in range(steps):
+        scale, current = 1.0, math.inf
+        for step in range(steps):
             with torch.enable_grad():
                 if not track:
                     fast = {k: v.detach().requires_grad_() for k, v in fast.items()}
@@ -222,11 +240,26 @@ class MAML:
                 grads = torch.autograd.grad(
                     loss,
                     list(fast.values()),
-                    create_graph=track and not first_order,
+                    create_graph=track and not self._step_first_order(step, steps, first_order),
                     allow_unused=True,
                 )
-            fast = self._update(fast, dict(zip(fast, grads, strict=True)))
+            candidate = self._update(fast, dict(zip(fast, grads, strict=True)), scale)
+            if safeguard:
+                current = min(current, float(loss.detach()))
+                with torch.no_grad():
+                    new = float(loss_fn(self._forward(candidate, support_x), support_y))
+                if not new <= current:  # also rejects NaN
+                    scale *= 0.5
+                    continue
+            fast = candidate
         return fast if track else {k: v.detach() for k, v in fast.items()}
+
+    def _step_first_order(self, step: int, steps: int, first_order: bool) -> bool:
+        """Whether inner step ``step`` of ``steps`` treats its gradient as a constant."""
+        if first_order:
+            return True
+        window = self.second_order_steps
+        return window is not None and step < steps - window
 
     def fine_tune(
         self,
@@ -283,11 +316,16 @@ class MAML:
     def _forward(self, params: Params, x: torch.Tensor) -> torch.Tensor:
         return functional_call(self.model, params, (x,))
 
-    def _update(self, fast: Params, grads: dict[str, torch.Tensor | None]) -> Params:
+    def _update(
+        self,
+        fast: Params,
+        grads: dict[str, torch.Tensor | None],
+        scale: float | torch.Tensor = 1.0,
+    ) -> Params:
         new = {}
         for name, p in fast.items():
             g = grads[name]
-            new[name] = p if g is None else p - self.inner_lrs[name] * g
+            new[name] = p if g is None else p - (scale * self.inner_lrs[name]) * g
         return new
 
     # ------------------------------------------------------------------ meta-training
@@ -328,6 +366,7 @@ class MAML:
         loss_fn: LossFn | None = None,
         *,
         metric: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+        safeguard: bool = False,
     ) -> torch.Tensor:
         """Query scores before and after each of ``steps`` inner steps, without meta-gradients.
 
@@ -337,11 +376,15 @@ class MAML:
             loss_fn: Loss the inner steps descend; defaults to the one given at construction.
             metric: ``metric(prediction, target) -> scalar`` reported on the query set, e.g.
                 accuracy; defaults to ``loss_fn``. It need not be differentiable.
+            safeguard: Backtracking as in :meth:`adapt`: a step that would raise a task's
+                support loss is rejected and that task's step size halved.
 
         Returns:
             A ``(n_tasks, steps + 1)`` tensor: column ``t`` is the query metric after ``t`` steps
             of adaptation at the (possibly learned) inner step sizes.
         """
+        if not isinstance(safeguard, bool):
+            raise TypeError(f"safeguard must be a bool, got {type(safeguard).__name__}.")
         loss_fn = self._resolve_loss(loss_fn)
         if metric is not None and not callable(metric):
             raise TypeError(f"metric must be callable or None, got {type(metric).__name__}.")
@@ -353,22 +396,32 @@ class MAML:
         if stacked is not None:
             try:
                 with torch.no_grad():
-                    return self._vmapped_curves(stacked, loss_fn, score, steps)
+                    return self._vmapped_curves(stacked, loss_fn, score, steps, safeguard)
             except RuntimeError as error:
                 self._give_up_vmap(error)
         curves = []
         for task in tasks:
             curve = []
             fast = {k: v.detach().requires_grad_() for k, v in self.parameters().items()}
+            scale, current = 1.0, math.inf
             for step in range(steps + 1):
                 with torch.no_grad():
                     curve.append(score(self._forward(fast, task.query_x), task.query_y))
-                if step < steps:
-                    loss = loss_fn(self._forward(fast, task.support_x), task.support_y)
-                    grads = torch.autograd.grad(loss, list(fast.values()), allow_unused=True)
-                    with torch.no_grad():
-                        fast = self._update(fast, dict(zip(fast, grads, strict=True)))
-                    fast = {k: v.detach().requires_grad_() for k, v in fast.items()}
+                if step == steps:
+                    break
+                loss = loss_fn(self._forward(fast, task.support_x), task.support_y)
+                grads = torch.autograd.grad(loss, list(fast.values()), allow_unused=True)
+                with torch.no_grad():
+                    candidate = self._update(fast, dict(zip(fast, grads, strict=True)), scale)
+                    if safeguard:
+                        current = min(current, float(loss))
+                        new = float(
+                            loss_fn(self._forward(candidate, task.support_x), task.support_y)
+                        )
+                        if not new <= current:
+                            scale *= 0.5
+                            continue
+                fast = {k: v.detach().requires_grad_() for k, v in candidate.items()}
             curves.append(torch.stack(curve))
         return torch.stack(curves).detach()
 
@@ -394,7 +447,13 @@ class MAML:
         )
 
     def _inner_loop(
-        self, fast: Params, sx: torch.Tensor, sy: torch.Tensor, loss_fn: LossFn, first_order: bool
+        self,
+        fast: Params,
+        sx: torch.Tensor,
+        sy: torch.Tensor,
+        loss_fn: LossFn,
+        first_order: bool,
+        scale: float | torch.Tensor = 1.0,
     ) -> Params:
         def support_loss(p: Params) -> torch.Tensor:
             return loss_fn(self._forward(p, sx), sy)
@@ -402,15 +461,16 @@ class MAML:
         grads = grad(support_loss)(fast)
         if first_order:
             grads = {k: g.detach() for k, g in grads.items()}
-        return self._update(fast, grads)
+        return self._update(fast, grads, scale)
 
     def _vmapped_query_losses(self, stacked: Task, loss_fn: LossFn, steps: int) -> torch.Tensor:
         params = self.parameters()
 
         def one_task(sx: torch.Tensor, sy: torch.Tensor, qx: torch.Tensor, qy: torch.Tensor):
             fast = params
-            for _ in range(steps):
-                fast = self._inner_loop(fast, sx, sy, loss_fn, self.first_order)
+            for step in range(steps):
+                first_order = self._step_first_order(step, steps, self.first_order)
+                fast = self._inner_loop(fast, sx, sy, loss_fn, first_order)
             return loss_fn(self._forward(fast, qx), qy)
 
         losses = vmap(one_task)(*stacked)
@@ -421,15 +481,25 @@ class MAML:
         return losses
 
     def _vmapped_curves(
-        self, stacked: Task, loss_fn: LossFn, score: LossFn, steps: int
+        self, stacked: Task, loss_fn: LossFn, score: LossFn, steps: int, safeguard: bool
     ) -> torch.Tensor:
         params = {k: v.detach() for k, v in self.parameters().items()}
 
         def one_task(sx: torch.Tensor, sy: torch.Tensor, qx: torch.Tensor, qy: torch.Tensor):
             fast = params
             curve = [score(self._forward(fast, qx), qy)]
+            scale = torch.ones((), dtype=sx.dtype, device=sx.device)
+            current = loss_fn(self._forward(fast, sx), sy)
             for _ in range(steps):
-                fast = self._inner_loop(fast, sx, sy, loss_fn, first_order=True)
+                candidate = self._inner_loop(fast, sx, sy, loss_fn, True, scale)
+                if safeguard:  # branch-free backtracking, so that vmap can batch it
+                    new = loss_fn(self._forward(candidate, sx), sy)
+                    accept = new <= current
+                    fast = {k: torch.where(accept, candidate[k], fast[k]) for k in fast}
+                    current = torch.where(accept, new, current)
+                    scale = torch.where(accept, scale, 0.5 * scale)
+                else:
+                    fast = candidate
                 curve.append(score(self._forward(fast, qx), qy))
             return torch.stack(curve)
 

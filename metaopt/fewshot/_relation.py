@@ -1,0 +1,127 @@
+"""Relation Networks (Sung et al., 2018)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from metaopt.fewshot._episodic import (
+    EpisodicLearner,
+    OptimizerFactory,
+    check_episode,
+    class_means,
+)
+from metaopt.maml._task import Task
+
+
+class RelationNet(EpisodicLearner):
+    """Classify with a learned relation score between a query and each class.
+
+    Each class is represented by the mean embedding of its support examples (the paper sums
+    them; the mean keeps the scale independent of K). A relation module scores the
+    concatenation ``[class vector, query vector]`` with a number in ``[0, 1]``; training
+    regresses the scores onto the one-hot query labels with a mean squared error, as in the
+    paper.
+
+    Args:
+        embedding: Any ``nn.Module`` mapping a batch of examples to a batch of vectors.
+        relation: Module mapping ``(m, 2 d)`` pairs to ``(m, 1)`` scores. ``None`` builds
+            ``Linear(2 d, hidden) - ReLU - Linear(hidden, 1) - Sigmoid``; it then needs
+            ``embedding_dim`` (``d``).
+        embedding_dim: Output size of the embedding, for the default relation module.
+        hidden: Hidden units of the default relation module.
+        optimizer: Outer optimizer, see :class:`~metaopt.fewshot.EpisodicLearner`.
+
+    Example:
+        >>> import torch
+        >>> from torch import nn
+        >>> _ = torch.manual_seed(0)
+        >>> net = RelationNet(nn.Linear(4, 8), embedding_dim=8)
+        >>> scores = net.scores(torch.randn(6, 4), torch.tensor([0, 0, 1, 1, 2, 2]),
+        ...                     torch.randn(5, 4))
+        >>> scores.shape, bool(((scores >= 0) & (scores <= 1)).all())
+        (torch.Size([5, 3]), True)
+    """
+
+    def __init__(
+        self,
+        embedding: nn.Module,
+        relation: nn.Module | None = None,
+        *,
+        embedding_dim: int | None = None,
+        hidden: int = 64,
+        optimizer: torch.optim.Optimizer | OptimizerFactory | None = None,
+    ) -> None:
+        if not isinstance(embedding, nn.Module):
+            raise TypeError(
+                f"embedding must be a torch.nn.Module, got {type(embedding).__name__}."
+            )
+        if relation is None:
+            if isinstance(embedding_dim, bool) or not isinstance(embedding_dim, int):
+                raise TypeError(
+                    "without a relation module, pass embedding_dim (the embedding's output "
+                    f"size) to build the default one; got embedding_dim={embedding_dim!r}."
+                )
+            if (
+                embedding_dim < 1
+                or isinstance(hidden, bool)
+                or not isinstance(hidden, int)
+                or (hidden < 1)
+            ):
+                raise ValueError(
+                    "embedding_dim and hidden must be positive ints, got "
+                    f"{embedding_dim!r} and {hidden!r}."
+                )
+            relation = nn.Sequential(
+                nn.Linear(2 * embedding_dim, hidden), nn.ReLU(), nn.Linear(hidden, 1), nn.Sigmoid()
+            )
+        elif not isinstance(relation, nn.Module):
+            raise TypeError(f"relation must be a torch.nn.Module, got {type(relation).__name__}.")
+        super().__init__({"embedding": embedding, "relation": relation}, optimizer)
+        self.embedding = embedding
+        self.relation = relation
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Embed a batch of examples into ``(n, d)`` vectors."""
+        z = self.embedding(x)
+        if not isinstance(z, torch.Tensor) or z.ndim < 1 or z.shape[0] != x.shape[0]:
+            shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
+            raise ValueError(
+                f"the embedding must return one vector per example: got {shape} for "
+                f"{x.shape[0]} examples."
+            )
+        return z.reshape(z.shape[0], -1)
+
+    def scores(
+        self, support_x: torch.Tensor, support_y: torch.Tensor, query_x: torch.Tensor
+    ) -> torch.Tensor:
+        """``(n_query, n_way)`` relation scores ``relation([class_k, query_i])``."""
+        n_way = check_episode(support_x, support_y, query_x)
+        classes = class_means(self.embed(support_x), support_y, n_way)
+        queries = self.embed(query_x)
+        n_query, d = queries.shape
+        pairs = torch.cat(
+            [
+                classes.unsqueeze(0).expand(n_query, n_way, d),
+                queries.unsqueeze(1).expand(n_query, n_way, d),
+            ],
+            dim=2,
+        ).reshape(n_query * n_way, 2 * d)
+        out = self.relation(pairs)
+        if not isinstance(out, torch.Tensor) or out.numel() != n_query * n_way:
+            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise ValueError(
+                f"the relation module must return one score per pair, got {shape} for "
+                f"{n_query * n_way} pairs."
+            )
+        return out.reshape(n_query, n_way)
+
+    def probabilities(self, scores: torch.Tensor) -> torch.Tensor:
+        """Relation scores normalised to sum to one per query example."""
+        return scores / scores.sum(-1, keepdim=True).clamp_min(1e-12)
+
+    def episode_loss(self, task: Task) -> torch.Tensor:
+        """Mean squared error between the relation scores and the one-hot query labels."""
+        scores = self.scores(task.support_x, task.support_y, task.query_x)
+        target = nn.functional.one_hot(task.query_y.long(), scores.shape[1]).to(scores.dtype)
+        return nn.functional.mse_loss(scores, target)

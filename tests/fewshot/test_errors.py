@@ -1,0 +1,86 @@
+"""Bad inputs to the few-shot learners and the pooled data give clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from metaopt.fewshot import FewShotTasks, ProtoNet, RelationNet, pool_datasets
+
+
+def learners() -> list:
+    torch.manual_seed(0)
+    return [ProtoNet(nn.Linear(2, 3)), RelationNet(nn.Linear(2, 3), embedding_dim=3)]
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_class_without_support_example(index: int) -> None:
+    learner = learners()[index]
+    x, q = torch.randn(4, 2), torch.randn(3, 2)
+    with pytest.raises(ValueError, match=r"class\(es\) \[1\] have no support example"):
+        learner.scores(x, torch.tensor([0, 0, 2, 2]), q)
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_mismatched_shapes(index: int) -> None:
+    learner = learners()[index]
+    y = torch.tensor([0, 1, 0, 1])
+    with pytest.raises(ValueError, match="same shape"):
+        learner.scores(torch.randn(4, 2), y, torch.randn(3, 5))
+    with pytest.raises(ValueError, match="disagree on the number of examples"):
+        learner.scores(torch.randn(5, 2), y, torch.randn(3, 2))
+    with pytest.raises(ValueError, match="same shape"):
+        learner.fit(torch.randn(4, 2), y).predict(torch.randn(3, 5))
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_zero_shots(index: int) -> None:
+    learner = learners()[index]
+    empty_x, empty_y = torch.zeros(0, 2), torch.zeros(0, dtype=torch.long)
+    with pytest.raises(ValueError, match="support set is empty"):
+        learner.scores(empty_x, empty_y, torch.randn(3, 2))
+    with pytest.raises(ValueError, match="support set is empty"):
+        learner.fit(empty_x, [])
+    X, y = np.random.default_rng(0).normal(size=(40, 2)), np.repeat(np.arange(4), 10)
+    with pytest.raises(ValueError, match="k_shot must be at least 1"):
+        FewShotTasks((X, y), n_way=2, k_shot=0)
+
+
+def test_other_bad_inputs() -> None:
+    proto = ProtoNet(nn.Identity())
+    with pytest.raises(ValueError, match="before predicting"):
+        proto.predict(torch.randn(2, 2))
+    with pytest.raises(TypeError, match="integer class indices"):
+        proto.scores(torch.randn(2, 2), torch.tensor([0.0, 1.0]), torch.randn(1, 2))
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        proto.scores(torch.randn(2, 2), torch.tensor([0, 0]), torch.randn(1, 2))
+    with pytest.raises(ValueError, match="no trainable parameters"):
+        proto.meta_step([])  # checked before the batch: nn.Identity has nothing to train
+    with pytest.raises(TypeError, match="embedding must be a torch.nn.Module"):
+        ProtoNet("mlp")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="distance"):
+        ProtoNet(nn.Identity(), distance="manhattan")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="embedding_dim"):
+        RelationNet(nn.Identity())
+    with pytest.raises(TypeError, match="optimizer"):
+        ProtoNet(nn.Linear(2, 2), optimizer="adam")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="sample"):
+        ProtoNet(nn.Linear(2, 2)).meta_train([1, 2], 3)
+
+
+def test_pool_datasets_keeps_classes_apart_and_checks_widths() -> None:
+    a = (np.zeros((4, 2)), np.array([3, 3, 5, 5]))
+    b = (np.ones((2, 2)), np.array([3, 5]))
+    X, y = pool_datasets({"a": a, "b": b})
+    assert X.shape == (6, 2)
+    assert y.tolist() == ["a:3", "a:3", "a:5", "a:5", "b:3", "b:5"]
+    tasks = FewShotTasks(
+        (np.vstack([X, X, X]), np.concatenate([y, y, y])), n_way=4, k_shot=1, n_query=1, seed=0
+    )
+    assert len(tasks.classes) == 4
+    with pytest.raises(ValueError, match="share their number of features"):
+        pool_datasets({"a": a, "c": (np.zeros((2, 3)), np.array([0, 1]))})
+    with pytest.raises(TypeError, match="non-empty mapping"):
+        pool_datasets({})

@@ -1,0 +1,61 @@
+"""RelationNet: relation scores against a plain loop, loss, learning."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from metaopt.fewshot import FewShotTasks, RelationNet, Task, split_classes
+
+
+def test_relation_scores_match_a_plain_loop() -> None:
+    torch.manual_seed(0)
+    embedding = nn.Sequential(nn.Linear(4, 6), nn.ReLU())
+    net = RelationNet(embedding, embedding_dim=6, hidden=5)
+    support_x = torch.randn(7, 4)
+    support_y = torch.tensor([0, 1, 2, 0, 1, 2, 2])
+    query_x = torch.randn(5, 4)
+    got = net.scores(support_x, support_y, query_x)
+    expected = torch.empty(5, 3)
+    for i in range(5):
+        for k in range(3):
+            members = [embedding(support_x[j]) for j in range(7) if support_y[j] == k]
+            class_vector = torch.stack(members).mean(0)
+            pair = torch.cat([class_vector, embedding(query_x[i])])
+            expected[i, k] = net.relation(pair.unsqueeze(0)).squeeze()
+    assert torch.allclose(got, expected, atol=1e-6)
+    assert ((got > 0) & (got < 1)).all()
+
+
+def test_loss_is_mse_to_one_hot_and_custom_relation_modules_work() -> None:
+    torch.manual_seed(0)
+    relation = nn.Sequential(nn.Linear(4, 1), nn.Sigmoid())
+    net = RelationNet(nn.Identity(), relation)
+    support_x, support_y = torch.randn(4, 2), torch.tensor([0, 1, 0, 1])
+    query_x, query_y = torch.randn(3, 2), torch.tensor([1, 0, 1])
+    loss = net.episode_loss(Task(support_x, support_y, query_x, query_y))
+    scores = net.scores(support_x, support_y, query_x)
+    target = nn.functional.one_hot(query_y, 2).float()
+    assert torch.allclose(loss, ((scores - target) ** 2).mean())
+    proba = net.fit(support_x, support_y).predict_proba(query_x)
+    assert torch.allclose(proba, scores / scores.sum(1, keepdim=True))
+
+
+def test_episodic_training_beats_chance_on_held_out_classes(blobs) -> None:
+    data = blobs(seed=1)
+    train_classes, test_classes = split_classes(data, n_test=6, seed=0)
+    train = FewShotTasks(data, n_way=5, k_shot=1, n_query=10, classes=train_classes, seed=0)
+    test_tasks = FewShotTasks(
+        data, n_way=5, k_shot=1, n_query=10, classes=test_classes, seed=1
+    ).sample(100)
+    torch.manual_seed(0)
+    net = RelationNet(
+        nn.Sequential(nn.Linear(20, 16), nn.ReLU()),
+        embedding_dim=16,
+        hidden=16,
+        optimizer=lambda p: torch.optim.Adam(p, lr=3e-3),
+    )
+    before = float(net.evaluate(test_tasks).mean())
+    net.meta_train(train, 600, progress=False)
+    after = float(net.evaluate(test_tasks).mean())
+    assert after > max(before, 0.2) + 0.25, (before, after)
