@@ -6,6 +6,7 @@ import copy
 import logging
 import numbers
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -17,6 +18,7 @@ from optuna.samplers import BaseSampler
 from optuna.trial import FrozenTrial, TrialState
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier, is_regressor
+from sklearn.exceptions import FitFailedWarning
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv, cross_validate
 from sklearn.utils import get_tags, indexable
@@ -417,18 +419,30 @@ class MetaSearchCV(MetaEstimatorMixin, BaseEstimator):
 
         def objective(trial: optuna.Trial) -> float:
             params = space.suggest(trial)
-            result = cross_validate(
-                space.build(params),
-                X_input,
-                y,
-                groups=groups,
-                cv=splits,
-                scoring=self.scorer_,
-                n_jobs=self.n_jobs,
-                error_score=self.error_score,
-                return_train_score=self.return_train_score,
-                params=fit_params or None,
-            )
+            try:
+                result = cross_validate(
+                    space.build(params),
+                    X_input,
+                    y,
+                    groups=groups,
+                    cv=splits,
+                    scoring=self.scorer_,
+                    n_jobs=self.n_jobs,
+                    error_score=self.error_score,
+                    return_train_score=self.return_train_score,
+                    params=fit_params or None,
+                )
+            except ValueError as error:
+                if self.error_score == "raise":
+                    raise
+                # scikit-learn raises when every fold failed; error_score says what that scores.
+                warnings.warn(
+                    f"trial {trial.number}: every fold failed, scored {self.error_score}: "
+                    f"{str(error).strip()[:2000]}",
+                    FitFailedWarning,
+                    stacklevel=2,
+                )
+                result = _failed_result(len(splits), self.error_score, self.return_train_score)
             record = {
                 "test": [float(s) for s in result["test_score"]],
                 "fit_time": [float(s) for s in result["fit_time"]],
@@ -591,6 +605,19 @@ class MetaSearchCV(MetaEstimatorMixin, BaseEstimator):
 def _check_int(name: str, value: Any, low: int) -> None:
     if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
         raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+
+
+def _failed_result(n_splits: int, error_score: float, train: bool) -> dict[str, np.ndarray]:
+    """What :func:`~sklearn.model_selection.cross_validate` returns when every fold failed."""
+    scores = np.full(n_splits, float(error_score))
+    result = {
+        "test_score": scores,
+        "fit_time": np.zeros(n_splits),
+        "score_time": np.zeros(n_splits),
+    }
+    if train:
+        result["train_score"] = scores.copy()
+    return result
 
 
 def _check_object_values(X: np.ndarray) -> None:
