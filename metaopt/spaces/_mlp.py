@@ -47,17 +47,17 @@ class _TorchMLP(BaseEstimator):
 
     def _check_params(self) -> None:
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}; got {self.optimizer!r}.")
         for name in ("n_layers", "width", "batch_size", "epochs"):
             value = getattr(self, name)
             if not isinstance(value, int | np.integer) or value < (0 if name == "n_layers" else 1):
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+                raise ValueError(f"{name} must be a positive int; got {value!r}.")
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+            raise ValueError(f"dropout must be in [0, 1); got {self.dropout!r}.")
         if self.learning_rate <= 0 or self.weight_decay < 0:
             raise ValueError(
-                "learning_rate must be > 0 and weight_decay >= 0, got "
-                f"{self.learning_rate!r} and {self.weight_decay!r}"
+                "learning_rate must be > 0 and weight_decay >= 0; got "
+                f"{self.learning_rate!r} and {self.weight_decay!r}."
             )
 
     def _make_optimizer(self, params: Any) -> Any:

@@ -95,7 +95,8 @@ def prepare(
             notes["dropped_classes"] = [str(c) for c in rare]
         if y.nunique() < 2:
             raise ValueError(
-                f"dataset {dataset.name!r} has fewer than two classes with at least {cv} rows"
+                f"dataset {dataset.name!r} has fewer than two classes with at least {cv} rows; "
+                "lower cv or use a dataset with more rows per class."
             )
     if max_rows is not None and len(y) > max_rows:
         rows = _subsample_rows(y, dataset.task, max_rows, cv, seed)
@@ -121,7 +122,8 @@ def _subsample_rows(y: pd.Series, task: str, max_rows: int, cv: int, seed: int) 
     classes, counts = np.unique(codes, return_counts=True)
     if max_rows < cv * len(classes):
         raise ValueError(
-            f"max_rows={max_rows} is below {cv} rows for each of {len(classes)} classes"
+            f"max_rows={max_rows} is below {cv} rows for each of {len(classes)} classes; "
+            f"accepted: at least {cv * len(classes)}."
         )
     exact = counts * (max_rows / len(y))
     quota = np.maximum(np.floor(exact).astype(int), np.minimum(counts, cv))
@@ -145,7 +147,7 @@ def cv_splits(
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Fixed, seeded ``cv``-fold splits (stratified for classification)."""
     if not isinstance(cv, int) or cv < 2:
-        raise ValueError(f"cv must be an int >= 2, got {cv!r}")
+        raise ValueError(f"cv must be an int >= 2; got {cv!r}.")
     target = np.asarray(pd.factorize(pd.Series(y))[0] if task == "classification" else y)
     splitter = (
         StratifiedKFold(cv, shuffle=True, random_state=seed)
@@ -159,7 +161,7 @@ def _check_metric(metric: str | None, task: str) -> str:
     metric = metric or DEFAULT_METRIC[task]
     accepted = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
     if metric not in accepted:
-        raise ValueError(f"metric {metric!r} is not available for {task}; accepted: {accepted}")
+        raise ValueError(f"metric {metric!r} is not available for {task}; accepted: {accepted}.")
     return metric
 
 
@@ -389,7 +391,7 @@ def objective(
     resolved = get(space, dataset.task)
     if resolved.task != dataset.task:
         raise ValueError(
-            f"space {resolved.name!r} is for {resolved.task}, the dataset is {dataset.task}"
+            f"space {resolved.name!r} is for {resolved.task}; got a {dataset.task} dataset."
         )
     metric = _check_metric(metric, dataset.task)
     data = prepare(dataset, max_rows=max_rows, cv=cv, seed=seed)

@@ -40,14 +40,14 @@ def get(name: str | SearchSpace, task: str = "classification") -> SearchSpace:
     if isinstance(name, SearchSpace):
         return name
     if task not in TASKS:
-        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+        raise ValueError(f"task must be one of {TASKS}; got {task!r}.")
     if name not in _FACTORIES:
-        raise ValueError(f"unknown search space {name!r}; registered: {names()}")
+        raise ValueError(f"unknown search space {name!r}; registered: {names()}.")
     return _FACTORIES[name](task)
 
 
 def register(name: str, factory: Callable[[str], SearchSpace]) -> None:
     """Register a space factory ``factory(task) -> SearchSpace`` under ``name``."""
     if not callable(factory):
-        raise TypeError(f"factory must be callable, got {type(factory).__name__}")
+        raise TypeError(f"factory must be callable; got {type(factory).__name__}.")
     _FACTORIES[name] = factory
