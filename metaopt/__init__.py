@@ -54,6 +54,7 @@ SUBMODULES: tuple[str, ...] = (
 _NEEDS = {
     "metaopt.optim": ("torch", "metaopt.optim (the learned LSTM optimizer)"),
     "metaopt.maml": ("torch", "metaopt.maml"),
+    "metaopt.fewshot": ("torch", "metaopt.fewshot"),
 }
 
 

@@ -43,3 +43,88 @@ def test_public_names_are_exported() -> None:
 
 def test_py_typed_marker_ships() -> None:
     assert resources.files("metaopt").joinpath("py.typed").is_file()
+
+
+def _run(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_import_is_light_and_every_subpackage_is_an_attribute() -> None:
+    done = _run(
+        """
+import sys
+import metaopt
+heavy = ("sklearn", "pandas", "optuna", "scipy", "torch", "matplotlib", "openml", "dask")
+assert not [m for m in heavy if m in sys.modules], [m for m in heavy if m in sys.modules]
+for name in metaopt.SUBMODULES:
+    if name == "fewshot" and not hasattr(metaopt, name):
+        continue
+    module = getattr(metaopt, name)
+    assert module.__name__ == f"metaopt.{name}", module
+assert callable(metaopt.suggest) and callable(metaopt.load_dataset)
+print("ok")
+"""
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_unknown_attribute_is_an_attribute_error() -> None:
+    import pytest
+
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        metaopt.nope  # noqa: B018
+
+
+def test_a_missing_extra_names_the_extra_to_install() -> None:
+    done = _run(
+        """
+import sys
+
+
+class Uninstalled:  # as if the [torch] and [benchmark] extras were not installed
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "matplotlib"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+
+sys.meta_path.insert(0, Uninstalled())
+import metaopt
+from metaopt.exceptions import MissingExtraError
+for get in (lambda: metaopt.optim, lambda: metaopt.maml, lambda: metaopt.LSTMOptimizer):
+    try:
+        get()
+    except MissingExtraError as error:
+        assert "pip install 'metaopt-hpo[torch]'" in str(error), error
+    else:
+        raise AssertionError("no error without torch")
+from metaopt.spaces import TorchMLPClassifier
+try:
+    TorchMLPClassifier(epochs=1).fit([[0.0], [1.0]], [0, 1])
+except MissingExtraError as error:
+    assert "metaopt-hpo[torch]" in str(error) and "mlp" in str(error), error
+else:
+    raise AssertionError("the mlp space trained without torch")
+import pandas as pd
+from metaopt.benchmark._plots import plot_benchmark
+try:
+    plot_benchmark(pd.DataFrame(), pd.DataFrame(), "b", "b.png")
+except MissingExtraError as error:
+    assert "metaopt-hpo[benchmark]" in str(error), error
+else:
+    raise AssertionError("plotted without matplotlib")
+print("ok")
+"""
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_test_helpers_live_in_metaopt_testing_not_the_public_api() -> None:
+    import metaopt.metamodel
+    import metaopt.testing
+
+    assert callable(metaopt.testing.toy_knowledge)
+    assert callable(metaopt.testing.toy_knowledge_base)
+    assert not hasattr(metaopt.metamodel, "toy_knowledge")
+    assert "toy_knowledge" not in metaopt.metamodel.__all__
