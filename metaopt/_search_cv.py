@@ -84,7 +84,9 @@ class MetaSearchCV(MetaEstimatorMixin, BaseEstimator):
             named space.
         estimator: An unfitted scikit-learn estimator to tune instead of a named space.
         task: ``"classification"`` or ``"regression"``; ``None``: from ``estimator`` (a
-            classifier or a regressor) or else from ``y`` at fit time.
+            classifier or a regressor) or else from ``y`` at fit time
+            (:func:`metaopt.datasets.infer_task`: strings, booleans or at most 20 distinct
+            integers are class labels).
         n_trials: Trials to run in one ``fit``.
         cv: Anything :func:`~sklearn.model_selection.check_cv` accepts (an int gives
             stratified folds for classification).
@@ -234,7 +236,9 @@ class MetaSearchCV(MetaEstimatorMixin, BaseEstimator):
         _check_int("n_warm", self.n_warm, 0)
         _check_int("rerank", self.rerank, 0)
         if self.timeout is not None and (
-            not isinstance(self.timeout, numbers.Real) or self.timeout <= 0
+            not isinstance(self.timeout, numbers.Real)
+            or isinstance(self.timeout, bool)
+            or self.timeout <= 0
         ):
             raise ValueError(f"timeout must be a positive number or None, got {self.timeout!r}")
         if not (
