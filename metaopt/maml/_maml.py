@@ -27,6 +27,7 @@ _logger = logging.getLogger("metaopt.maml")
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Params = dict[str, torch.Tensor]
 OptimizerFactory = Callable[[Iterable[torch.Tensor]], torch.optim.Optimizer]
+_LINE_SEARCH_TRIES = 4  # step sizes tried per safeguarded step: scale, scale/2, /4, /8
 
 
 class MAML:
@@ -201,6 +202,7 @@ class MAML:
         steps: int | None = None,
         first_order: bool | None = None,
         safeguard: bool = False,
+        step_scale: float = 1.0,
     ) -> Params:
         """Take inner gradient steps on a support set, starting from the model's parameters.
 
@@ -211,9 +213,13 @@ class MAML:
                 construction.
             steps: Number of steps (default ``inner_steps``); ``0`` returns the parameters.
             first_order: Override the instance's setting for this call.
-            safeguard: Reject any step that would raise the support loss and halve this
-                task's step size instead (backtracking), so the loss being descended never goes
-                up. Meant for test-time adaptation with more steps than meta-training used.
+            safeguard: Backtracking line search: each step tries the current step size, then
+                half of it, up to a sixteenth, and takes the first that does not raise the
+                support loss (skipping the step if none does); the step size taken carries over
+                to the next step. The loss being descended then never goes up. Meant for
+                test-time adaptation with more steps than meta-training used.
+            step_scale: Multiplies every inner step size (learned ones included), e.g. a
+                larger test-time step chosen on validation tasks.
 
         Returns:
             Adapted parameters by name, for ``torch.func.functional_call(model, params, ...)``.
@@ -231,7 +237,7 @@ class MAML:
         # for the inner steps, but nothing is kept for a meta-gradient.
         track = torch.is_grad_enabled()
         fast = self.parameters()
-        scale, current = 1.0, math.inf
+        scale, current = _check_scale(step_scale), math.inf
         for step in range(steps):
             with torch.enable_grad():
                 if not track:
@@ -243,16 +249,37 @@ class MAML:
                     create_graph=track and not self._step_first_order(step, steps, first_order),
                     allow_unused=True,
                 )
-            candidate = self._update(fast, dict(zip(fast, grads, strict=True)), scale)
+            grads_by_name = dict(zip(fast, grads, strict=True))
             if safeguard:
                 current = min(current, float(loss.detach()))
-                with torch.no_grad():
-                    new = float(loss_fn(self._forward(candidate, support_x), support_y))
-                if not new <= current:  # also rejects NaN
-                    scale *= 0.5
-                    continue
-            fast = candidate
+                fast, scale, current = self._line_search(
+                    fast,
+                    grads_by_name,
+                    scale,
+                    current,
+                    lambda p: loss_fn(self._forward(p, support_x), support_y),
+                )
+            else:
+                fast = self._update(fast, grads_by_name, scale)
         return fast if track else {k: v.detach() for k, v in fast.items()}
+
+    def _line_search(
+        self,
+        fast: Params,
+        grads: dict[str, torch.Tensor | None],
+        scale: float,
+        current: float,
+        support_loss: Callable[[Params], torch.Tensor],
+    ) -> tuple[Params, float, float]:
+        """Backtracking: the largest of ``scale, scale/2, ...`` that does not raise the loss."""
+        for _ in range(_LINE_SEARCH_TRIES):
+            candidate = self._update(fast, grads, scale)
+            with torch.no_grad():
+                new = float(support_loss(candidate))
+            if new <= current:  # also rejects NaN
+                return candidate, scale, new
+            scale *= 0.5
+        return fast, scale, current
 
     def _step_first_order(self, step: int, steps: int, first_order: bool) -> bool:
         """Whether inner step ``step`` of ``steps`` treats its gradient as a constant."""
@@ -367,6 +394,7 @@ class MAML:
         *,
         metric: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
         safeguard: bool = False,
+        step_scale: float = 1.0,
     ) -> torch.Tensor:
         """Query scores before and after each of ``steps`` inner steps, without meta-gradients.
 
@@ -376,8 +404,8 @@ class MAML:
             loss_fn: Loss the inner steps descend; defaults to the one given at construction.
             metric: ``metric(prediction, target) -> scalar`` reported on the query set, e.g.
                 accuracy; defaults to ``loss_fn``. It need not be differentiable.
-            safeguard: Backtracking as in :meth:`adapt`: a step that would raise a task's
-                support loss is rejected and that task's step size halved.
+            safeguard: Backtracking line search per task, as in :meth:`adapt`.
+            step_scale: Multiplies every inner step size, as in :meth:`adapt`.
 
         Returns:
             A ``(n_tasks, steps + 1)`` tensor: column ``t`` is the query metric after ``t`` steps
@@ -396,14 +424,16 @@ class MAML:
         if stacked is not None:
             try:
                 with torch.no_grad():
-                    return self._vmapped_curves(stacked, loss_fn, score, steps, safeguard)
+                    return self._vmapped_curves(
+                        stacked, loss_fn, score, steps, safeguard, _check_scale(step_scale)
+                    )
             except RuntimeError as error:
                 self._give_up_vmap(error)
         curves = []
         for task in tasks:
             curve = []
             fast = {k: v.detach().requires_grad_() for k, v in self.parameters().items()}
-            scale, current = 1.0, math.inf
+            scale, current = _check_scale(step_scale), math.inf
             for step in range(steps + 1):
                 with torch.no_grad():
                     curve.append(score(self._forward(fast, task.query_x), task.query_y))
@@ -412,16 +442,19 @@ class MAML:
                 loss = loss_fn(self._forward(fast, task.support_x), task.support_y)
                 grads = torch.autograd.grad(loss, list(fast.values()), allow_unused=True)
                 with torch.no_grad():
-                    candidate = self._update(fast, dict(zip(fast, grads, strict=True)), scale)
+                    grads_by_name = dict(zip(fast, grads, strict=True))
                     if safeguard:
                         current = min(current, float(loss))
-                        new = float(
-                            loss_fn(self._forward(candidate, task.support_x), task.support_y)
+                        fast, scale, current = self._line_search(
+                            fast,
+                            grads_by_name,
+                            scale,
+                            current,
+                            lambda p, t=task: loss_fn(self._forward(p, t.support_x), t.support_y),
                         )
-                        if not new <= current:
-                            scale *= 0.5
-                            continue
-                fast = {k: v.detach().requires_grad_() for k, v in candidate.items()}
+                    else:
+                        fast = self._update(fast, grads_by_name, scale)
+                fast = {k: v.detach().requires_grad_() for k, v in fast.items()}
             curves.append(torch.stack(curve))
         return torch.stack(curves).detach()
 
@@ -481,25 +514,42 @@ class MAML:
         return losses
 
     def _vmapped_curves(
-        self, stacked: Task, loss_fn: LossFn, score: LossFn, steps: int, safeguard: bool
+        self,
+        stacked: Task,
+        loss_fn: LossFn,
+        score: LossFn,
+        steps: int,
+        safeguard: bool,
+        step_scale: float,
     ) -> torch.Tensor:
         params = {k: v.detach() for k, v in self.parameters().items()}
 
         def one_task(sx: torch.Tensor, sy: torch.Tensor, qx: torch.Tensor, qy: torch.Tensor):
             fast = params
             curve = [score(self._forward(fast, qx), qy)]
-            scale = torch.ones((), dtype=sx.dtype, device=sx.device)
+            scale = torch.full((), step_scale, dtype=sx.dtype, device=sx.device)
             current = loss_fn(self._forward(fast, sx), sy)
             for _ in range(steps):
-                candidate = self._inner_loop(fast, sx, sy, loss_fn, True, scale)
-                if safeguard:  # branch-free backtracking, so that vmap can batch it
+                if not safeguard:
+                    fast = self._inner_loop(fast, sx, sy, loss_fn, True, step_scale)
+                    curve.append(score(self._forward(fast, qx), qy))
+                    continue
+                # Branch-free backtracking, so that vmap can batch it: the first (largest) of
+                # scale, scale/2, ... that does not raise the support loss is taken.
+                grads = grad(lambda p: loss_fn(self._forward(p, sx), sy))(fast)
+                found = torch.zeros((), dtype=torch.bool, device=sx.device)
+                chosen, chosen_loss, trial = fast, current, scale
+                next_scale = scale * 0.5**_LINE_SEARCH_TRIES
+                for _ in range(_LINE_SEARCH_TRIES):
+                    candidate = self._update(fast, grads, trial)
                     new = loss_fn(self._forward(candidate, sx), sy)
-                    accept = new <= current
-                    fast = {k: torch.where(accept, candidate[k], fast[k]) for k in fast}
-                    current = torch.where(accept, new, current)
-                    scale = torch.where(accept, scale, 0.5 * scale)
-                else:
-                    fast = candidate
+                    take = ~found & (new <= current)
+                    chosen = {k: torch.where(take, candidate[k], chosen[k]) for k in fast}
+                    chosen_loss = torch.where(take, new, chosen_loss)
+                    next_scale = torch.where(take, trial, next_scale)
+                    found = found | take
+                    trial = 0.5 * trial
+                fast, current, scale = chosen, chosen_loss, next_scale
                 curve.append(score(self._forward(fast, qx), qy))
             return torch.stack(curve)
 
@@ -541,6 +591,14 @@ class MAML:
         with torch.enable_grad():
             prediction = self._forward(self.parameters(), task.support_x)
             self._checked_loss(loss_fn, prediction, task.support_y)
+
+
+def _check_scale(scale: object) -> float:
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)):
+        raise TypeError(f"step_scale must be a float, got {type(scale).__name__}.")
+    if not (math.isfinite(scale) and scale > 0):
+        raise ValueError(f"step_scale must be a finite positive float, got {scale!r}.")
+    return float(scale)
 
 
 def _check_steps(steps: object, name: str, *, minimum: int) -> int:

@@ -111,3 +111,19 @@ def test_truncation_bounds_the_memory_of_many_inner_steps() -> None:
     assert measure(20, first_order=True) < window_20
     with pytest.raises(ValueError, match="second_order_steps"):
         MAML(net, second_order_steps=-1, loss_fn=mse)
+
+
+@pytest.mark.parametrize("vectorize", [True, False])
+def test_step_scale_is_a_larger_inner_step(vectorize: bool) -> None:
+    tasks = SinusoidTasks(seed=4, dtype=torch.float64).sample(3)
+    net = small_net()
+    scaled = MAML(net, inner_lr=0.01, loss_fn=mse, vectorize=vectorize)
+    doubled = MAML(net, inner_lr=0.02, loss_fn=mse, vectorize=vectorize)
+    got = scaled.evaluate(tasks, steps=5, step_scale=2.0)
+    assert torch.allclose(got, doubled.evaluate(tasks, steps=5), atol=1e-10)
+    with torch.no_grad():
+        fast = scaled.adapt(tasks[0].support_x, tasks[0].support_y, steps=5, step_scale=2.0)
+        reference = doubled.adapt(tasks[0].support_x, tasks[0].support_y, steps=5)
+    assert all(torch.allclose(fast[k], reference[k], atol=1e-12) for k in fast)
+    with pytest.raises(ValueError, match="step_scale"):
+        scaled.evaluate(tasks, step_scale=0.0)
