@@ -21,6 +21,7 @@ import re
 import shlex
 import subprocess
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,8 @@ from metaopt._settings import shared_dir
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
-FENCE = re.compile(r"^```(\w+)[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
+# A fence may be indented (inside a list item); its code is dedented.
+FENCE = re.compile(r"^( *)```(\w+)[^\n]*\n(.*?)^\1```", re.MULTILINE | re.DOTALL)
 MARKER = re.compile(r"#\s*docs-test:\s*(\w+)\s*(.*)")
 TIMEOUT_S = 600
 
@@ -74,7 +76,8 @@ def _blocks() -> list[Block]:
         text = file.read_text(encoding="utf-8")
         for match in FENCE.finditer(text):
             line = text.count("\n", 0, match.start()) + 1
-            blocks.append(Block(file, line, match.group(1).lower(), match.group(2)))
+            code = textwrap.dedent(match.group(3))
+            blocks.append(Block(file, line, match.group(2).lower(), code))
     return blocks
 
 
@@ -187,8 +190,10 @@ def test_documented_script_flags_exist(block: Block, command: str) -> None:
     _skip_if_marked(block)
     for part in command.split("&&"):
         words = shlex.split(part, comments=True)
-        if not words or not re.fullmatch(r"python3?", words[0]) or len(words) < 2:
+        starts = [i for i, w in enumerate(words[:-1]) if re.fullmatch(r"python3?", w)]
+        if not starts:  # e.g. pip install
             continue
+        words = words[starts[0] :]  # after a prefix such as `nice -n 10`
         script = words[1]
         assert (REPO / script).is_file(), f"{block.id}: {script} does not exist"
         help_text = _script_help(script)
@@ -202,8 +207,8 @@ def _readme_command(section: str) -> str:
     text = (REPO / "README.md").read_text(encoding="utf-8")
     part = text.split(f"## {section}", 1)[1]
     block = FENCE.search(part)
-    assert block is not None and block.group(1) == "bash", f"no bash block under {section}"
-    return Block(REPO / "README.md", 0, "bash", block.group(2)).commands[0]
+    assert block is not None and block.group(2) == "bash", f"no bash block under {section}"
+    return Block(REPO / "README.md", 0, "bash", block.group(3)).commands[0]
 
 
 def test_ci_runs_exactly_the_readme_test_command() -> None:

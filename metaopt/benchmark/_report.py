@@ -428,7 +428,7 @@ def brief(
         seeds = len(info.get("seeds") or []) or "?"  # type: ignore[arg-type]
         lines.append(
             f"{benchmark}: {info.get('mode', '?')} mode, {int(part['n_datasets'].max())} "
-            f"datasets x {seeds} seeds, {final} trials per run"
+            f"datasets x {seeds} seed{'' if seeds == 1 else 's'}, {final} trials per run"
         )
         lines.append(
             "  mean normalised regret after N trials (0 = the dataset's best, lower is better) "

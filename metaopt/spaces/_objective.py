@@ -157,12 +157,25 @@ def cv_splits(
     return [(train, test) for train, test in splitter.split(np.zeros(len(target)), target)]
 
 
-def _check_metric(metric: str | None, task: str) -> str:
+def check_metric(metric: str | None, task: str) -> str:
+    """``metric`` (default: the task's :data:`DEFAULT_METRIC`) if it is available for ``task``.
+
+    Raises:
+        ValueError: for a metric not available for the task, naming the accepted ones.
+
+    Example:
+        >>> from metaopt.spaces import check_metric
+        >>> check_metric(None, "regression")
+        'r2'
+    """
     metric = metric or DEFAULT_METRIC[task]
     accepted = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
     if metric not in accepted:
         raise ValueError(f"metric {metric!r} is not available for {task}; accepted: {accepted}.")
     return metric
+
+
+_check_metric = check_metric  # the name other modules imported before it was public
 
 
 def predict_fold(
@@ -298,8 +311,8 @@ def evaluate(
     preprocessing, which no hyperparameter changes, so many configurations on the same data
     fit it once; results are the same as fitting the whole pipeline each time.
     """
-    metric = _check_metric(metric, space.task)
-    secondary = _check_metric(secondary_metric or SECONDARY_METRIC[space.task], space.task)
+    metric = check_metric(metric, space.task)
+    secondary = check_metric(secondary_metric or SECONDARY_METRIC[space.task], space.task)
     estimator_template = space.build(params)
     if space.task == "classification":
         target = pd.Series(pd.Categorical(np.asarray(y))).cat.codes.to_numpy()
@@ -393,7 +406,7 @@ def objective(
         raise ValueError(
             f"space {resolved.name!r} is for {resolved.task}; got a {dataset.task} dataset."
         )
-    metric = _check_metric(metric, dataset.task)
+    metric = check_metric(metric, dataset.task)
     data = prepare(dataset, max_rows=max_rows, cv=cv, seed=seed)
     splits = cv_splits(data.y, data.task, cv, seed)
     cache: dict[Any, Any] = {}
