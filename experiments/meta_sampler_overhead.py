@@ -2,7 +2,7 @@
 
 The objective is a cheap deterministic function of a real search space's parameters, so the
 time measured is the samplers' own. The one-off costs (metafeature extraction, loading the
-knowledge base, fitting the meta-model) are paid before the clock starts, as the issue asks:
+knowledge base, fitting the meta-model) are paid before the clock starts:
 the ratio is the study's wall time with MetaSampler over that with the same TPESampler alone.
 
 Usage::
