@@ -17,6 +17,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "openml_suite.py"
 def load_script():
     spec = importlib.util.spec_from_file_location("openml_suite", SCRIPT)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -81,15 +82,17 @@ def test_long_format_meta_dataset_end_to_end(tmp_path, capsys) -> None:
     stamps = [p.stat().st_mtime_ns for p in traces]
     assert script.main(argv) == 0
     assert [p.stat().st_mtime_ns for p in traces] == stamps
-    assert "Mean normalised regret" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "mean normalised regret after N trials" in printed and "nearest+tpe" in printed
+    assert str(out / "summary.md") in printed and len(printed.splitlines()) < 40
 
 
-def test_meta_dataset_needs_a_description(tmp_path) -> None:
+def test_meta_dataset_needs_a_description(tmp_path, capsys) -> None:
     pd.DataFrame({"dataset": ["a"], "x": [1.0], "score": [0.5]}).to_csv(
         tmp_path / "m.csv", index=False
     )
     script = load_script()
-    with pytest.raises(SystemExit, match="--metafeatures"):
+    with pytest.raises(SystemExit):
         script.main(
             [
                 "--no-knowledge-base",
@@ -101,3 +104,49 @@ def test_meta_dataset_needs_a_description(tmp_path) -> None:
                 "--no-progress",
             ]
         )
+    assert "--metafeatures" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # checked before anything was computed
+
+
+def _toy_run(tmp_path: Path, *extra: str) -> list[str]:
+    rows = [{"dataset": f"d{d}", "x": x / 10, "score": -((x / 10 - d / 3) ** 2)}
+            for d in range(3) for x in range(10)]  # fmt: skip
+    pd.DataFrame(rows).to_csv(tmp_path / "runs.csv", index=False)
+    pd.DataFrame({"dataset": ["d0", "d1", "d2"], "m": [0.0, 1.0, 2.0]}).to_csv(
+        tmp_path / "mf.csv", index=False
+    )
+    return [
+        "--no-knowledge-base", "--no-live", "--meta-dataset", str(tmp_path / "runs.csv"),
+        "--metafeatures", str(tmp_path / "mf.csv"), "--methods", "random",
+        "--seeds", "1", "--budget", "3", "--n-jobs", "1", "--out", str(tmp_path / "out"),
+        "--no-progress", *extra,
+    ]  # fmt: skip
+
+
+def test_committed_results_are_written_only_when_asked(tmp_path, monkeypatch) -> None:
+    argv = _toy_run(tmp_path)
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    script = load_script()
+    before = {p: p.stat().st_mtime_ns for p in script.COMMITTED_RESULTS.glob("*")}
+    assert script.main(argv) == 0  # default: no copy anywhere
+    assert script.main([*argv, "--results-dir", ""]) == 0  # '' skips the copy
+    assert list(work.iterdir()) == []  # in particular not into the working directory
+    assert {p: p.stat().st_mtime_ns for p in script.COMMITTED_RESULTS.glob("*")} == before
+    assert script.main([*argv, "--results-dir", str(tmp_path / "res")]) == 0
+    assert {p.name for p in (tmp_path / "res").iterdir()} >= {"summary.md", "summary.csv"}
+
+
+def test_missing_shared_data_is_a_note_and_live_data_falls_back(tmp_path, monkeypatch) -> None:
+    from metaopt.benchmark import live_datasets
+
+    monkeypatch.setenv("METAOPT_SHARED", str(tmp_path / "absent"))
+    datasets, skipped, note = live_datasets("auto", 2, online=False)
+    assert [d.source for d in datasets] == ["sklearn:breast_cancer", "sklearn:digits"]
+    assert skipped == {} and "bundled" in note and "absent" not in note
+    script = load_script()
+    parser = script._parser()
+    args = parser.parse_args(["--pimp", "--no-knowledge-base", "--no-live", "--offline"])
+    plan = script._plan(args, parser, online=False)
+    assert plan.pool == [] and len(plan.notes) == 1 and "--pimp skipped" in plan.notes[0]
