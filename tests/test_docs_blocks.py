@@ -10,7 +10,11 @@ A block's comment lines may carry markers:
 - ``# docs-test: slow``: runs, marked slow;
 - ``# docs-test: shared``: needs the shared data folder (``METAOPT_SHARED``); skipped with that
   reason when it is absent;
-- ``# docs-test: skip <why>``: not run, e.g. because it needs network. The reason is required.
+- ``# docs-test: skip <why>``: not run, e.g. because it needs network. The reason is required;
+- ``# docs-test: continues``: a python block that continues the previous python block of its
+  file (runs after it, in the same interpreter).
+
+Every block starts a fresh interpreter, so these tests are slow (seconds each); they run in CI.
 """
 
 from __future__ import annotations
@@ -74,10 +78,16 @@ def _blocks() -> list[Block]:
     blocks = []
     for file in DOCS:
         text = file.read_text(encoding="utf-8")
+        previous = ""  # the code of the file's previous python block, with what it continues
         for match in FENCE.finditer(text):
             line = text.count("\n", 0, match.start()) + 1
             code = textwrap.dedent(match.group(3))
-            blocks.append(Block(file, line, match.group(2).lower(), code))
+            block = Block(file, line, match.group(2).lower(), code)
+            if block.language == "python":
+                if "continues" in block.markers:
+                    block = Block(file, line, "python", previous + "\n" + code)
+                previous = block.code
+            blocks.append(block)
     return blocks
 
 
@@ -134,6 +144,7 @@ def test_every_markdown_file_has_its_blocks_found() -> None:
     assert METAOPT_BLOCKS, "no runnable metaopt command block found"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("block", _params(PYTHON_BLOCKS))
 def test_python_block_runs(block: Block, tmp_path: Path) -> None:
     _skip_if_marked(block)
@@ -150,6 +161,7 @@ def test_python_block_runs(block: Block, tmp_path: Path) -> None:
     _check(done, block)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("block", _params(METAOPT_BLOCKS))
 def test_metaopt_command_block_runs(block: Block, tmp_path: Path) -> None:
     _skip_if_marked(block)
