@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import logging
 import socket
 from collections.abc import Callable
@@ -386,16 +387,17 @@ def bundled_suite() -> object:
 def live_suite(suite_name: str | Path, *, online: bool) -> tuple[object, str]:
     """The suite for live mode and a one-line note saying where its data comes from.
 
-    ``"auto"`` is OpenML-CC18 when OpenML is reachable or a local OpenML mirror exists
-    (``METAOPT_SHARED``), else :func:`bundled_suite`. Any other value is passed to
-    :func:`metaopt.datasets.suite`, or ``"bundled"`` names the bundled suite.
+    ``"auto"`` is OpenML-CC18 when OpenML is reachable (and the ``openml`` extra installed) or
+    a local OpenML mirror exists (``METAOPT_SHARED``), else :func:`bundled_suite`.
+    ``"bundled"`` names the bundled suite; any other value is passed to
+    :func:`metaopt.datasets.suite`.
     """
     from metaopt.datasets import suite
 
     if str(suite_name) == "bundled":
         return bundled_suite(), "scikit-learn's bundled datasets."
     if str(suite_name) == AUTO_SUITE:
-        if online:
+        if online and importlib.util.find_spec("openml") is not None:
             return suite("OpenML-CC18", progress=False), "OpenML-CC18, loaded through OpenML."
         if _mirror_files():
             return (
