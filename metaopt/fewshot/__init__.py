@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from metaopt.fewshot._episodic import EpisodicLearner
 from metaopt.fewshot._protonet import ProtoNet
-from metaopt.fewshot._relation import RelationNet
+from metaopt.fewshot._relation import RelationNet, SimilarityRelation
 from metaopt.maml import FewShotTasks, Task, pool_datasets, split_classes, split_rows
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "FewShotTasks",
     "ProtoNet",
     "RelationNet",
+    "SimilarityRelation",
     "Task",
     "pool_datasets",
     "split_classes",

@@ -14,6 +14,44 @@ from metaopt.fewshot._episodic import (
 from metaopt.maml._task import Task
 
 
+class SimilarityRelation(nn.Module):
+    """The default relation module: an MLP over ``[|c - q|, c * q]`` of a pair ``[c, q]``.
+
+    It receives what every relation module receives, the ``(m, 2 d)`` concatenation of a class
+    vector ``c`` and a query vector ``q``, and scores it in ``[0, 1]``. Feeding the MLP the
+    element-wise distance and product instead of ``[c, q]`` itself makes it symmetric and lets it
+    compare from the first step: an MLP on the plain concatenation of vector embeddings tends to
+    stall at scoring every class ``1/N``.
+
+    Args:
+        embedding_dim: ``d``, the size of each vector.
+        hidden: Hidden units.
+    """
+
+    def __init__(self, embedding_dim: int, hidden: int = 64) -> None:
+        super().__init__()
+        for name, value in (("embedding_dim", embedding_dim), ("hidden", hidden)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an int, got {type(value).__name__}.")
+            if value < 1:
+                raise ValueError(f"{name} must be positive, got {value}.")
+        self.embedding_dim = embedding_dim
+        self.net = nn.Sequential(
+            nn.Linear(2 * embedding_dim, hidden), nn.ReLU(), nn.Linear(hidden, 1), nn.Sigmoid()
+        )
+
+    def forward(self, pairs: torch.Tensor) -> torch.Tensor:
+        """``(m, 2 d)`` concatenated pairs to ``(m, 1)`` scores."""
+        if pairs.ndim != 2 or pairs.shape[1] != 2 * self.embedding_dim:
+            raise ValueError(
+                f"expected pairs of shape (m, {2 * self.embedding_dim}) for embedding_dim="
+                f"{self.embedding_dim}, got {tuple(pairs.shape)}: does embedding_dim match the "
+                "embedding's output size?"
+            )
+        c, q = pairs[:, : self.embedding_dim], pairs[:, self.embedding_dim :]
+        return self.net(torch.cat([(c - q).abs(), c * q], dim=1))
+
+
 class RelationNet(EpisodicLearner):
     """Classify with a learned relation score between a query and each class.
 
@@ -21,12 +59,14 @@ class RelationNet(EpisodicLearner):
     them; the mean keeps the scale independent of K). A relation module scores the
     concatenation ``[class vector, query vector]`` with a number in ``[0, 1]``; training
     regresses the scores onto the one-hot query labels with a mean squared error, as in the
-    paper.
+    paper. The default module, :class:`SimilarityRelation`, looks at ``|c - q|`` and ``c * q``
+    of the pair; pass ``relation=nn.Sequential(nn.Linear(2 * d, h), nn.ReLU(), nn.Linear(h,
+    1), nn.Sigmoid())`` for the paper's MLP on the plain concatenation.
 
     Args:
         embedding: Any ``nn.Module`` mapping a batch of examples to a batch of vectors.
-        relation: Module mapping ``(m, 2 d)`` pairs to ``(m, 1)`` scores. ``None`` builds
-            ``Linear(2 d, hidden) - ReLU - Linear(hidden, 1) - Sigmoid``; it then needs
+        relation: Module mapping ``(m, 2 d)`` concatenated pairs to ``(m, 1)`` scores.
+            ``None`` builds ``SimilarityRelation(embedding_dim, hidden)``; it then needs
             ``embedding_dim`` (``d``).
         embedding_dim: Output size of the embedding, for the default relation module.
         hidden: Hidden units of the default relation module.
@@ -62,19 +102,7 @@ class RelationNet(EpisodicLearner):
                     "without a relation module, pass embedding_dim (the embedding's output "
                     f"size) to build the default one; got embedding_dim={embedding_dim!r}."
                 )
-            if (
-                embedding_dim < 1
-                or isinstance(hidden, bool)
-                or not isinstance(hidden, int)
-                or (hidden < 1)
-            ):
-                raise ValueError(
-                    "embedding_dim and hidden must be positive ints, got "
-                    f"{embedding_dim!r} and {hidden!r}."
-                )
-            relation = nn.Sequential(
-                nn.Linear(2 * embedding_dim, hidden), nn.ReLU(), nn.Linear(hidden, 1), nn.Sigmoid()
-            )
+            relation = SimilarityRelation(embedding_dim, hidden)
         elif not isinstance(relation, nn.Module):
             raise TypeError(f"relation must be a torch.nn.Module, got {type(relation).__name__}.")
         super().__init__({"embedding": embedding, "relation": relation}, optimizer)

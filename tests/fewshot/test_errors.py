@@ -64,6 +64,10 @@ def test_other_bad_inputs() -> None:
         ProtoNet(nn.Identity(), distance="manhattan")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="embedding_dim"):
         RelationNet(nn.Identity())
+    with pytest.raises(ValueError, match="does embedding_dim match"):
+        RelationNet(nn.Linear(2, 4), embedding_dim=3).scores(
+            torch.randn(2, 2), torch.tensor([0, 1]), torch.randn(1, 2)
+        )
     with pytest.raises(TypeError, match="optimizer"):
         ProtoNet(nn.Linear(2, 2), optimizer="adam")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="sample"):

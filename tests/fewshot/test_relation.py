@@ -21,10 +21,27 @@ def test_relation_scores_match_a_plain_loop() -> None:
         for k in range(3):
             members = [embedding(support_x[j]) for j in range(7) if support_y[j] == k]
             class_vector = torch.stack(members).mean(0)
-            pair = torch.cat([class_vector, embedding(query_x[i])])
-            expected[i, k] = net.relation(pair.unsqueeze(0)).squeeze()
+            query_vector = embedding(query_x[i])
+            features = torch.cat(
+                [(class_vector - query_vector).abs(), class_vector * query_vector]
+            )
+            expected[i, k] = net.relation.net(features.unsqueeze(0)).squeeze()
     assert torch.allclose(got, expected, atol=1e-6)
     assert ((got > 0) & (got < 1)).all()
+
+
+def test_paper_concatenation_module_matches_a_plain_loop() -> None:
+    torch.manual_seed(1)
+    relation = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 1), nn.Sigmoid())
+    net = RelationNet(nn.Identity(), relation)
+    support_x, support_y = torch.randn(6, 3), torch.tensor([0, 0, 1, 1, 2, 2])
+    query_x = torch.randn(4, 3)
+    got = net.scores(support_x, support_y, query_x)
+    for i in range(4):
+        for k in range(3):
+            class_vector = support_x[support_y == k].mean(0)
+            pair = torch.cat([class_vector, query_x[i]]).unsqueeze(0)
+            assert torch.allclose(got[i, k], relation(pair).squeeze(), atol=1e-6)
 
 
 def test_loss_is_mse_to_one_hot_and_custom_relation_modules_work() -> None:
