@@ -1,31 +1,36 @@
 """Groups of datasets that hold the same data, whatever source they were read from.
 
 The same table reaches metaopt under several names: OpenML serves ``credit-approval`` with
-string categories, PMLB re-exports it as ``crx`` and ``credit_a`` with integer-coded categories
-and renamed columns, and KEEL ships its complete rows (rows with a missing value dropped,
-decimal points removed). A content hash cannot see through that, so each dataset is reduced to a
-:class:`DatasetSketch` (small, deterministic, JSON-serialisable) and two sketches are compared
-column by column, irrespective of names and order, with the target taken as one more column:
+string categories, PMLB re-exports it as ``crx`` and ``credit_a`` with integer-coded categories,
+renamed columns and imputed missing values, and KEEL ships its complete rows only. A content hash
+cannot see through that, so each dataset is reduced to a :class:`DatasetSketch` (small,
+deterministic, JSON-serialisable) and two sketches are compared column by column, irrespective
+of names and order, with the target taken as one more column:
 
 * every column keeps its **count profile** (value counts sorted, the labels themselves
   forgotten, so re-encoding categories does not change it), a bottom-k sample of the hashes of
-  its **values** (numbers reduced to their significant digits, so a shifted decimal point does not
-  matter either), and for numeric columns the **quantiles of the standardised values** (the same
-  whatever affine rescaling a source applied);
-* a row subset (dropped classes, dropped incomplete rows) keeps every count at most the full
-  table's count and every value in the full table's values, so the smaller dataset is tested
-  for containment in the larger; the complete-case profile of a table with missing values is
-  kept too, so a copy without its incomplete rows matches exactly;
+  its **values** (numbers rounded to 6 significant digits), how densely its values fill their
+  **grid** (a full 0-255 pixel range says nothing when another column's values fall in it), and
+  for numeric columns the **quantiles of the standardised values** (unchanged by the affine
+  rescaling some sources apply);
+* over the same rows, count profiles must agree (up to a few changed cells); a row subset
+  (dropped classes, dropped incomplete rows) keeps every count at most the full table's and its
+  numbers among the full table's, so the dataset with fewer rows is tested for containment in
+  the other; the complete-row profile of a table with missing values is kept too, so a copy
+  without its incomplete rows matches exactly;
 * rows are sampled by an order-free hash of their values, which finds the same rows across
-  sources that encode values alike, and shows when two tables with the same columns hold
-  different rows, or the same feature rows with a different target (another function of the
-  same inputs, a different task).
+  sources that encode values alike (whole rows, or feature rows whose target was relabelled),
+  and rows keyed by column profile show when two tables with the same column profiles hold
+  different rows, or the same feature rows under another target (another function of the same
+  inputs: a different task).
 
-Each agreeing column adds evidence in bits (how unlikely the agreement is by chance: exact
-count profiles of many rows say much, a binary column or a small integer range little), and two
-datasets are the same data when nearly every column of the narrower one finds a partner in the
-other and the evidence reaches :data:`EVIDENCE_THRESHOLD` bits. :func:`group_datasets` then joins
-matching pairs transitively.
+Each agreeing column adds evidence in bits (how unlikely the agreement is by chance, less the
+log of how many columns it could have agreed with): exact count profiles of many rows say much,
+a binary column or a densely filled integer range little. Two datasets are the same data when
+nearly every column (75 %) of the dataset with fewer rows (of the narrower one, when both have
+as many rows) finds a partner, the wider one has at most twice as many columns, and the evidence
+reaches :data:`EVIDENCE_THRESHOLD` bits; identical content always is. :func:`group_datasets`
+then joins matching pairs transitively.
 
 Synthetic datasets drawn from one generator with different seeds or parameters (PMLB's
 ``GAMETES_*``, ``parity5``/``mux6``-style truth tables, Friedman functions) are different tasks
@@ -49,6 +54,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import math
@@ -56,6 +62,7 @@ import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +73,7 @@ from metaopt.datasets._dataset import Dataset
 logger = logging.getLogger("metaopt.datasets")
 
 #: Version of the sketch format; sketches of another version are recomputed, never compared.
-SKETCH_VERSION = 1
+SKETCH_VERSION = 2
 #: Distinct value hashes kept per column (bottom-k).
 VALUE_SAMPLE = 32
 #: Leading entries of a count profile kept (the full profile is kept as a hash).
@@ -84,10 +91,16 @@ _MASK53 = np.uint64((1 << 53) - 1)
 _MISSING_TOKEN = np.uint64(0x9E3779B97F4A7C15)
 _QUANTILE_TOLERANCE = 2e-3
 _ROW_MATCH = 0.8
-_ROW_BITS = 24.0
+_ROW_BITS_CAP = 40.0
 _COLUMN_BITS_CAP = 12.0
 _NEAR_EQUAL = 0.005
 _UNMATCHED_SHARE = 0.25
+_SUBSET_UNMATCHED_SHARE = 0.05
+_COMMON_VALUE = 20
+_PROJECTION = 2
+_MIN_ROWS = 8
+_VALUE_KEY_BELOW = 1 << 47
+_ROW_KEY_BELOW = 1 << 44
 
 
 @dataclass(frozen=True)
@@ -106,6 +119,11 @@ class ColumnSketch:
         profile_hash: Hash of the whole profile.
         values: Bottom-k hashes (53 bits) of the distinct normalised values, ascending.
         quantiles: Standardised quantiles (numeric columns with a spread), else ``None``.
+        resolution: For numeric columns, the decimal resolution of the values (``None`` when
+            finer than 1e-6).
+        spread: For numeric columns, quantiles of the distinct values. With ``resolution``
+            they say how densely the values fill each part of their range: how likely another
+            column's values fall among them by chance (a full 0-255 pixel range: certainly).
         complete_profile: The profile over the complete rows of the table (rows with no missing
             value in any column); ``None`` when every row is complete.
         complete_hash: Hash of the whole complete-row profile.
@@ -120,6 +138,8 @@ class ColumnSketch:
     profile_hash: str
     values: tuple[int, ...]
     quantiles: tuple[float, ...] | None = None
+    resolution: float | None = None
+    spread: tuple[float, ...] | None = None
     complete_profile: tuple[int, ...] | None = None
     complete_hash: str | None = None
 
@@ -178,6 +198,10 @@ class DatasetSketch:
         """Columns, the target included."""
         return len(self.columns)
 
+    @cached_property
+    def _arrays(self) -> _ColumnArrays:
+        return _ColumnArrays.of(self)
+
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready dict (lists, numbers, strings and ``None`` only)."""
         return asdict(self)
@@ -201,17 +225,7 @@ class DatasetSketch:
             )
         try:
             columns = tuple(
-                ColumnSketch(
-                    **{
-                        **c,
-                        "profile": tuple(c["profile"]),
-                        "values": tuple(c["values"]),
-                        "quantiles": None if c["quantiles"] is None else tuple(c["quantiles"]),
-                        "complete_profile": (
-                            None if c["complete_profile"] is None else tuple(c["complete_profile"])
-                        ),
-                    }
-                )
+                ColumnSketch(**{k: tuple(v) if isinstance(v, list) else v for k, v in c.items()})
                 for c in data["columns"]  # type: ignore[union-attr]
             )
             fields = {
@@ -240,6 +254,47 @@ class DatasetSketch:
 
 
 @dataclass(frozen=True)
+class _ColumnArrays:
+    """A sketch's columns as arrays, for comparing every column pair at once."""
+
+    profiles: np.ndarray  # (columns, PROFILE_LENGTH), zero padded
+    lengths: np.ndarray
+    hashes: np.ndarray  # profile hashes as integers
+    complete: np.ndarray  # complete-row profiles (zeros when None)
+    complete_hashes: np.ndarray  # -1 when None
+    quantiles: np.ndarray  # NaN when None
+    n_distinct: np.ndarray
+    no_missing: np.ndarray
+    recodable: np.ndarray
+
+    @classmethod
+    def of(cls, sketch: DatasetSketch) -> _ColumnArrays:
+        n = len(sketch.columns)
+        profiles = np.zeros((n, PROFILE_LENGTH), dtype=np.int64)
+        complete = np.zeros((n, PROFILE_LENGTH), dtype=np.int64)
+        quantiles = np.full((n, QUANTILES), np.nan)
+        for i, column in enumerate(sketch.columns):
+            profiles[i, : len(column.profile)] = column.profile
+            if column.complete_profile is not None:
+                complete[i, : len(column.complete_profile)] = column.complete_profile
+            if column.quantiles is not None:
+                quantiles[i] = column.quantiles
+        return cls(
+            profiles=profiles,
+            lengths=np.array([len(c.profile) for c in sketch.columns]),
+            hashes=np.array([int(c.profile_hash, 16) for c in sketch.columns], dtype=np.uint64),
+            complete=complete,
+            complete_hashes=np.array(
+                [int(c.complete_hash or "0", 16) for c in sketch.columns], dtype=np.uint64
+            ),
+            quantiles=quantiles,
+            n_distinct=np.array([c.n_distinct for c in sketch.columns]),
+            no_missing=np.array([c.n_missing == 0 for c in sketch.columns]),
+            recodable=np.array([_recodable(c) for c in sketch.columns], dtype=bool),
+        )
+
+
+@dataclass(frozen=True)
 class SketchComparison:
     """The outcome of comparing two sketches (:func:`compare_sketches`).
 
@@ -247,7 +302,8 @@ class SketchComparison:
         same: Whether the two are the same data.
         evidence_bits: Total evidence of the agreeing columns and rows.
         matched_columns: Column pairs matched, ``(index in a, index in b)``.
-        unmatched: Columns of the narrower dataset left without a partner.
+        unmatched: Columns left without a partner, of the dataset with fewer rows (of the
+            narrower one when both have as many rows).
         row_containment: Share of the smaller dataset's sampled rows found in the larger one
             (``None`` when too few rows could be compared).
         reason: Why they are or are not the same, in words.
@@ -277,17 +333,38 @@ def _mix(h: np.ndarray) -> np.ndarray:
 
 
 def _number_tokens(values: np.ndarray) -> np.ndarray:
-    """Hashes of numbers reduced to their sign and 6 significant digits (decimal point free)."""
+    """Hashes of numbers rounded to 6 significant digits (hashed as integer digits and
+    exponent, so that two sources' last-bit differences do not matter)."""
     x = values.astype(float)
-    mantissa = np.zeros_like(x)
-    nonzero = x != 0
+    digits = np.zeros(len(x), dtype=np.int64)
+    exponent = np.zeros(len(x), dtype=np.int64)
+    nonzero = (x != 0) & np.isfinite(x)
     if nonzero.any():
-        magnitude = np.floor(np.log10(np.abs(x[nonzero])))
-        m = np.round(x[nonzero] / np.power(10.0, magnitude), 5)
-        m = np.where(np.abs(m) >= 10.0, m / 10.0, m)
-        mantissa[nonzero] = m
-    mantissa = mantissa + 0.0  # no negative zero
-    return pd.util.hash_array(mantissa)
+        magnitude = np.floor(np.log10(np.abs(x[nonzero]))).astype(np.int64)
+        scaled = np.round(x[nonzero] * np.power(10.0, 5 - magnitude)).astype(np.int64)
+        carry = np.abs(scaled) >= 1_000_000
+        digits[nonzero] = np.where(carry, scaled // 10, scaled)
+        exponent[nonzero] = magnitude + carry
+    with np.errstate(over="ignore"):
+        return pd.util.hash_array(digits) * np.uint64(31) + _mix(pd.util.hash_array(exponent))
+
+
+def _resolution(finite: np.ndarray) -> float | None:
+    """The column's decimal resolution (1, 0.1, ...), ``None`` when finer than 1e-6."""
+    sample = finite[:: max(1, len(finite) // 2000)]
+    for decimals in range(7):
+        scaled = sample * 10.0**decimals
+        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-6 * np.maximum(1.0, np.abs(scaled))):
+            return 10.0**-decimals
+    return None
+
+
+def _spread(distinct_values: np.ndarray) -> tuple[float, ...] | None:
+    """Quantiles of the distinct values (where the column's values lie, densely or not)."""
+    if len(distinct_values) < 2:
+        return None
+    quantiles = np.quantile(distinct_values, np.linspace(0.0, 1.0, QUANTILES))
+    return tuple(float(f"{q:.6g}") for q in quantiles)
 
 
 def _string_tokens(values: np.ndarray) -> np.ndarray:
@@ -381,6 +458,8 @@ def _column_sketch(
         profile_hash=_profile_hash(counts),
         values=tuple(int(v) for v in _bottom(distinct, VALUE_SAMPLE)),
         quantiles=quantiles,
+        resolution=_resolution(finite) if kind == "number" and len(finite) else None,
+        spread=_spread(np.unique(finite)) if kind == "number" else None,
         complete_profile=complete_profile,
         complete_hash=complete_hash,
     )
@@ -523,16 +602,46 @@ def _profile_bits(profile: Sequence[int], slack: int) -> float:
     """Evidence of a count profile agreeing within ``slack`` rows (0 for all-distinct values)."""
     bits = 0.0
     penalty = math.log2(slack + 1)
+    if len(profile) < 2 or 0.5 * math.log2(profile[1] + 1) <= penalty:
+        return 0.0  # the counts after the first are the largest: none can add evidence
     for count in profile[1:]:
         if count >= 2:
             bits += max(0.0, 0.5 * math.log2(count + 1) - penalty)
     return min(bits, _COLUMN_BITS_CAP)
 
 
-def _value_bits(column: ColumnSketch) -> float:
-    """Evidence of a column's values being contained in another's (0 for small value sets)."""
-    offset = 6.0 if column.integer else 2.0
-    return min(_COLUMN_BITS_CAP, max(0.0, math.log2(max(column.n_distinct, 1)) - offset))
+def _filled(g: ColumnSketch, low: float, high: float) -> float:
+    """The largest share of its value grid that ``g`` fills between ``low`` and ``high``
+    (where ``g``'s values are densest, values of another column fall among them by chance)."""
+    if g.spread is None:
+        return 1.0
+    resolution = g.resolution or 1e-6
+    per_bin = g.n_distinct / (len(g.spread) - 1)
+    filled = 0.0
+    for left, right in itertools.pairwise(g.spread):
+        if right >= low and left <= high:
+            filled = max(filled, per_bin / ((right - left) / resolution + 1.0))
+    return min(1.0, filled) if filled else 1.0
+
+
+def _value_bits(s: ColumnSketch, g: ColumnSketch, found: int) -> float:
+    """Evidence of ``found`` sampled values of ``s`` lying in ``g``'s values: each is worth
+    how unlikely it is by chance, from how densely ``g`` fills its grid where ``s`` lies."""
+    if s.kind == "string" or g.kind == "string":
+        return min(_COLUMN_BITS_CAP, max(0.0, math.log2(max(s.n_distinct, 1)) - 2.0))
+    if s.spread is None:
+        return 0.0
+    filled = _filled(g, s.spread[0], s.spread[-1])
+    return min(_COLUMN_BITS_CAP, 0.25 * found * -math.log2(max(filled, 1e-12)))
+
+
+def _informative_values(column: ColumnSketch) -> bool:
+    """Whether the column's values can tell datasets apart (many, filling little of a grid)."""
+    if column.kind == "string":
+        return column.n_distinct > 4
+    if column.n_distinct <= 4 or column.spread is None:
+        return False
+    return _filled(column, column.spread[0], column.spread[-1]) < 0.5
 
 
 def _dominated(small: Sequence[int], large: Sequence[int]) -> bool:
@@ -557,6 +666,7 @@ def _recodable(column: ColumnSketch) -> bool:
 class _Pair:
     bits: float
     containment: float | None
+    value_only: bool = False  # the evidence comes from contained values alone
 
 
 def _l1(a: Sequence[int], b: Sequence[int]) -> int:
@@ -586,11 +696,10 @@ def _column_pair(
         if s.profile_hash == reference_hash:
             profile_ok = True
             profile_bits = max(profile_bits, _profile_bits(reference, 0))
-        else:  # a few cells changed (a corrected value, a differently imputed one)
-            distance = _l1(s.profile, reference)
-            if distance <= max(2, 2 * round(_NEAR_EQUAL * n_small)):
-                profile_ok = True
-                profile_bits = max(profile_bits, _profile_bits(reference, distance // 2))
+        elif _l1(s.profile, reference) <= max(2, 2 * round(_NEAR_EQUAL * n_small)):
+            # A few cells changed (a corrected value, a differently imputed one): a partner,
+            # but no evidence (unrelated columns of one distribution come this close, too).
+            profile_ok = True
     if not references and _dominated(s.profile, g.profile) and len(s.profile) <= len(g.profile):
         # A row subset: every count at most the larger table's.
         profile_ok, profile_bits = True, _profile_bits(g.profile, large.n_rows - n_small)
@@ -601,12 +710,16 @@ def _column_pair(
     containment = found / comparable if comparable else None
     value_bits = 0.0
     if containment is not None and containment >= 0.8:
-        value_bits = _value_bits(s)
+        value_bits = _value_bits(s, g, found)
     elif affine:
         value_bits = 8.0 if s.n_distinct >= 100 else 4.0  # an affinely rescaled copy
-    elif not (_recodable(s) or _recodable(g)):
-        return None  # two numeric columns with different values
-    return _Pair(bits=max(profile_bits, value_bits), containment=containment)
+    elif not (_recodable(s) or _recodable(g) or (references and profile_ok)):
+        return None  # a row subset whose numbers are not the larger table's
+    return _Pair(
+        bits=max(profile_bits, value_bits),
+        containment=containment,
+        value_only=value_bits > profile_bits and not affine,
+    )
 
 
 def _label_agreement(
@@ -615,19 +728,43 @@ def _label_agreement(
     large: Sequence[int],
     large_labels: Sequence[int],
 ) -> float | None:
-    """How well the larger table's labels of shared rows predict the smaller's (1: a function)."""
+    """Whether the labels of shared rows are a function of each other (1: either target is a
+    coarsening of the other, such as one-vs-rest of a multi-class target)."""
     label_of = dict(zip(large, large_labels, strict=True))
-    votes: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for h, label in zip(small, small_labels, strict=True):
-        if h in label_of:
-            votes[label_of[h]][label] += 1
-    total = sum(sum(v.values()) for v in votes.values())
-    return sum(max(v.values()) for v in votes.values()) / total if total else None
+    shared = [
+        (label_of[h], label) for h, label in zip(small, small_labels, strict=True) if h in label_of
+    ]
+    if not shared:
+        return None
+    best = 0.0
+    for key in (0, 1):
+        votes: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+        for pair in shared:
+            votes[pair[key]][pair[1 - key]] += 1
+        best = max(best, sum(max(v.values()) for v in votes.values()) / len(shared))
+    return best
 
 
-def _share(small: Sequence[int], large: Sequence[int]) -> float | None:
-    found, comparable = _containment(small, large, ROW_SAMPLE)
-    return found / comparable if comparable >= 16 else None
+@dataclass
+class _Share:
+    """How many of the smaller table's sampled rows the larger one's sample holds."""
+
+    share: float | None  # None: fewer than _MIN_ROWS rows could be compared
+    found: int
+
+    @classmethod
+    def of(cls, small: Sequence[int], large: Sequence[int]) -> _Share:
+        found, comparable = _containment(small, large, ROW_SAMPLE)
+        return cls(found / comparable if comparable >= _MIN_ROWS else None, found)
+
+    @property
+    def matches(self) -> bool:
+        return self.share is not None and self.share >= _ROW_MATCH
+
+    @property
+    def bits(self) -> float:
+        """Each found row is worth 2 bits (a row of many values rarely recurs by chance)."""
+        return min(_ROW_BITS_CAP, 2.0 * self.found)
 
 
 @dataclass
@@ -635,6 +772,12 @@ class _RowTest:
     containment: float | None
     bits: float
     reason: str
+
+
+def _another_target(agreement: float | None) -> str:
+    if agreement is not None and agreement < 0.9:
+        return f"the same feature rows carry another target (label agreement {agreement:.2f})"
+    return ""
 
 
 def _row_test(small: DatasetSketch, large: DatasetSketch, same_encoding: bool) -> _RowTest:
@@ -647,48 +790,90 @@ def _row_test(small: DatasetSketch, large: DatasetSketch, same_encoding: bool) -
     if keyed_features or keyed_full:
         # The same column profiles: the rows can be compared value by value.
         diverse = small.n_distinct_keyed_rows >= 0.5 * n_small
-        full = _share(small.keyed_full_row_hashes, large.keyed_full_row_hashes)
-        if keyed_full and full is not None and full >= _ROW_MATCH:
-            return _RowTest(full, _ROW_BITS if diverse else 0.0, "")
-        features = _share(small.keyed_row_hashes, large.keyed_row_hashes)
-        if keyed_features and features is not None and diverse:
-            if features >= _ROW_MATCH:
+        full = _Share.of(small.keyed_full_row_hashes, large.keyed_full_row_hashes)
+        if keyed_full and full.matches:
+            return _RowTest(full.share, full.bits if diverse else 0.0, "")
+        features = _Share.of(small.keyed_row_hashes, large.keyed_row_hashes)
+        if keyed_features and features.share is not None and diverse:
+            if features.matches:
                 agreement = _label_agreement(
                     small.keyed_row_hashes,
                     small.keyed_row_labels,
                     large.keyed_row_hashes,
                     large.keyed_row_labels,
                 )
-                if agreement is not None and agreement < 0.9:
-                    return _RowTest(
-                        features,
-                        0.0,
-                        "the same feature rows carry another target "
-                        f"(label agreement {agreement:.2f})",
-                    )
-                return _RowTest(features, _ROW_BITS, "")
-            if same_encoding and features < 0.5 and (full is None or full < 0.5):
+                reason = _another_target(agreement)
+                return _RowTest(features.share, 0.0 if reason else features.bits, reason)
+            # Keys are ambiguous between columns of one profile (their order decides), so
+            # rows that do not match prove nothing unless every column's profile is its own.
+            unique_keys = len(set(keys)) == len(keys)
+            if (
+                same_encoding
+                and unique_keys
+                and features.share < 0.5
+                and (full.share is None or full.share < 0.5)
+            ):
                 return _RowTest(
-                    features, 0.0, f"the columns agree but the rows do not ({features:.2f})"
+                    features.share,
+                    0.0,
+                    f"the columns agree but the rows do not ({features.share:.2f})",
                 )
     # Order-free rows, comparable across column orders and row subsets.
     diverse = small.n_distinct_rows >= 0.5 * n_small
-    full = _share(small.full_row_hashes, large.full_row_hashes)
-    if full is not None and full >= _ROW_MATCH:
-        return _RowTest(full, _ROW_BITS if diverse else 0.0, "")
-    features = _share(small.row_hashes, large.row_hashes)
-    if features is not None and features >= _ROW_MATCH and diverse:
+    full = _Share.of(small.full_row_hashes, large.full_row_hashes)
+    if full.matches:
+        return _RowTest(full.share, full.bits if diverse else 0.0, "")
+    features = _Share.of(small.row_hashes, large.row_hashes)
+    if features.matches and diverse:
         agreement = _label_agreement(
             small.row_hashes, small.row_labels, large.row_hashes, large.row_labels
         )
-        if agreement is not None and agreement < 0.9:
-            return _RowTest(
-                features,
-                0.0,
-                f"the same feature rows carry another target (label agreement {agreement:.2f})",
-            )
-        return _RowTest(features, _ROW_BITS, "")
-    return _RowTest(full if full is not None else features, 0.0, "")
+        reason = _another_target(agreement)
+        return _RowTest(features.share, 0.0 if reason else features.bits, reason)
+    return _RowTest(full.share if full.share is not None else features.share, 0.0, "")
+
+
+def _candidate_columns(small: DatasetSketch, large: DatasetSketch) -> np.ndarray:
+    """Column pairs that may match: a superset of what :func:`_column_pair` accepts, computed
+    for all pairs at once (profiles that agree or nest, and either shared values, a recodable
+    column or standardised quantiles that agree)."""
+    a, b = small._arrays, large._arrays
+    n_small = small.n_rows
+    same_rows = n_small == large.n_rows
+    complete_rows = n_small == large.n_complete and n_small < large.n_rows
+    tolerance = max(2, 2 * round(_NEAR_EQUAL * n_small))
+    profile_ok = np.zeros((len(a.lengths), len(b.lengths)), dtype=bool)
+    affine = np.zeros_like(profile_ok)
+    step = max(1, 2_000_000 // max(1, len(b.lengths) * PROFILE_LENGTH))
+    for start in range(0, len(a.lengths), step):
+        rows = slice(start, start + step)
+        p = a.profiles[rows, None, :]
+        block = np.zeros((p.shape[0], len(b.lengths)), dtype=bool)
+        if same_rows:
+            block |= np.abs(p - b.profiles[None]).sum(-1) <= tolerance
+        if complete_rows:
+            near = np.abs(p - b.complete[None]).sum(-1) <= tolerance
+            block |= near & a.no_missing[rows, None] & (b.complete_hashes != 0)[None]
+        if not same_rows:
+            dominated = np.all(p <= b.profiles[None], axis=-1)
+            block |= dominated & (a.lengths[rows, None] <= b.lengths[None])
+        profile_ok[rows] = block
+        if same_rows or complete_rows:
+            # Columns without quantiles get far-apart sentinels, so they never agree.
+            q = np.nan_to_num(a.quantiles[rows, None, :], nan=1e6)
+            r = np.nan_to_num(b.quantiles[None], nan=3e6)
+            close = np.minimum(np.abs(q - r).max(axis=-1), np.abs(q + r[:, :, ::-1]).max(axis=-1))
+            affine[rows] = (close <= _QUANTILE_TOLERANCE) & (a.n_distinct[rows, None] >= 20)
+    shares = a.recodable[:, None] | b.recodable[None, :]
+    holders: dict[int, list[int]] = defaultdict(list)
+    for j, column in enumerate(large.columns):
+        for h in column.values:
+            holders[h].append(j)
+    for i, column in enumerate(small.columns):
+        if not a.recodable[i]:
+            for h in column.values:
+                shares[i, holders.get(h, [])] = True
+    return (profile_ok & shares) | affine
 
 
 def compare_sketches(a: DatasetSketch, b: DatasetSketch) -> SketchComparison:
@@ -714,26 +899,82 @@ def compare_sketches(a: DatasetSketch, b: DatasetSketch) -> SketchComparison:
             )
     swapped = (a.n_rows, a.n_columns) > (b.n_rows, b.n_columns)
     small, large = (b, a) if swapped else (a, b)
+    # A row subset brings its columns along (up to a few): all of them must find a partner;
+    # between tables with the same rows, either may be a projection of the other.
+    narrow = (
+        small.n_columns if small.n_rows < large.n_rows else min(small.n_columns, large.n_columns)
+    )
+    # Over the same rows a few columns may have been preprocessed differently (imputed,
+    # merged categories); a row subset keeps its columns' values, so at most its target (a
+    # relabelling) and a few columns of a wide table may find no partner.
+    same_rows = small.n_rows in (large.n_rows, large.n_complete)
+    share = _UNMATCHED_SHARE if same_rows else _SUBSET_UNMATCHED_SHARE
+    allowance = max(1, int(share * narrow))
+    # Identical content: the same column summaries and the same rows, column by column.
+    identical = (
+        small.fingerprint == large.fingerprint
+        and small.keyed_full_row_hashes == large.keyed_full_row_hashes
+    )
+    wide = max(small.n_columns, large.n_columns)
+    if wide > _PROJECTION * narrow + 2 and not identical:
+        return SketchComparison(
+            same=False,
+            evidence_bits=0.0,
+            matched_columns=(),
+            unmatched=narrow,
+            row_containment=None,
+            reason=f"{wide} columns cannot hold the same data as {narrow}",
+        )
+    mask = _candidate_columns(small, large)
+    possible = min(int(mask.any(axis=1).sum()), int(mask.any(axis=0).sum()))
+    if narrow - possible > allowance and not identical:  # cannot match enough columns
+        return SketchComparison(
+            same=False,
+            evidence_bits=0.0,
+            matched_columns=(),
+            unmatched=narrow - possible,
+            row_containment=None,
+            reason=f"{narrow - possible} of {narrow} columns found no partner",
+        )
     pairs: dict[tuple[int, int], _Pair] = {}
-    for i, s in enumerate(small.columns):
-        for j, g in enumerate(large.columns):
-            pair = _column_pair(s, g, small.n_rows, large)
-            if pair is not None:
-                pairs[(i, j)] = pair
+    for i, j in zip(*np.nonzero(mask), strict=True):
+        pair = _column_pair(small.columns[i], large.columns[j], small.n_rows, large)
+        if pair is not None:
+            pairs[(int(i), int(j))] = pair
+    # A column that could have matched any of k columns is worth log2(k) bits less (among a
+    # thousand columns of one distribution, some agree with any column by chance).
+    choices: dict[int, int] = defaultdict(int)
+    for i, _ in pairs:
+        choices[i] += 1
+    for (i, _), pair in pairs.items():
+        pair.bits = max(0.0, pair.bits - math.log2(choices[i]))
     matched = _assign(pairs)
-    narrow = min(small.n_columns, large.n_columns)
     unmatched = narrow - len(matched)
     bits = sum(pairs[m].bits for m in matched)
     same_encoding = len(matched) == small.n_columns == large.n_columns and all(
         (pairs[m].containment or 0.0) >= 0.95 for m in matched
     )
     rows = _row_test(small, large, same_encoding)
+    comparable_rows = all(
+        (pairs[m].containment or 0.0) >= 0.8 for m in matched if m[0] < small.n_columns - 1
+    )
+    if (
+        small.n_rows < large.n_rows
+        and comparable_rows
+        and not rows.bits
+        and rows.containment is not None
+        and rows.containment < 0.5
+        and small.n_distinct_rows >= 0.5 * small.n_rows
+    ):
+        # A row subset whose rows are not among the larger table's: its values lying in the
+        # other's columns says only that the value ranges are alike.
+        bits = sum(0.0 if pairs[m].value_only else pairs[m].bits for m in matched)
     total = bits + rows.bits
-    if small.fingerprint == large.fingerprint:
+    if identical:
         same, reason = True, "identical content"
     elif rows.reason:
         same, reason = False, rows.reason
-    elif unmatched > max(1, int(_UNMATCHED_SHARE * narrow)):
+    elif unmatched > allowance:
         same, reason = False, f"{unmatched} of {narrow} columns found no partner"
     elif total < EVIDENCE_THRESHOLD:
         same = False
@@ -800,15 +1041,21 @@ def _candidate_pairs(names: Sequence[str], sketches: Mapping[str, DatasetSketch]
                 own.add(("profile", column.profile_hash))
                 if column.complete_hash is not None:
                     own.add(("profile", column.complete_hash))
-            if _value_bits(column) > 0 and column.values:
+            if _informative_values(column) and column.values:
+                # The smallest hash, and every hash below a fixed threshold: what a row subset
+                # shares with the whole table.
                 own.add(("value", column.values[0]))
-        own.update(("row", h) for h in sketch.full_row_hashes[:4])
-        own.update(("row", h) for h in sketch.row_hashes[:4])
+                own.update(("value", h) for h in column.values if h < _VALUE_KEY_BELOW)
+        for hashes in (sketch.full_row_hashes, sketch.row_hashes):
+            own.update(("row", h) for h in hashes[:4])
+            own.update(("row", h) for h in hashes if h < _ROW_KEY_BELOW)
         for key in own:
             keys[key].append(index)
     pairs: set[tuple[int, int]] = set()
-    for members in keys.values():
-        if len(members) > 1:
+    for key, members in keys.items():
+        # A value many datasets hold (0, 1, a round number) says nothing about any of them.
+        common = key[0] == "value" and len(members) > _COMMON_VALUE  # type: ignore[index]
+        if len(members) > 1 and not common:
             for x, first in enumerate(members):
                 for second in members[x + 1 :]:
                     pairs.add((first, second))
@@ -817,7 +1064,7 @@ def _candidate_pairs(names: Sequence[str], sketches: Mapping[str, DatasetSketch]
     for x, first in enumerate(by_size):
         n_first = sketches[names[first]].n_rows
         for second in by_size[x + 1 :]:
-            if sketches[names[second]].n_rows > n_first * 1.1 + 2:
+            if sketches[names[second]].n_rows > n_first * 1.02 + 2:
                 break
             pairs.add((min(first, second), max(first, second)))
     return pairs

@@ -154,8 +154,12 @@ def test_truth_table_labelled_by_another_function_is_another_task() -> None:
     bits = pd.DataFrame(list(itertools.product([0, 1], repeat=6)), columns=list("abcdef"))
     parity = bits.assign(target=bits.sum(axis=1) % 2)
     majority = bits.assign(target=(bits.sum(axis=1) >= 3).astype(int))
-    assert same_data(_sketch(parity, "target"), _sketch(parity, "target"))
-    assert not same_data(_sketch(parity, "target"), _sketch(majority, "target"))
+    xor = bits.assign(target=bits["a"] ^ bits["b"])  # as balanced as parity: same marginals
+    assert same_data(_sketch(parity, "target"), _sketch(parity.iloc[::-1], "target"))
+    for other in (majority, xor):
+        comparison = compare_sketches(_sketch(parity, "target"), _sketch(other, "target"))
+        assert not comparison.same
+        assert "another target" in comparison.reason
 
 
 def test_sketch_is_json_serialisable_and_round_trips(original: DatasetSketch) -> None:
@@ -205,3 +209,64 @@ def test_rank_agreement() -> None:
         rank_agreement({"c1": 0.1, "c2": 0.2}, {"c1": 0.1, "c2": 0.3})
     with pytest.raises(TypeError, match="two mappings"):
         rank_agreement(a, [0.1, 0.2])  # type: ignore[arg-type]
+
+
+KNOWN_GROUPS = [
+    ["openml/56-vote.arff", "pmlb/house_votes_84.tsv.gz", "pmlb/vote.tsv.gz", "keel:housevotes"],
+    ["openml/13-breast-cancer.arff", "pmlb/breast_cancer.tsv.gz"],
+    ["openml/1489-phoneme.arff", "pmlb/phoneme.tsv.gz", "keel:phoneme"],
+    ["openml/26-nursery.arff", "pmlb/nursery.tsv.gz"],
+    ["openml/15-breast-w.arff", "pmlb/breast_w.tsv.gz", "pmlb/breast.tsv.gz"],
+    ["pmlb/cleve.tsv.gz", "pmlb/cleveland.tsv.gz", "pmlb/cleveland_nominal.tsv.gz"],
+    ["openml/29-credit-approval.arff", "pmlb/crx.tsv.gz", "pmlb/credit_a.tsv.gz", "keel:crx"],
+    ["openml/1120-MagicTelescope.arff", "pmlb/magic.tsv.gz", "keel:magic"],
+    ["openml/31-credit-g.arff", "pmlb/german.tsv.gz"],
+    ["openml/61-iris.arff", "sklearn:iris"],
+]
+# Alike in shape or generator, but different data.
+DISTINCT = [
+    "openml/32-pendigits.arff",
+    "openml/28-optdigits.arff",
+    "pmlb/GAMETES_Epistasis_2_Way_20atts_0.1H_EDM_1_1.tsv.gz",
+    "pmlb/GAMETES_Epistasis_2_Way_20atts_0.4H_EDM_1_1.tsv.gz",
+    "pmlb/GAMETES_Heterogeneity_20atts_1600_Het_0.4_0.2_50_EDM_2_001.tsv.gz",
+    "pmlb/parity5.tsv.gz",
+    "pmlb/mux6.tsv.gz",
+    "pmlb/threeOf9.tsv.gz",
+    "pmlb/xd6.tsv.gz",
+]
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_known_copies_across_sources_are_grouped(shared_dir: Path) -> None:
+    from metaopt.datasets._keel import keel_names
+    from metaopt.datasets._suites import _folder_entries
+
+    root = shared_dir / "datasets"
+    entries = {
+        f"{folder}/{Path(e.source).name}": e
+        for folder in ("openml", "pmlb")
+        for e in _folder_entries(root / folder)
+    }
+    has_keel = bool(keel_names())
+    wanted = [
+        name
+        for name in [*itertools.chain.from_iterable(KNOWN_GROUPS), *DISTINCT]
+        if has_keel or not name.startswith("keel:")
+    ]
+
+    def load(name: str) -> metaopt.Dataset:
+        return entries[name].load() if name in entries else metaopt.load_dataset(name)
+
+    sketched = sketch_sources(wanted, load, progress=False)
+    groups = group_datasets({name: sketched[name].sketch for name in wanted})
+    for members in KNOWN_GROUPS:
+        present = [m for m in members if m in groups]
+        assert len({groups[m] for m in present}) == 1, {m: groups[m] for m in present}
+    known = {groups[m[0]] for m in KNOWN_GROUPS}
+    distinct = [groups[name] for name in DISTINCT]
+    assert len(set(distinct)) == len(DISTINCT)
+    assert not known.intersection(distinct)
+    # Groups are named after the OpenML copy.
+    assert groups["pmlb/magic.tsv.gz"] == "openml/1120-MagicTelescope.arff"

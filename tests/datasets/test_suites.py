@@ -50,12 +50,45 @@ def test_local_folder_deduplicates_renamed_copies(tmp_path: Path) -> None:
     frame.to_csv(folder / "original.csv", index=False)
     shuffled = frame.sample(frac=1.0, random_state=1)[["target", "b", "a"]]
     shuffled.rename(columns={"a": "first"}).to_csv(folder / "copy.tsv", sep="\t", index=False)
-    other = frame.assign(a=frame["a"] + 1.0)
+    other = frame.assign(a=rng.normal(size=50), b=rng.normal(size=50))
     other.to_parquet(folder / "other.parquet")
     local = suite(folder, progress=False)
     assert sorted(e.name for e in local) == ["copy", "other"]
     assert local.duplicates == ((str(folder / "original.csv"), str(folder / "copy.tsv")),)
     assert {d.name for d in local.datasets(progress=False)} == {"copy", "other"}
+
+
+def test_local_folder_deduplicates_recoded_subsets(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    n = 400
+    frame = pd.DataFrame(
+        {
+            "length": np.round(rng.gamma(2.0, 3.0, size=n), 3),
+            "colour": rng.choice(["red", "green", "blue", "grey"], size=n, p=[0.4, 0.3, 0.2, 0.1]),
+            "width": np.round(rng.normal(5, 2, size=n), 2),
+            "depth": np.round(rng.uniform(0, 50, size=n), 2),
+            "weight": np.round(rng.lognormal(3, 0.5, size=n), 2),
+            "age": rng.integers(18, 90, size=n),
+            "class": rng.choice(["yes", "no", "maybe"], size=n, p=[0.5, 0.35, 0.15]),
+        }
+    )
+    folder = tmp_path / "data"
+    folder.mkdir()
+    frame.to_csv(folder / "a_original.csv", index=False)
+    # A PMLB-style copy: integer-coded categories, renamed columns, the rarest class dropped.
+    copy = frame[frame["class"] != "maybe"].sample(frac=1.0, random_state=2)
+    copy = copy.assign(
+        colour=copy["colour"].astype("category").cat.codes,
+        target=copy.pop("class").astype("category").cat.codes,
+    ).rename(columns={"length": "f0", "width": "f1", "colour": "f2"})
+    copy.to_csv(folder / "b_copy.tsv", sep="\t", index=False)
+    other = frame.assign(length=np.round(rng.gamma(2.0, 3.0, size=n), 3))
+    other.assign(width=np.round(rng.normal(5, 2, size=n), 2)).to_csv(
+        folder / "c_other.csv", index=False
+    )
+    local = suite(folder, progress=False)
+    assert [e.name for e in local] == ["a_original", "c_other"]
+    assert local.duplicates == ((str(folder / "b_copy.tsv"), str(folder / "a_original.csv")),)
 
 
 @pytest.mark.shared
