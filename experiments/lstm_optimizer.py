@@ -1,23 +1,32 @@
 """Benchmark the learned LSTM optimizer on held-out tasks against tuned baselines.
 
-Held-out families use datasets and MLP architectures that meta-training
-(experiments/train_lstm_optimizer.py) never saw. For every task each optimizer trains for 10x the
-training horizon on the same initialisation and minibatches; the training-set and test-set losses
-at 1x, 3x and 10x the horizon are compared. A win needs a loss at least 5% and more than 1e-4
-lower. Baselines: Adam at lr 1e-3 and 1e-2, and Adam, SGD with momentum 0.9 and RMSprop whose
-learning rate is tuned per family (and per horizon) on separate validation tasks. The LSTM
-optimizer runs once per meta-training seed (lr multiplier 1, untuned); the headline is the median
-over seeds. Also measures the per-step cost relative to Adam at 10k and 100k parameters.
+Held-out families use datasets and architectures that meta-training
+(experiments/train_lstm_optimizer.py) never saw, including minibatch and full-batch training,
+small-data wide networks (overfitting-prone) and a convolutional network on scikit-learn's 8x8
+digits. For every task each optimizer trains for 10x the horizon on the same initialisation and
+minibatches; the training-set and test-set losses at 1x, 3x and 10x the horizon are compared. A
+win needs a loss at least 5% and more than 1e-4 lower. Baselines: Adam at lr 1e-3 and 1e-2, and
+Adam, AdamW (weight decay 0.1) and SGD with momentum 0.9 tuned per family, per horizon and per
+metric on separate validation tasks (for test-loss scores the baseline is the configuration with
+the best validation-task test loss; for train-loss scores the best training loss). The LSTM
+optimizer runs untuned (lr multiplier 1). Also: a divergence check at 10x the horizon, a stress
+run at the largest accepted lr, and the per-step cost relative to Adam at 10k and 100k
+parameters (with a profile of where the time goes).
 
-    nice -n 10 python experiments/lstm_optimizer.py            # full benchmark
-    python experiments/lstm_optimizer.py --quick                 # smoke run
+    python experiments/lstm_optimizer.py                        # full benchmark (resumable)
+    python experiments/lstm_optimizer.py --tasks-per-family 5   # smaller
+    python experiments/lstm_optimizer.py --quick                # smoke run
+    python experiments/lstm_optimizer.py --cost-only            # cost.md only
 
-Writes results.md, results.json, loss_curves.png and win_rates.png to --out.
+Writes results.md, results.json, loss_curves.png and win_rates.png to --out; the training
+curves are cached in --out/raw_curves.json (a rerun only runs what is missing; LSTM curves are
+keyed by the weights file's hash).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import multiprocessing as mp
@@ -34,6 +43,7 @@ from tqdm.auto import tqdm
 
 from metaopt.optim import (
     DEFAULT_WEIGHTS,
+    ConvSpec,
     LSTMOptimizer,
     MLPSpec,
     TabularTaskFamily,
@@ -41,6 +51,7 @@ from metaopt.optim import (
     load_tabular,
     load_weights,
 )
+from metaopt.optim._optimizer import MAX_LR
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -48,7 +59,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 RESULTS = Path("experiments/results/lstm_optimizer")
 
 # Held-out datasets: none is in meta-training, nor a close relative of one (e.g. no heart-disease,
-# breast-cancer, digits, monk, car, glass or cpu variants).
+# breast-cancer, digits, monk, car, glass, cpu or mfeat variants).
 HELDOUT_CLASSIFICATION = (
     "pmlb:penguins",
     "pmlb:saheart",
@@ -65,7 +76,6 @@ HELDOUT_CLASSIFICATION = (
     "pmlb:contraceptive",
     "pmlb:banana",
     "pmlb:phoneme",
-    "pmlb:mfeat_morphological",
     "pmlb:dermatology",
     "pmlb:hypothyroid",
     "pmlb:profb",
@@ -95,22 +105,38 @@ HELDOUT_REGRESSION = (
     "pmlb:519_vinnie",
     "pmlb:229_pwLinear",
 )
-BASELINES = ("adam_1e-3", "adam_1e-2", "adam_tuned", "sgdm_tuned", "rmsprop_tuned")
-LR_GRIDS = {
-    "adam": tuple(10.0**e for e in np.arange(-3.5, -0.49, 0.5)),
-    "sgdm": tuple(10.0**e for e in np.arange(-3.0, 0.01, 0.5)),
-    "rmsprop": tuple(10.0**e for e in np.arange(-4.0, -0.99, 0.5)),
+BASELINES = ("adam_1e-3", "adam_1e-2", "adam_tuned", "adamw_tuned", "sgdm_tuned")
+ADAM_LRS = tuple(float(f"{10.0**e:.3g}") for e in np.arange(-3.5, -0.49, 0.5))
+#: Tuning grids: (optimizer kind, lr, weight decay).
+GRIDS = {
+    "adam": [("adam", lr, 0.0) for lr in ADAM_LRS],
+    "adamw": [("adamw", lr, 0.1) for lr in ADAM_LRS],
+    "sgdm": [("sgdm", float(f"{10.0**e:.3g}"), 0.0) for e in np.arange(-3.0, 0.01, 0.5)],
 }
+METRICS = ("train", "test")
 
 
 def heldout_families(max_rows: int) -> list[TabularTaskFamily]:
     """Six held-out families; architectures differ from all meta-training ones."""
     clf = [load_tabular(name, max_rows=max_rows) for name in HELDOUT_CLASSIFICATION]
     reg = [load_tabular(name, max_rows=max_rows) for name in HELDOUT_REGRESSION]
+    digits = [load_tabular("sklearn:digits")]
     return [
-        TabularTaskFamily(clf, [MLPSpec((64, 64), "relu")], name="relu-64x64"),
-        TabularTaskFamily(clf, [MLPSpec((32, 32, 32), "gelu")], name="gelu-32x32x32"),
-        TabularTaskFamily(clf, [MLPSpec((48,), "elu")], name="elu-48-classsubset", max_classes=3),
+        TabularTaskFamily(clf, [MLPSpec((64, 64), "relu")], name="relu-64x64-minibatch"),
+        TabularTaskFamily(
+            clf,
+            [MLPSpec((32, 32, 32), "gelu")],
+            name="gelu-32x32x32-fullbatch",
+            max_train_rows=256,
+            batch_size=None,
+        ),
+        TabularTaskFamily(
+            clf + reg,
+            [MLPSpec((192,), "elu")],
+            name="elu-192-smalldata-fullbatch",
+            max_train_rows=64,
+            batch_size=None,
+        ),
         TabularTaskFamily(reg, [MLPSpec((40, 40), "silu")], name="silu-40x40-regression"),
         TabularTaskFamily(
             clf,
@@ -118,17 +144,23 @@ def heldout_families(max_rows: int) -> list[TabularTaskFamily]:
             name="softplus-24x24-noisy",
             label_noise=(0.1, 0.3),
         ),
-        TabularTaskFamily(clf + reg, [MLPSpec((), "relu")], name="linear", batch_size=128),
+        TabularTaskFamily(
+            digits,
+            [ConvSpec((8, 8), (8, 16))],
+            name="conv-digits-minibatch",
+            feature_fraction=(1.0, 1.0),
+            max_features=None,
+        ),
     ]
 
 
-def make_optimizer(kind: str, params, lr: float, weights=None) -> torch.optim.Optimizer:
+def make_optimizer(kind: str, params, lr: float, wd: float, weights=None) -> torch.optim.Optimizer:
     if kind == "adam":
         return torch.optim.Adam(params, lr=lr)
+    if kind == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
     if kind == "sgdm":
         return torch.optim.SGD(params, lr=lr, momentum=0.9)
-    if kind == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr)
     if kind == "lstm":
         return LSTMOptimizer(params, weights=weights, lr=lr)
     raise ValueError(f"unknown optimizer {kind!r}")
@@ -139,21 +171,21 @@ def train_curve(
     make: Callable[[Sequence[nn.Parameter]], torch.optim.Optimizer],
     n_steps: int,
     horizon: int,
-) -> dict[str, list[float]]:
-    """Train; record full train/test loss at step 0, log-spaced steps, 1x and 3x ``horizon``."""
+) -> dict:
+    """Train; record full train/test loss at step 0, log-spaced steps and every horizon."""
     module = task.model()
     opt = make(list(module.parameters()))
     batches = task.batch_indices(n_steps)
     X, y = task.X_train, task.y_train
     steps, train, test = [], [], []
-    nan_params = False
+    nonfinite = False
 
     def record(step: int) -> None:
         tr, te = task.evaluate(module)
         steps.append(step), train.append(tr), test.append(te)
 
     record_at = {int(v) for v in np.unique(np.geomspace(1, n_steps, 25).round())}
-    record_at |= {horizon, 3 * horizon, n_steps}
+    record_at |= {h for h in (horizon, 3 * horizon, 10 * horizon) if h <= n_steps} | {n_steps}
     record(0)
     for step in range(1, n_steps + 1):
         rows = batches[step - 1]
@@ -161,10 +193,9 @@ def train_curve(
         task.loss(module(X[rows]), y[rows]).backward()
         opt.step()
         if step in record_at:
-            if not all(torch.isfinite(p).all() for p in module.parameters()):
-                nan_params = True
+            nonfinite |= not all(bool(torch.isfinite(p).all()) for p in module.parameters())
             record(step)
-    return {"steps": steps, "train": train, "test": test, "nonfinite_params": nan_params}
+    return {"steps": steps, "train": train, "test": test, "nonfinite_params": nonfinite}
 
 
 def at(curve: dict, step: int, key: str) -> float:
@@ -174,32 +205,25 @@ def at(curve: dict, step: int, key: str) -> float:
 
 def _run_job(job: tuple) -> tuple:
     torch.set_num_threads(1)
-    key, task, kind, lr, weights_path, n_steps, horizon = job
+    key, task, (kind, lr, wd), weights_path, n_steps, horizon = job
     weights = load_weights(weights_path) if weights_path else None
-    curve = train_curve(task, lambda ps: make_optimizer(kind, ps, lr, weights), n_steps, horizon)
+    curve = train_curve(
+        task, lambda ps: make_optimizer(kind, ps, lr, wd, weights), n_steps, horizon
+    )
     return key, curve
 
 
 def run_jobs(
-    jobs: list[tuple],
-    workers: int,
-    desc: str,
-    out: dict | None = None,
-    checkpoint: Callable[[], None] | None = None,
-    every_s: float = 120.0,
-) -> dict:
-    """Run training jobs (in ``workers`` processes), collecting curves into ``out``.
-
-    ``checkpoint`` is called about every ``every_s`` seconds so a long run can be resumed.
-    """
-    out = {} if out is None else out
+    jobs: list[tuple], workers: int, desc: str, out: dict, checkpoint: Callable[[], None]
+) -> None:
+    """Run training jobs (in ``workers`` processes) into ``out``, checkpointing every 2 min."""
     last = time.time()
 
     def collect(results) -> None:
         nonlocal last
-        for key, curve in tqdm(results, total=len(jobs), desc=desc):
+        for key, curve in tqdm(results, total=len(jobs), desc=desc, mininterval=10):
             out[key] = curve
-            if checkpoint is not None and time.time() - last > every_s:
+            if time.time() - last > 120:
                 checkpoint()
                 last = time.time()
 
@@ -208,56 +232,257 @@ def run_jobs(
     else:
         with mp.get_context("fork").Pool(workers) as pool:
             collect(pool.imap_unordered(_run_job, jobs, chunksize=1))
-    return out
+    checkpoint()
 
 
-def tune(families, n_val: int, horizons: list[int], every: int, workers: int, seed: int) -> dict:
-    """Best learning rate per (family, optimizer, horizon) by mean log final training loss."""
-    jobs = []
-    for f_i, family in enumerate(families):
-        for v_i, task in enumerate(family.tasks(n_val, seed=10_000 + seed * 100 + f_i)):
-            for kind, grid in LR_GRIDS.items():
-                for lr in grid:
-                    jobs.append(
-                        ((family.name, kind, lr, v_i), task, kind, lr, None, max(horizons), every)
-                    )
-    curves = run_jobs(jobs, workers, "tuning baselines")
-    best: dict = {}
-    for family in families:
-        for kind, grid in LR_GRIDS.items():
-            for h in horizons:
-                scores = {
-                    lr: np.mean(
-                        [
-                            math.log(
-                                max(
-                                    min(at(curves[(family.name, kind, lr, v)], h, "train"), 1e30),
-                                    1e-8,
-                                )
-                            )
-                            for v in range(n_val)
-                        ]
-                    )
-                    for lr in grid
-                }
-                best[(family.name, kind, h)] = min(scores, key=scores.get)
-    return best
+def config_name(config: tuple) -> str:
+    kind, lr, wd = config
+    return f"{kind}@{lr:.3g}" + (f"/wd{wd:.3g}" if wd else "")
+
+
+def log_loss(value: float) -> float:
+    return math.log(min(max(value, 1e-8), 1e30))
 
 
 def wins(candidate: float, baseline: float) -> bool:
     return candidate <= 0.95 * baseline and baseline - candidate > 1e-4
 
 
-def measure_cost(n_params_targets: Sequence[int], weights_path: str, repeats: int) -> list[dict]:
+def file_hash(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="LSTM weights file")
+    parser.add_argument("--tasks-per-family", type=int, default=20)
+    parser.add_argument("--val-tasks", type=int, default=2, help="tuning tasks per family")
+    parser.add_argument("--horizon", type=int, default=100, help="training horizon (steps)")
+    parser.add_argument("--max-rows", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--stress-tasks", type=int, default=3, help="per family, at lr 10/100")
+    parser.add_argument("--cost-params", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--cost-repeats", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--quick", action="store_true", help="tiny smoke run")
+    parser.add_argument(
+        "--baselines-only", action="store_true", help="run tuning and baselines, no report"
+    )
+    parser.add_argument("--cost-only", action="store_true", help="only measure the cost")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.cost_only:
+        cost, profile = measure_cost(args.cost_params, args.weights, args.cost_repeats)
+        text = "\n".join(cost_table(cost) + ["", *profile])
+        (args.out / "cost.md").write_text(text + "\n")
+        print(text)
+        return 0
+    if args.quick:
+        args.tasks_per_family, args.val_tasks, args.horizon = 2, 1, 20
+        args.cost_repeats, args.stress_tasks = 10, 1
+    h1 = args.horizon
+    horizons = [h1, 3 * h1, 10 * h1]
+    n_steps = horizons[-1]
+    started = time.time()
+    families = heldout_families(args.max_rows)
+    cache = args.out / ("raw_curves_quick.json" if args.quick else "raw_curves.json")
+    curves: dict[tuple, dict] = {}
+    if cache.is_file():
+        curves = {tuple(k): c for k, c in json.loads(cache.read_text())["curves"]}
+
+    def save_cache() -> None:
+        tmp = cache.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"curves": [[list(k), c] for k, c in curves.items()]}))
+        tmp.replace(cache)
+
+    # 1. Tuning on validation tasks (separate seeds), every grid point to 10x the horizon.
+    val_tasks = {
+        f.name: f.tasks(args.val_tasks, seed=10_000 + args.seed * 100 + i)
+        for i, f in enumerate(families)
+    }
+    jobs = [
+        (("val", f, v, h1, config_name(c)), task, c, None, n_steps, h1)
+        for f, tasks in val_tasks.items()
+        for v, task in enumerate(tasks)
+        for grid in GRIDS.values()
+        for c in grid
+    ]
+    todo = [j for j in jobs if j[0] not in curves]
+    run_jobs(todo, args.workers, "tuning baselines", curves, save_cache)
+    best: dict[tuple[str, str, int, str], tuple] = {}
+    for f, tasks in val_tasks.items():
+        for kind, grid in GRIDS.items():
+            for h in horizons:
+                for metric in METRICS:
+                    scores = {
+                        c: np.mean(
+                            [
+                                log_loss(at(curves[("val", f, v, h1, config_name(c))], h, metric))
+                                for v in range(len(tasks))
+                            ]
+                        )
+                        for c in grid
+                    }
+                    best[(f, kind, h, metric)] = min(scores, key=scores.get)
+
+    # 2. Held-out tasks: fixed baselines, the tuned configurations, the LSTM optimizer.
+    tasks = {
+        f.name: f.tasks(args.tasks_per_family, seed=args.seed * 100 + i)
+        for i, f in enumerate(families)
+    }
+    weights_id = f"lstm-{file_hash(args.weights)}"
+    fixed = {"adam_1e-3": ("adam", 1e-3, 0.0), "adam_1e-2": ("adam", 1e-2, 0.0)}
+    jobs = []
+    for f, ftasks in tasks.items():
+        configs = set(fixed.values()) | {c for k, c in best.items() if k[0] == f}
+        for t, task in enumerate(ftasks):
+            for c in sorted(configs):
+                jobs.append(((f, t, h1, config_name(c)), task, c, None, n_steps, h1))
+            if not args.baselines_only:
+                lstm = ("lstm", 1.0, 0.0)
+                jobs.append(((f, t, h1, weights_id), task, lstm, args.weights, n_steps, h1))
+    # Task-major order: a run cut short still covers every family evenly.
+    todo = sorted((j for j in jobs if j[0] not in curves), key=lambda j: (j[0][1], j[0][0]))
+    run_jobs(todo, args.workers, "held-out tasks", curves, save_cache)
+    # 3. Stress: the LSTM optimizer at lr 10 and at the largest accepted lr, 10x the horizon.
+    stress_lrs = (10.0, MAX_LR)
+    jobs = [
+        (
+            (f, t, h1, f"{weights_id}@lr{lr:g}"),
+            ftasks[t],
+            ("lstm", lr, 0.0),
+            args.weights,
+            n_steps,
+            h1,
+        )
+        for f, ftasks in tasks.items()
+        for t in range(min(args.stress_tasks, len(ftasks)))
+        for lr in stress_lrs
+    ]
+    if not args.baselines_only:
+        run_jobs(
+            [j for j in jobs if j[0] not in curves], args.workers, "stress", curves, save_cache
+        )
+    if args.baselines_only:
+        return 0
+
+    def curve(f: str, t: int, name: str, h: int, metric: str) -> dict:
+        if name == "lstm":
+            return curves[(f, t, h1, weights_id)]
+        if name in fixed:
+            return curves[(f, t, h1, config_name(fixed[name]))]
+        return curves[(f, t, h1, config_name(best[(f, name.split("_")[0], h, metric)]))]
+
+    table, per_family = [], []
+    for metric in METRICS:
+        for h in horizons:
+            for base in BASELINES:
+                fam_rates = {}
+                outcome = []
+                for f, ftasks in tasks.items():
+                    fam = [
+                        wins(
+                            at(curve(f, t, "lstm", h, metric), h, metric),
+                            at(curve(f, t, base, h, metric), h, metric),
+                        )
+                        for t in range(len(ftasks))
+                    ]
+                    fam_rates[f] = float(np.mean(fam))
+                    outcome += fam
+                table.append(
+                    {
+                        "metric": metric,
+                        "horizon": h,
+                        "baseline": base,
+                        "win_rate": np.mean(outcome),
+                    }
+                )
+                per_family += [
+                    {"metric": metric, "horizon": h, "baseline": base, "family": f, "win_rate": r}
+                    for f, r in fam_rates.items()
+                ]
+    # Median loss ratios LSTM / baseline (a magnitude, not only a count).
+    ratios = []
+    for metric in METRICS:
+        for h in horizons:
+            for base in ("adam_tuned", "adamw_tuned"):
+                values = [
+                    at(curve(f, t, "lstm", h, metric), h, metric)
+                    / max(at(curve(f, t, base, h, metric), h, metric), 1e-12)
+                    for f, ftasks in tasks.items()
+                    for t in range(len(ftasks))
+                ]
+                ratios.append(
+                    {
+                        "metric": metric,
+                        "horizon": h,
+                        "baseline": base,
+                        "median_ratio": float(np.median(values)),
+                    }
+                )
+
+    def divergence(name: str, runs: list[tuple[str, int]]) -> dict:
+        out = {"runs": len(runs), "above_initial": [], "nonfinite": []}
+        for f, t in runs:
+            c = curves[(f, t, h1, name)]
+            if not at(c, n_steps, "train") <= c["train"][0]:
+                out["above_initial"].append(f"{f}#{t}")
+            if c["nonfinite_params"]:
+                out["nonfinite"].append(f"{f}#{t}")
+        return out
+
+    all_runs = [(f, t) for f, ftasks in tasks.items() for t in range(len(ftasks))]
+    stress_runs = [
+        (f, t) for f, ftasks in tasks.items() for t in range(min(args.stress_tasks, len(ftasks)))
+    ]
+    diverged = {"lr 1 (default)": divergence(weights_id, all_runs)}
+    for lr in stress_lrs:
+        diverged[f"lr {lr:g}"] = divergence(f"{weights_id}@lr{lr:g}", stress_runs)
+    diverged["adam_1e-2 (reference)"] = divergence(config_name(fixed["adam_1e-2"]), all_runs)
+
+    cost, profile = measure_cost(args.cost_params, args.weights, args.cost_repeats)
+    elapsed = time.time() - started
+    write_report(args, table, per_family, ratios, diverged, cost, profile, best, horizons, tasks)
+    plot_curves(tasks, curve, horizons, args.out / "loss_curves.png")
+    plot_wins(table, horizons, args.out / "win_rates.png")
+    (args.out / "results.json").write_text(
+        json.dumps(
+            {
+                "args": {k: str(v) for k, v in vars(args).items()},
+                "weights_sha256_12": weights_id,
+                "n_tasks": len(all_runs),
+                "families": {f: len(v) for f, v in tasks.items()},
+                "win_rates": table,
+                "per_family": per_family,
+                "median_loss_ratios": ratios,
+                "divergence": diverged,
+                "cost": cost,
+                "tuned": {"|".join(map(str, k)): config_name(v) for k, v in best.items()},
+                "seconds_this_run": elapsed,
+            },
+            indent=1,
+        )
+    )
+    print((args.out / "results.md").read_text())
+    return 0
+
+
+def measure_cost(
+    n_params_targets: Sequence[int], weights_path: str, repeats: int
+) -> tuple[list[dict], list[str]]:
     """Per-step cost of LSTMOptimizer relative to Adam, on one thread, in one run.
 
     Times ``optimizer.step()`` alone and a full training step (zero_grad, forward, backward,
-    step) of a two-hidden-layer ReLU MLP, interleaving the two optimizers so both see the same
-    machine load. Reports medians of wall time and of process CPU time (the CPU time is robust to
-    other processes competing for the cores).
+    step) of a two-hidden-layer ReLU MLP at batch 128, interleaving the optimizers so all see
+    the same machine load. Reports medians of process CPU time (robust to other processes on the
+    machine) and of wall time, and a profile of the LSTM optimizer's step at the largest size.
     """
+    from torch.profiler import ProfilerActivity, profile
+
     torch.set_num_threads(1)
-    rows = []
+    rows, profile_lines = [], []
     net = load_weights(weights_path)
     clocks = {"wall": time.perf_counter, "cpu": time.process_time}
     for target in n_params_targets:
@@ -299,7 +524,21 @@ def measure_cost(n_params_targets: Sequence[int], weights_path: str, repeats: in
                     med[("lstm", clock_name, m)] / med[("adam", clock_name, m)]
                 )
         rows.append(row)
-    return rows
+        if target == max(n_params_targets):
+            opt = opts["lstm"]
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                for _ in range(10):
+                    opt.step()
+            table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15)
+            profile_lines = [
+                f"Profile of 10 LSTMOptimizer.step() calls at {n_params} parameters "
+                "(torch.profiler, self CPU time):",
+                "",
+                "```",
+                *table.strip().splitlines(),
+                "```",
+            ]
+    return rows, profile_lines
 
 
 def cost_table(cost: list[dict]) -> list[str]:
@@ -319,267 +558,31 @@ def cost_table(cost: list[dict]) -> list[str]:
     return lines
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument(
-        "--weights", nargs="+", default=None, help="one weights file per meta-training seed"
-    )
-    parser.add_argument(
-        "--tasks-per-family", type=int, default=20, help="held-out test tasks per task family"
-    )
-    parser.add_argument(
-        "--val-tasks", type=int, default=2, help="validation tasks per family for tuning"
-    )
-    parser.add_argument("--horizon", type=int, default=100, help="training horizon (steps)")
-    parser.add_argument(
-        "--max-rows", type=int, default=2000, help="rows kept of each held-out dataset"
-    )
-    parser.add_argument("--workers", type=int, default=2, help="worker processes")
-    parser.add_argument(
-        "--cost-params",
-        type=int,
-        nargs="+",
-        default=[10_000, 100_000],
-        help="parameter counts at which the per-step cost is measured",
-    )
-    parser.add_argument(
-        "--cost-repeats", type=int, default=60, help="timed optimizer steps per cost measurement"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="seed of tasks and tuning")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
-    parser.add_argument("--quick", action="store_true", help="tiny smoke run")
-    parser.add_argument(
-        "--reuse",
-        action="store_true",
-        help="resume: reuse the tuned learning rates and the training curves cached in --out "
-        "and run only what is missing",
-    )
-    parser.add_argument(
-        "--report-only",
-        action="store_true",
-        help="with --reuse: report on the tasks whose runs are all cached, run nothing new",
-    )
-    parser.add_argument(
-        "--cost-only", action="store_true", help="only measure the per-step cost (cost.md)"
-    )
-    args = parser.parse_args(argv)
-    torch.set_num_threads(1)
-    if args.cost_only:
-        args.out.mkdir(parents=True, exist_ok=True)
-        weights_file = (args.weights or [str(DEFAULT_WEIGHTS)])[0]
-        text = "\n".join(
-            cost_table(measure_cost(args.cost_params, weights_file, args.cost_repeats))
-        )
-        (args.out / "cost.md").write_text(text + "\n")
-        print(text)
-        return 0
-    if args.quick:
-        args.tasks_per_family, args.val_tasks, args.horizon, args.cost_repeats = 2, 1, 20, 10
-    weights = args.weights or [
-        str(DEFAULT_WEIGHTS),
-        str(RESULTS / "seed1.pt"),
-        str(RESULTS / "seed2.pt"),
-    ]
-    horizons = [args.horizon, 3 * args.horizon, 10 * args.horizon]
-    every = args.horizon
-    args.out.mkdir(parents=True, exist_ok=True)
-    started = time.time()
-
-    families = heldout_families(args.max_rows)
-    cache = args.out / "raw_curves.json"
-    tuning_cache = args.out / "tuned_lr.json"
-    if args.reuse and tuning_cache.is_file():
-        best_lr = {(f, k, int(h)): lr for f, k, h, lr in json.loads(tuning_cache.read_text())}
-    else:
-        best_lr = tune(families, args.val_tasks, horizons, every, args.workers, args.seed)
-        tuning_cache.write_text(json.dumps([[*key, lr] for key, lr in best_lr.items()]))
-
-    tasks = {
-        f.name: f.tasks(args.tasks_per_family, seed=args.seed * 100 + i)
-        for i, f in enumerate(families)
-    }
-    # Seed 0 (the shipped weights) and the baselines run to 10x the horizon; the other seeds to
-    # 3x (the win-rate goals are at 1x and 3x); a tuned learning rate runs as far as the longest
-    # horizon it was chosen for. This keeps the benchmark affordable on a shared 2-core machine.
-    jobs = []
-    for fname, ftasks in tasks.items():
-        for t_i, task in enumerate(ftasks):
-            for s_i, w in enumerate(weights):
-                n_steps = horizons[-1] if s_i == 0 else horizons[1]
-                jobs.append(
-                    ((fname, t_i, f"lstm_seed{s_i}"), task, "lstm", 1.0, w, n_steps, every)
-                )
-            jobs.append(((fname, t_i, "adam_1e-3"), task, "adam", 1e-3, None, horizons[-1], every))
-            jobs.append(((fname, t_i, "adam_1e-2"), task, "adam", 1e-2, None, horizons[-1], every))
-            for kind in LR_GRIDS:
-                for lr in sorted({best_lr[(fname, kind, h)] for h in horizons}):
-                    n_steps = max(h for h in horizons if best_lr[(fname, kind, h)] == lr)
-                    key = (fname, t_i, f"{kind}@{lr:.3g}")
-                    jobs.append((key, task, kind, lr, None, n_steps, every))
-    curves = {}
-    if args.reuse and cache.is_file():
-        curves = {
-            (f, int(t), name): c for (f, t, name), c in json.loads(cache.read_text())["curves"]
-        }
-
-    def save_cache() -> None:
-        payload = {
-            "best_lr": [[*key, lr] for key, lr in best_lr.items()],
-            "curves": [[list(key), curve] for key, curve in curves.items()],
-        }
-        tmp = cache.with_suffix(".tmp")
-        tmp.write_text(json.dumps(payload))
-        tmp.replace(cache)
-
-    # Task-major order across families: a run cut short still covers every family evenly.
-    todo = sorted((job for job in jobs if job[0] not in curves), key=lambda job: job[0][1])
-    if not args.report_only:
-        run_jobs(todo, args.workers, "held-out tasks", curves, save_cache)
-        save_cache()
-    # Tasks all of whose runs finished (all of them, unless the run was cut short).
-    needed: dict[tuple[str, int], list] = {}
-    for job in jobs:
-        needed.setdefault(job[0][:2], []).append(job[0])
-    complete = {
-        fname: [t for t in range(len(ftasks)) if all(k in curves for k in needed[(fname, t)])]
-        for fname, ftasks in tasks.items()
-    }
-
-    def baseline_curve(fname: str, t_i: int, name: str, h: int) -> dict:
-        if name.endswith("_tuned"):
-            kind = name.split("_")[0]
-            return curves[(fname, t_i, f"{kind}@{best_lr[(fname, kind, h)]:.3g}")]
-        return curves[(fname, t_i, name)]
-
-    seeds = [f"lstm_seed{s}" for s in range(len(weights))]
-    table = []
-    per_family = []
-    for metric in ("train", "test"):
-        for h in horizons:
-            seeds_h = seeds if h <= horizons[1] else seeds[:1]
-            for base in BASELINES:
-                rates, fam_rates = [], {f: [] for f in tasks}
-                for seed_name in seeds_h:
-                    outcome = []
-                    for fname, indices in complete.items():
-                        fam_out = [
-                            wins(
-                                at(curves[(fname, t, seed_name)], h, metric),
-                                at(baseline_curve(fname, t, base, h), h, metric),
-                            )
-                            for t in indices
-                        ]
-                        fam_rates[fname].append(float(np.mean(fam_out)) if fam_out else math.nan)
-                        outcome += fam_out
-                    rates.append(float(np.mean(outcome)))
-                table.append(
-                    {
-                        "metric": metric,
-                        "horizon": h,
-                        "baseline": base,
-                        "per_seed": rates,
-                        "median": statistics.median(rates),
-                    }
-                )
-                for fname, values in fam_rates.items():
-                    per_family.append(
-                        {
-                            "metric": metric,
-                            "horizon": h,
-                            "baseline": base,
-                            "family": fname,
-                            "median": statistics.median(values),
-                        }
-                    )
-
-    # Divergence: training loss above the initial loss at the end of each run (10x for seed 0,
-    # 3x for the others); and runs in which a non-finite value reached the parameters.
-    diverged, nonfinite = {}, {}
-    for seed_name in seeds:
-        runs = [(f, t, curves[(f, t, seed_name)]) for f, ids in complete.items() for t in ids]
-        diverged[seed_name] = [
-            f"{f}#{t}" for f, t, c in runs if not at(c, c["steps"][-1], "train") <= c["train"][0]
-        ]
-        nonfinite[seed_name] = sum(c["nonfinite_params"] for _, _, c in runs)
-    tasks = complete
-
-    cost = measure_cost(args.cost_params, weights[0], args.cost_repeats)
-    elapsed = time.time() - started
-    n_tasks = sum(len(v) for v in tasks.values())
-    write_report(
-        args,
-        table,
-        per_family,
-        diverged,
-        nonfinite,
-        cost,
-        best_lr,
-        horizons,
-        n_tasks,
-        len(tasks),
-        weights,
-        elapsed,
-    )
-    plot_curves(tasks, curves, seeds, best_lr, horizons, args.out / "loss_curves.png")
-    plot_wins(table, horizons, args.out / "win_rates.png")
-    (args.out / "results.json").write_text(
-        json.dumps(
-            {
-                "args": {k: str(v) for k, v in vars(args).items()},
-                "weights": weights,
-                "n_tasks": n_tasks,
-                "win_rates": table,
-                "per_family": per_family,
-                "diverged_at_10x": diverged,
-                "nonfinite_param_runs": nonfinite,
-                "cost": cost,
-                "tuned_lr": {f"{k[0]}|{k[1]}|{k[2]}": v for k, v in best_lr.items()},
-                "seconds": elapsed,
-            },
-            indent=1,
-        )
-    )
-    print((args.out / "results.md").read_text())
-    return 0
-
-
 def write_report(
-    args,
-    table,
-    per_family,
-    diverged,
-    nonfinite,
-    cost,
-    best_lr,
-    horizons,
-    n_tasks,
-    n_families,
-    weights,
-    elapsed,
+    args, table, per_family, ratios, diverged, cost, profile, best, horizons, tasks
 ) -> None:
     h1, h3, h10 = horizons
-    shown = ("tasks_per_family", "val_tasks", "horizon", "workers")
-    command = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k in shown)
-    command += " --quick" if args.quick else ""
+    n_tasks = sum(len(v) for v in tasks.values())
+    command = (
+        f"python experiments/lstm_optimizer.py --tasks-per-family {args.tasks_per_family} "
+        f"--val-tasks {args.val_tasks} --horizon {args.horizon}"
+        + (" --quick" if args.quick else "")
+    )
     lines = [
         "# LSTM optimizer benchmark",
         "",
-        f"Command: `python experiments/lstm_optimizer.py {command}`",
+        f"Command: `{command}`",
         "",
-        f"{n_tasks} held-out tasks (of {args.tasks_per_family * n_families} planned) in "
-        f"{n_families} families; training horizon {h1} steps "
-        f"(3x = {h3}, 10x = {h10}); {len(weights)} meta-training seeds "
-        f"({', '.join(Path(w).name for w in weights)}); wall time {elapsed / 60:.1f} min.",
-        "A win: LSTM loss <= 0.95 x baseline loss and more than 1e-4 lower. "
-        "Cells: median over seeds of the",
-        "share of tasks won (per-seed shares in brackets). Seed 0 (the shipped weights) runs to "
-        f"{h10} steps, seeds 1 and 2 to {h3}: the {h10}-step column is seed 0 alone.",
+        f"{n_tasks} held-out tasks in {len(tasks)} families "
+        f"({', '.join(f'{f}: {len(v)}' for f, v in tasks.items())}); horizon {h1} steps "
+        f"(3x = {h3}, 10x = {h10}); weights `{Path(args.weights).name}`; one meta-training seed.",
+        "A win: LSTM loss <= 0.95 x baseline loss and more than 1e-4 lower. Tuned baselines are "
+        f"tuned per family, per horizon and per metric on {args.val_tasks} separate validation "
+        "tasks per family (grids: Adam lr 10^-3.5..10^-0.5, AdamW the same lrs with weight decay "
+        "0.1, SGD+momentum 0.9 lr 10^-3..1, half-decade steps).",
         "",
     ]
-    for metric in ("train", "test"):
+    for metric in METRICS:
         lines += [
             f"## Win rate on {metric} loss",
             "",
@@ -587,117 +590,137 @@ def write_report(
             "|---|" + "---|" * len(horizons),
         ]
         for base in BASELINES:
-            cells = []
-            for h in horizons:
-                row = next(
-                    r
-                    for r in table
-                    if r["metric"] == metric and r["horizon"] == h and r["baseline"] == base
-                )
-                per_seed = ", ".join(f"{100 * r:.0f}" for r in row["per_seed"])
-                cells.append(f"{100 * row['median']:.0f}% ({per_seed})")
+            cells = [
+                f"{100 * r['win_rate']:.0f}%"
+                for h in horizons
+                for r in table
+                if r["metric"] == metric and r["horizon"] == h and r["baseline"] == base
+            ]
             lines.append(f"| {base} | " + " | ".join(cells) + " |")
         lines.append("")
     lines += [
-        "## Win rate on train loss per family (median over seeds)",
+        "## Median loss ratio LSTM / tuned baseline (below 1: LSTM lower)",
         "",
-        "| family | vs | " + " | ".join(f"{h}" for h in horizons) + " |",
+        "| metric | baseline | " + " | ".join(f"{h}" for h in horizons) + " |",
         "|---|---|" + "---|" * len(horizons),
     ]
-    by_key = {(r["metric"], r["horizon"], r["baseline"], r["family"]): r for r in per_family}
-    for fam in sorted({r["family"] for r in per_family}):
-        for base in BASELINES:
-            cells = [f"{100 * by_key[('train', h, base, fam)]['median']:.0f}%" for h in horizons]
-            lines.append(f"| {fam} | {base} | " + " | ".join(cells) + " |")
+    for metric in METRICS:
+        for base in ("adam_tuned", "adamw_tuned"):
+            cells = [
+                f"{r['median_ratio']:.2f}"
+                for h in horizons
+                for r in ratios
+                if r["metric"] == metric and r["horizon"] == h and r["baseline"] == base
+            ]
+            lines.append(f"| {metric} | {base} | " + " | ".join(cells) + " |")
     lines += [
         "",
-        "## Divergence",
+        "## Win rates per family (vs family-tuned Adam)",
         "",
-        f"Tasks whose training loss at {h10} steps is above the initial loss: "
-        + ", ".join(
-            f"{s}: {len(v)}" + (f" ({', '.join(v[:5])})" if v else "") for s, v in diverged.items()
-        ),
+        "| family | train "
+        + " | train ".join(str(h) for h in horizons)
+        + " | test "
+        + " | test ".join(str(h) for h in horizons)
+        + " |",
+        "|---|" + "---|" * 2 * len(horizons),
+    ]
+    by_key = {(r["metric"], r["horizon"], r["baseline"], r["family"]): r for r in per_family}
+    for fam in tasks:
+        cells = [
+            f"{100 * by_key[(m, h, 'adam_tuned', fam)]['win_rate']:.0f}%"
+            for m in METRICS
+            for h in horizons
+        ]
+        lines.append(f"| {fam} | " + " | ".join(cells) + " |")
+    lines += [
         "",
-        "Runs in which a non-finite value reached the parameters: "
-        + ", ".join(f"{s}: {v}" for s, v in nonfinite.items()),
+        f"## Divergence (training loss at {h10} steps above the initial loss; non-finite "
+        "parameters)",
+        "",
+        "| run | tasks | above initial loss | non-finite parameters |",
+        "|---|---|---|---|",
+    ]
+    for name, d in diverged.items():
+        shown = ", ".join(d["above_initial"][:4]) + (" ..." if len(d["above_initial"]) > 4 else "")
+        lines.append(
+            f"| {name} | {d['runs']} | {len(d['above_initial'])}"
+            + (f" ({shown})" if shown else "")
+            + f" | {len(d['nonfinite'])} |"
+        )
+    lines += [
         "",
         "## Per-step cost (one thread, batch 128, median; interleaved with Adam in one run)",
         "",
-    ]
-    lines += cost_table(cost)
-    lines += [
+        *cost_table(cost),
         "",
         "'step': `optimizer.step()` alone; 'full step': zero_grad + forward + backward + step. "
-        "'cpu': process CPU time (robust to other load on the machine); 'wall': wall time.",
+        "'cpu': process CPU time (robust to other load on the shared machine); 'wall': wall time.",
         "",
-        "## Tuned learning rates (family, optimizer, horizon)",
+        *profile,
+        "",
+        "## Tuned configurations (family, optimizer, horizon, metric)",
         "",
     ]
-    for (fam, kind, h), lr in sorted(best_lr.items()):
-        lines.append(f"- {fam} / {kind} / {h}: {lr:.3g}")
+    for (fam, kind, h, metric), c in sorted(best.items()):
+        lines.append(f"- {fam} / {kind} / {h} / {metric}: {config_name(c)}")
     (args.out / "results.md").write_text("\n".join(lines) + "\n")
 
 
-def _median_curve(runs: list[dict]) -> tuple[list[int], np.ndarray]:
-    """Median over tasks of the training loss relative to the initial loss."""
-    ratio = np.array([np.array(c["train"]) / c["train"][0] for c in runs])
-    return runs[0]["steps"], np.median(ratio, axis=0)
-
-
-def plot_curves(tasks, curves, seeds, best_lr, horizons, path: Path) -> None:
+def plot_curves(tasks, curve, horizons, path: Path) -> None:
+    """Median (over a family's tasks) train and test loss relative to the initial loss."""
     names = list(tasks)
-    cols = 3
-    fig, axes = plt.subplots(
-        math.ceil(len(names) / cols), cols, figsize=(15, 4.2 * math.ceil(len(names) / cols))
-    )
-    for ax, fname in zip(np.ravel(axes), names, strict=False):
-        ids = tasks[fname]
-        n = len(ids)
-        for seed_name in seeds:
-            steps, med = _median_curve([curves[(fname, t, seed_name)] for t in ids])
-            label = "LSTM (one line per seed)" if seed_name == seeds[0] else None
-            ax.plot(steps, med, color="black", alpha=0.8, label=label)
-        for i, name in enumerate(("adam_1e-3", "adam_1e-2", "adam", "sgdm", "rmsprop")):
-            if name.startswith("adam_"):
-                key, label = name, name
-            else:
-                lr = best_lr[(fname, name, horizons[-1])]  # its runs go the full length
-                key, label = f"{name}@{lr:.3g}", f"{name} tuned@{horizons[-1]} (lr {lr:.2g})"
-            steps, med = _median_curve([curves[(fname, t, key)] for t in ids])
-            ax.plot(steps, med, color=f"C{i}", alpha=0.8, label=label)
-        for h in horizons:
-            ax.axvline(h, color="grey", lw=0.5, ls=":")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_title(f"{fname} ({n} tasks)")
-        ax.set_xlabel("step")
-        ax.set_ylabel("median train loss / initial")
-    np.ravel(axes)[0].legend(fontsize=7)
+    fig, axes = plt.subplots(2, len(names), figsize=(4 * len(names), 7), squeeze=False)
+    h10 = horizons[-1]
+    for col, fam in enumerate(names):
+        for row, metric in enumerate(METRICS):
+            ax = axes[row][col]
+            for i, name in enumerate(("lstm", *BASELINES)):
+                runs = [curve(fam, t, name, h10, metric) for t in range(len(tasks[fam]))]
+                ratio = np.array([np.array(c[metric]) / c[metric][0] for c in runs])
+                label = (
+                    "LSTMOptimizer"
+                    if name == "lstm"
+                    else name + (f" (tuned for {h10})" if name.endswith("tuned") else "")
+                )
+                ax.plot(
+                    runs[0]["steps"],
+                    np.median(ratio, axis=0),
+                    color="black" if name == "lstm" else f"C{i}",
+                    lw=2 if name == "lstm" else 1,
+                    label=label,
+                )
+            for h in horizons:
+                ax.axvline(h, color="grey", lw=0.5, ls=":")
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_title(f"{fam}\n{metric} loss ({len(tasks[fam])} tasks)", fontsize=9)
+            ax.set_xlabel("step")
+            ax.set_ylabel(f"median {metric} loss / initial")
+    axes[0][0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=90)
     plt.close(fig)
 
 
 def plot_wins(table, horizons, path: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-    for ax, metric in zip(axes, ("train", "test"), strict=True):
+    for ax, metric in zip(axes, METRICS, strict=True):
         for i, base in enumerate(BASELINES):
             values = [
-                next(
-                    r["median"]
-                    for r in table
-                    if r["metric"] == metric and r["horizon"] == h and r["baseline"] == base
-                )
+                r["win_rate"]
                 for h in horizons
+                for r in table
+                if r["metric"] == metric and r["horizon"] == h and r["baseline"] == base
             ]
             ax.bar(np.arange(len(horizons)) + i * 0.15, values, width=0.15, label=base)
         ax.set_xticks(np.arange(len(horizons)) + 0.3, [f"{h} steps" for h in horizons])
         ax.set_ylim(0, 1)
+        ax.axhline(0.5, color="grey", lw=0.5)
         ax.set_ylabel("share of tasks where LSTM wins")
         ax.set_title(f"{metric} loss")
     axes[0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
 
 

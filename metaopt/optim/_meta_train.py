@@ -2,9 +2,10 @@
 
 The optimizee is functional (``torch.func.functional_call`` on a flat parameter vector), so the
 unrolled updates stay differentiable with respect to the meta-parameters. As in Andrychowicz et
-al. (2016) the optimizee's gradients enter the LSTM as inputs (no second derivatives). Details
-that make it work: log/sign gradient preprocessing, bounded output scaling, a meta-loss that is
-the mean log training loss over each unroll (tasks of every loss scale count alike), random
+al. (2016) the optimizee's gradients enter the network as inputs (no second derivatives). Details
+that make it work: scale-free (Adam-normalised) inputs, bounded output scaling, a meta-loss that
+mixes the log held-out (validation-batch) loss and the log training loss over each unroll
+(tasks of every loss scale count alike; what users want is a model that generalises), random
 horizons, an unroll-length curriculum, meta-gradient clipping, and validation-based selection of
 the checkpoint that is returned.
 """
@@ -27,7 +28,7 @@ from torch import Tensor
 from torch.func import functional_call
 from tqdm.auto import tqdm
 
-from metaopt.optim._network import LSTMOptimizerNet
+from metaopt.optim._network import LSTMOptimizerNet, Segments, apply_update
 from metaopt.optim._tasks import Task
 
 logger = logging.getLogger("metaopt.optim")
@@ -48,7 +49,7 @@ class MetaTrainResult:
         history: One dict per trajectory (``iteration``, ``meta_loss``, ``horizon``,
             ``unroll``, ``seconds``) and per validation (``validation``).
         best_iteration: Iteration of the returned network.
-        best_validation: Its validation score (mean log final training loss), or ``nan``.
+        best_validation: Its validation score (see :func:`validation_score`), or ``nan``.
         seconds: Meta-training wall time, summed over resumed runs.
         cpu_seconds: Process CPU time of meta-training, summed over resumed runs.
     """
@@ -85,8 +86,14 @@ def run_trajectory(
     meta_optimizer: torch.optim.Optimizer | None = None,
     clip_norm: float = 1.0,
     loss_floor: float = 1e-4,
+    validation_weight: float = 0.7,
 ) -> list[float]:
-    """Train ``task``'s MLP for ``n_steps`` with ``net``; with a meta-optimizer, meta-train it.
+    """Train ``task``'s model for ``n_steps`` with ``net``; with a meta-optimizer, meta-train it.
+
+    The meta-objective of each step is ``w * log(validation loss + floor) + (1 - w) *
+    log(training-batch loss + floor)`` with ``w = validation_weight``: the validation loss is
+    measured on a batch of the task's held-out rows (:meth:`Task.validation_indices`), so the
+    network is trained for models that generalise, not only for a low training loss.
 
     Args:
         net: The learned optimizer.
@@ -95,19 +102,29 @@ def run_trajectory(
         unroll: Truncation length of backpropagation through time (meta-training only).
         meta_optimizer: Optimizer of ``net``'s parameters; ``None`` only runs the trajectory.
         clip_norm: Meta-gradient norm clipping.
-        loss_floor: Added to the loss inside the meta-loss's log, so that tasks already trained
-            to (near) zero loss stop dominating the meta-gradient.
+        loss_floor: Added to the losses inside the meta-objective's logs, so that tasks already
+            trained to (near) zero loss stop dominating the meta-gradient.
+        validation_weight: Weight ``w`` of the validation loss in the meta-objective, in
+            ``[0, 1]``.
 
     Returns:
-        The mean log training loss of each unroll (one value per meta-update), or, without a
-        meta-optimizer, the minibatch losses of every step.
+        The mean meta-objective of each unroll (one value per meta-update), or, without a
+        meta-optimizer, the minibatch training losses of every step.
     """
+    if not 0.0 <= validation_weight <= 1.0:
+        raise ValueError(f"validation_weight must be in [0, 1], got {validation_weight!r}")
     module, theta, names, shapes = _flat_params(task)
+    segments = Segments.from_shapes(shapes)
     batches = task.batch_indices(n_steps + 1)
-    state = net.init_state(theta.numel())
     training = meta_optimizer is not None
+    val_rows = task.validation_indices(n_steps + 1) if training else None
+    state = net.init_state(segments)
     segment = unroll if (training and unroll) else n_steps
     records: list[float] = []
+
+    def loss_at(theta: Tensor, X: Tensor, y: Tensor) -> Tensor:
+        return task.loss(functional_call(module, _unflatten(theta, names, shapes), (X,)), y)
+
     for start in range(0, n_steps, segment):
         stop = min(start + segment, n_steps)
         theta = theta.detach().requires_grad_(True)
@@ -116,24 +133,25 @@ def run_trajectory(
         with torch.set_grad_enabled(True):
             for t in range(start, stop + 1):
                 rows = batches[t]
-                out = functional_call(
-                    module, _unflatten(theta, names, shapes), (task.X_train[rows],)
-                )
-                loss = task.loss(out, task.y_train[rows])
-                if t > start:
-                    meta_terms.append(torch.log(loss + loss_floor))
+                loss = loss_at(theta, task.X_train[rows], task.y_train[rows])
+                if training and t > start:
+                    term = torch.log(loss + loss_floor)
+                    if validation_weight > 0:
+                        rows_v = val_rows[t]
+                        val = loss_at(theta, task.X_test[rows_v], task.y_test[rows_v])
+                        term = (1 - validation_weight) * term + validation_weight * torch.log(
+                            val + loss_floor
+                        )
+                    meta_terms.append(term)
                 if t == stop:
                     break
                 if not training:
                     records.append(float(loss.detach()))
                 (grad,) = torch.autograd.grad(loss, theta, retain_graph=training)
-                grad = torch.nan_to_num(grad.detach(), nan=0.0, posinf=0.0, neginf=0.0)
-                if training:
-                    update, state = net(grad, state)
-                else:
-                    with torch.no_grad():
-                        update, state = net(grad, state)
-                theta = theta - update
+                with torch.set_grad_enabled(training):
+                    norms = segments.norms(theta.detach())
+                    out = net(grad.detach(), norms, state, segments)
+                    theta = apply_update(theta, *out, segments)
                 if not training:
                     theta = theta.detach().requires_grad_(True)
         if not training:
@@ -152,10 +170,20 @@ def run_trajectory(
 
 @torch.no_grad()
 def validation_score(
-    net: LSTMOptimizerNet, tasks: Sequence[Task], horizons: Sequence[int]
+    net: LSTMOptimizerNet,
+    tasks: Sequence[Task],
+    horizons: Sequence[int],
+    validation_weight: float = 0.7,
 ) -> float:
-    """Mean over tasks and horizons of the log full-training-set loss reached by ``net``."""
+    """Mean over tasks and horizons of ``w * log(test loss) + (1 - w) * log(train loss)``.
+
+    Losses are on the full training and held-out splits of each task, trained by ``net``
+    through :class:`LSTMOptimizer`.
+    """
     from metaopt.optim._optimizer import LSTMOptimizer
+
+    def log_loss(value: float) -> float:
+        return math.log(max(value, 1e-8)) if math.isfinite(value) else 50.0
 
     scores = []
     for task in tasks:
@@ -168,8 +196,11 @@ def validation_score(
                 task.loss(module(task.X_train[rows]), task.y_train[rows]).backward()
             opt.step()
             if step in horizons:
-                train_loss, _ = task.evaluate(module)
-                scores.append(math.log(max(train_loss, 1e-8)) if math.isfinite(train_loss) else 50)
+                train_loss, test_loss = task.evaluate(module)
+                scores.append(
+                    validation_weight * log_loss(test_loss)
+                    + (1 - validation_weight) * log_loss(train_loss)
+                )
     return float(np.mean(scores))
 
 
@@ -186,6 +217,7 @@ def meta_train(
     validation_tasks: Sequence[Task] | int = 6,
     validation_horizons: Sequence[int] = (100, 300),
     validate_every: int = 25,
+    validation_weight: float = 0.7,
     checkpoint: str | os.PathLike | None = None,
     seed: int = 0,
     progress: bool = True,
@@ -194,9 +226,10 @@ def meta_train(
 
     Each iteration draws a task and a random horizon, trains the task's MLP with the network
     for that many steps, and after every ``unroll`` steps takes one meta-gradient step on the
-    mean log training loss of that unroll (truncated BPTT). The unroll length grows linearly from
-    ``unroll[0]`` to ``unroll[1]`` over the run (a curriculum). Every ``validate_every``
-    iterations the network is scored on fixed validation tasks; the best one is returned.
+    mean meta-objective of that unroll (truncated BPTT; see :func:`run_trajectory`). The unroll
+    length grows linearly from ``unroll[0]`` to ``unroll[1]`` over the run (a curriculum).
+    Every ``validate_every`` iterations the network is scored on fixed validation tasks; the
+    best one is returned.
 
     With ``checkpoint`` set, progress is saved there after every validation and a later call
     with the same arguments resumes from it (the task stream is seeded per iteration, so a
@@ -215,6 +248,8 @@ def meta_train(
             with a separate seed. ``0`` disables validation.
         validation_horizons: Steps at which validation measures the training loss.
         validate_every: Iterations between validations.
+        validation_weight: Weight of the held-out loss in the meta-objective and in the
+            validation score (see :func:`run_trajectory`).
         checkpoint: File for resumable progress (``None``: no checkpointing).
         seed: Seeds the network initialisation and the task stream.
         progress: Show a tqdm progress bar.
@@ -270,7 +305,7 @@ def meta_train(
             result.net = copy.deepcopy(net)
             result.best_iteration = iteration
             return
-        score = validation_score(net, validation_tasks, validation_horizons)
+        score = validation_score(net, validation_tasks, validation_horizons, validation_weight)
         result.history.append({"iteration": float(iteration), "validation": score})
         if not score >= result.best_validation:  # also true while best is nan
             result.net = copy.deepcopy(net)
@@ -320,7 +355,13 @@ def meta_train(
             group["lr"] = meta_lr * (0.1 + 0.45 * (1 + math.cos(math.pi * fraction)))
         length = int(round(unroll[0] + (unroll[1] - unroll[0]) * fraction))
         losses = run_trajectory(
-            net, task, n_steps, unroll=length, meta_optimizer=meta_optimizer, clip_norm=clip_norm
+            net,
+            task,
+            n_steps,
+            unroll=length,
+            meta_optimizer=meta_optimizer,
+            clip_norm=clip_norm,
+            validation_weight=validation_weight,
         )
         now = time.perf_counter()
         result.seconds += now - clock

@@ -1,120 +1,207 @@
-"""The meta-parameters: a coordinatewise LSTM that turns gradients into parameter updates.
+"""The meta-parameters: a learned optimizer that turns gradients into parameter updates.
 
-The network sees every coordinate of every parameter as one row of a batch, so one call updates
-a whole model (Andrychowicz et al., 2016). Its update starts out as Adam's, and the LSTM learns
-bounded corrections to the step size and direction. Starting from a known-good optimizer and
-bounding what is learned is what keeps it from diverging on horizons longer than it was trained on.
+Two levels, both cheap enough to run on every step of a real training run:
+
+- a **per-coordinate MLP** (one row of a batch per coordinate of every parameter, as in
+  Andrychowicz et al., 2016, but without per-coordinate recurrent state) that reads Adam-style
+  momenta at three time scales and proposes a bounded correction to the update direction and
+  to the step size of each coordinate;
+- a **per-tensor LSTM** (one row per parameter tensor) that reads summary statistics of each
+  tensor (gradient energy relative to its running average, signal-to-noise of the momentum,
+  growth of the weights since the start, the training step) and sets each tensor's step size
+  and decoupled weight decay: a learned, state-dependent schedule and regulariser.
+
+With the output heads at zero the update is exactly Adam's (learning rate ``exp(log_lr)``),
+which is where meta-training starts; everything learned is a bounded correction to it, which is
+what keeps the optimizer from diverging on horizons longer than it was trained on.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-#: Names of the per-coordinate state tensors kept between steps (besides ``"step"``).
-STATE_KEYS: tuple[str, ...] = ("m", "v", "h", "c")
+#: Names of the per-coordinate state tensors (last dimension: the coordinates) kept between steps.
+COORD_STATE_KEYS: tuple[str, ...] = ("m", "v")
+#: Names of the per-tensor state tensors (shape ``(T, ...)``) kept between steps.
+TENSOR_STATE_KEYS: tuple[str, ...] = ("h", "c", "log_rms0", "step")
 #: Gradients are clipped to this magnitude so their squares stay finite in float32.
 MAX_GRADIENT = 1e18
+#: Number of per-coordinate input features of the MLP.
+N_COORD_FEATURES = 4  # three normalised momenta and the normalised gradient
+#: Number of per-tensor input features of the LSTM.
+N_TENSOR_FEATURES = 8
+_TINY = 1e-30
 
 
-def preprocess_gradient(grad: Tensor, p: float = 10.0) -> Tensor:
-    """Log/sign gradient preprocessing of Andrychowicz et al. (2016), appendix A.
+@dataclass
+class Segments:
+    """How a flat vector of coordinates splits into parameter tensors.
 
-    Maps each gradient ``g`` to two bounded numbers: ``(log|g| / p, sign(g))`` when
-    ``|g| >= exp(-p)`` and ``(-1, exp(p) * g)`` otherwise, so gradients of any scale reach the
-    LSTM with comparable magnitudes.
-
-    Args:
-        grad: Gradient of any shape.
-        p: Preprocessing constant; 10 as in the paper.
-
-    Returns:
-        Tensor of shape ``grad.shape + (2,)``.
+    Attributes:
+        ids: ``(n,)`` int64: the tensor each coordinate belongs to.
+        numels: Coordinates per tensor.
+        static: ``(T, 2)`` float32 static tensor features (is a vector or scalar; log size).
+        counts: ``(T,)`` float32 coordinates per tensor (at least 1).
+        uniform_step: Whether all tensors have taken the same number of steps (then the bias
+            corrections are shared and need no per-coordinate gather).
     """
-    # log|g| / p < -1 exactly when |g| < exp(-p), and |g| exp(p) >= 1 exactly when |g| >= exp(-p):
-    # so two clamps give the paper's piecewise definition with fewer tensor operations.
-    log_part = (torch.log(grad.abs()) / p).clamp_min(-1.0)
-    sign_part = (grad * math.exp(p)).clamp(-1.0, 1.0)
-    return torch.stack((log_part, sign_part), dim=-1)
+
+    ids: Tensor
+    numels: list[int]
+    static: Tensor
+    counts: Tensor
+    uniform_step: bool = True
+
+    @classmethod
+    def from_shapes(
+        cls,
+        shapes: Sequence[Sequence[int]],
+        device: torch.device | str | None = None,
+        *,
+        uniform_step: bool = True,
+    ) -> Segments:
+        """Segments of tensors of the given shapes, concatenated in order.
+
+        Example:
+            >>> seg = Segments.from_shapes([(3, 2), (2,)])
+            >>> seg.ids.tolist()
+            [0, 0, 0, 0, 0, 0, 1, 1]
+        """
+        numels = [math.prod(shape) for shape in shapes]
+        lengths = torch.tensor(numels, dtype=torch.int64)
+        ids = torch.repeat_interleave(torch.arange(len(numels)), lengths)
+        static = torch.tensor(
+            [
+                [float(len(shape) <= 1), math.log1p(n) / 10.0]
+                for shape, n in zip(shapes, numels, strict=True)
+            ],
+            dtype=torch.float32,
+        ).reshape(len(numels), 2)
+        counts = lengths.to(torch.float32).clamp_min(1.0)
+        return cls(ids.to(device), numels, static.to(device), counts.to(device), uniform_step)
+
+    @property
+    def n_tensors(self) -> int:
+        return len(self.numels)
+
+    def norms(self, flat: Tensor) -> Tensor:
+        """Euclidean norm of each tensor's part of ``flat`` (``(n,)`` -> ``(T,)``, float32)."""
+        return self.tensor_norms(list(flat.split(self.numels)))
+
+    @staticmethod
+    def tensor_norms(tensors: Sequence[Tensor]) -> Tensor:
+        """Float32 Euclidean norm of each tensor, ``(T,)``, in one fused call."""
+        # float64 cannot be narrowed by the fused norm; other dtypes accumulate in float32.
+        tensors = [t.float() if t.dtype == torch.float64 else t for t in tensors]
+        return torch.stack(torch._foreach_norm(tensors, 2, dtype=torch.float32))
+
+    def expand(self, values: Tensor) -> Tensor:
+        """Per-tensor ``values`` (``(T,)`` or ``(r, T)``) repeated for each coordinate."""
+        return values.index_select(-1, self.ids)
 
 
 class LSTMOptimizerNet(nn.Module):
-    """Coordinatewise LSTM proposing parameter updates.
+    """Learned optimizer network: a per-coordinate MLP under a per-tensor LSTM.
 
     Per coordinate it keeps Adam-style moments (momentum at ``len(betas)`` time scales and a
-    second moment) and an LSTM state. Inputs to the LSTM are the log/sign-preprocessed gradient,
-    the bias-corrected momenta normalised by the second moment, and the normalised gradient. The
-    proposed update (to be *subtracted* from the parameter) is::
+    second moment); per tensor an LSTM state, the step count and the initial weight scale.
+    A coordinate ``x`` of tensor ``t`` is updated as ``x <- x * (1 - s_t * d_t) - s_t * u`` with::
 
-        direction = bound(sum_k mix_k * m_k / sqrt(v) + output_scale * head_0(h))
-        step_size = exp(log_lr + max_log_scale * tanh(head_1(h)))
-        update = step_size * direction
+        u   = exp(coord_log_scale * tanh(mlp_1)) * bound(sum_k mix_k * m_k / sqrt(v)
+                                                         + output_scale * mlp_0)
+        s_t = lr[t] * exp(log_lr + max_log_scale * tanh(lstm_0[t]))      # step size
+        d_t = exp(log_wd + max_log_wd_scale * tanh(lstm_1[t]))           # weight decay
 
-    With the head initialised to zero this is exactly Adam with learning rate ``exp(log_lr)``.
+    where ``m_k / sqrt(v)`` are the bias-corrected momenta over the root second moment. With
+    the output heads initialised to zero this is Adam (with a tiny decoupled weight decay
+    ``exp(log_wd)``).
 
     Args:
-        hidden_size: LSTM hidden units per coordinate; the per-step cost grows with it.
+        hidden_size: Hidden units of the per-tensor LSTM.
         betas: Momentum decay rates of the momentum features.
         beta2: Decay rate of the second moment.
         eps: Added to ``sqrt(v)``, as in Adam.
         init_lr: Initial base step size ``exp(log_lr)`` (a meta-parameter).
-        preprocess_p: Constant of :func:`preprocess_gradient`.
         output_scale: Scale of the learned additive direction correction.
-        max_log_scale: Bound on the learned log step-size correction.
+        max_log_scale: Bound on the per-tensor learned log step-size correction.
         max_direction: Soft bound on the magnitude of the direction per coordinate.
+        mlp_hidden: Hidden units of the per-coordinate MLP; the per-step cost grows with it.
+        coord_log_scale: Bound on the per-coordinate learned log step-size correction.
+        init_weight_decay: Initial decoupled weight decay ``exp(log_wd)``; ``0`` disables it
+            at initialisation (meta-training can then not learn it either).
+        max_log_wd_scale: Bound on the per-tensor learned log weight-decay correction.
 
     Example:
         >>> import torch
-        >>> net = LSTMOptimizerNet(hidden_size=4)
-        >>> grad = torch.randn(10)
-        >>> state = net.init_state(10)
-        >>> update, state = net(grad, state)
-        >>> update.shape
-        torch.Size([10])
+        >>> net = LSTMOptimizerNet()
+        >>> seg = Segments.from_shapes([(5, 2)])
+        >>> state = net.init_state(seg)
+        >>> update, step_size, decay_factor = net(torch.randn(10), torch.ones(1), state, seg)
+        >>> update.shape, step_size.shape
+        (torch.Size([10]), torch.Size([1]))
     """
 
     def __init__(
         self,
-        hidden_size: int = 8,
+        hidden_size: int = 16,
         *,
         betas: tuple[float, ...] = (0.5, 0.9, 0.99),
         beta2: float = 0.999,
         eps: float = 1e-8,
         init_lr: float = 1e-2,
-        preprocess_p: float = 10.0,
         output_scale: float = 0.1,
         max_log_scale: float = 2.0,
         max_direction: float = 4.0,
+        mlp_hidden: int = 8,
+        coord_log_scale: float = 1.0,
+        init_weight_decay: float = 1e-4,
+        max_log_wd_scale: float = 4.0,
     ) -> None:
         super().__init__()
-        if hidden_size < 1:
-            raise ValueError(f"hidden_size must be a positive int, got {hidden_size!r}")
+        for name, value in (("hidden_size", hidden_size), ("mlp_hidden", mlp_hidden)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
         if not betas or not all(0.0 <= b < 1.0 for b in betas):
             raise ValueError(f"betas must be a non-empty tuple of values in [0, 1), got {betas!r}")
         if not 0.0 <= beta2 < 1.0:
             raise ValueError(f"beta2 must be in [0, 1), got {beta2!r}")
-        if init_lr <= 0:
-            raise ValueError(f"init_lr must be positive, got {init_lr!r}")
+        if not (math.isfinite(init_lr) and init_lr > 0):
+            raise ValueError(f"init_lr must be a positive finite number, got {init_lr!r}")
+        if not (math.isfinite(init_weight_decay) and init_weight_decay >= 0):
+            raise ValueError(
+                f"init_weight_decay must be a finite number >= 0, got {init_weight_decay!r}"
+            )
         self.hidden_size = int(hidden_size)
+        self.mlp_hidden = int(mlp_hidden)
         self.betas = tuple(float(b) for b in betas)
         self.beta2 = float(beta2)
         self.eps = float(eps)
-        self.preprocess_p = float(preprocess_p)
         self.output_scale = float(output_scale)
         self.max_log_scale = float(max_log_scale)
         self.max_direction = float(max_direction)
-        self.n_inputs = 2 + len(self.betas) + 1
-        self.cell = nn.LSTMCell(self.n_inputs, self.hidden_size)
+        self.coord_log_scale = float(coord_log_scale)
+        self.max_log_wd_scale = float(max_log_wd_scale)
+        k = len(self.betas)
+        # Per-coordinate MLP: normalised momenta and gradient -> (direction, log step) corrections.
+        self.coord_in = nn.Linear(k + 1, self.mlp_hidden)
+        self.coord_out = nn.Linear(self.mlp_hidden, 2)
+        # Per-tensor LSTM: summary statistics -> (log step, log weight decay) corrections.
+        self.cell = nn.LSTMCell(N_TENSOR_FEATURES, self.hidden_size)
         self.head = nn.Linear(self.hidden_size, 2)
-        nn.init.zeros_(self.head.weight)
-        nn.init.zeros_(self.head.bias)
+        for layer in (self.coord_out, self.head):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
         self.log_lr = nn.Parameter(torch.tensor(math.log(init_lr)))
+        self.log_wd = nn.Parameter(torch.tensor(math.log(max(init_weight_decay, 1e-38))))
         # Mixture over the momentum features; starts on the one closest to Adam's beta1 = 0.9.
-        mix = torch.zeros(len(self.betas))
-        mix[min(range(len(self.betas)), key=lambda i: abs(self.betas[i] - 0.9))] = 1.0
+        mix = torch.zeros(k)
+        mix[min(range(k), key=lambda i: abs(self.betas[i] - 0.9))] = 1.0
         self.mix = nn.Parameter(mix)
         self.register_buffer("_beta_vec", torch.tensor(self.betas), persistent=False)
 
@@ -125,71 +212,153 @@ class LSTMOptimizerNet(nn.Module):
             "betas": list(self.betas),
             "beta2": self.beta2,
             "eps": self.eps,
-            "preprocess_p": self.preprocess_p,
             "output_scale": self.output_scale,
             "max_log_scale": self.max_log_scale,
             "max_direction": self.max_direction,
-        }
-
-    def state_shapes(self) -> dict[str, tuple[int, ...]]:
-        """Trailing shape of each per-coordinate state tensor."""
-        return {
-            "m": (len(self.betas),),
-            "v": (),
-            "h": (self.hidden_size,),
-            "c": (self.hidden_size,),
+            "mlp_hidden": self.mlp_hidden,
+            "coord_log_scale": self.coord_log_scale,
+            "max_log_wd_scale": self.max_log_wd_scale,
         }
 
     def init_state(
-        self,
-        n: int,
-        *,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype = torch.float32,
+        self, segments: Segments, *, device: torch.device | str | None = None
     ) -> dict[str, Tensor]:
-        """Zero state for ``n`` coordinates on ``device``; ``"step"`` counts updates done."""
+        """Fresh float32 state for the coordinates of ``segments``.
+
+        Per-coordinate state is feature-major (``m`` is ``(len(betas), n)``), which makes the
+        network's batched products several times faster than coordinate-major rows.
+        ``log_rms0`` is NaN until the first step records each tensor's initial weight scale.
+        """
+        device = segments.ids.device if device is None else device
+        n, t = int(sum(segments.numels)), segments.n_tensors
         state = {
-            key: torch.zeros((n, *shape), device=device, dtype=dtype)
-            for key, shape in self.state_shapes().items()
+            "m": torch.zeros((len(self.betas), n), device=device),
+            "v": torch.zeros(n, device=device),
         }
-        state["step"] = torch.zeros((), device=device, dtype=dtype)
+        shapes = self.state_shapes()
+        for key in TENSOR_STATE_KEYS:
+            state[key] = torch.zeros((t, *shapes[key]), device=device)
+        state["log_rms0"].fill_(math.nan)
         return state
 
-    def forward(self, grad: Tensor, state: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
-        """One update for a flat vector of coordinates.
+    def state_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Shape of each state tensor of one parameter tensor of ``numel`` coordinates.
+
+        Per-coordinate entries use ``-1`` for ``numel``.
+        """
+        return {
+            "m": (len(self.betas), -1),
+            "v": (-1,),
+            "h": (self.hidden_size,),
+            "c": (self.hidden_size,),
+            "log_rms0": (),
+            "step": (),
+        }
+
+    def forward(
+        self,
+        grad: Tensor,
+        param_norms: Tensor,
+        state: dict[str, Tensor],
+        segments: Segments,
+        lr: Tensor | float = 1.0,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """One update for a flat vector of coordinates; updates ``state``.
+
+        The per-coordinate moments (``m``, ``v``), the step counts and ``log_rms0`` are updated
+        in place; the per-tensor LSTM state (``h``, ``c``) is replaced by new tensors (so that
+        meta-training can differentiate through it). Non-finite gradient entries leave their
+        coordinate's moments unchanged and produce a zero update; no value is read back to the
+        host, so there is no device synchronisation. Apply the result with :func:`apply_update`
+        (or its equivalent on separate tensors)::
+
+            param <- param * decay_factor[t] - step_size[t] * update
 
         Args:
-            grad: Gradients, shape ``(n,)``; must be finite (magnitudes above
-                :data:`MAX_GRADIENT` are clipped).
-            state: From :meth:`init_state` or a previous call. ``state["step"]`` is a scalar or
-                an ``(n,)`` tensor (coordinates of parameters created at different times).
+            grad: Flat float32 gradients, shape ``(n,)``; any value (non-finite entries are
+                skipped, magnitudes above :data:`MAX_GRADIENT` are clipped).
+            param_norms: Euclidean norm of each parameter tensor, ``(T,)`` (for the weight
+                growth feature).
+            state: From :meth:`init_state` or a previous call.
+            segments: Which coordinates form which tensor.
+            lr: Multiplier of the step size: a number or a ``(T,)`` tensor (``>= 0``).
 
         Returns:
-            ``(update, new_state)``; ``update`` has shape ``(n,)`` and is to be subtracted.
+            ``(update, step_size, decay_factor)``: ``(n,)`` and two ``(T,)`` tensors, all finite.
         """
-        grad = grad.clamp(-MAX_GRADIENT, MAX_GRADIENT)
-        step = state["step"] + 1
-        betas = self._beta_vec.to(grad.dtype)
-        m = state["m"] * betas + grad.unsqueeze(-1) * (1 - betas)
-        v = state["v"] * self.beta2 + grad.square() * (1 - self.beta2)
-        step_col = step.unsqueeze(-1) if step.dim() else step
-        m_hat = m / (1 - betas.pow(step_col))
-        denom = torch.sqrt(v / (1 - self.beta2**step)) + self.eps
-        normalized_m = m_hat / denom.unsqueeze(-1)
-        normalized_g = (grad / denom).clamp(-10.0, 10.0)
-        inputs = torch.cat(
-            (
-                preprocess_gradient(grad, self.preprocess_p),
-                normalized_m,
-                normalized_g.unsqueeze(-1),
-            ),
-            dim=-1,
+        finite = torch.isfinite(grad)
+        g = torch.where(finite, grad, 0.0).clamp_(-MAX_GRADIENT, MAX_GRADIENT)
+        keep = finite.to(g.dtype)
+        k = len(self.betas)
+        betas = self._beta_vec.unsqueeze(-1)  # (k, 1)
+        m, v, step = state["m"], state["v"], state["step"]
+        # Exponential averages; a weight of 0 (non-finite entry) leaves the moments unchanged.
+        m.lerp_(g.expand(k, -1), keep * (1.0 - betas))
+        v.lerp_(g * g, keep * (1.0 - self.beta2))
+        step.add_(1.0)
+
+        # Bias corrections: shared when all tensors took the same number of steps.
+        steps = step if not segments.uniform_step else step[:1]
+        inv_bc1 = 1.0 / (1.0 - betas.pow(steps))  # (k, T) or (k, 1)
+        inv_sqrt_bc2 = torch.rsqrt(1.0 - self.beta2**steps)  # (T,) or (1,)
+        if not segments.uniform_step:
+            inv_bc1, inv_sqrt_bc2 = segments.expand(inv_bc1), segments.expand(inv_sqrt_bc2)
+        root_v = torch.sqrt(v)
+        inv_denom = 1.0 / (root_v * inv_sqrt_bc2 + self.eps)
+        norm_m = m * inv_bc1 * inv_denom
+        norm_g = (g * inv_denom).clamp_(-10.0, 10.0)
+        features = torch.cat((norm_m, norm_g.unsqueeze(0)), dim=0)  # (k + 1, n)
+        hidden = torch.tanh(
+            torch.addmm(self.coord_in.bias.unsqueeze(-1), self.coord_in.weight, features)
         )
-        h, c = self.cell(inputs, (state["h"], state["c"]))
+        coord = torch.addmm(self.coord_out.bias.unsqueeze(-1), self.coord_out.weight, hidden)
+
+        # Per-tensor statistics -> LSTM -> per-tensor log step size and weight decay.
+        i_fast = min(range(k), key=lambda i: abs(self.betas[i] - 0.9))
+        count = segments.counts
+        norms = segments.tensor_norms(
+            [*g.split(segments.numels), *root_v.split(segments.numels)]
+            + list(norm_m[i_fast].split(segments.numels))
+        ).view(3, -1)
+        log_rms = torch.log(param_norms.detach() * torch.rsqrt(count) + 1e-6)
+        log_rms0 = state["log_rms0"]
+        log_rms0.copy_(torch.where(torch.isnan(log_rms0), log_rms, log_rms0))
+        log_ratio = 2.0 * (torch.log(norms[0] + _TINY) - torch.log(norms[1] + _TINY))
+        tensor_features = torch.stack(
+            (
+                log_ratio.clamp(-5.0, 5.0) / 5.0,
+                torch.tanh(norms[2].square() / count),
+                (log_rms - log_rms0).clamp(-5.0, 5.0) / 5.0,
+                torch.tanh(step / 10.0),
+                torch.tanh(step / 100.0),
+                torch.tanh(step / 1000.0),
+                segments.static[:, 0],
+                segments.static[:, 1],
+            ),
+            dim=1,
+        )
+        h, c = self.cell(tensor_features, (state["h"], state["c"]))
+        state["h"], state["c"] = h, c
         out = self.head(h)
-        direction = normalized_m @ self.mix + self.output_scale * out[:, 0]
+        log_step = self.log_lr + self.max_log_scale * torch.tanh(out[:, 0])
+        decay = torch.exp(self.log_wd + self.max_log_wd_scale * torch.tanh(out[:, 1]))
+        step_size = torch.exp(log_step) * lr  # lr = 0 gives a zero step, never NaN
+        decay_factor = (1.0 - step_size * decay).clamp(0.0, 1.0)
+
         bound = self.max_direction
+        direction = self.mix @ norm_m + self.output_scale * coord[0]
         direction = bound * torch.tanh(direction / bound)
-        step_size = torch.exp(self.log_lr + self.max_log_scale * torch.tanh(out[:, 1]))
-        update = step_size * direction
-        return update, {"m": m, "v": v, "h": h, "c": c, "step": step}
+        update = torch.exp(self.coord_log_scale * torch.tanh(coord[1])) * direction * keep
+        # Last line of defence: the update is always finite.
+        return (
+            torch.nan_to_num(update, nan=0.0, posinf=0.0, neginf=0.0),
+            torch.nan_to_num(step_size, nan=0.0, posinf=0.0, neginf=0.0),
+            torch.nan_to_num(decay_factor, nan=1.0),
+        )
+
+
+def apply_update(
+    theta: Tensor, update: Tensor, step_size: Tensor, decay_factor: Tensor, segments: Segments
+) -> Tensor:
+    """New flat parameters ``theta * decay_factor[t] - step_size[t] * update`` (differentiable)."""
+    return theta * segments.expand(decay_factor) - segments.expand(step_size) * update

@@ -1,9 +1,10 @@
-"""The optimizer users train with: a torch.optim.Optimizer driven by a learned LSTM."""
+"""The optimizer users train with: a torch.optim.Optimizer driven by a learned network."""
 
 from __future__ import annotations
 
 import copy
 import logging
+import math
 import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -11,31 +12,58 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from metaopt.optim._network import STATE_KEYS, LSTMOptimizerNet
+from metaopt.optim._network import COORD_STATE_KEYS, TENSOR_STATE_KEYS, LSTMOptimizerNet, Segments
 from metaopt.optim._weights import load_weights
 
 logger = logging.getLogger("metaopt.optim")
 
 WeightsLike = str | os.PathLike | Mapping[str, Any] | LSTMOptimizerNet
+#: Accepted range of the ``lr`` multiplier: ``0 < lr <= MAX_LR`` (a scheduler may lower a
+#: group's ``lr`` to 0 during training).
+MAX_LR = 100.0
+STATE_KEYS: tuple[str, ...] = COORD_STATE_KEYS + TENSOR_STATE_KEYS
+
+
+def _check_lr(value: Any, where: str, *, allow_zero: bool = False) -> float:
+    """``value`` as a float if it is a valid ``lr`` multiplier, else a ValueError."""
+    if isinstance(value, Tensor) and value.numel() == 1 and not value.requires_grad:
+        value = float(value)
+    accepted = f"{'0 <=' if allow_zero else '0 <'} lr <= {MAX_LR:g}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{where}: lr must be a real number with {accepted}, got {value!r}")
+    low_ok = value >= 0 if allow_zero else value > 0
+    if not (math.isfinite(value) and low_ok and value <= MAX_LR):
+        raise ValueError(
+            f"{where}: lr must be finite with {accepted} (it multiplies the learned step "
+            f"size; 1.0 uses it as meta-trained), got {value!r}"
+        )
+    return float(value)
 
 
 class LSTMOptimizer(torch.optim.Optimizer):
-    """Learned optimizer: a meta-trained coordinatewise LSTM proposes every update.
+    """Learned optimizer: a meta-trained network proposes every update.
 
-    All coordinates of all parameters that have a gradient (per device) are concatenated and
-    updated by one batched LSTM call per step. The network's step size is multiplied by the
-    parameter group's ``lr``, so ``lr=1.0`` uses the meta-learned step size as is and ``lr`` can
-    be tuned like any learning rate.
+    All coordinates of all parameters that have a gradient (per device) live in persistent flat
+    state buffers and are updated by one batched network call per step: a small MLP per
+    coordinate under an LSTM per parameter tensor (see :class:`LSTMOptimizerNet`). The
+    network's step size is multiplied by the parameter group's ``lr``, so ``lr=1.0`` uses the
+    meta-learned step size and schedule as is and ``lr`` can be tuned like a learning rate.
 
-    Non-finite gradient entries (NaN, inf) are treated as missing: those coordinates are neither
-    moved nor do they change the optimizer state, and a warning is logged to ``metaopt.optim``.
+    Non-finite gradient entries (NaN, inf) are treated as missing: those coordinates are not
+    moved and their moments do not change. Detecting them costs no host-device
+    synchronisation; nothing non-finite ever reaches the parameters.
 
     Args:
-        params: Iterable of tensors or of parameter-group dicts, as for any torch optimizer.
+        params: Iterable of tensors, of ``(name, tensor)`` pairs or of parameter-group dicts,
+            as for any torch optimizer.
         weights: ``"default"`` (the shipped pretrained meta-parameters), a path to a weights file
             from :func:`metaopt.optim.save_weights`, its loaded payload, or an
             :class:`LSTMOptimizerNet`.
-        lr: Multiplier of the learned update; must be positive.
+        lr: Multiplier of the learned update, ``0 < lr <= 100``; a per-group option.
+        maximize: Maximise the objective instead of minimising it; a per-group option.
+        compile: Run the update through :func:`torch.compile`. ``None`` (default): only for
+            parameters on an accelerator (on CPU compilation does not pay, see the docs). If
+            compilation fails the optimizer silently falls back to eager execution.
 
     Example:
         >>> import torch
@@ -50,10 +78,19 @@ class LSTMOptimizer(torch.optim.Optimizer):
     """
 
     def __init__(
-        self, params: Iterable[Any], *, weights: WeightsLike = "default", lr: float = 1.0
+        self,
+        params: Iterable[Any],
+        *,
+        weights: WeightsLike = "default",
+        lr: float = 1.0,
+        maximize: bool = False,
+        compile: bool | None = None,
     ) -> None:
-        if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not lr > 0:
-            raise ValueError(f"lr must be a positive number, got {lr!r}")
+        lr = _check_lr(lr, "LSTMOptimizer")
+        if not isinstance(maximize, bool):
+            raise ValueError(f"maximize must be a bool, got {maximize!r}")
+        if compile not in (None, True, False):
+            raise ValueError(f"compile must be None, True or False, got {compile!r}")
         if isinstance(weights, LSTMOptimizerNet):
             net = copy.deepcopy(weights).eval()
         else:
@@ -61,20 +98,98 @@ class LSTMOptimizer(torch.optim.Optimizer):
         for parameter in net.parameters():
             parameter.requires_grad_(False)
         self.net = net.float()
+        self._compile = compile
         self._nets: dict[torch.device, LSTMOptimizerNet] = {torch.device("cpu"): self.net}
+        self._forwards: dict[torch.device, Callable[..., Tensor]] = {}
         self._layouts: dict[torch.device, _Layout] = {}
-        self._warned_nonfinite = False
-        super().__init__(params, {"lr": float(lr)})
+        super().__init__(params, {"lr": lr, "maximize": maximize})
 
-    def _net_on(self, device: torch.device) -> LSTMOptimizerNet:
-        if device not in self._nets:
-            self._nets[device] = copy.deepcopy(self.net).to(device)
-        return self._nets[device]
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a parameter group; its options are validated (``lr``, ``maximize``)."""
+        index = len(self.param_groups)
+        if not isinstance(param_group, Mapping):
+            raise TypeError(f"a parameter group must be a dict, got {type(param_group).__name__}")
+        group = dict(param_group)
+        if "lr" in group:
+            group["lr"] = _check_lr(group["lr"], f"parameter group {index}")
+        if "maximize" in group and not isinstance(group["maximize"], bool):
+            raise ValueError(
+                f"parameter group {index}: maximize must be a bool, got {group['maximize']!r}"
+            )
+        super().add_param_group(group)
+        for p in self.param_groups[-1]["params"]:
+            if p.is_complex():
+                raise TypeError("LSTMOptimizer does not support complex parameters")
+            if not p.is_floating_point():
+                raise TypeError(f"LSTMOptimizer needs floating-point parameters, got {p.dtype}")
+        self._layouts.clear()
 
-    def _init_param_state(self, p: Tensor) -> None:
-        state = self.net.init_state(p.numel(), device=p.device)
-        state["step"] = torch.zeros((), dtype=torch.float32, device=p.device)
-        self.state[p].update(state)
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load a state from :meth:`state_dict`, checking it fits these parameters.
+
+        Raises:
+            ValueError: The state does not fit (another model, another network architecture,
+                or invalid group options); the message names the parameter.
+        """
+        groups = state_dict.get("param_groups") if isinstance(state_dict, Mapping) else None
+        if not isinstance(groups, list) or "state" not in state_dict:
+            raise ValueError("state_dict must be a dict from LSTMOptimizer.state_dict()")
+        if len(groups) != len(self.param_groups) or any(
+            len(g["params"]) != len(own["params"])
+            for g, own in zip(groups, self.param_groups, strict=True)
+        ):
+            raise ValueError(
+                "the state_dict has parameter groups of sizes "
+                f"{[len(g['params']) for g in groups]}, this optimizer "
+                f"{[len(g['params']) for g in self.param_groups]}"
+            )
+        for g_i, group in enumerate(groups):
+            _check_lr(group.get("lr"), f"state_dict parameter group {g_i}", allow_zero=True)
+        shapes = self.net.state_shapes()
+        saved_state = state_dict["state"]
+        originals: dict[Tensor, dict[str, Tensor]] = {}
+        for g_i, (group, own) in enumerate(zip(groups, self.param_groups, strict=True)):
+            names = own.get("param_names")
+            for j, (pid, p) in enumerate(zip(group["params"], own["params"], strict=True)):
+                if pid not in saved_state:
+                    continue
+                entry = saved_state[pid]
+                label = (
+                    f"parameter {names[j]!r}" if names else f"parameter {j} of group {g_i}"
+                ) + f" (shape {tuple(p.shape)})"
+                for key in STATE_KEYS:
+                    expected = tuple(p.numel() if d == -1 else d for d in shapes[key])
+                    value = entry.get(key) if isinstance(entry, Mapping) else None
+                    if not isinstance(value, Tensor):
+                        raise ValueError(
+                            f"state_dict does not fit {label}: its state has no tensor {key!r} "
+                            f"(keys: {sorted(entry) if isinstance(entry, Mapping) else entry!r});"
+                            " it comes from another optimizer"
+                        )
+                    if tuple(value.shape) != expected:
+                        raise ValueError(
+                            f"state_dict does not fit {label}: state {key!r} has shape "
+                            f"{tuple(value.shape)}, expected {expected}; it comes from another "
+                            "model or another LSTMOptimizerNet architecture"
+                        )
+                originals[p] = {
+                    key: entry[key].detach().to(device=p.device, dtype=torch.float32).clone()
+                    for key in STATE_KEYS
+                }
+        super().load_state_dict(state_dict)
+        # torch casts state to each parameter's dtype; the network's state is always float32.
+        for p, entry in originals.items():
+            self.state[p].update(entry)
+        self._layouts.clear()
+
+    def _forward_on(self, device: torch.device) -> Callable[..., Tensor]:
+        if device not in self._forwards:
+            if device not in self._nets:
+                self._nets[device] = copy.deepcopy(self.net).to(device)
+            net = self._nets[device]
+            use = self._compile if self._compile is not None else device.type != "cpu"
+            self._forwards[device] = _compiled(net) if use else net
+        return self._forwards[device]
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float | Tensor] | None = None) -> float | Tensor | None:
@@ -90,155 +205,141 @@ class LSTMOptimizer(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        by_device: dict[torch.device, list[tuple[Tensor, float]]] = {}
-        for group in self.param_groups:
+        by_device: dict[torch.device, list[tuple[Tensor, float, bool]]] = {}
+        for g_i, group in enumerate(self.param_groups):
+            lr = _check_lr(group["lr"], f"parameter group {g_i}", allow_zero=True)
             for p in group["params"]:
                 if p.grad is None:
                     continue
                 if p.grad.is_sparse:
                     raise TypeError("LSTMOptimizer does not support sparse gradients")
-                if p.is_complex():
-                    raise TypeError("LSTMOptimizer does not support complex parameters")
-                if not self.state[p]:
-                    self._init_param_state(p)
-                by_device.setdefault(p.device, []).append((p, float(group["lr"])))
+                by_device.setdefault(p.device, []).append((p, lr, bool(group["maximize"])))
         for device, entries in by_device.items():
             self._fused_step(device, entries)
         return loss
 
-    def _fused_step(self, device: torch.device, entries: list[tuple[Tensor, float]]) -> None:
-        params = [p for p, _ in entries]
+    def _fused_step(self, device: torch.device, entries: list[tuple[Tensor, float, bool]]) -> None:
+        params = [p for p, _, _ in entries]
         layout = self._layouts.get(device)
-        if layout is None or not layout.matches(params, self.state):
-            layout = _Layout.build(params, self.state, self.net.state_shapes(), device)
+        if layout is None or not layout.matches(params):
+            layout = _Layout(params, self.state, self.net, device)
             self._layouts[device] = layout
-        grad = torch.cat([p.grad.reshape(-1) for p in params]).to(torch.float32)
-        old = dict(layout.state)
+        grads = [-p.grad if flip else p.grad for p, _, flip in entries]
+        torch.cat([g.reshape(-1) for g in grads], out=layout.grad)
+        param_norms = Segments.tensor_norms(params)
+        state = dict(layout.state)
+        lr = layout.lr_tensor([lr for _, lr, _ in entries])
+        forward = self._forward_on(device)
+        args = (layout.grad, param_norms, state, layout.segments, lr)
+        try:
+            update, step_size, decay_factor = forward(*args)
+        except Exception as exc:
+            if forward is self._nets[device]:
+                raise
+            # torch.compile could not handle this setup: run eagerly from now on.
+            logger.debug("LSTMOptimizer: torch.compile failed (%s); running eagerly", exc)
+            self._forwards[device] = forward = self._nets[device]
+            update, step_size, decay_factor = forward(*args)
+        layout.state["h"].copy_(state["h"])
+        layout.state["c"].copy_(state["c"])
+        layout.apply(update, step_size, decay_factor)
 
-        finite = torch.isfinite(grad)
-        all_finite = bool(finite.all())
-        if not all_finite:
-            if not self._warned_nonfinite:
-                logger.warning(
-                    "LSTMOptimizer: %d non-finite gradient entries skipped (those coordinates are "
-                    "left unchanged); further occurrences are not logged",
-                    int((~finite).sum()),
-                )
-                self._warned_nonfinite = True
-            grad = torch.where(finite, grad, torch.zeros((), device=device))
 
-        update, new = self._net_on(device)(grad, old)
-
-        if not all_finite:
-            update = torch.where(finite, update, torch.zeros((), device=device))
-            for key in STATE_KEYS:
-                mask = finite.view(-1, *([1] * (new[key].dim() - 1)))
-                new[key] = torch.where(mask, new[key], old[key])
-        # Last line of defence: nothing non-finite ever reaches the parameters.
-        update = torch.nan_to_num(update, nan=0.0, posinf=0.0, neginf=0.0)
-        update = update * layout.lr_scale([lr for _, lr in entries])
-        layout.store(new, self.state)
-        updates = [
-            u.view(p.shape)
-            for p, u in zip(params, torch.split(update, layout.numels), strict=True)
-        ]
-        if all(p.dtype == torch.float32 for p in params):
-            torch._foreach_sub_(params, updates)
-        else:
-            for p, u in zip(params, updates, strict=True):
-                p.sub_(u.to(p.dtype))
+def _compiled(net: LSTMOptimizerNet) -> Callable[..., Tensor]:
+    try:
+        return torch.compile(net, dynamic=True)
+    except Exception as exc:  # e.g. no compiler toolchain on this platform
+        logger.debug("LSTMOptimizer: torch.compile unavailable (%s); running eagerly", exc)
+        return net
 
 
 class _Layout:
-    """Flat per-device state of the parameters updated together.
+    """Persistent flat per-device state of the parameters stepped together.
 
-    Each parameter's state entries are views into the flat tensors, so as long as the same
-    parameters are stepped (the usual case) no per-step concatenation of state is needed. Any
-    change (another set of parameters with gradients, ``load_state_dict``) rebuilds the layout.
+    Built once for a set of parameters (again only when that set changes or a state dict is
+    loaded): each parameter's state entries are views into the flat buffers, which the network
+    updates in place, so a step re-splits and reassigns nothing.
     """
 
     def __init__(
         self,
         params: list[Tensor],
-        numels: list[int],
-        state: dict[str, Tensor],
-        views: list[dict[str, Tensor]],
+        param_state: Mapping[Tensor, dict[str, Any]],
+        net: LSTMOptimizerNet,
+        device: torch.device,
     ) -> None:
         self.params = params
-        self.numels = numels
-        self.state = state
-        self.views = views
+        shapes = [p.shape for p in params]
+        cpu_segments = Segments.from_shapes(shapes, "cpu")
+        fresh = net.init_state(cpu_segments)
+        numels = cpu_segments.numels
+        offsets = [0]
+        for n in numels:
+            offsets.append(offsets[-1] + n)
+        flat: dict[str, Tensor] = {}
+        for key in STATE_KEYS:
+            pieces = []
+            for i, p in enumerate(params):
+                saved = param_state[p].get(key)
+                if saved is None:
+                    if key in COORD_STATE_KEYS:
+                        saved = fresh[key][..., offsets[i] : offsets[i + 1]]
+                    else:
+                        saved = fresh[key][i]
+                pieces.append(saved.to(device=device, dtype=torch.float32))
+            if key in COORD_STATE_KEYS:
+                flat[key] = torch.cat(pieces, dim=-1).contiguous()
+            else:
+                flat[key] = torch.stack(pieces).contiguous()
+        # Read the step counts back once here, never in step(): parameters stepped together
+        # stay in step, so whether the counts agree only changes when the layout is rebuilt.
+        steps = flat["step"].tolist()
+        uniform = all(s == steps[0] for s in steps)
+        self.segments = Segments.from_shapes(shapes, device, uniform_step=uniform)
+        self.state = flat
+        for i, p in enumerate(params):
+            entry = param_state[p]
+            for key in COORD_STATE_KEYS:
+                entry[key] = flat[key][..., offsets[i] : offsets[i + 1]]
+            for key in TENSOR_STATE_KEYS:
+                entry[key] = flat[key][i]
+        n = offsets[-1]
+        self.grad = torch.empty(n, device=device)
+        self._update = torch.empty(n, device=device)
+        self._update_views = [
+            self._update[offsets[i] : offsets[i + 1]].view(p.shape) for i, p in enumerate(params)
+        ]
+        self._all_float32 = all(p.dtype == torch.float32 for p in params)
         self._lrs: list[float] | None = None
-        self._lr_scale: float | Tensor = 1.0
+        self._lr: Tensor | float = 1.0
 
-    @classmethod
-    def build(
-        cls,
-        params: list[Tensor],
-        param_state: Mapping[Tensor, dict[str, Any]],
-        shapes: Mapping[str, tuple[int, ...]],
-        device: torch.device,
-    ) -> _Layout:
-        numels = [p.numel() for p in params]
-        states = [param_state[p] for p in params]
-        # load_state_dict casts state to the parameter dtype; the network always runs in float32.
-        flat = {
-            key: torch.cat([s[key].reshape(-1, *shapes[key]) for s in states]).to(
-                device=device, dtype=torch.float32
-            )
-            for key in STATE_KEYS
-        }
-        steps = torch.stack([torch.as_tensor(s["step"]).to(device) for s in states]).float()
-        if bool((steps == steps[0]).all()):
-            flat["step"] = steps[0].clone()
-        else:
-            flat["step"] = torch.repeat_interleave(steps, torch.tensor(numels, device=device))
-        layout = cls(params, numels, flat, [])
-        layout.store(flat, param_state, advance=False)
-        return layout
+    def matches(self, params: list[Tensor]) -> bool:
+        return len(params) == len(self.params) and all(
+            p is q for p, q in zip(params, self.params, strict=True)
+        )
 
-    def matches(self, params: list[Tensor], param_state: Mapping[Tensor, dict[str, Any]]) -> bool:
-        if len(params) != len(self.params):
-            return False
-        for p, q, views in zip(params, self.params, self.views, strict=True):
-            if p is not q:
-                return False
-            state = param_state[p]
-            if any(state.get(key) is not views[key] for key in (*STATE_KEYS, "step")):
-                return False
-        return True
-
-    def store(
-        self,
-        new: dict[str, Tensor],
-        param_state: Mapping[Tensor, dict[str, Any]],
-        *,
-        advance: bool = True,
-    ) -> None:
-        """Make ``new`` the flat state and point every parameter's state at views of it."""
-        pieces = {key: torch.split(new[key], self.numels) for key in STATE_KEYS}
-        if advance:
-            torch._foreach_add_([v["step"] for v in self.views], 1.0)
-        self.state = dict(new)
-        views = []
-        for i, p in enumerate(self.params):
-            state = param_state[p]
-            for key in STATE_KEYS:
-                state[key] = pieces[key][i]
-            if not advance:
-                state["step"] = torch.as_tensor(state["step"], dtype=torch.float32).clone()
-            views.append({key: state[key] for key in (*STATE_KEYS, "step")})
-        self.views = views
-
-    def lr_scale(self, lrs: list[float]) -> float | Tensor:
+    def lr_tensor(self, lrs: list[float]) -> Tensor | float:
         if lrs != self._lrs:
             self._lrs = list(lrs)
             if all(lr == lrs[0] for lr in lrs):
-                self._lr_scale = lrs[0]
+                self._lr = lrs[0]
             else:
-                device = self.state["m"].device
-                self._lr_scale = torch.repeat_interleave(
-                    torch.tensor(lrs, device=device, dtype=torch.float32),
-                    torch.tensor(self.numels, device=device),
-                )
-        return self._lr_scale
+                self._lr = torch.tensor(lrs, device=self.grad.device)
+        return self._lr
+
+    def apply(self, update: Tensor, step_size: Tensor, decay_factor: Tensor) -> None:
+        """``p <- p * decay_factor - step_size * update`` per tensor, in the parameter dtypes."""
+        self._update.copy_(update)
+        steps, decays = step_size.unbind(), decay_factor.unbind()
+        if self._all_float32:
+            torch._foreach_mul_(self.params, decays)
+            torch._foreach_addcmul_(self.params, self._update_views, steps, value=-1.0)
+            return
+        for p, u, s, d in zip(self.params, self._update_views, steps, decays, strict=True):
+            if p.dtype == torch.float32:
+                p.mul_(d).addcmul_(u, s, value=-1.0)
+            elif p.dtype == torch.float64:
+                p.mul_(d.double()).addcmul_(u.double(), s.double(), value=-1.0)
+            else:  # half precision: compute in float32, stay inside the dtype's finite range
+                info = torch.finfo(p.dtype)
+                p.copy_((p.float() * d - s * u).clamp_(info.min, info.max))

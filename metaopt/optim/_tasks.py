@@ -190,6 +190,57 @@ class MLPSpec:
         return nn.Sequential(*layers)
 
 
+@dataclass(frozen=True)
+class ConvSpec:
+    """A small convolutional network for image-like rows (e.g. scikit-learn's 8x8 digits).
+
+    Rows of ``prod(image_shape)`` features are reshaped to ``(1, *image_shape)``; each entry of
+    ``channels`` adds a 3x3 convolution (padding 1) and the activation, the last one followed by
+    global average pooling and a linear classifier head.
+
+    Example:
+        >>> ConvSpec((8, 8), (8, 16)).name
+        'conv-8x16-relu'
+    """
+
+    image_shape: tuple[int, int]
+    channels: tuple[int, ...] = (8, 16)
+    activation: str = "relu"
+
+    def __post_init__(self) -> None:
+        if self.activation not in _ACTIVATIONS:
+            raise ValueError(
+                f"unknown activation {self.activation!r}; accepted: {sorted(_ACTIVATIONS)}"
+            )
+        if not self.channels or any(int(c) < 1 for c in self.channels):
+            raise ValueError(f"channels must be positive ints, got {self.channels!r}")
+        if len(self.image_shape) != 2 or min(self.image_shape) < 1:
+            raise ValueError(f"image_shape must be (height, width), got {self.image_shape!r}")
+
+    @property
+    def name(self) -> str:
+        return f"conv-{'x'.join(str(c) for c in self.channels)}-{self.activation}"
+
+    def build(self, n_inputs: int, n_outputs: int) -> nn.Sequential:
+        """A freshly initialised ``nn.Sequential`` (uses the global torch RNG)."""
+        height, width = self.image_shape
+        if n_inputs != height * width:
+            raise ValueError(
+                f"ConvSpec{self.image_shape} needs rows of {height * width} features, "
+                f"got {n_inputs}"
+            )
+        layers: list[nn.Module] = [nn.Unflatten(1, (1, height, width))]
+        previous = 1
+        for channels in self.channels:
+            layers += [
+                nn.Conv2d(previous, channels, 3, padding=1),
+                _ACTIVATIONS[self.activation](),
+            ]
+            previous = channels
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(previous, n_outputs)]
+        return nn.Sequential(*layers)
+
+
 @dataclass(eq=False)
 class Task:
     """One optimisation problem: train an MLP on a dataset split with minibatches.
@@ -200,8 +251,9 @@ class Task:
             standardised float32 targets.
         task: ``"classification"`` or ``"regression"``.
         n_outputs: Number of classes (classification) or 1.
-        spec: The MLP architecture.
-        batch_size: Minibatch size (capped by the number of training rows).
+        spec: The architecture (:class:`MLPSpec` or :class:`ConvSpec`).
+        batch_size: Minibatch size; ``None`` or at least the number of training rows: full
+            batch (every step sees all training rows).
         seed: Seeds the initialisation and the minibatch schedule.
         family: Name of the family the task was drawn from.
     """
@@ -213,8 +265,8 @@ class Task:
     y_test: Tensor
     task: TaskKind
     n_outputs: int
-    spec: MLPSpec
-    batch_size: int = 64
+    spec: MLPSpec | ConvSpec
+    batch_size: int | None = 64
     seed: int = 0
     family: str = ""
     _batches: Tensor | None = field(default=None, repr=False)
@@ -239,15 +291,35 @@ class Task:
     def batch_indices(self, n_steps: int) -> Tensor:
         """Row indices of the first ``n_steps`` minibatches, shape ``(n_steps, batch)``.
 
-        The schedule is fixed by ``seed``, so every optimizer sees the same minibatches.
+        The schedule is fixed by ``seed``, so every optimizer sees the same minibatches. A
+        full-batch task returns every row at every step.
         """
+        n_rows = len(self.y_train)
+        if self.full_batch:
+            return torch.arange(n_rows).expand(n_steps, n_rows)
         if self._batches is None or len(self._batches) < n_steps:
-            n_rows = len(self.y_train)
             batch = min(self.batch_size, n_rows)
             rng = np.random.default_rng([self.seed, 1])
             total = max(n_steps, 0 if self._batches is None else len(self._batches))
             self._batches = torch.as_tensor(rng.integers(0, n_rows, size=(total, batch)))
         return self._batches[:n_steps]
+
+    @property
+    def full_batch(self) -> bool:
+        """Whether every step uses all training rows."""
+        return self.batch_size is None or self.batch_size >= len(self.y_train)
+
+    def validation_indices(self, n_steps: int, batch_size: int = 128) -> Tensor:
+        """Rows of the held-out split (``X_test``) to score each step on, ``(n_steps, b)``.
+
+        Meta-training scores the trajectory on these (a validation-batch loss); with at most
+        ``2 * batch_size`` held-out rows every step uses all of them.
+        """
+        n_rows = len(self.y_test)
+        if n_rows <= 2 * batch_size:
+            return torch.arange(n_rows).expand(n_steps, n_rows)
+        rng = np.random.default_rng([self.seed, 2])
+        return torch.as_tensor(rng.integers(0, n_rows, size=(n_steps, batch_size)))
 
     @torch.no_grad()
     def evaluate(self, module: nn.Module) -> tuple[float, float]:
@@ -260,7 +332,7 @@ class Task:
 
 @dataclass(eq=False)
 class TabularTaskFamily:
-    """Samples MLP training tasks from real tabular datasets.
+    """Samples MLP (or small CNN) training tasks from real tabular datasets.
 
     Each task takes one dataset and one architecture at random, a random subset of the
     features (a fraction in ``feature_fraction``, at most ``max_features``), for classification
@@ -279,7 +351,7 @@ class TabularTaskFamily:
         label_noise: Range of the label-noise level; ``(0, 0)`` for clean tasks.
         max_train_rows: Training rows per task (sampled without replacement).
         test_fraction: Share of the rows held out to measure test loss.
-        batch_size: Minibatch size.
+        batch_size: Minibatch size; ``None``: full batch.
 
     Example:
         >>> import numpy as np
@@ -291,7 +363,7 @@ class TabularTaskFamily:
     """
 
     datasets: Sequence[TabularData]
-    architectures: Sequence[MLPSpec]
+    architectures: Sequence[MLPSpec | ConvSpec]
     name: str = "tabular"
     feature_fraction: tuple[float, float] = (0.5, 1.0)
     max_features: int | None = 32
@@ -299,7 +371,7 @@ class TabularTaskFamily:
     label_noise: tuple[float, float] = (0.0, 0.0)
     max_train_rows: int = 512
     test_fraction: float = 0.3
-    batch_size: int = 64
+    batch_size: int | None = 64
 
     def __post_init__(self) -> None:
         if not self.datasets:
@@ -333,6 +405,8 @@ class TabularTaskFamily:
         if self.max_features is not None:
             keep = min(keep, self.max_features)
         columns = np.sort(rng.choice(n_features, keep, replace=False))
+        if isinstance(spec, ConvSpec):  # images keep every pixel
+            keep, columns = n_features, np.arange(n_features)
         X = X[:, columns]
 
         order = rng.permutation(len(y))

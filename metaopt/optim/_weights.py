@@ -13,7 +13,7 @@ import torch
 from metaopt.optim._network import LSTMOptimizerNet
 
 FORMAT = "metaopt-lstm-optimizer"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "default.pt"
 
 
@@ -59,7 +59,8 @@ def weights_to_net(payload: Mapping[str, Any], *, source: str = "weights") -> LS
     if payload.get("version") != FORMAT_VERSION:
         raise ValueError(
             f"{source} has weights format version {payload.get('version')!r}; this metaopt "
-            f"reads version {FORMAT_VERSION}"
+            f"reads version {FORMAT_VERSION} (version 1 files hold the earlier per-coordinate "
+            "LSTM architecture, which was replaced: meta-train new weights with meta_train)"
         )
     config = dict(payload["config"])
     config["betas"] = tuple(config["betas"])

@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import copy
-import logging
+import io
 import math
 
 import pytest
 import torch
 from torch import nn
 
-from metaopt.optim import LSTMOptimizer, LSTMOptimizerNet, load_weights, preprocess_gradient
+from metaopt.optim import LSTMOptimizer, LSTMOptimizerNet, Segments, load_weights
+from metaopt.optim._optimizer import MAX_LR
 
 
 @pytest.fixture()
 def net() -> LSTMOptimizerNet:
-    # Random (non-zero) head weights so that the LSTM path, not only the Adam path, is exercised.
+    # Random (non-zero) heads so that the learned paths, not only the Adam path, are exercised.
     torch.manual_seed(0)
-    network = LSTMOptimizerNet(hidden_size=4)
-    nn.init.normal_(network.head.weight, std=0.5)
-    nn.init.normal_(network.head.bias, std=0.5)
+    network = LSTMOptimizerNet(hidden_size=4, mlp_hidden=3)
+    for layer in (network.head, network.coord_out):
+        nn.init.normal_(layer.weight, std=0.5)
+        nn.init.normal_(layer.bias, std=0.5)
     return network
 
 
@@ -31,20 +33,25 @@ def _quadratic_step(opt: torch.optim.Optimizer, params: list[torch.Tensor], seed
     opt.step()
 
 
-def test_preprocess_gradient_matches_the_paper_formula() -> None:
-    grad = torch.tensor([1.0, -1e-3, 1e-6, -1e-9, 0.0])
-    out = preprocess_gradient(grad, p=10.0)
-    assert out.shape == (5, 2)
-    assert out[0].tolist() == pytest.approx([0.0, 1.0])
-    assert out[1].tolist() == pytest.approx([math.log(1e-3) / 10, -1.0])
-    # Below exp(-10) ~ 4.5e-5 the second entry carries the scaled gradient.
-    assert out[2].tolist() == pytest.approx([-1.0, 1e-6 * math.exp(10)])
-    assert out[4].tolist() == pytest.approx([-1.0, 0.0])
+def _train(module: nn.Module, opt: torch.optim.Optimizer, steps: int, seed: int = 0) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    x, y = torch.randn(16, 4, generator=generator), torch.randn(16, 2, generator=generator)
+    for _ in range(steps):
+        opt.zero_grad()
+        nn.functional.mse_loss(module(x), y).backward()
+        opt.step()
+
+
+def test_segments_map_coordinates_to_tensors() -> None:
+    seg = Segments.from_shapes([(2, 3), (), (0, 4), (2,)])
+    assert seg.numels == [6, 1, 0, 2]
+    assert seg.ids.tolist() == [0] * 6 + [1] + [3] * 2
+    assert seg.static[:, 0].tolist() == [0.0, 1.0, 0.0, 1.0]  # vectors and scalars flagged
 
 
 def test_zero_head_network_reproduces_adam() -> None:
     torch.manual_seed(1)
-    net = LSTMOptimizerNet(hidden_size=4, init_lr=1e-2, max_direction=1e6)
+    net = LSTMOptimizerNet(hidden_size=4, init_lr=1e-2, max_direction=1e6, init_weight_decay=0)
     p_lstm = nn.Parameter(torch.randn(7))
     p_adam = nn.Parameter(p_lstm.detach().clone())
     lstm = LSTMOptimizer([p_lstm], weights=net)
@@ -72,28 +79,63 @@ def test_fused_update_equals_separate_updates(net: LSTMOptimizerNet) -> None:
     torch.testing.assert_close(b, b2)
 
 
+def test_state_lives_in_persistent_flat_buffers(net: LSTMOptimizerNet) -> None:
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
+    opt = LSTMOptimizer(model.parameters(), weights=net)
+    _train(model, opt, 1)
+    first, last = list(model.parameters())[0], list(model.parameters())[-1]
+    m_first, h_last = opt.state[first]["m"], opt.state[last]["h"]
+    assert (
+        m_first.untyped_storage().data_ptr() == opt.state[last]["m"].untyped_storage().data_ptr()
+    )
+    before = m_first.clone()
+    _train(model, opt, 2)
+    # Same tensor objects, updated in place: nothing was re-split or reassigned.
+    assert opt.state[first]["m"] is m_first and opt.state[last]["h"] is h_last
+    assert not torch.equal(m_first, before)
+    assert float(opt.state[first]["step"]) == 3.0
+
+
 def test_state_dict_round_trip_continues_identically(net: LSTMOptimizerNet) -> None:
     torch.manual_seed(3)
     model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
     opt = LSTMOptimizer(model.parameters(), weights=net, lr=0.5)
-    x, y = torch.randn(16, 4), torch.randn(16, 2)
-
-    def train(module: nn.Module, optimizer: torch.optim.Optimizer, steps: int) -> None:
-        for _ in range(steps):
-            optimizer.zero_grad()
-            nn.functional.mse_loss(module(x), y).backward()
-            optimizer.step()
-
-    train(model, opt, 3)
+    _train(model, opt, 3)
     clone = copy.deepcopy(model)
-    saved = copy.deepcopy(opt.state_dict())
+    buffer = io.BytesIO()
+    torch.save(opt.state_dict(), buffer)
+    buffer.seek(0)
+    saved = torch.load(buffer, weights_only=True)
     restored = LSTMOptimizer(clone.parameters(), weights=net, lr=0.5)
     restored.load_state_dict(saved)
     assert restored.param_groups[0]["lr"] == 0.5
-    train(model, opt, 3)
-    train(clone, restored, 3)
+    _train(model, opt, 3, seed=1)
+    _train(clone, restored, 3, seed=1)
     for p, q in zip(model.parameters(), clone.parameters(), strict=True):
         torch.testing.assert_close(p, q)
+
+
+def test_load_state_dict_of_another_model_names_the_parameter(net: LSTMOptimizerNet) -> None:
+    small = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
+    wide = nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 2))
+    opt_small = LSTMOptimizer(small.parameters(), weights=net)
+    _train(small, opt_small, 1)
+    opt_wide = LSTMOptimizer(wide.named_parameters(), weights=net)
+    expected = r"parameter '0.weight' \(shape \(16, 4\)\).*'m' has shape \(3, 32\), expected"
+    with pytest.raises(ValueError, match=expected + r" \(3, 64\)"):
+        opt_wide.load_state_dict(opt_small.state_dict())
+    # Another network architecture (other hidden size) is caught the same way.
+    other = LSTMOptimizer(copy.deepcopy(small).parameters(), weights=LSTMOptimizerNet(8))
+    with pytest.raises(ValueError, match=r"parameter 0 of group 0 .*'h' has shape \(4,\)"):
+        other.load_state_dict(opt_small.state_dict())
+    with pytest.raises(ValueError, match="parameter groups of sizes"):
+        LSTMOptimizer([nn.Parameter(torch.ones(2))], weights=net).load_state_dict(
+            opt_small.state_dict()
+        )
+    adam = torch.optim.Adam(small.parameters())
+    _train(small, adam, 1)
+    with pytest.raises(ValueError, match="no tensor 'm'"):
+        LSTMOptimizer(small.parameters(), weights=net).load_state_dict(adam.state_dict())
 
 
 def test_step_with_closure_returns_loss_and_updates(net: LSTMOptimizerNet) -> None:
@@ -112,6 +154,23 @@ def test_step_with_closure_returns_loss_and_updates(net: LSTMOptimizerNet) -> No
     assert opt.step() is None
 
 
+def test_zero_grad_set_to_none_skips_the_parameter(net: LSTMOptimizerNet) -> None:
+    p = nn.Parameter(torch.ones(3))
+    opt = LSTMOptimizer([p], weights=net)
+    p.grad = torch.ones(3)
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    assert p.grad is None
+    before = p.detach().clone()
+    opt.step()
+    assert torch.equal(p.detach(), before) and float(opt.state[p]["step"]) == 1.0
+    p.grad = torch.ones(3)
+    opt.zero_grad(set_to_none=False)
+    assert torch.equal(p.grad, torch.zeros(3))
+    opt.step()  # a zero gradient still counts as a step (momentum keeps moving it)
+    assert float(opt.state[p]["step"]) == 2.0
+
+
 def test_param_group_lr_scales_the_update(net: LSTMOptimizerNet) -> None:
     start = torch.randn(6, generator=torch.Generator().manual_seed(4))
     slow, fast = nn.Parameter(start.clone()), nn.Parameter(start.clone())
@@ -120,6 +179,80 @@ def test_param_group_lr_scales_the_update(net: LSTMOptimizerNet) -> None:
     fast.grad = torch.linspace(-1, 1, 6)
     opt.step()
     torch.testing.assert_close(fast - start, 3.0 * (slow - start))
+
+
+def test_maximize_ascends(net: LSTMOptimizerNet) -> None:
+    start = torch.randn(5, generator=torch.Generator().manual_seed(8))
+    up, down = nn.Parameter(start.clone()), nn.Parameter(start.clone())
+    opt_up = LSTMOptimizer([up], weights=net, maximize=True)
+    opt_down = LSTMOptimizer([down], weights=net)
+    for _ in range(3):
+        opt_up.zero_grad(), opt_down.zero_grad()
+        (-(up - 1).square().sum()).backward()  # maximise -f ...
+        (down - 1).square().sum().backward()  # ... is minimising f
+        opt_up.step(), opt_down.step()
+    torch.testing.assert_close(up, down)
+
+
+@pytest.mark.parametrize(
+    ("lr", "accepted"),
+    [
+        (0.0, "0 < lr <= 100"),
+        (-1.0, "0 < lr <= 100"),
+        (math.inf, "finite"),
+        (math.nan, "finite"),
+        (1e39, "finite"),
+        (MAX_LR * 1.01, "lr <= 100"),
+        (True, "real number"),
+        ("0.1", "real number"),
+    ],
+)
+def test_invalid_lr_is_rejected_everywhere(net: LSTMOptimizerNet, lr, accepted: str) -> None:
+    p, q = nn.Parameter(torch.ones(2)), nn.Parameter(torch.ones(2))
+    got = f"got {lr!r}"
+    with pytest.raises(ValueError, match=rf"LSTMOptimizer: lr must .*{accepted}.*") as info:
+        LSTMOptimizer([p], weights=net, lr=lr)
+    assert got in str(info.value)
+    with pytest.raises(ValueError, match=r"parameter group 1: lr must") as info:
+        LSTMOptimizer([{"params": [p]}, {"params": [q], "lr": lr}], weights=net)
+    assert got in str(info.value)
+    opt = LSTMOptimizer([p], weights=net)
+    with pytest.raises(ValueError, match=r"parameter group 1: lr must"):
+        opt.add_param_group({"params": [q], "lr": lr})
+    assert len(opt.param_groups) == 1
+
+
+def test_lr_changed_after_construction_is_checked_at_step(net: LSTMOptimizerNet) -> None:
+    p = nn.Parameter(torch.ones(3))
+    opt = LSTMOptimizer([p], weights=net)
+    p.grad = torch.ones(3)
+    opt.param_groups[0]["lr"] = 0.0  # a scheduler may anneal to zero: no update, no NaN
+    opt.step()
+    assert torch.equal(p.detach(), torch.ones(3))
+    opt.param_groups[0]["lr"] = -1.0
+    with pytest.raises(ValueError, match=r"parameter group 0: lr must .*got -1.0"):
+        opt.step()
+
+
+def test_other_invalid_arguments_are_rejected(net: LSTMOptimizerNet) -> None:
+    p = nn.Parameter(torch.ones(2))
+    with pytest.raises(ValueError, match="maximize must be a bool, got 'yes'"):
+        LSTMOptimizer([p], weights=net, maximize="yes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="parameter group 0: maximize must be a bool"):
+        LSTMOptimizer([{"params": [p], "maximize": 1}], weights=net)
+    with pytest.raises(ValueError, match="compile must be"):
+        LSTMOptimizer([p], weights=net, compile="auto")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="weights must be"):
+        LSTMOptimizer([p], weights=3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="not found"):
+        load_weights("/nonexistent/weights.pt")
+    with pytest.raises(TypeError, match="complex"):
+        LSTMOptimizer([nn.Parameter(torch.ones(2, dtype=torch.complex64))], weights=net)
+    sparse = nn.Parameter(torch.ones(3))
+    opt = LSTMOptimizer([sparse], weights=net)
+    sparse.grad = torch.ones(3).to_sparse()
+    with pytest.raises(TypeError, match="sparse"):
+        opt.step()
 
 
 def test_any_shape_zero_size_and_non_contiguous(net: LSTMOptimizerNet) -> None:
@@ -140,61 +273,94 @@ def test_any_shape_zero_size_and_non_contiguous(net: LSTMOptimizerNet) -> None:
     for p, q in zip(params, reference, strict=True):
         assert p.shape == q.shape
         torch.testing.assert_close(p.detach(), q.detach())
-    assert params[1].numel() == 0 and opt.state[params[1]]["h"].shape == (0, net.hidden_size)
+    assert params[1].numel() == 0 and opt.state[params[1]]["m"].shape == (3, 0)
+    assert all(torch.isfinite(v).all() for s in opt.state.values() for v in s.values())
 
 
-def test_non_finite_gradients_never_reach_parameters(
-    net: LSTMOptimizerNet, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_non_finite_gradients_never_reach_parameters(net: LSTMOptimizerNet) -> None:
     p = nn.Parameter(torch.zeros(5))
     opt = LSTMOptimizer([p], weights=net)
     p.grad = torch.ones(5)
     opt.step()
     before = p.detach().clone()
-    h_before = opt.state[p]["h"].clone()
+    m_before, v_before = opt.state[p]["m"].clone(), opt.state[p]["v"].clone()
     p.grad = torch.tensor([float("nan"), float("inf"), -float("inf"), 1.0, 1e30])
-    with caplog.at_level(logging.WARNING, logger="metaopt.optim"):
-        opt.step()
-    assert "non-finite" in caplog.text
+    opt.step()
     assert torch.isfinite(p).all()
-    torch.testing.assert_close(p[:3], before[:3])  # skipped coordinates stay put
-    torch.testing.assert_close(opt.state[p]["h"][:3], h_before[:3])
+    torch.testing.assert_close(p[:3], before[:3])  # skipped coordinates stay put...
+    torch.testing.assert_close(opt.state[p]["m"][:, :3], m_before[:, :3])  # ...and moments
+    torch.testing.assert_close(opt.state[p]["v"][:3], v_before[:3])
     assert not torch.equal(p[3:], before[3:])
     for value in opt.state[p].values():
         assert torch.isfinite(value).all()
 
 
-@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+def test_nothing_non_finite_at_the_largest_lr(net: LSTMOptimizerNet, dtype) -> None:
+    generator = torch.Generator().manual_seed(9)
+    p = nn.Parameter(torch.randn(64, generator=generator).to(dtype))
+    opt = LSTMOptimizer([p], weights=net, lr=MAX_LR)
+    for step in range(40):
+        scale = 10.0 ** (step % 9 * 4 - 8)  # gradients from 1e-8 to 1e24, any sign
+        grad = torch.randn(64, generator=generator) * scale
+        grad[step % 64] = float("nan") if step % 2 else float("inf")
+        p.grad = grad.to(dtype)
+        opt.step()
+        assert torch.isfinite(p).all(), f"step {step}"
+
+
+def test_step_does_not_synchronise_with_the_host(
+    net: LSTMOptimizerNet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
+    opt = LSTMOptimizer(model.parameters(), weights=net)
+    _train(model, opt, 1)
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a tensor value was read back to the host during step()")
+
+    for name in ("item", "tolist", "__bool__", "__float__", "__int__"):
+        monkeypatch.setattr(torch.Tensor, name, forbidden)
+    for p in model.parameters():
+        p.grad = torch.ones_like(p)
+    model[0].weight.grad[0, 0] = float("nan")
+    opt.step()  # must not call any of the above
+    monkeypatch.undo()
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16])
 def test_other_parameter_dtypes(net: LSTMOptimizerNet, dtype: torch.dtype) -> None:
     p = nn.Parameter(torch.ones(4, dtype=dtype))
     opt = LSTMOptimizer([p], weights=net)
     p.grad = torch.ones(4, dtype=dtype)
     opt.step()
     assert p.dtype == dtype and (p < 1).all()
-
-
-def test_invalid_arguments_are_rejected(net: LSTMOptimizerNet) -> None:
-    p = nn.Parameter(torch.ones(2))
-    with pytest.raises(ValueError, match="lr must be a positive number"):
-        LSTMOptimizer([p], weights=net, lr=0.0)
-    with pytest.raises(TypeError, match="weights must be"):
-        LSTMOptimizer([p], weights=3)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="not found"):
-        load_weights("/nonexistent/weights.pt")
-    sparse = nn.Parameter(torch.ones(3))
-    opt = LSTMOptimizer([sparse], weights=net)
-    sparse.grad = torch.ones(3).to_sparse()
-    with pytest.raises(TypeError, match="sparse"):
-        opt.step()
+    assert opt.state[p]["v"].dtype == torch.float32  # the network's state stays float32
+    restored = LSTMOptimizer([nn.Parameter(p.detach().clone())], weights=net)
+    restored.load_state_dict(opt.state_dict())
+    (q,) = restored.param_groups[0]["params"]
+    assert restored.state[q]["v"].dtype == torch.float32
+    torch.testing.assert_close(restored.state[q]["v"], opt.state[p]["v"])
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_parameters(net: LSTMOptimizerNet) -> None:
     p = nn.Parameter(torch.ones(10, device="cuda"))
+    q = nn.Parameter(torch.ones(10))
     opt = LSTMOptimizer([p], weights=net)
-    p.grad = torch.ones(10, device="cuda")
-    opt.step()
-    assert opt.state[p]["h"].device.type == "cuda" and (p < 1).all()
+    ref = LSTMOptimizer([q], weights=net)
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for _ in range(3):
+            p.grad = torch.ones(10, device="cuda")
+            q.grad = torch.ones(10)
+            opt.step()
+            ref.step()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert opt.state[p]["m"].device.type == "cuda"
+    torch.testing.assert_close(p.detach().cpu(), q.detach(), rtol=1e-4, atol=1e-5)
 
 
 def test_parameters_skipped_or_added_later_match_separate_optimizers(
@@ -221,3 +387,46 @@ def test_parameters_skipped_or_added_later_match_separate_optimizers(
     torch.testing.assert_close(a, a2)
     torch.testing.assert_close(b, b2)
     assert float(joint.state[b]["step"]) == 3.0 and float(joint.state[a]["step"]) == 5.0
+
+
+def test_compile_failure_falls_back_to_eager_silently(
+    net: LSTMOptimizerNet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_compile(module, **kwargs):
+        def run(*args):
+            raise RuntimeError("backend unavailable")
+
+        return run
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    torch.manual_seed(7)
+    eager_model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
+    fallback_model = copy.deepcopy(eager_model)
+    eager = LSTMOptimizer(eager_model.parameters(), weights=net, compile=False)
+    fallback = LSTMOptimizer(fallback_model.parameters(), weights=net, compile=True)
+    _train(eager_model, eager, 3)
+    _train(fallback_model, fallback, 3)
+    for p, q in zip(eager_model.parameters(), fallback_model.parameters(), strict=True):
+        torch.testing.assert_close(p, q)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not torch.cuda.is_available(),
+    reason="needs a CUDA device (compiling on CPU takes minutes and does not pay there)",
+)
+def test_compiled_update_matches_eager_on_cuda(net: LSTMOptimizerNet) -> None:
+    torch.manual_seed(7)
+    eager_model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2)).cuda()
+    compiled_model = copy.deepcopy(eager_model)
+    eager = LSTMOptimizer(eager_model.parameters(), weights=net, compile=False)
+    compiled = LSTMOptimizer(compiled_model.parameters(), weights=net)  # compiles on CUDA
+    generator = torch.Generator().manual_seed(0)
+    x, y = torch.randn(16, 4, generator=generator), torch.randn(16, 2, generator=generator)
+    for module, opt in ((eager_model, eager), (compiled_model, compiled)):
+        for _ in range(3):
+            opt.zero_grad()
+            nn.functional.mse_loss(module(x.cuda()), y.cuda()).backward()
+            opt.step()
+    for p, q in zip(eager_model.parameters(), compiled_model.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)

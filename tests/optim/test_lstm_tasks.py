@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from metaopt.optim import MLPSpec, TabularData, TabularTaskFamily, TaskMixture, load_tabular
+from metaopt.optim import (
+    ConvSpec,
+    MLPSpec,
+    TabularData,
+    TabularTaskFamily,
+    TaskMixture,
+    load_tabular,
+)
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +73,35 @@ def test_regression_targets_are_standardised_and_mixture_draws_both() -> None:
     reg = next(t for t in tasks if t.task == "regression")
     assert abs(float(reg.y_train.mean())) < 1e-4 and abs(float(reg.y_train.std()) - 1) < 0.01
     assert reg.n_outputs == 1 and reg.loss(torch.zeros(len(reg.y_train), 1), reg.y_train) > 0
+
+
+def test_full_batch_tasks_and_validation_rows(wine: TabularData) -> None:
+    family = TabularTaskFamily([wine], [MLPSpec((8,), "tanh")], max_train_rows=40, batch_size=None)
+    task = family.tasks(1, seed=1)[0]
+    assert task.full_batch and len(task.y_train) == 40
+    batches = task.batch_indices(3)
+    assert batches.shape == (3, 40) and all(sorted(b.tolist()) == list(range(40)) for b in batches)
+    # Few held-out rows: all of them every step; many: a fixed random batch per step.
+    assert task.validation_indices(2).shape == (2, len(task.y_test))
+    assert task.validation_indices(5, batch_size=8).shape == (5, 8)
+    minibatch = TabularTaskFamily([wine], [MLPSpec((8,), "tanh")], batch_size=16).tasks(1, seed=1)
+    assert not minibatch[0].full_batch and minibatch[0].batch_indices(3).shape == (3, 16)
+
+
+def test_conv_family_on_digits_keeps_every_pixel() -> None:
+    digits = load_tabular("sklearn:digits")
+    family = TabularTaskFamily(
+        [digits], [ConvSpec((8, 8), (4, 8))], feature_fraction=(0.3, 0.5), max_classes=3
+    )
+    task = family.tasks(1, seed=0)[0]
+    assert task.n_features == 64 and "conv-4x8" in task.name
+    model = task.model()
+    assert any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+    assert model(task.X_train[:5]).shape == (5, task.n_outputs)
+    with pytest.raises(ValueError, match="needs rows of 64 features, got 10"):
+        ConvSpec((8, 8)).build(10, 2)
+    with pytest.raises(ValueError, match="channels must be positive"):
+        ConvSpec((8, 8), ())
 
 
 def test_invalid_specifications_are_rejected(wine: TabularData) -> None:

@@ -59,6 +59,7 @@ def test_short_meta_training_improves_the_meta_loss(family: TabularTaskFamily) -
     assert len(losses) == 8 and all(np.isfinite(losses))
 
 
+@pytest.mark.slow
 def test_resumed_meta_training_matches_an_uninterrupted_run(tmp_path, family) -> None:
     kwargs = dict(
         n_iterations=4, horizon=(12, 16), unroll=(4, 8), validation_tasks=0, progress=False
@@ -88,6 +89,45 @@ def test_trajectory_without_meta_optimizer_changes_nothing(family) -> None:
         torch.testing.assert_close(value, before[key])
 
 
+def test_meta_training_path_matches_the_optimizer_users_call(family) -> None:
+    """run_trajectory (functional, flat parameters) and LSTMOptimizer apply the same update."""
+    torch.manual_seed(4)
+    net = LSTMOptimizerNet(hidden_size=4, mlp_hidden=3)
+    for layer in (net.head, net.coord_out):
+        torch.nn.init.normal_(layer.weight, std=0.5)
+        torch.nn.init.normal_(layer.bias, std=0.5)
+    task = family.tasks(1, seed=3)[0]
+    functional = run_trajectory(net, task, 15)
+    model = task.model()
+    opt = LSTMOptimizer(model.parameters(), weights=net)
+    losses = []
+    for rows in task.batch_indices(15):
+        opt.zero_grad()
+        loss = task.loss(model(task.X_train[rows]), task.y_train[rows])
+        losses.append(float(loss.detach()))
+        loss.backward()
+        opt.step()
+    np.testing.assert_allclose(functional, losses, rtol=1e-5, atol=1e-6)
+
+
+def test_meta_objective_weights_the_validation_loss(family) -> None:
+    task = family.tasks(1, seed=5)[0]
+    rows = task.validation_indices(4)
+    assert rows.shape[0] == 4 and int(rows.max()) < len(task.y_test)
+    results = {}
+    for weight in (0.0, 1.0):
+        torch.manual_seed(0)
+        net = LSTMOptimizerNet(hidden_size=4)
+        meta_opt = torch.optim.SGD(net.parameters(), lr=0.0)  # lr 0: the objective only
+        results[weight] = run_trajectory(
+            net, task, 6, unroll=6, meta_optimizer=meta_opt, validation_weight=weight
+        )
+    # Same trajectory, different objective: the mean log training vs validation loss.
+    assert results[0.0][0] != pytest.approx(results[1.0][0])
+    with pytest.raises(ValueError, match="validation_weight must be in"):
+        run_trajectory(LSTMOptimizerNet(), task, 2, validation_weight=1.5)
+
+
 def test_weights_round_trip_and_bad_files(tmp_path) -> None:
     torch.manual_seed(2)
     net = LSTMOptimizerNet(hidden_size=3, betas=(0.8, 0.95))
@@ -102,8 +142,13 @@ def test_weights_round_trip_and_bad_files(tmp_path) -> None:
     torch.save({"format": "something-else"}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not a metaopt LSTM optimizer weights file"):
         load_weights(tmp_path / "other.pt")
+    payload = torch.load(path, weights_only=True)
+    payload["version"] = 1
+    with pytest.raises(ValueError, match="version 1 files hold the earlier"):
+        load_weights(payload)
 
 
+@pytest.mark.slow
 def test_shipped_weights_train_a_small_mlp() -> None:
     """The pretrained optimizer brings an iris MLP's training loss below 0.1 in 300 steps."""
     assert DEFAULT_WEIGHTS.is_file() and DEFAULT_WEIGHTS.stat().st_size < 1_000_000
