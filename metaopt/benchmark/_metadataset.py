@@ -125,12 +125,19 @@ class MetaDataset:
         return rows.reset_index(drop=True)
 
     def duplicates_of(self, dataset: str) -> set[str]:
-        """``dataset`` and every dataset with the same fingerprint or OpenML dataset id."""
+        """``dataset`` and its group: the same fingerprint, OpenML dataset id or ``group``.
+
+        A ``group`` fact (from :attr:`metaopt.knowledge.KnowledgeBase.groups`) joins copies of
+        one table under other names, encodings, class subsets or targets.
+        """
         if dataset not in self.datasets.index:
             return {dataset}
         row = self.datasets.loc[dataset]
         same = {dataset}
-        for column in ("fingerprint", "openml_did"):
+        columns = ["fingerprint", "openml_did"]
+        if "group" in self.datasets.columns:
+            columns.append("group")
+        for column in columns:
             value = row[column]
             if _present(value):
                 values = self.datasets[column]
@@ -211,6 +218,8 @@ class MetaDataset:
             "sources": [f"external:{self.name}"],
             "command": "metaopt.benchmark",
         }
+        if "group" in self.datasets.columns:
+            provenance["groups"] = {str(d): str(g) for d, g in self.datasets["group"].items()}
         return KnowledgeBase(self.to_evaluations_table(), metafeatures, provenance)
 
 

@@ -11,11 +11,7 @@ import optuna
 import pandas as pd
 
 from metaopt.benchmark._metadataset import MetaDataset
-from metaopt.benchmark._warmstart import (
-    cmaes_source_trials,
-    greedy_portfolio,
-    nearest_dataset_configs,
-)
+from metaopt.benchmark._warmstart import cmaes_source_trials
 
 logger = logging.getLogger("metaopt.benchmark")
 
@@ -120,20 +116,6 @@ def _ws_cmaes(context: MethodContext, seed: int) -> Plan:
     )
 
 
-def _prepare_nearest(context: MethodContext) -> None:
-    meta = context.require_meta("nearest+tpe")
-    context.cache["warm"] = nearest_dataset_configs(meta, context.metafeatures, context.n_warm)
-
-
-def _prepare_portfolio(context: MethodContext) -> None:
-    meta = context.require_meta("portfolio+tpe")
-    context.cache["warm"] = greedy_portfolio(meta, context.n_warm)
-
-
-def _warm_tpe(context: MethodContext, seed: int) -> Plan:
-    return Plan(optuna.samplers.TPESampler(seed=seed), list(context.cache["warm"]))  # type: ignore[arg-type]
-
-
 BUILTIN_METHODS: dict[str, Method] = {
     m.name: m
     for m in (
@@ -147,21 +129,6 @@ BUILTIN_METHODS: dict[str, Method] = {
             "warm-started CMA-ES: CmaEsSampler(source_trials=...) from the 3 most similar "
             "datasets",
             _prepare_ws_cmaes,
-        ),
-        Method(
-            "nearest+tpe",
-            _warm_tpe,
-            True,
-            "best configurations of the nearest datasets by metafeatures (auto-sklearn 1.0), "
-            "then TPE",
-            _prepare_nearest,
-        ),
-        Method(
-            "portfolio+tpe",
-            _warm_tpe,
-            True,
-            "greedy portfolio over the other datasets (auto-sklearn 2.0 style), then TPE",
-            _prepare_portfolio,
         ),
     )
 }
@@ -186,7 +153,7 @@ def resolve_methods(names: list[str] | None) -> list[Method]:
 
 
 def _metasampler_methods() -> dict[str, Method]:
-    """``metasampler-<model>`` for each meta-model MetaSampler accepts (empty until it exists)."""
+    """The methods built on :class:`metaopt.MetaSampler` (empty when it cannot be imported)."""
     try:
         from metaopt.benchmark._metasampler import metasampler_methods
     except ImportError as error:  # the meta-model package is optional for the harness

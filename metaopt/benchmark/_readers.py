@@ -187,6 +187,8 @@ def from_knowledge(knowledge: object, space: str, *, task: str | None = None) ->
     columns = ["dataset", "config_id", "score", *distributions]
     table = evaluations[columns].copy()
     datasets = evaluations.groupby("dataset", sort=False)[["fingerprint"]].first()
+    groups = getattr(knowledge, "groups", {})
+    datasets["group"] = [groups.get(d, d) for d in datasets.index]
     metafeatures = knowledge.metafeatures  # type: ignore[attr-defined]
     suffix = "" if task == "classification" else f"-{task}"
     meta = MetaDataset(

@@ -29,8 +29,8 @@ _STATUS = {TrialState.COMPLETE: "ok", TrialState.FAIL: "failed", TrialState.PRUN
 
 
 def from_studies(
-    storage: str | optuna.storages.BaseStorage,
-    study_names: str | Iterable[str],
+    storage: str | optuna.storages.BaseStorage | None,
+    study_names: str | optuna.Study | Iterable[str | optuna.Study],
 ) -> KnowledgeBase:
     """A knowledge base made of finished Optuna studies that carry their dataset's metafeatures.
 
@@ -44,8 +44,10 @@ def from_studies(
     trials become ``failed`` rows. Multi-objective studies are not supported.
 
     Args:
-        storage: An Optuna storage or its URL (``"sqlite:///studies.db"``, ...).
-        study_names: One study name or several.
+        storage: An Optuna storage or its URL (``"sqlite:///studies.db"``, ...); may be
+            ``None`` when every study is given as an :class:`optuna.Study`.
+        study_names: Study names (in ``storage``) or :class:`optuna.Study` objects, one or
+            several.
 
     Raises:
         ValueError: for a missing study, a multi-objective study, a study without metafeatures
@@ -63,16 +65,27 @@ def from_studies(
         >>> kb.spaces, len(kb.evaluations), bool(kb.evaluations["score"].max() <= 0)
         (['study:mine'], 3, True)
     """
-    names = [study_names] if isinstance(study_names, str) else list(study_names)
-    if not names:
+    items = [study_names] if isinstance(study_names, str | optuna.Study) else list(study_names)
+    if not items:
         raise ValueError("study_names is empty: name at least one study")
     rows: list[dict[str, Any]] = []
     metafeatures: dict[str, pd.Series] = {}
-    for name in names:
-        try:
-            study = optuna.load_study(study_name=name, storage=storage)
-        except KeyError as error:
-            raise ValueError(f"no study named {name!r} in the storage") from error
+    names = []
+    for item in items:
+        if isinstance(item, optuna.Study):
+            study = item
+        elif storage is None:
+            raise ValueError(
+                f"study {item!r} is given by name: pass the storage that holds it, or the "
+                "optuna.Study object itself"
+            )
+        else:
+            try:
+                study = optuna.load_study(study_name=str(item), storage=storage)
+            except KeyError as error:
+                raise ValueError(f"no study named {item!r} in the storage") from error
+        name = study.study_name
+        names.append(name)
         dataset = f"study:{name}"
         study_rows, features = _study_rows(study, dataset)
         rows.extend(study_rows)

@@ -7,7 +7,9 @@ All models are scikit-learn-style estimators fitted on a knowledge table
   (auto-sklearn 1.0);
 - :class:`SurrogateRanker`: a learned model of the normalised score across datasets and
   configurations, ranking candidates into a diverse top-n;
-- :class:`Portfolio`: a dataset-independent greedy portfolio (auto-sklearn 2.0), the fallback.
+- :class:`Portfolio`: a dataset-independent greedy portfolio (auto-sklearn 2.0), the fallback;
+- :class:`TransferEnsemble`: a posterior-weighted mixture of per-dataset models that keeps
+  transferring inside a search (:class:`metaopt.MetaSampler` re-weights it after every trial).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from metaopt.metamodel._portfolio import Portfolio, greedy_portfolio
 from metaopt.metamodel._registry import DEFAULT_MODEL, MODEL_NAMES, make_model
 from metaopt.metamodel._scaling import MetafeatureScaler
 from metaopt.metamodel._surrogate import SurrogateRanker
+from metaopt.metamodel._transfer import TransferEnsemble, TransferSession
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -31,6 +34,8 @@ __all__ = [
     "NearestDatasets",
     "Portfolio",
     "SurrogateRanker",
+    "TransferEnsemble",
+    "TransferSession",
     "greedy_diverse_top_n",
     "greedy_portfolio",
     "make_model",

@@ -6,20 +6,21 @@ from metaopt.metamodel._base import MetaModel
 from metaopt.metamodel._nearest import NearestDatasets
 from metaopt.metamodel._portfolio import Portfolio
 from metaopt.metamodel._surrogate import SurrogateRanker
+from metaopt.metamodel._transfer import TransferEnsemble
 
 _MODELS: dict[str, type[MetaModel]] = {
     "nearest": NearestDatasets,
     "portfolio": Portfolio,
     "surrogate": SurrogateRanker,
+    "transfer": TransferEnsemble,
 }
 
 #: Names accepted by :func:`make_model` (and by ``model=`` of suggest and MetaSampler).
 MODEL_NAMES: tuple[str, ...] = tuple(_MODELS)
 
-#: The model used when none is given: the one with the lowest regret in the leave-one-dataset-out
-#: evaluation on the shipped knowledge base (experiments/metamodel_lodo.py; see
-#: docs/metamodel.md), which the full-search benchmark (experiments/openml_suite.py) agreed with.
-DEFAULT_MODEL: str = "portfolio"
+#: The model used when none is given: the transfer ensemble, which keeps learning inside a
+#: search (see docs/metamodel.md for the leave-one-group-out evidence).
+DEFAULT_MODEL: str = "transfer"
 
 
 def make_model(model: str | MetaModel | None = None) -> MetaModel:

@@ -18,6 +18,9 @@ TRIAL_WARM_START = "metaopt:warm_start"
 #: Trial user attribute: the trial's parameters were chosen by the meta-model among this many
 #: candidates of the base sampler.
 TRIAL_RERANKED = "metaopt:reranked"
+#: Trial user attribute of a configuration proposed by the in-search transfer: the expected
+#: improvement and the known datasets weighing most at that point.
+TRIAL_TRANSFER = "metaopt:transfer"
 
 
 def json_floats(values: dict[str, float]) -> dict[str, float | None]:

@@ -16,6 +16,7 @@ from optuna.samplers import BaseSampler, TPESampler
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
+from metaopt.exceptions import warn_fallback
 from metaopt.metamodel._base import MetaModel
 from metaopt.metamodel._data import plain
 from metaopt.metamodel._default import dataset_metafeatures, fitted_model, resolve_knowledge
@@ -23,6 +24,7 @@ from metaopt.metamodel._registry import MODEL_NAMES
 from metaopt.samplers import _attrs
 from metaopt.samplers._mapping import UNMAPPABLE, fit_to_distribution
 from metaopt.samplers._rerank import MIN_WEIGHT, fading_weight, rerank_candidates
+from metaopt.samplers._transfer import InSearchTransfer, intersection
 
 _logger = logging.getLogger("metaopt.samplers")
 
@@ -42,14 +44,21 @@ class WarmStart:
 
 
 class MetaSampler(BaseSampler):
-    """Optuna sampler that starts from the configurations a meta-model proposes for the dataset.
+    """Optuna sampler that transfers what worked on other datasets into the study, throughout.
 
-    Trials numbered ``0 .. n_warm - 1`` evaluate the meta-model's suggestions for the dataset
-    (best first); later trials, and every parameter a suggestion does not cover, come from the
-    wrapped ``base_sampler``, which sees the warm-start trials as ordinary history. Each
-    suggested value is mapped to the distribution the objective asks for by parameter name:
-    numbers are clipped to the range and rounded to the step, categories must match a choice,
-    anything else goes to the base sampler.
+    Trials numbered ``0 .. n_warm - 1`` evaluate the meta-model's first suggestions for the
+    dataset. After them, with the default meta-model (:class:`~metaopt.metamodel.
+    TransferEnsemble`), transfer goes on inside the search: after every trial the known
+    datasets are re-weighted by how well each one's recorded results rank the configurations
+    this study has observed, and the next trial evaluates the configuration with the highest
+    expected improvement under that mixture, generated and ranked in the objective's own
+    distributions (parameters it lacks are dropped, ones the knowledge lacks come from the base
+    sampler, no configuration is proposed twice). A growing share of trials, ``n / (n + fade)``
+    after ``n`` own trials, and every trial once transfer expects no improvement, goes to the
+    wrapped ``base_sampler``, which sees all trials as ordinary history. Each suggested value is
+    mapped to the distribution the objective asks for by parameter name: numbers are clipped to
+    the range and rounded to the step, categories must match a choice, anything else goes to
+    the base sampler.
 
     Every :class:`~optuna.samplers.BaseSampler` hook is passed to the base sampler, so any
     Optuna sampler can be wrapped (TPE by default).
@@ -67,10 +76,15 @@ class MetaSampler(BaseSampler):
     optuna-dashboard). The study gets the dataset's metafeatures, task, space and identity as
     user attributes, so :func:`metaopt.knowledge.from_studies` can learn from it later.
 
-    **Bad input.** An unknown space, an objective sharing no parameter with the knowledge base,
+    **Past studies as sources.** ``source_studies`` adds the user's own finished studies (any
+    Optuna storage, any search space) to the knowledge, or replaces it with
+    ``knowledge=False``; each study is one more known dataset.
+
+    **Fallbacks.** An unknown space, an objective sharing no parameter with the knowledge base,
     a dataset whose metafeatures cannot be computed or a knowledge base that cannot be read
-    are logged (logger ``"metaopt.samplers"``) and the study continues with the portfolio or the
-    base sampler alone; errors in the arguments themselves raise at construction.
+    emit a :class:`metaopt.exceptions.FallbackWarning` (and are logged on
+    ``"metaopt.samplers"``), and the study continues with the portfolio or the base sampler
+    alone; errors in the arguments themselves raise at construction.
 
     Args:
         dataset: The dataset being tuned: anything :func:`metaopt.load_dataset` accepts. May be
@@ -85,7 +99,15 @@ class MetaSampler(BaseSampler):
         model: Meta-model name or instance (see :func:`metaopt.suggest`); ``None``: default.
         metafeatures: Precomputed metafeatures of the dataset (skips extraction).
         task: ``"classification"`` or ``"regression"``; taken from ``dataset`` when omitted.
-        seed: Seed of the default base sampler and of the re-ranking draws.
+        seed: Seed of the default base sampler, of the space-filling candidates and of which
+            trials go to the base sampler.
+        source_studies: Finished :class:`optuna.Study` objects (or names in ``storage``) whose
+            trials are known datasets too (see :func:`metaopt.knowledge.from_studies`).
+        storage: The storage of ``source_studies`` given by name.
+        transfer: Keep transferring after the warm start (needs a meta-model with
+            ``session``, as the default has); ``False``: the base sampler takes over.
+        fade: After ``n`` own trials, a trial goes to the base sampler with probability
+            ``n / (n + fade)``.
         rerank: After the warm start, draw this many candidates from the base sampler and keep
             the one the meta-model predicts best, with probability
             ``n_warm / (n_warm + trials of the study's own)`` until that falls below 0.2.
@@ -110,7 +132,7 @@ class MetaSampler(BaseSampler):
         dataset: Any = None,
         *,
         space: str | None = None,
-        n_warm: int = 10,
+        n_warm: int = 2,
         base_sampler: BaseSampler | None = None,
         knowledge: Any = None,
         model: str | MetaModel | None = None,
@@ -118,7 +140,18 @@ class MetaSampler(BaseSampler):
         task: str | None = None,
         seed: int | None = None,
         rerank: int = 0,
+        source_studies: Sequence[optuna.Study | str] | None = None,
+        storage: str | optuna.storages.BaseStorage | None = None,
+        transfer: bool = True,
+        fade: float = 100.0,
     ) -> None:
+        if not isinstance(fade, int | float) or isinstance(fade, bool) or not fade > 0:
+            raise ValueError(f"fade must be a positive number, got {fade!r}")
+        if source_studies is not None and not isinstance(source_studies, list | tuple):
+            raise TypeError(
+                "source_studies must be a list of optuna.Study objects or study names, got "
+                f"{type(source_studies).__name__}"
+            )
         if not isinstance(rerank, int) or isinstance(rerank, bool) or rerank < 0:
             raise ValueError(f"rerank must be an int >= 0 (0 = off), got {rerank!r}")
         if not isinstance(n_warm, int) or isinstance(n_warm, bool) or n_warm < 0:
@@ -137,6 +170,13 @@ class MetaSampler(BaseSampler):
             raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
         self._base_sampler = base_sampler if base_sampler is not None else TPESampler(seed=seed)
         self._n_warm = n_warm
+        self._seed = seed if seed is not None else int(np.random.SeedSequence().entropy % 2**31)
+        self._transfer_enabled = bool(transfer)
+        self._fade = float(fade)
+        self._source_studies = list(source_studies or [])
+        self._storage = storage
+        self._transfer: InSearchTransfer | None = None
+        self._roles: dict[tuple[str, int], str] = {}
         self._space = space
         self._knowledge = knowledge
         self._model = model
@@ -170,9 +210,10 @@ class MetaSampler(BaseSampler):
                 )
         if dataset is None:
             if metafeatures is None:
-                _logger.warning(
-                    "MetaSampler got neither a dataset nor metafeatures: warm-starting from "
-                    "the dataset-independent portfolio"
+                warn_fallback(
+                    _logger,
+                    "MetaSampler got neither a dataset nor metafeatures: its prior over the "
+                    "known datasets cannot use the dataset",
                 )
             return metafeatures
         from metaopt.datasets import Dataset, load_dataset
@@ -190,10 +231,10 @@ class MetaSampler(BaseSampler):
         try:
             return dataset_metafeatures(data)
         except Exception as error:  # extraction failure must not stop the study
-            _logger.warning(
-                "metafeature extraction failed for %s (%s): warm-starting from the portfolio",
-                data.name,
-                error,
+            warn_fallback(
+                _logger,
+                f"metafeature extraction failed for {data.name} ({error}): warm-starting "
+                "without the dataset's description",
             )
             return None
 
@@ -218,9 +259,12 @@ class MetaSampler(BaseSampler):
                 raise ValueError(f"unknown space {space!r}; the knowledge base holds {kb.spaces}")
             ranked, model_name = self._ranked(kb, space)
         except Exception as error:  # logged fallback to the base sampler, never a crash
-            _logger.warning("warm start disabled (%s); using the base sampler only", error)
+            warn_fallback(_logger, f"warm start disabled ({error}); using the base sampler only")
             return []
         self._warm_origin = {"model": model_name, "space": space}
+        model = self._fitted
+        if self._transfer_enabled and model is not None and hasattr(model, "session"):
+            self._transfer = InSearchTransfer(model, self._metafeatures, space, self._task)
         return [
             WarmStart(plain(p), float(s), str(src))
             for p, s, src in zip(ranked["params"], ranked["score"], ranked["source"], strict=True)
@@ -230,16 +274,30 @@ class MetaSampler(BaseSampler):
         task = self._task
         model = fitted_model(self._model, kb, space)
         self._fitted = model
+        if not model.uses_metafeatures and hasattr(model, "session"):
+            frame = model.explain(None, self._n_warm, space=space, task=task)
+            return frame, type(model).__name__
         if self._metafeatures is not None and model.uses_metafeatures:
             try:
                 frame = model.explain(self._metafeatures, self._n_warm, space=space, task=task)
                 return frame, type(model).__name__
             except ValueError as error:
-                _logger.warning("meta-model failed (%s): using the portfolio", error)
+                warn_fallback(_logger, f"meta-model failed ({error}): using the portfolio")
         portfolio = fitted_model("portfolio", kb, space)
         return portfolio.explain(None, self._n_warm, space=space, task=task), "Portfolio"
 
     def _knowledge_base(self) -> Any:
+        if self._source_studies:
+            from metaopt.knowledge import from_studies
+
+            studies = from_studies(self._storage, self._source_studies)
+            if self._space is not None:  # the studies tuned this same space
+                studies.evaluations["space"] = self._space
+            shipped = None if self._knowledge is False else resolve_knowledge(self._knowledge)
+            self._knowledge = studies if shipped is None else shipped.concat(studies)
+            self._source_studies = []
+        elif self._knowledge is False:
+            raise ValueError("knowledge=False needs source_studies to learn from")
         kb = resolve_knowledge(self._knowledge)
         self._knowledge = kb  # later calls (and pickles) reuse the loaded table
         return kb
@@ -254,18 +312,27 @@ class MetaSampler(BaseSampler):
             kb = self._knowledge_base()
             overlap = {s: len(names & set(kb.param_names(s))) for s in kb.spaces}
         except Exception as error:  # logged fallback to the base sampler
-            _logger.warning("warm start disabled: knowledge base unusable (%s)", error)
+            warn_fallback(_logger, f"warm start disabled: knowledge base unusable ({error})")
             return None
-        best = max(sorted(overlap), key=lambda s: overlap[s])
+        # Jaccard overlap: a forest objective shares max_features with gradient boosting too,
+        # but all of its parameters only with the forest spaces.
+        jaccard = {
+            s: len(names & set(kb.param_names(s))) / len(names | set(kb.param_names(s)))
+            for s in kb.spaces
+        }
+        best = max(sorted(jaccard), key=lambda s: jaccard[s])
         if overlap[best] == 0:
-            _logger.warning(
-                "warm start disabled: the objective's parameters %s match no space of the "
-                "knowledge base %s",
-                sorted(names),
-                sorted(overlap),
+            warn_fallback(
+                _logger,
+                f"warm start disabled: the objective's parameters {sorted(names)} match no "
+                f"space of the knowledge base {sorted(overlap)}",
             )
             return None
-        _logger.info("MetaSampler warm-starts from space %r (shares %s)", best, overlap[best])
+        warn_fallback(
+            _logger,
+            f"MetaSampler chose the knowledge space {best!r} for the parameters "
+            f"{sorted(names)} (shares {overlap[best]}); pass space= to choose it yourself",
+        )
         return best
 
     # ------------------------------------------------------------------ hooks
@@ -273,6 +340,7 @@ class MetaSampler(BaseSampler):
     def reseed_rng(self) -> None:
         self._base_sampler.reseed_rng()
         self._rng.seed()
+        self._seed = int(np.random.SeedSequence().entropy % 2**31)
 
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
         self._base_sampler.before_trial(study, trial)
@@ -281,15 +349,30 @@ class MetaSampler(BaseSampler):
             return
         if _is_fixed(trial):
             return  # the user's own parameters (enqueue_trial, a retried trial)
+        index: int | None = None
         if trial.number < self._n_warm:
-            index: int | None = trial.number
+            index = trial.number
         elif trial.number < 2 * self._n_warm:
             index = self._handed_on_index(study, trial.number)
-        else:
-            return
         if index is not None:
             with self._lock:
                 self._assigned[(study.study_name, trial.number)] = index
+        elif trial.number >= self._n_warm and self._transfers(study, trial):
+            with self._lock:
+                self._roles[(study.study_name, trial.number)] = "transfer"
+
+    def _transfers(self, study: Study, trial: FrozenTrial) -> bool:
+        """Whether in-search transfer proposes this trial (deterministic per seed and number)."""
+        if not self._transfer_enabled:
+            return False
+        if self._warm is None:  # the warm start ran in another process: set it up here too
+            self.warm_start_configs(study)
+        if self._transfer is None:
+            return False
+        n_own = trial.number - self._n_warm
+        share_to_base = n_own / (n_own + self._fade)
+        draw = np.random.default_rng([self._seed, trial.number]).uniform()
+        return bool(draw >= share_to_base)
 
     def infer_relative_search_space(
         self, study: Study, trial: FrozenTrial
@@ -297,6 +380,12 @@ class MetaSampler(BaseSampler):
         if self._warm_index(study, trial) is not None:
             # Warm-start values come from sample_independent; skip the base sampler's work.
             return {}
+        if (study.study_name, trial.number) in self._roles:
+            space = intersection(study)
+            if space:
+                return space
+            with self._lock:
+                self._roles.pop((study.study_name, trial.number), None)
         if self._rerank > 0:
             space = self._rerank_space(study, trial)
             if space:
@@ -310,6 +399,16 @@ class MetaSampler(BaseSampler):
     ) -> dict[str, Any]:
         if self._warm_index(study, trial) is not None:
             return {}
+        if (study.study_name, trial.number) in self._roles:
+            assert self._transfer is not None  # a role is only given with transfer set up
+            proposal = self._transfer.propose(study, trial, search_space, self._seed)
+            if proposal is not None:
+                return proposal
+            # Nothing left to transfer: this trial is the base sampler's, as a whole.
+            with self._lock:
+                self._roles.pop((study.study_name, trial.number), None)
+            base_space = self._base_sampler.infer_relative_search_space(study, trial)
+            return self._base_sampler.sample_relative(study, trial, base_space)
         if (study.study_name, trial.number) in self._reranked and search_space:
             assert self._fitted is not None and self._metafeatures is not None  # set together
             chosen = rerank_candidates(
@@ -369,6 +468,7 @@ class MetaSampler(BaseSampler):
         with self._lock:
             self._assigned.pop((study.study_name, trial.number), None)
             self._reranked.discard((study.study_name, trial.number))
+            self._roles.pop((study.study_name, trial.number), None)
         self._base_sampler.after_trial(study, trial, state, values)
 
     # ------------------------------------------------------------------ helpers

@@ -47,10 +47,10 @@ def test_every_meta_model_runs_leave_one_dataset_out(tmp_path, monkeypatch) -> N
     assert traces["score"].notna().all()
 
 
-def test_metasampler_nearest_starts_from_the_nearest_datasets_best(tmp_path) -> None:
+def test_nearest_tpe_starts_from_the_nearest_datasets_best(tmp_path) -> None:
     meta = synthetic_meta(n_datasets=5, n_configs=20)
     run_pool_benchmark(
-        meta, tmp_path, methods=["metasampler-nearest"], seeds=1, budget=3, n_warm=1,
+        meta, tmp_path, methods=["nearest+tpe"], seeds=1, budget=3, n_warm=1,
         datasets=["d2"], progress=False,
     )  # fmt: skip
     first = TraceStore(tmp_path).read().sort_values("trial").iloc[0]
@@ -68,7 +68,7 @@ def test_metasampler_nearest_starts_from_the_nearest_datasets_best(tmp_path) -> 
 
 
 def test_knowledge_base_space_becomes_a_pool_benchmark() -> None:
-    from metaopt.knowledge import KnowledgeBase
+    from metaopt.knowledge import SCHEMA_VERSION, KnowledgeBase
     from metaopt.spaces import get
 
     space = get("knn")
@@ -84,7 +84,7 @@ def test_knowledge_base_space_becomes_a_pool_benchmark() -> None:
     kb = KnowledgeBase(
         pd.DataFrame(rows),
         pd.DataFrame({"m": [1.0, 2.0]}, index=pd.Index(["openml:31", "pmlb:x"], name="dataset")),
-        {"schema_version": 1},
+        {"schema_version": SCHEMA_VERSION},
     )
     meta = from_knowledge(kb, "knn")
     assert meta.name == "kb-knn" and meta.space == "knn"

@@ -11,7 +11,6 @@ from metaopt.benchmark import (
     MetaDataset,
     PoolProblem,
     TraceStore,
-    _warmstart,
     run_pool_benchmark,
     summarise,
 )
@@ -88,20 +87,29 @@ def test_pool_problem_reveals_untried_recorded_configurations() -> None:
 def test_learned_methods_never_see_the_held_out_dataset_or_its_duplicates(
     tmp_path, monkeypatch
 ) -> None:
+    import metaopt.benchmark._metasampler as module
+
     meta = synthetic_meta()
-    seen: list[tuple[str, set[str]]] = []
-    original = _warmstart.nearest_dataset_configs
+    seen: list[set[str]] = []
+    original = module.make_model
 
-    def spy(train: MetaDataset, target: pd.Series, n: int) -> list[dict[str, object]]:
-        seen.append((target.name, set(train.dataset_names)))
-        return original(train, target, n)
+    def spy(name: object) -> object:
+        model = original(name)
+        fit = model.fit
 
-    monkeypatch.setattr("metaopt.benchmark._methods.nearest_dataset_configs", spy)
+        def recording_fit(knowledge: object, *args: object, **kwargs: object) -> object:
+            seen.append(set(knowledge.datasets))  # type: ignore[attr-defined]
+            return fit(knowledge, *args, **kwargs)
+
+        model.fit = recording_fit  # type: ignore[method-assign]
+        return model
+
+    monkeypatch.setattr(module, "make_model", spy)
     run_pool_benchmark(
         meta, tmp_path, methods=["nearest+tpe"], seeds=1, budget=3, n_warm=2, progress=False
     )
     assert len(seen) == len(meta.dataset_names)
-    for held_out, visible in seen:
+    for held_out, visible in zip(meta.dataset_names, seen, strict=True):
         assert held_out not in visible
         if held_out in ("d0", "copy"):
             assert not visible & {"d0", "copy"}
@@ -110,6 +118,8 @@ def test_learned_methods_never_see_the_held_out_dataset_or_its_duplicates(
 
 
 def test_warm_start_configurations_are_the_first_trials(tmp_path) -> None:
+    from metaopt.metamodel import NearestDatasets
+
     meta = synthetic_meta()
     run_pool_benchmark(
         meta,
@@ -123,7 +133,8 @@ def test_warm_start_configurations_are_the_first_trials(tmp_path) -> None:
     )
     trace = TraceStore(tmp_path).read()
     train = meta.without(meta.duplicates_of("d3"))
-    warm = _warmstart.nearest_dataset_configs(train, meta.metafeatures.loc["d3"], 2)
+    model = NearestDatasets().fit(train.to_knowledge_base(), meta.name)
+    warm = model.rank(meta.metafeatures.loc["d3"], 2, space=meta.name)
     problem = PoolProblem.from_meta(meta, "d3")
     expected = [problem.evaluate(c)[1] for c in warm]
     assert trace.sort_values("trial")["config_id"].tolist()[:2] == expected

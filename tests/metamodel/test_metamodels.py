@@ -27,7 +27,7 @@ from metaopt.metamodel import (
 from metaopt.metamodel._data import canonical_key, parse_params
 from metaopt.testing import toy_knowledge
 
-FAST = {"surrogate": {"max_iter": 60}, "nearest": {}, "portfolio": {}}
+FAST = {"surrogate": {"max_iter": 60}, "nearest": {}, "portfolio": {}, "transfer": {}}
 
 
 def _model(name: str):

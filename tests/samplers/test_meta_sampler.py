@@ -14,6 +14,7 @@ from optuna.samplers import BaseSampler, RandomSampler
 
 from metaopt.knowledge import SCHEMA_VERSION, KnowledgeBase
 from metaopt.metamodel import NearestDatasets
+from metaopt.exceptions import FallbackWarning
 from metaopt.samplers import MetaSampler, fit_to_distribution
 from metaopt.samplers._mapping import UNMAPPABLE
 from metaopt.testing import toy_knowledge
@@ -143,7 +144,7 @@ def test_corrupted_knowledge_directory_is_logged_and_the_study_continues(target,
     assert "corrupted" in caplog.text
 
 
-def test_failed_metafeature_extraction_warm_starts_from_the_portfolio(kb, monkeypatch, caplog):
+def test_failed_metafeature_extraction_warns_and_still_warm_starts(kb, monkeypatch, caplog):
     import metaopt
     import metaopt.samplers._meta_sampler as module
 
@@ -152,11 +153,21 @@ def test_failed_metafeature_extraction_warm_starts_from_the_portfolio(kb, monkey
 
     monkeypatch.setattr(module, "dataset_metafeatures", broken)
     dataset = metaopt.load_dataset("sklearn:iris")
-    with caplog.at_level(logging.WARNING, logger="metaopt"):
+    with (
+        caplog.at_level(logging.WARNING, logger="metaopt"),
+        pytest.warns(FallbackWarning, match="metafeature extraction failed"),
+    ):
         sampler = MetaSampler(dataset, knowledge=kb, space="toy", n_warm=2, seed=0)
     assert "metafeature extraction failed" in caplog.text
     study = optuna.create_study(sampler=sampler)
     study.optimize(objective, n_trials=3)
+    # The default model's prior needs no description of the dataset; the metafeature-based
+    # models fall back to the portfolio.
+    assert [t.user_attrs[WARM]["model"] for t in study.trials[:2]] == ["TransferEnsemble"] * 2
+    with pytest.warns(FallbackWarning, match="metafeature extraction failed"):
+        nearest = MetaSampler(dataset, knowledge=kb, space="toy", n_warm=2, model="nearest")
+    study = optuna.create_study(sampler=nearest)
+    study.optimize(objective, n_trials=2)
     assert [t.user_attrs[WARM]["model"] for t in study.trials[:2]] == ["Portfolio"] * 2
     assert study.user_attrs["metaopt:dataset"]["name"] == dataset.name
 

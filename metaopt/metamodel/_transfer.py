@@ -1,0 +1,585 @@
+"""Transfer across datasets inside a search: a posterior-weighted mixture of per-dataset models.
+
+Each known dataset (a *source*) contributes a smooth model of its own normalised scores over
+the configuration space (kernel regression on its recorded evaluations). The dataset being
+tuned is treated as behaving like one of the sources, unknown which: before any trial every
+source has its prior weight (uniform, or by metafeature similarity); after each trial a
+source's weight grows with how well its model orders the configurations observed so far
+(Kendall's tau, scaled by the number of observations). The next configuration maximises the
+expected improvement under that mixture: for each source, how much the candidate beats, in that
+source's own model, the best configuration tried so far. With no observation this is a greedy
+portfolio under the prior, so the first suggestions are diverse; as evidence arrives the weights
+concentrate on the sources that rank this dataset's configurations right, and the search moves
+to their optimum in the user's own search space.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from scipy.stats import qmc
+
+from metaopt.metamodel._base import MetaModel
+from metaopt.metamodel._data import canonical_key
+from metaopt.metamodel._encoding import ConfigEncoder
+
+
+def unit_encode(
+    distributions: Mapping[str, BaseDistribution], configs: Sequence[Mapping[str, Any]]
+) -> np.ndarray:
+    """Configurations as points of the unit cube of ``distributions``.
+
+    Numbers scale to ``[0, 1]`` over the distribution's range (log-scaled where it is log),
+    clipped; a categorical parameter is one-hot with weight ``1/sqrt(2)``, so two choices are at
+    Euclidean distance 1, the length of a numeric range. A parameter a configuration lacks sits
+    at the middle (numbers) or at no choice (categories).
+
+    Example:
+        >>> from optuna.distributions import FloatDistribution
+        >>> unit_encode({"lr": FloatDistribution(1e-3, 1e-1, log=True)}, [{"lr": 1e-2}])
+        array([[0.5]])
+    """
+    columns: list[np.ndarray] = []
+    for name, dist in distributions.items():
+        values = [c.get(name) for c in configs]
+        if isinstance(dist, CategoricalDistribution):
+            labels = [repr(v) for v in dist.choices]
+            given = [repr(v) for v in values]
+            onehot = np.array([[g == lab for lab in labels] for g in given], dtype=float)
+            columns.append(onehot.reshape(len(configs), len(labels)) / math.sqrt(2.0))
+            continue
+        if not isinstance(dist, FloatDistribution | IntDistribution):
+            continue
+        low, high = float(dist.low), float(dist.high)
+        x = np.array([_as_float(v) for v in values], dtype=float)
+        if dist.log:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                x, low, high = np.log(np.where(x > 0, x, np.nan)), math.log(low), math.log(high)
+        scaled = (x - low) / (high - low) if high > low else np.zeros_like(x)
+        columns.append(np.clip(np.nan_to_num(scaled, nan=0.5), 0.0, 1.0)[:, None])
+    if not columns:
+        return np.zeros((len(configs), 0))
+    return np.concatenate(columns, axis=1)
+
+
+def _as_float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        return math.nan
+    return float(value)
+
+
+def kernel_regression(
+    points: np.ndarray, values: np.ndarray, queries: np.ndarray, bandwidth: float
+) -> np.ndarray:
+    """Nadaraya-Watson estimate at ``queries`` with a Gaussian kernel of ``bandwidth``.
+
+    Stabilised per query by the nearest point, so far-away queries get the nearest points'
+    values instead of 0/0.
+    """
+    d2 = (
+        (queries**2).sum(axis=1)[:, None]
+        + (points**2).sum(axis=1)[None, :]
+        - 2.0 * queries @ points.T
+    )
+    d2 = np.maximum(d2, 0.0)
+    weights = np.exp(-(d2 - d2.min(axis=1, keepdims=True)) / (2.0 * bandwidth**2))
+    return (weights @ values) / weights.sum(axis=1)
+
+
+#: Bandwidths a source's model chooses from, by leave-one-out error.
+BANDWIDTHS = (0.03, 0.06, 0.12, 0.25, 0.5)
+
+
+def select_bandwidth(points: np.ndarray, values: np.ndarray, grid: Sequence[float]) -> float:
+    """The bandwidth of ``grid`` whose kernel regression predicts left-out points best."""
+    if len(values) < 5:
+        return float(max(grid))
+    d2 = (points**2).sum(axis=1)[:, None] + (points**2).sum(axis=1)[None, :]
+    d2 = np.maximum(d2 - 2.0 * points @ points.T, 0.0)
+    np.fill_diagonal(d2, np.inf)
+    shift = d2.min(axis=1, keepdims=True)
+    errors = []
+    for h in grid:
+        weights = np.exp(-(d2 - shift) / (2.0 * h * h))
+        predicted = (weights @ values) / weights.sum(axis=1)
+        errors.append(float(np.mean((predicted - values) ** 2)))
+    return float(grid[int(np.argmin(errors))])
+
+
+def normalise_source_scores(scores: np.ndarray) -> np.ndarray:
+    """A source's scores on ``[0, 1]``: 0 at its worst evaluation, 1 at its best."""
+    scores = np.asarray(scores, dtype=float)
+    low, high = float(np.min(scores)), float(np.max(scores))
+    if high <= low:
+        return np.full_like(scores, 0.5)
+    return (scores - low) / (high - low)
+
+
+def rank_agreement(predicted: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """Kendall's tau (over the observed pairs) of each row of ``predicted`` with ``observed``.
+
+    Args:
+        predicted: ``(n_sources, n)`` model values at the observed configurations.
+        observed: ``(n,)`` observed scores (higher is better).
+    """
+    observed = np.asarray(observed, dtype=float)
+    signs = np.sign(observed[:, None] - observed[None, :])
+    pairs = max(int((signs != 0).sum()), 1)
+    model = np.sign(predicted[:, :, None] - predicted[:, None, :])
+    return (model * signs[None]).sum(axis=(1, 2)) / pairs
+
+
+@dataclass
+class Source:
+    """One known dataset: its evaluated configurations and normalised scores."""
+
+    name: str
+    configs: list[dict[str, Any]]
+    scores: np.ndarray
+
+
+@dataclass
+class TransferSession:
+    """The transfer state of one search: candidates, per-source models and the evidence so far.
+
+    Built by :meth:`TransferEnsemble.session`; pure NumPy, so it pickles with the sampler.
+
+    Attributes:
+        sources: Names of the source datasets.
+        candidates: Configurations that may be proposed (in the user's distributions).
+        prior: Prior log-weight of each source.
+    """
+
+    sources: list[str]
+    candidates: list[dict[str, Any]]
+    prior: np.ndarray
+    evidence: float
+    _points: list[np.ndarray] = field(repr=False)
+    _values: list[np.ndarray] = field(repr=False)
+    _candidate_values: np.ndarray = field(repr=False)
+    _encode: _Encoder = field(repr=False)
+    _widths: list[float] = field(repr=False)
+    _cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def source_values(self, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Each source model's value at ``configs``: shape ``(n_sources, len(configs))``."""
+        out = np.empty((len(self.sources), len(configs)))
+        todo = []
+        for j, config in enumerate(configs):
+            key = canonical_key(config)
+            if key in self._cache:
+                out[:, j] = self._cache[key]
+            else:
+                todo.append(j)
+        if todo:
+            encoded = self._encode([configs[j] for j in todo])
+            values = np.stack(
+                [
+                    kernel_regression(p, v, encoded, h)
+                    for p, v, h in zip(self._points, self._values, self._widths, strict=True)
+                ]
+            )
+            for column, j in enumerate(todo):
+                out[:, j] = values[:, column]
+                self._cache[canonical_key(configs[j])] = values[:, column]
+        return out
+
+    def weights(
+        self, observed: Sequence[Mapping[str, Any]], scores: Sequence[float]
+    ) -> np.ndarray:
+        """Posterior weight of each source given the observed configurations and scores."""
+        log_weights = self.prior.copy()
+        finite = [i for i, s in enumerate(scores) if math.isfinite(float(s))]
+        if len(finite) >= 2:
+            values = self.source_values([observed[i] for i in finite])
+            tau = rank_agreement(values, np.asarray([scores[i] for i in finite], dtype=float))
+            log_weights = log_weights + self.evidence * len(finite) * tau
+        weights = np.exp(log_weights - log_weights.max())
+        return weights / weights.sum()
+
+    def expected_improvement(
+        self,
+        observed: Sequence[Mapping[str, Any]],
+        scores: Sequence[float],
+        pending: Sequence[Mapping[str, Any]] = (),
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Expected improvement of every candidate under the posterior mixture, and the weights.
+
+        A pending configuration (a running trial) counts as tried: the improvement is measured
+        against the best of the tried and the pending ones in each source's model, so parallel
+        workers spread out instead of proposing the same configuration.
+        """
+        weights = self.weights(observed, scores)
+        tried = [*observed, *pending]
+        if tried:
+            best = self.source_values(tried).max(axis=1)
+            gain = np.maximum(self._candidate_values - best[:, None], 0.0)
+        else:
+            gain = self._candidate_values
+        return weights @ gain, weights
+
+    def propose(
+        self,
+        observed: Sequence[Mapping[str, Any]],
+        scores: Sequence[float],
+        pending: Sequence[Mapping[str, Any]] = (),
+        exclude: set[str] | None = None,
+    ) -> tuple[dict[str, Any], float] | None:
+        """The candidate of highest expected improvement not yet tried, with that improvement.
+
+        ``None`` when every candidate was tried or none is expected to improve.
+        """
+        improvement, _ = self.expected_improvement(observed, scores, pending)
+        tried = [*observed, *pending]
+        taken: dict[tuple[str, ...], set[str]] = {}
+        order = np.argsort(-improvement, kind="stable")
+        for index in order:
+            if improvement[index] <= 0.0:
+                return None
+            candidate = self.candidates[int(index)]
+            # Tried means: a trial that agrees on every parameter the candidate sets.
+            names = tuple(sorted(candidate))
+            if names not in taken:
+                taken[names] = {
+                    canonical_key({k: c.get(k) for k in names}) for c in tried
+                } | set(exclude or ())
+            if canonical_key(candidate) not in taken[names]:
+                return dict(candidate), float(improvement[index])
+        return None
+
+    def portfolio(self, n: int) -> list[tuple[dict[str, Any], float]]:
+        """The first ``n`` proposals before any observation: a greedy portfolio under the prior."""
+        chosen: list[dict[str, Any]] = []
+        out = []
+        for _ in range(min(n, len(self.candidates))):
+            proposal = self.propose([], [], chosen)
+            if proposal is None:
+                break
+            chosen.append(proposal[0])
+            out.append(proposal)
+        return out
+
+
+def build_session(
+    sources: Sequence[Source],
+    prior: np.ndarray,
+    *,
+    distributions: Mapping[str, BaseDistribution] | None,
+    map_config: Any,
+    candidates_per_source: int,
+    n_random: int,
+    bandwidth: float | None,
+    evidence: float,
+    seed: int,
+) -> TransferSession:
+    """A :class:`TransferSession` over ``sources`` in the user's ``distributions``.
+
+    Args:
+        sources: The known datasets.
+        prior: Prior log-weight of each source.
+        distributions: The search space the configurations live in; ``None`` encodes by the
+            sources' own recorded values (:class:`~metaopt.metamodel.ConfigEncoder`).
+        map_config: ``config -> config or None``: a source configuration expressed in the
+            user's space (``None`` when it cannot be).
+        candidates_per_source: Each source's best configurations offered as candidates.
+        n_random: Space-filling (Sobol) candidates drawn in ``distributions``.
+        bandwidth: Kernel bandwidth in the unit cube; ``None``: each source chooses its own
+            among :data:`BANDWIDTHS` by leave-one-out error.
+        evidence: Strength of the observed rank agreement against the prior.
+        seed: Seed of the space-filling candidates.
+    """
+    mapped_sources = []
+    for source in sources:
+        pairs = [(map_config(c), s) for c, s in zip(source.configs, source.scores, strict=True)]
+        pairs = [(c, s) for c, s in pairs if c is not None]
+        mapped_sources.append(pairs)
+    known = {name for pairs in mapped_sources for c, _ in pairs for name in c}
+    if distributions is None:
+        every = [c for pairs in mapped_sources for c, _ in pairs]
+        encode: _Encoder = _Encoder(None, ConfigEncoder().fit(every))
+    else:
+        # Only what the knowledge knows: other parameters are the base sampler's.
+        distributions = {k: d for k, d in distributions.items() if k in known}
+        encode = _Encoder(distributions, None)
+    candidates: dict[str, dict[str, Any]] = {}
+    for pairs in mapped_sources:
+        ranked = sorted(pairs, key=lambda pair: -pair[1])[:candidates_per_source]
+        for config, _ in ranked:
+            candidates.setdefault(canonical_key(config), config)
+    if distributions is not None and n_random > 0:
+        for config in sobol_configs(distributions, n_random, seed):
+            candidates.setdefault(canonical_key(config), config)
+    candidate_list = list(candidates.values())
+    points = [encode([c for c, _ in pairs]) for pairs in mapped_sources]
+    values = [np.asarray([s for _, s in pairs], dtype=float) for pairs in mapped_sources]
+    # Irrelevant parameters must not blur the models: scale each coordinate by how much of the
+    # score variance it explains on the sources.
+    encode.scale = relevance(points, values)
+    points = [p * encode.scale for p in points]
+    keep = [i for i, p in enumerate(points) if len(p)]
+    grid = BANDWIDTHS if bandwidth is None else (bandwidth,)
+    widths = [select_bandwidth(points[i], values[i], grid) for i in keep]
+    encoded = encode(candidate_list)
+    candidate_values = np.stack(
+        [
+            kernel_regression(points[i], values[i], encoded, h)
+            for i, h in zip(keep, widths, strict=True)
+        ]
+    )
+    return TransferSession(
+        sources=[sources[i].name for i in keep],
+        candidates=candidate_list,
+        prior=np.asarray(prior, dtype=float)[keep],
+        evidence=float(evidence),
+        _points=[points[i] for i in keep],
+        _values=[values[i] for i in keep],
+        _candidate_values=candidate_values,
+        _encode=encode,
+        _widths=widths,
+    )
+
+
+class _Encoder:
+    """Encodes configurations by distributions or by a fitted encoder (picklable)."""
+
+    def __init__(
+        self, distributions: dict[str, BaseDistribution] | None, fitted: ConfigEncoder | None
+    ) -> None:
+        self.distributions, self.fitted = distributions, fitted
+        self.scale: np.ndarray | float = 1.0
+
+    def __call__(self, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        if self.fitted is not None:
+            encoded = np.nan_to_num(self.fitted.transform(configs), nan=0.5)
+        else:
+            encoded = unit_encode(self.distributions or {}, configs)
+        return encoded * self.scale
+
+
+def relevance(points: Sequence[np.ndarray], values: Sequence[np.ndarray]) -> np.ndarray:
+    """Per coordinate, the share of score variance it explains, relative to the most relevant.
+
+    The correlation ratio of the scores over five quantile bins of the coordinate, averaged
+    over the sources; the square root, so it scales distances. In ``[0.05, 1]``.
+    """
+    dims = next((p.shape[1] for p in points if len(p)), 0)
+    totals, count = np.zeros(dims), 0
+    for x, y in zip(points, values, strict=True):
+        if len(y) < 10 or np.var(y) <= 0:
+            continue
+        for j in range(dims):
+            column = x[:, j]
+            edges = np.unique(np.quantile(column, [0.2, 0.4, 0.6, 0.8]))
+            bins = np.digitize(column, edges)
+            means = np.array([y[bins == b].mean() for b in np.unique(bins)])
+            sizes = np.array([(bins == b).sum() for b in np.unique(bins)])
+            totals[j] += float((sizes * (means - y.mean()) ** 2).sum() / (len(y) * np.var(y)))
+        count += 1
+    if count == 0 or totals.max() <= 0:
+        return np.ones(dims)
+    return np.sqrt(np.clip(totals / totals.max(), 0.05**2, 1.0))
+
+
+def sobol_configs(
+    distributions: Mapping[str, BaseDistribution], n: int, seed: int
+) -> list[dict[str, Any]]:
+    """``n`` scrambled Sobol configurations of ``distributions`` (all parameters set)."""
+    names = list(distributions)
+    if not names or n <= 0:
+        return []
+    sobol = qmc.Sobol(d=len(names), scramble=True, seed=seed)
+    points = sobol.random_base2(m=max(0, math.ceil(math.log2(n))))[:n]
+    return [
+        {n: from_unit(float(u), distributions[n]) for n, u in zip(names, row, strict=True)}
+        for row in points
+    ]
+
+
+def from_unit(u: float, dist: BaseDistribution) -> Any:
+    """The value of ``dist`` at ``u`` in ``[0, 1)`` (uniform in log space for log scales)."""
+    from metaopt.spaces._space import _from_unit
+
+    return _from_unit(u, dist)
+
+
+@dataclass
+class _SpaceState:
+    sources: list[Source]
+    distributions: dict[str, BaseDistribution] | None
+
+
+class TransferEnsemble(MetaModel):
+    """Rank configurations by a similarity-weighted mixture of per-dataset models.
+
+    Every known dataset gets a kernel-regression model of its normalised scores over the
+    search space. :meth:`rank` returns the greedy expected-improvement portfolio under the
+    prior weights of the datasets (diverse by construction: each next configuration is the one
+    that most improves, on average over the datasets, on what was already chosen);
+    :meth:`session` returns the state :class:`metaopt.MetaSampler` updates after every trial,
+    re-weighting the datasets by how well each ranks the study's own results.
+
+    Args:
+        similarity: ``"uniform"`` (every known dataset equally likely a priori) or
+            ``"metafeatures"`` (prior weight ``exp(-d / (temperature * median d))`` by the
+            metafeature distance ``d``).
+        temperature: Width of the metafeature prior.
+        evidence: How fast observed rank agreement overrides the prior: a source's log-weight
+            grows by ``evidence * n * tau`` after ``n`` trials with Kendall's ``tau``.
+        bandwidth: Kernel bandwidth of the per-dataset models, in the unit cube of the space;
+            ``None`` (default): each dataset's model chooses its own by leave-one-out error.
+        candidates_per_dataset: Each dataset's best configurations offered as candidates.
+        n_random: Space-filling candidates added in the search space (in a session).
+
+    Example:
+        >>> from metaopt.metamodel import TransferEnsemble
+        >>> from metaopt.testing import toy_knowledge
+        >>> evaluations, metafeatures = toy_knowledge()
+        >>> model = TransferEnsemble().fit(evaluations, "toy", metafeatures=metafeatures)
+        >>> len(model.rank(metafeatures.iloc[0], n=3))
+        3
+    """
+
+    def __init__(
+        self,
+        similarity: str = "uniform",
+        temperature: float = 1.0,
+        evidence: float = 0.5,
+        bandwidth: float | None = None,
+        candidates_per_dataset: int = 20,
+        n_random: int = 128,
+    ) -> None:
+        self.similarity = similarity
+        self.temperature = temperature
+        self.evidence = evidence
+        self.bandwidth = bandwidth
+        self.candidates_per_dataset = candidates_per_dataset
+        self.n_random = n_random
+
+    @property
+    def uses_metafeatures(self) -> bool:  # type: ignore[override]
+        """Only the metafeature prior looks at the dataset before the first trial."""
+        return self.similarity == "metafeatures"
+
+    def _check(self) -> None:
+        if self.similarity not in ("uniform", "metafeatures"):
+            raise ValueError(
+                f"similarity must be 'uniform' or 'metafeatures', got {self.similarity!r}"
+            )
+        for name in ("temperature", "bandwidth"):
+            value = getattr(self, name)
+            if name == "bandwidth" and value is None:
+                continue
+            if not isinstance(value, int | float) or not value > 0:
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+        if not isinstance(self.evidence, int | float) or self.evidence < 0:
+            raise ValueError(f"evidence must be a number >= 0, got {self.evidence!r}")
+        for name in ("candidates_per_dataset", "n_random"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+
+    def _fit_space(self, rows: Any, metafeatures: Any, space: str, task: str) -> _SpaceState:
+        self._check()
+        from metaopt.metamodel._data import parse_params
+
+        sources = []
+        for dataset, group in rows.groupby("dataset", sort=True):
+            group = group.drop_duplicates("config_key")
+            configs = [parse_params(p) for p in group["params"]]
+            scores = normalise_source_scores(group["score"].to_numpy(dtype=float))
+            sources.append(Source(str(dataset), configs, scores))
+        return _SpaceState(sources, _registered_distributions(space, task))
+
+    def _prior(self, state: _SpaceState, target: np.ndarray | None) -> np.ndarray:
+        if self.similarity == "uniform" or target is None:
+            return np.zeros(len(state.sources))
+        distances = self._distances(target, [s.name for s in state.sources])
+        scale = float(self.temperature) * max(float(np.median(distances)), 1e-12)
+        return -(distances - distances.min()) / scale
+
+    def session(
+        self,
+        metafeatures: Any,
+        *,
+        space: str | None = None,
+        task: str | None = None,
+        distributions: Mapping[str, BaseDistribution] | None = None,
+        seed: int = 0,
+    ) -> TransferSession:
+        """The transfer state for one search in ``distributions`` (default: the space's own).
+
+        Source configurations are mapped into ``distributions`` parameter by parameter
+        (numbers clipped and rounded, categories matched); parameters the distributions lack are
+        dropped, ones the sources lack are left to the sampler's base sampler.
+        """
+        from metaopt.samplers._mapping import UNMAPPABLE, fit_to_distribution
+
+        key = self._key(space, task)
+        state: _SpaceState = self.models_[key]
+        target = self._target(metafeatures) if metafeatures is not None else None
+        space_dists = dict(distributions) if distributions is not None else state.distributions
+
+        def map_config(config: Mapping[str, Any]) -> dict[str, Any] | None:
+            if space_dists is None:
+                return dict(config)
+            mapped = {}
+            for name, value in config.items():
+                if name in space_dists:
+                    fitted = fit_to_distribution(value, space_dists[name])
+                    if fitted is not UNMAPPABLE:
+                        mapped[name] = fitted
+            return mapped or None
+
+        return build_session(
+            state.sources,
+            self._prior(state, target),
+            distributions=space_dists,
+            map_config=map_config,
+            candidates_per_source=self.candidates_per_dataset,
+            n_random=self.n_random if distributions is not None else 0,
+            bandwidth=self.bandwidth,
+            evidence=self.evidence,
+            seed=seed,
+        )
+
+    def _explain_space(self, state: _SpaceState, target: np.ndarray | None, n: int) -> Any:
+        import pandas as pd
+
+        session = build_session(
+            state.sources,
+            self._prior(state, target),
+            distributions=state.distributions,
+            map_config=dict,
+            candidates_per_source=self.candidates_per_dataset,
+            n_random=0,
+            bandwidth=self.bandwidth,
+            evidence=self.evidence,
+            seed=0,
+        )
+        picks = session.portfolio(n)
+        return pd.DataFrame(
+            {
+                "params": [p for p, _ in picks],
+                "score": [s for _, s in picks],
+                "source": [f"transfer portfolio step {i + 1}" for i in range(len(picks))],
+            },
+            columns=["params", "score", "source"],
+        )
+
+
+def _registered_distributions(space: str, task: str) -> dict[str, BaseDistribution] | None:
+    from metaopt import spaces
+
+    if space not in spaces.names():
+        return None
+    return dict(spaces.get(space, task).distributions)

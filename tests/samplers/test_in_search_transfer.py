@@ -1,0 +1,202 @@
+"""MetaSampler keeps transferring after the warm start, in the user's own search space."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+from optuna.distributions import FloatDistribution
+
+from metaopt.exceptions import FallbackWarning
+from metaopt.knowledge import SCHEMA_VERSION, KnowledgeBase
+from metaopt.metamodel import TransferEnsemble
+from metaopt.samplers import MetaSampler
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+TRANSFER = "metaopt:transfer"
+
+
+def _two_kinds_of_datasets(n_per_kind: int = 6, n_configs: int = 40) -> KnowledgeBase:
+    """Datasets of kind A peak at x = 0.15, of kind B at x = 0.85; y is noise."""
+    rng = np.random.default_rng(0)
+    xs = np.linspace(0.0, 1.0, n_configs)
+    rows = []
+    for kind, peak in (("a", 0.15), ("b", 0.85)):
+        for i in range(n_per_kind):
+            dataset = f"{kind}{i}"
+            for config_id, x in enumerate(xs):
+                y = float(rng.uniform())
+                score = float(np.exp(-((x - peak) ** 2) / 0.02) + 0.01 * rng.normal())
+                params = {"x": float(x), "y": y}
+                rows.append(
+                    {
+                        "dataset": dataset,
+                        "fingerprint": dataset,
+                        "task": "classification",
+                        "space": "bumps",
+                        "config_id": config_id,
+                        "params": json.dumps(params),
+                        "score": score,
+                        "fold_scores": [score],
+                        "metric": "score",
+                        "secondary_score": np.nan,
+                        "fit_time": 0.0,
+                        "status": "ok",
+                        "error": None,
+                        "source": "test",
+                        **params,
+                    }
+                )
+    datasets = sorted({r["dataset"] for r in rows})
+    metafeatures = pd.DataFrame(
+        {"f": np.arange(len(datasets), dtype=float)}, index=pd.Index(datasets, name="dataset")
+    )
+    return KnowledgeBase(pd.DataFrame(rows), metafeatures, {"schema_version": SCHEMA_VERSION})
+
+
+def _like_b(trial: optuna.Trial) -> float:
+    x = trial.suggest_float("x", 0.0, 1.0)
+    trial.suggest_float("y", 0.0, 1.0)
+    return float(np.exp(-((x - 0.85) ** 2) / 0.02))
+
+
+def _sampler(kb: KnowledgeBase, **kwargs: object) -> MetaSampler:
+    options = {"knowledge": kb, "space": "bumps", "task": "classification", "seed": 0}
+    options.update(kwargs)
+    return MetaSampler(metafeatures=pd.Series({"f": 0.0}), **options)
+
+
+def test_weights_move_to_the_datasets_that_rank_the_study_right() -> None:
+    kb = _two_kinds_of_datasets()
+    study = optuna.create_study(direction="maximize", sampler=_sampler(kb, n_warm=2))
+    study.optimize(_like_b, n_trials=8)
+    transferred = [t for t in study.trials if TRANSFER in t.user_attrs]
+    assert len(transferred) >= 4
+    last = transferred[-1].user_attrs[TRANSFER]
+    assert all(name.startswith("b") for name in last["sources"])
+    assert study.best_value > 0.95  # found kind B's peak, not kind A's
+    # A study that behaves like kind A ends at A's peak instead.
+    study_a = optuna.create_study(direction="minimize", sampler=_sampler(kb, n_warm=2))
+    study_a.optimize(
+        lambda t: -_like_b(t) + 2 * np.exp(-((t.params["x"] - 0.15) ** 2) / 0.02) * -1, n_trials=8
+    )
+    assert abs(study_a.best_params["x"] - 0.15) < 0.1
+
+
+def test_proposals_live_in_the_users_distributions_and_never_repeat() -> None:
+    kb = _two_kinds_of_datasets()
+
+    def narrow(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", 0.5, 0.7, step=0.05)
+        trial.suggest_float("z", -1.0, 1.0)  # unknown to the knowledge: the base sampler's
+        return -abs(x - 0.6)
+
+    study = optuna.create_study(direction="maximize", sampler=_sampler(kb, n_warm=1))
+    study.optimize(narrow, n_trials=6)
+    xs = [t.params["x"] for t in study.trials]
+    assert all(0.5 <= x <= 0.7 for x in xs)
+    transferred = [t.params["x"] for t in study.trials if TRANSFER in t.user_attrs]
+    assert transferred and len(set(transferred)) == len(transferred)
+    assert len({t.params["z"] for t in study.trials}) == 6
+
+
+def test_same_seed_same_study_and_the_sampler_pickles() -> None:
+    kb = _two_kinds_of_datasets()
+    runs = []
+    for _ in range(2):
+        study = optuna.create_study(direction="maximize", sampler=_sampler(kb, n_warm=2))
+        study.optimize(_like_b, n_trials=6)
+        runs.append([t.params for t in study.trials])
+    assert runs[0] == runs[1]
+    sampler = _sampler(kb, n_warm=2)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(_like_b, n_trials=4)
+    clone = pickle.loads(pickle.dumps(sampler))
+    study.sampler = clone
+    study.optimize(_like_b, n_trials=2)
+    assert len(study.trials) == 6
+
+
+def test_transfer_off_hands_every_later_trial_to_the_base_sampler() -> None:
+    kb = _two_kinds_of_datasets()
+    study = optuna.create_study(
+        direction="maximize", sampler=_sampler(kb, n_warm=2, transfer=False)
+    )
+    study.optimize(_like_b, n_trials=5)
+    assert not any(TRANSFER in t.user_attrs for t in study.trials)
+
+
+def test_past_studies_are_sources_with_or_without_the_shipped_knowledge() -> None:
+    storage = optuna.storages.InMemoryStorage()
+    past = optuna.create_study(storage=storage, study_name="last-week", direction="maximize")
+    past.set_user_attr("metaopt:metafeatures", {"f": 1.0})
+    past.set_user_attr("metaopt:task", "classification")
+    past.optimize(_like_b, n_trials=30)
+    sampler = MetaSampler(
+        metafeatures=pd.Series({"f": 1.0}),
+        task="classification",
+        knowledge=False,
+        source_studies=[past],
+        n_warm=1,
+        seed=0,
+    )
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(_like_b, n_trials=3)
+    # The first trial is the past study's best region.
+    assert abs(study.trials[0].params["x"] - 0.85) < 0.15
+    by_name = MetaSampler(
+        metafeatures=pd.Series({"f": 1.0}),
+        task="classification",
+        knowledge=False,
+        source_studies=["last-week"],
+        storage=storage,
+        n_warm=1,
+        seed=0,
+    )
+    again = optuna.create_study(direction="maximize", sampler=by_name)
+    again.optimize(_like_b, n_trials=1)
+    assert again.trials[0].params == study.trials[0].params
+
+
+def test_a_forest_objective_gets_a_forest_space_and_is_told(kb_real=None) -> None:
+    def forest(trial: optuna.Trial) -> float:
+        trial.suggest_float("max_features", 0.05, 1.0)
+        trial.suggest_int("min_samples_leaf", 1, 32, log=True)
+        trial.suggest_int("min_samples_split", 2, 32, log=True)
+        trial.suggest_categorical("criterion", ["gini", "entropy"])
+        trial.suggest_categorical("bootstrap", [True, False])
+        return 0.0
+
+    sampler = MetaSampler(metafeatures=None, task="classification", n_warm=2, seed=0)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.enqueue_trial(
+        {
+            "max_features": 0.5,
+            "min_samples_leaf": 1,
+            "min_samples_split": 2,
+            "criterion": "gini",
+            "bootstrap": True,
+        }
+    )
+    with pytest.warns(
+        FallbackWarning, match="chose the knowledge space 'random_forest'|'extra_trees'"
+    ):
+        study.optimize(forest, n_trials=3)
+
+
+def test_transfer_ensemble_rejects_bad_settings() -> None:
+    kb = _two_kinds_of_datasets()
+    for bad in ({"similarity": "cosine"}, {"bandwidth": 0}, {"evidence": -1}, {"n_random": -2}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            TransferEnsemble(**bad).fit(kb, "bumps")
+    session = (
+        TransferEnsemble()
+        .fit(kb, "bumps")
+        .session(None, space="bumps", distributions={"x": FloatDistribution(0.0, 1.0)})
+    )
+    weights = session.weights([], [])
+    np.testing.assert_allclose(weights, 1 / len(weights))
