@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from typing import Any
 
 
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="metaopt",

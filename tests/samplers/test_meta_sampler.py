@@ -12,9 +12,9 @@ import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.samplers import BaseSampler, RandomSampler
 
+from metaopt.exceptions import FallbackWarning
 from metaopt.knowledge import SCHEMA_VERSION, KnowledgeBase
 from metaopt.metamodel import NearestDatasets
-from metaopt.exceptions import FallbackWarning
 from metaopt.samplers import MetaSampler, fit_to_distribution
 from metaopt.samplers._mapping import UNMAPPABLE
 from metaopt.testing import toy_knowledge
