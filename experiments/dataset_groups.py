@@ -131,7 +131,20 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
     sketches, facts, errors = collect(use_keel=not args.no_keel)
-    groups = group_datasets(sketches, progress=True)
+    # PMLB's index names the OpenML dataset some of its files come from: declared links.
+    openml_by_id = {
+        facts[k]["openml_id"]: k
+        for k in sketches
+        if k.startswith("openml/") and facts[k]["openml_id"] is not None
+    }
+    links = [
+        (key, openml_by_id[facts[key]["openml_id"]])
+        for key in sketches
+        if key.startswith("pmlb/") and facts[key]["openml_id"] in openml_by_id
+    ]
+    by_content = group_datasets(sketches, progress=True)
+    groups = group_datasets(sketches, links=links)
+    link_only = [[a, b] for a, b in links if by_content[a] != by_content[b]]
     members: dict[str, list[str]] = defaultdict(list)
     for key, group in groups.items():
         members[group].append(key)
@@ -142,12 +155,16 @@ def main(argv: list[str] | None = None) -> int:
             if name == group:
                 continue
             comparison = compare_sketches(sketches[group], sketches[name])
+            if comparison.same:
+                reason = comparison.reason
+            elif by_content[name] != by_content[group]:
+                reason = "joined by a declared OpenML id"
+            else:
+                reason = "joined through another member"
             evidence[name] = {
                 "direct": comparison.same,
                 "bits": comparison.evidence_bits,
-                "reason": comparison.reason
-                if comparison.same
-                else "joined through another member",
+                "reason": reason,
             }
     tasks = {g: {sketches[n].task for n in m} for g, m in members.items()}
     counts = {
@@ -172,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         "membership": groups,
         "datasets": {k: {**facts[k], **_describe(s)} for k, s in sketches.items()},
         "evidence": evidence,
+        "declared_links": {"pairs": len(links), "not_found_by_content": link_only},
         "previous_dedup": {
             "pairs": len(old_pairs),
             "pairs_now_grouped": len(old_pairs) - len(only_old),
@@ -212,6 +230,15 @@ def _markdown(result: dict, sketches: dict[str, DatasetSketch]) -> str:
         f"hold {result['previous_dedup']['pairs_grouped_now']} pairs.",
         "",
     ]
+    declared = result["declared_links"]
+    lines += [
+        f"PMLB's index names an OpenML dataset of the mirror for {declared['pairs']} files; "
+        f"{declared['pairs'] - len(declared['not_found_by_content'])} of these links are found "
+        "by content, the others join their groups as declared:",
+        "",
+    ]
+    lines += [f"- {a} / {b}" for a, b in declared["not_found_by_content"]] or ["- (none)"]
+    lines.append("")
     not_now = result["previous_dedup"]["pairs_not_grouped_now"]
     if not_now:
         lines += ["Pairs the previous deduplication merged that are not grouped now:", ""]

@@ -73,7 +73,7 @@ from metaopt.datasets._dataset import Dataset
 logger = logging.getLogger("metaopt.datasets")
 
 #: Version of the sketch format; sketches of another version are recomputed, never compared.
-SKETCH_VERSION = 2
+SKETCH_VERSION = 3
 #: Distinct value hashes kept per column (bottom-k).
 VALUE_SAMPLE = 32
 #: Leading entries of a count profile kept (the full profile is kept as a hash).
@@ -121,6 +121,8 @@ class ColumnSketch:
         quantiles: Standardised quantiles (numeric columns with a spread), else ``None``.
         resolution: For numeric columns, the decimal resolution of the values (``None`` when
             finer than 1e-6).
+        value_quantiles: For numeric columns, quantiles of the values (a copy rounded to
+            fewer decimals has them within half its resolution).
         spread: For numeric columns, quantiles of the distinct values. With ``resolution``
             they say how densely the values fill each part of their range: how likely another
             column's values fall among them by chance (a full 0-255 pixel range: certainly).
@@ -140,6 +142,7 @@ class ColumnSketch:
     quantiles: tuple[float, ...] | None = None
     resolution: float | None = None
     spread: tuple[float, ...] | None = None
+    value_quantiles: tuple[float, ...] | None = None
     complete_profile: tuple[int, ...] | None = None
     complete_hash: str | None = None
 
@@ -263,6 +266,8 @@ class _ColumnArrays:
     complete: np.ndarray  # complete-row profiles (zeros when None)
     complete_hashes: np.ndarray  # -1 when None
     quantiles: np.ndarray  # NaN when None
+    value_quantiles: np.ndarray  # NaN when None
+    resolutions: np.ndarray  # NaN when None
     n_distinct: np.ndarray
     no_missing: np.ndarray
     recodable: np.ndarray
@@ -273,7 +278,10 @@ class _ColumnArrays:
         profiles = np.zeros((n, PROFILE_LENGTH), dtype=np.int64)
         complete = np.zeros((n, PROFILE_LENGTH), dtype=np.int64)
         quantiles = np.full((n, QUANTILES), np.nan)
+        value_quantiles = np.full((n, QUANTILES), np.nan)
         for i, column in enumerate(sketch.columns):
+            if column.value_quantiles is not None:
+                value_quantiles[i] = column.value_quantiles
             profiles[i, : len(column.profile)] = column.profile
             if column.complete_profile is not None:
                 complete[i, : len(column.complete_profile)] = column.complete_profile
@@ -288,6 +296,10 @@ class _ColumnArrays:
                 [int(c.complete_hash or "0", 16) for c in sketch.columns], dtype=np.uint64
             ),
             quantiles=quantiles,
+            value_quantiles=value_quantiles,
+            resolutions=np.array(
+                [np.nan if c.resolution is None else c.resolution for c in sketch.columns]
+            ),
             n_distinct=np.array([c.n_distinct for c in sketch.columns]),
             no_missing=np.array([c.n_missing == 0 for c in sketch.columns]),
             recodable=np.array([_recodable(c) for c in sketch.columns], dtype=bool),
@@ -437,12 +449,12 @@ def _column_sketch(
     n_missing = int(missing.sum())
     finite = numbers[~np.isnan(numbers)]
     codes = bool(integer and len(finite) and finite.min() >= 0 and finite.max() <= len(distinct))
-    quantiles = None
+    quantiles = value_quantiles = None
     if kind == "number" and len(finite) > 1 and np.std(finite) > 0:
         z = (finite - finite.mean()) / finite.std()
-        quantiles = tuple(
-            round(float(q), 4) for q in np.quantile(z, np.linspace(0.0, 1.0, QUANTILES))
-        )
+        levels = np.linspace(0.0, 1.0, QUANTILES)
+        quantiles = tuple(round(float(q), 4) for q in np.quantile(z, levels))
+        value_quantiles = tuple(float(f"{q:.9g}") for q in np.quantile(finite, levels))
     complete_profile = complete_hash = None
     if complete is not None:
         _, complete_counts = _profile(tokens[complete], missing[complete])
@@ -460,6 +472,7 @@ def _column_sketch(
         quantiles=quantiles,
         resolution=_resolution(finite) if kind == "number" and len(finite) else None,
         spread=_spread(np.unique(finite)) if kind == "number" else None,
+        value_quantiles=value_quantiles,
         complete_profile=complete_profile,
         complete_hash=complete_hash,
     )
@@ -658,6 +671,17 @@ def _quantiles_agree(a: ColumnSketch, b: ColumnSketch) -> bool:
     )
 
 
+def _rounded_agree(a: ColumnSketch, b: ColumnSketch) -> bool:
+    """Whether one column is the other rounded to fewer decimals (same rows)."""
+    if a.value_quantiles is None or b.value_quantiles is None:
+        return False
+    if a.resolution is None or b.resolution is None or a.resolution == b.resolution:
+        return False  # values at one resolution are compared as values
+    tolerance = 0.5 * max(a.resolution, b.resolution) * (1 + 1e-6)
+    gap = np.abs(np.asarray(a.value_quantiles) - np.asarray(b.value_quantiles))
+    return bool(np.max(gap) <= tolerance)
+
+
 def _recodable(column: ColumnSketch) -> bool:
     return column.kind == "string" or column.codes
 
@@ -703,7 +727,11 @@ def _column_pair(
     if not references and _dominated(s.profile, g.profile) and len(s.profile) <= len(g.profile):
         # A row subset: every count at most the larger table's.
         profile_ok, profile_bits = True, _profile_bits(g.profile, large.n_rows - n_small)
-    affine = bool(references) and s.n_distinct >= 20 and _quantiles_agree(s, g)
+    affine = (
+        bool(references)
+        and s.n_distinct >= 20
+        and (_quantiles_agree(s, g) or _rounded_agree(s, g))
+    )
     if not (profile_ok or affine):
         return None
     found, comparable = _containment(s.values, g.values, VALUE_SAMPLE)
@@ -712,7 +740,7 @@ def _column_pair(
     if containment is not None and containment >= 0.8:
         value_bits = _value_bits(s, g, found)
     elif affine:
-        value_bits = 8.0 if s.n_distinct >= 100 else 4.0  # an affinely rescaled copy
+        value_bits = 8.0 if s.n_distinct >= 100 else 4.0  # a rescaled or rounded copy
     elif not (_recodable(s) or _recodable(g) or (references and profile_ok)):
         return None  # a row subset whose numbers are not the larger table's
     return _Pair(
@@ -833,6 +861,16 @@ def _row_test(small: DatasetSketch, large: DatasetSketch, same_encoding: bool) -
     return _RowTest(full.share if full.share is not None else features.share, 0.0, "")
 
 
+def _rounded_mask(a: _ColumnArrays, b: _ColumnArrays, rows: slice) -> np.ndarray:
+    """:func:`_rounded_agree` for a block of column pairs at once."""
+    res_a = a.resolutions[rows, None]
+    res_b = b.resolutions[None, :]
+    with np.errstate(invalid="ignore"):
+        tolerance = 0.5 * np.fmax(res_a, res_b) * (1 + 1e-6)
+        gap = np.abs(a.value_quantiles[rows, None, :] - b.value_quantiles[None]).max(axis=-1)
+        return (gap <= tolerance) & (res_a != res_b)
+
+
 def _candidate_columns(small: DatasetSketch, large: DatasetSketch) -> np.ndarray:
     """Column pairs that may match: a superset of what :func:`_column_pair` accepts, computed
     for all pairs at once (profiles that agree or nest, and either shared values, a recodable
@@ -863,7 +901,10 @@ def _candidate_columns(small: DatasetSketch, large: DatasetSketch) -> np.ndarray
             q = np.nan_to_num(a.quantiles[rows, None, :], nan=1e6)
             r = np.nan_to_num(b.quantiles[None], nan=3e6)
             close = np.minimum(np.abs(q - r).max(axis=-1), np.abs(q + r[:, :, ::-1]).max(axis=-1))
-            affine[rows] = (close <= _QUANTILE_TOLERANCE) & (a.n_distinct[rows, None] >= 20)
+            rounded = _rounded_mask(a, b, rows)
+            affine[rows] = ((close <= _QUANTILE_TOLERANCE) | rounded) & (
+                a.n_distinct[rows, None] >= 20
+            )
     shares = a.recodable[:, None] | b.recodable[None, :]
     holders: dict[int, list[int]] = defaultdict(list)
     for j, column in enumerate(large.columns):
@@ -1077,6 +1118,7 @@ def _preference(name: str, sketch: DatasetSketch) -> tuple[int, int, str]:
 def group_datasets(
     sketches: Mapping[str, DatasetSketch],
     *,
+    links: Iterable[tuple[str, str]] = (),
     same: Callable[[DatasetSketch, DatasetSketch], bool] = same_data,
     progress: bool = False,
 ) -> dict[str, str]:
@@ -1084,6 +1126,9 @@ def group_datasets(
 
     Args:
         sketches: Sketch of each dataset, keyed by a name unique to it.
+        links: Pairs of names known to be the same data whatever their content says (e.g.
+            files that name the same OpenML dataset id); names not in ``sketches`` are
+            ignored.
         same: The pairwise test (default :func:`same_data`).
         progress: Show a progress bar over the candidate pairs.
 
@@ -1110,6 +1155,11 @@ def group_datasets(
             x = parent[x]
         return x
 
+    index_of = {name: index for index, name in enumerate(names)}
+    for first, second in links:
+        if first in index_of and second in index_of:
+            root_i, root_j = find(index_of[first]), find(index_of[second])
+            parent[max(root_i, root_j)] = min(root_i, root_j)
     candidates = sorted(_candidate_pairs(names, sketches))
     for i, j in tqdm(candidates, desc="comparing datasets", disable=not progress):
         root_i, root_j = find(i), find(j)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -265,15 +266,13 @@ def _local_suite(folders: list[Path], *, task: str | None, progress: bool) -> Su
         if sketch is None or (task is not None and sketch.task != task):
             continue
         entries.append(replace(entry, task=sketch.task, fingerprint=sketch.fingerprint))
-    groups = group_datasets({e.source: sketches[e.source] for e in entries})
     # Entries naming the same OpenML dataset are one group too, whatever their content.
-    by_openml_id: dict[int, str] = {}
+    by_openml_id: dict[int, list[str]] = defaultdict(list)
     for entry in entries:
         if entry.dataset_id is not None:
-            first = by_openml_id.setdefault(entry.dataset_id, groups[entry.source])
-            if first != groups[entry.source]:
-                merged = groups[entry.source]
-                groups = {k: first if v == merged else v for k, v in groups.items()}
+            by_openml_id[entry.dataset_id].append(entry.source)
+    links = [(same[0], other) for same in by_openml_id.values() for other in same[1:]]
+    groups = group_datasets({e.source: sketches[e.source] for e in entries}, links=links)
     kept: list[SuiteEntry] = []
     duplicates: list[tuple[str, str]] = []
     first_of_group: dict[str, SuiteEntry] = {}

@@ -126,6 +126,15 @@ def test_standardised_copy_is_the_same_data(original: DatasetSketch) -> None:
     assert same_data(original, _sketch(frame))
 
 
+def test_copy_rounded_to_fewer_decimals_is_the_same_data(original: DatasetSketch) -> None:
+    frame = _table()
+    frame["weight"] = frame["weight"].round(1)  # as PMLB rounds some tables
+    frame["score"] = frame["score"].round(2)
+    comparison = compare_sketches(original, _sketch(frame))
+    assert comparison.same, comparison.reason
+    assert {(1, 1), (2, 2)} <= set(comparison.matched_columns)  # the rounded columns too
+
+
 def test_a_few_corrected_cells_are_still_the_same_data(original: DatasetSketch) -> None:
     frame = _table()
     frame.loc[[5, 77], "height"] += 0.5  # as scikit-learn's iris fixes two UCI values
