@@ -23,7 +23,7 @@ Usage::
 
     python experiments/search_cv.py [--trials 20] [--budgets 10 20] [--seeds 3] [--cv 3]
         [--space hist_gradient_boosting] [--openml 31 54 59] [--max-rows 2000]
-        [--results-dir experiments/results/search_cv] [--fresh]
+        [--results-dir experiments/results/search_cv] [--resume]
 """
 
 from __future__ import annotations
@@ -153,15 +153,26 @@ def _summary(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
         }
     )
     table["test diff"] = table["test metaopt"] - table["test tpe"]
+    pairs = frame.pivot_table(
+        index=["budget", "dataset", "seed"], columns="arm", values=["cv_score", "test_score"]
+    )
     totals = {}
     for budget, part in table.groupby(level="budget"):
         diff_cv = part["cv metaopt"] - part["cv tpe"]
+        runs = pairs.loc[budget]
         totals[int(budget)] = {
             "datasets": len(part),
             "cv wins/ties/losses": _wtl(diff_cv),
             "test wins/ties/losses": _wtl(part["test diff"]),
             "mean cv diff": float(diff_cv.mean()),
             "mean test diff": float(part["test diff"].mean()),
+            "searches": len(runs),
+            "search cv wins/ties/losses": _wtl(
+                runs[("cv_score", "metaopt")] - runs[("cv_score", "tpe")]
+            ),
+            "search test wins/ties/losses": _wtl(
+                runs[("test_score", "metaopt")] - runs[("test_score", "tpe")]
+            ),
         }
     return table, totals
 
@@ -224,7 +235,9 @@ def _markdown(table: pd.DataFrame, totals: dict, meta: dict) -> str:
             "",
             f"metaopt vs tpe over {t['datasets']} datasets: CV wins/ties/losses "
             f"{t['cv wins/ties/losses']} (mean {t['mean cv diff']:+.4f}); test "
-            f"{t['test wins/ties/losses']} (mean {t['mean test diff']:+.4f}).",
+            f"{t['test wins/ties/losses']} (mean {t['mean test diff']:+.4f}). Per search "
+            f"({t['searches']} dataset-seed pairs): CV {t['search cv wins/ties/losses']}, test "
+            f"{t['search test wins/ties/losses']}.",
             "",
         ]
     lines.append(
@@ -259,7 +272,9 @@ def main(argv: list[str] | None = None) -> int:
         "--results-dir", type=Path, default=RESULTS, help="output folder (default %(default)s)"
     )
     parser.add_argument(
-        "--fresh", action="store_true", help="ignore finished searches in runs.jsonl (default off)"
+        "--resume",
+        action="store_true",
+        help="reuse the finished searches of an interrupted run (same settings; default off)",
     )
     args = parser.parse_args(argv)
     if max(args.budgets) > args.trials:
@@ -270,17 +285,17 @@ def main(argv: list[str] | None = None) -> int:
     datasets = _datasets(args.openml, args.max_rows, args.cv)
     rows: list[dict] = []
     left_out: dict[str, list[str]] = {}
-    # The costliest dataset last, so that an interrupted run has the others; finished
-    # (dataset, seed) searches are kept in runs.jsonl and a rerun with the same settings
-    # resumes from them (--fresh starts over).
+    # The costliest dataset last. Finished (dataset, seed) searches are appended to runs.jsonl,
+    # so an interrupted run can be resumed with --resume (same settings); the file is removed
+    # when the run completes.
     datasets.sort(key=lambda d: d.shape[0] * d.shape[1] * (d.n_classes or 1))
     settings = {k: getattr(args, k) for k in ("trials", "cv", "space", "max_rows")}
     settings["budgets"] = list(args.budgets)
     cache = args.results_dir / "runs.jsonl"
-    done = {} if args.fresh else _cached(cache, settings)
+    done = _cached(cache, settings) if args.resume else {}
     args.results_dir.mkdir(parents=True, exist_ok=True)
     jobs = [(d, s) for d in datasets for s in range(args.seeds)]
-    with threadpool_limits(1), cache.open("w" if args.fresh else "a") as log:
+    with threadpool_limits(1), cache.open("a" if args.resume else "w") as log:
         for dataset, seed in tqdm(jobs, desc="searches", unit="dataset-seed"):
             excluded = _leave_out(kb_full, dataset)
             left_out[dataset.name] = excluded
@@ -301,8 +316,10 @@ def main(argv: list[str] | None = None) -> int:
         "max_rows": args.max_rows,
         "left_out": left_out,
         "cpu_minutes": frame.drop_duplicates(["source", "seed", "arm"])["search_cpu_s"].sum() / 60,
-        "command": "python experiments/search_cv.py "
-        + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": " ".join(  # as a fresh run: --resume does not change the results
+            ["python experiments/search_cv.py"]
+            + [a for a in (sys.argv[1:] if argv is None else argv) if a != "--resume"]
+        ),
         "metaopt_version": metaopt.__version__,
     }
     out = args.results_dir
@@ -311,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     (out / "summary.md").write_text(_markdown(table, totals, meta))
     _plot(frame, out / "curves.png")
+    cache.unlink()
     print(table.round(4).to_string())
     for budget, t in totals.items():
         print(f"{budget} trials: {t}")
