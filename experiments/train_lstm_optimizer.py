@@ -185,8 +185,11 @@ def plot_histories(workdir: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seed", type=int, default=0)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--seed", type=int, default=0, help="meta-training seed")
     parser.add_argument("--iterations", type=int, default=240, help="trajectories")
     parser.add_argument(
         "--time-budget", type=float, default=7200.0, help="wall seconds (safety cap only)"
@@ -199,12 +202,37 @@ def main(argv: list[str] | None = None) -> int:
         default=0.7,
         help="weight of the held-out loss in the meta-objective",
     )
-    parser.add_argument("--horizon", type=int, nargs=2, default=(50, 200))
-    parser.add_argument("--validation-horizons", type=int, nargs="+", default=(50, 150))
-    parser.add_argument("--unroll", type=int, nargs=2, default=(10, 30))
-    parser.add_argument("--meta-lr", type=float, default=3e-3)
-    parser.add_argument("--validate-every", type=int, default=40)
-    parser.add_argument("--workdir", type=Path, default=Path("experiments/results/lstm_optimizer"))
+    parser.add_argument(
+        "--horizon",
+        type=int,
+        nargs=2,
+        default=(50, 200),
+        help="range of training-trajectory lengths (steps)",
+    )
+    parser.add_argument(
+        "--validation-horizons",
+        type=int,
+        nargs="+",
+        default=(50, 150),
+        help="trajectory lengths of the validation runs",
+    )
+    parser.add_argument(
+        "--unroll",
+        type=int,
+        nargs=2,
+        default=(10, 30),
+        help="range of truncated-backpropagation unroll lengths (steps)",
+    )
+    parser.add_argument("--meta-lr", type=float, default=3e-3, help="meta learning rate")
+    parser.add_argument(
+        "--validate-every", type=int, default=40, help="trajectories between validations"
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path("experiments/results/lstm_optimizer"),
+        help="folder of histories, checkpoints and plots",
+    )
     parser.add_argument(
         "--output",
         type=Path,
