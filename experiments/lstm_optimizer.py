@@ -253,18 +253,33 @@ def file_hash(path: str | Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     parser.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="LSTM weights file")
-    parser.add_argument("--tasks-per-family", type=int, default=20)
+    parser.add_argument(
+        "--tasks-per-family", type=int, default=20, help="held-out test tasks per task family"
+    )
     parser.add_argument("--val-tasks", type=int, default=2, help="tuning tasks per family")
     parser.add_argument("--horizon", type=int, default=100, help="training horizon (steps)")
-    parser.add_argument("--max-rows", type=int, default=2000)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--max-rows", type=int, default=2000, help="rows kept of each held-out dataset"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument("--stress-tasks", type=int, default=3, help="per family, at lr 10/100")
-    parser.add_argument("--cost-params", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument("--cost-repeats", type=int, default=60)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--cost-params",
+        type=int,
+        nargs="+",
+        default=[10_000, 100_000],
+        help="parameter counts at which the per-step cost is measured",
+    )
+    parser.add_argument(
+        "--cost-repeats", type=int, default=60, help="timed optimizer steps per cost measurement"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of tasks and tuning")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     parser.add_argument(
         "--baselines-only", action="store_true", help="run tuning and baselines, no report"
