@@ -1,14 +1,15 @@
 r"""Benchmark hyperparameter optimizers on datasets they have never seen (leave-one-dataset-out).
 
-With no arguments this runs the README's main job, offline when OpenML is unreachable, in about
-10-15 minutes on 2 cores: pool mode on the shipped knowledge base (space hist_gradient_boosting,
-20 of its datasets, every method, 5 seeds, 50 trials), then a small live run (random_forest
-cross-validated on 2 datasets, 2 seeds, 12 trials: OpenML-CC18 datasets when OpenML or the local
-OpenML mirror of the shared data folder is available, else scikit-learn's bundled
-breast_cancer and digits). What data is available is checked before anything is computed;
-missing optional data is a one-line note. It writes only under --out (runs/openml_suite) and
-prints a short summary; --results-dir DIR also copies summary.md, summary.csv and the plots to
-DIR (the committed results: --results-dir experiments/results/openml_suite).
+With no arguments this runs the README's main job, offline when OpenML is unreachable, in
+about 5-10 minutes on 2 idle cores (10-15 CPU minutes; longer on a busy machine): pool
+mode on the shipped knowledge base (space hist_gradient_boosting, 20 of its datasets, every
+method, 5 seeds, 50 trials), then a small live run (random_forest cross-validated on 2 datasets
+of at most 500 rows, 2 seeds, 12 trials: OpenML-CC18 datasets when OpenML or the local OpenML
+mirror of the shared data folder is available, else scikit-learn's bundled breast_cancer and
+digits). What data is available is checked before anything is computed; missing optional data
+is a one-line note. It writes only under --out (runs/openml_suite) and prints a short summary;
+--results-dir DIR also copies summary.md, summary.csv and the plots to DIR (the committed
+results: --results-dir experiments/results/openml_suite).
 
 Modes:
   pool  Each trial returns a recorded score: the evaluated configuration nearest to what the
@@ -32,7 +33,7 @@ Every finished (dataset, method, seed) run is stored under --out and skipped on 
 interrupted benchmark resumes where it stopped; --summary-only rebuilds the report from them.
 
 Examples:
-  python experiments/openml_suite.py                        # the default (offline, ~10-15 min)
+  python experiments/openml_suite.py                        # the default (offline, 5-10 min)
   python experiments/openml_suite.py --results-dir experiments/results/openml_suite
   python experiments/openml_suite.py --pimp --no-live --no-knowledge-base --budget 100 \
       --max-datasets 0 --out runs/openml_suite_pimp \
@@ -196,8 +197,9 @@ def _parser() -> argparse.ArgumentParser:
     live.add_argument(
         "--max-rows",
         type=int,
-        default=1000,
-        help="subsample live datasets to this many rows (0 = all)",
+        default=500,
+        help="subsample live datasets to this many rows, the shipped knowledge base's cap "
+        "(0 = all)",
     )
     live.add_argument(
         "--offline",
