@@ -117,12 +117,18 @@ def select_bandwidth(points: np.ndarray, values: np.ndarray, grid: Sequence[floa
 
 
 def normalise_source_scores(scores: np.ndarray) -> np.ndarray:
-    """A source's scores on ``[0, 1]``: 0 at its worst evaluation, 1 at its best."""
+    """A source's scores on ``[0, 1]``: 0 at its worst evaluation, 1 at its best.
+
+    A failed evaluation (NaN) counts as the worst.
+    """
     scores = np.asarray(scores, dtype=float)
-    low, high = float(np.min(scores)), float(np.max(scores))
+    finite = np.isfinite(scores)
+    if not finite.any():
+        return np.zeros_like(scores)
+    low, high = float(np.min(scores[finite])), float(np.max(scores[finite]))
     if high <= low:
-        return np.full_like(scores, 0.5)
-    return (scores - low) / (high - low)
+        return np.where(finite, 0.5, 0.0)
+    return np.where(finite, (scores - low) / (high - low), 0.0)
 
 
 def rank_agreement(predicted: np.ndarray, observed: np.ndarray) -> np.ndarray:
