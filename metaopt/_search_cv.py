@@ -422,10 +422,10 @@ class MetaSearchCV(MetaEstimatorMixin, BaseEstimator):
         )
 
         def objective(trial: optuna.Trial) -> float:
-            params = space.suggest(trial)
+            estimator = space.build(space.suggest(trial))  # invalid parameters raise here
             try:
                 result = cross_validate(
-                    space.build(params),
+                    estimator,
                     X_input,
                     y,
                     groups=groups,

@@ -89,6 +89,11 @@ def test_init_only_stores_and_clone_keeps_params() -> None:
         ),
         ({"estimator": SVC()}, ValueError, "param_distributions must be a non-empty dict"),
         ({"estimator": SVC(), "param_distributions": {"C": (1, 2)}}, TypeError, "optuna distr"),
+        (
+            {"estimator": SVC(), "param_distributions": {"Cx": FloatDistribution(1, 2)}},
+            ValueError,
+            "Invalid parameter 'Cx'",
+        ),
         ({"scoring": ["accuracy", "roc_auc"]}, TypeError, "single scorer"),
         ({"error_score": "ignore"}, ValueError, "error_score"),
         ({"space": "no_such_space"}, ValueError, "unknown search space"),
