@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -352,7 +353,7 @@ class MetaSampler(BaseSampler):
         index: int | None = None
         if trial.number < self._n_warm:
             index = trial.number
-        elif trial.number < 2 * self._n_warm:
+        else:
             index = self._handed_on_index(study, trial.number)
         if index is not None:
             with self._lock:
@@ -474,22 +475,48 @@ class MetaSampler(BaseSampler):
     # ------------------------------------------------------------------ helpers
 
     def _handed_on_index(self, study: Study, number: int) -> int | None:
-        """The warm index trial ``number`` (>= n_warm) evaluates for a fixed earlier trial.
+        """The warm index trial ``number`` (>= n_warm) evaluates for an earlier trial.
 
-        Trial numbers below ``n_warm`` that carry fixed parameters cannot evaluate their warm
-        configuration; the i-th of them hands it to the i-th trial from ``n_warm`` on that
-        has no fixed parameters. Every storage numbers trials densely in creation order and a
-        trial's fixed parameters are stored when it is created, so every worker computes the
-        same answer from the trials before ``number`` without coordinating.
+        A trial number below ``n_warm`` hands its warm configuration on when it could not or
+        did not evaluate it: it carries parameters the user fixed (``enqueue_trial``), it was
+        added finished (``add_trial``), or it failed (its configuration is retried once, e.g.
+        after a worker died and Optuna's heartbeat marked the trial failed). Each such
+        configuration goes to the first later trial from ``n_warm`` on, without fixed
+        parameters, created after the configuration became available (the failure's time), in
+        trial-number order. Every storage numbers trials densely in creation order and stores
+        their start and end times, so every worker computes the same answer from the trials
+        before ``number`` without coordinating.
         """
-        fixed = {
-            t.number: _is_fixed(t) for t in study.get_trials(deepcopy=False) if t.number < number
-        }
-        skipped = [k for k in range(self._n_warm) if fixed.get(k, False)]
-        if not skipped:
+        trials = {t.number: t for t in study.get_trials(deepcopy=False) if t.number <= number}
+        available: list[tuple[Any, int]] = []
+        earliest = datetime.min
+        for k in range(self._n_warm):
+            past = trials.get(k)
+            if past is None:
+                continue
+            done = past.state.is_finished()
+            if _is_fixed(past):
+                available.append((earliest, k))
+            elif done and _attrs.TRIAL_WARM_START not in past.user_attrs:
+                available.append((past.datetime_complete or earliest, k))
+            elif past.state == TrialState.FAIL:
+                available.append((past.datetime_complete or earliest, k))
+        if not available:
             return None
-        position = sum(not fixed.get(k, False) for k in range(self._n_warm, number))
-        return skipped[position] if position < len(skipped) else None
+        available.sort()
+        taken: set[int] = set()
+        for m in range(self._n_warm, number + 1):
+            candidate = trials.get(m)
+            if candidate is None or _is_fixed(candidate):
+                continue
+            start = candidate.datetime_start or datetime.max
+            for when, k in available:
+                if k not in taken and when <= start:
+                    taken.add(k)
+                    if m == number:
+                        return k
+                    break
+        return None
 
     def _warm_index(self, study: Study, trial: FrozenTrial) -> int | None:
         return self._assigned.get((study.study_name, trial.number))

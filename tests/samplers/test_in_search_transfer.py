@@ -200,3 +200,87 @@ def test_transfer_ensemble_rejects_bad_settings() -> None:
     )
     weights = session.weights([], [])
     np.testing.assert_allclose(weights, 1 / len(weights))
+
+
+def _warm_ranks(study: optuna.Study) -> list[int]:
+    return sorted(
+        t.user_attrs["metaopt:warm_start"]["rank"]
+        for t in study.trials
+        if "metaopt:warm_start" in t.user_attrs
+    )
+
+
+def test_added_trials_do_not_swallow_warm_configurations() -> None:
+    kb = _two_kinds_of_datasets()
+    study = optuna.create_study(direction="maximize", sampler=_sampler(kb, n_warm=3))
+    study.add_trial(
+        optuna.trial.create_trial(
+            params={"x": 0.5, "y": 0.5},
+            distributions={"x": FloatDistribution(0, 1), "y": FloatDistribution(0, 1)},
+            value=0.0,
+        )
+    )  # takes trial number 0
+    study.optimize(_like_b, n_trials=5)
+    assert _warm_ranks(study) == [1, 2, 3]  # every warm configuration ran, once
+
+
+def test_a_failed_warm_trial_is_retried_once() -> None:
+    kb = _two_kinds_of_datasets()
+    calls = {"n": 0}
+
+    def flaky(trial: optuna.Trial) -> float:
+        value = _like_b(trial)
+        calls["n"] += 1
+        if calls["n"] in (2, 4):  # warm trial 1 fails, and its retry (trial 3) fails too
+            raise RuntimeError("worker lost")
+        return value
+
+    study = optuna.create_study(direction="maximize", sampler=_sampler(kb, n_warm=3))
+    study.optimize(flaky, n_trials=6, catch=(RuntimeError,))
+    ranks = [t.user_attrs.get("metaopt:warm_start", {}).get("rank") for t in study.trials]
+    assert ranks[:4] == [1, 2, 3, 2]  # rank 2 moved on once, to the first later trial
+    assert ranks[4:] == [None, None]  # a failed retry is not retried again
+
+
+_DYING_WORKER = """
+import os, sys
+import optuna
+import pandas as pd
+from metaopt.knowledge import KnowledgeBase
+from metaopt.samplers import MetaSampler
+kb = KnowledgeBase.read(sys.argv[2])
+sampler = MetaSampler(metafeatures=pd.Series({"f": 0.0}), knowledge=kb, space="bumps",
+                      task="classification", n_warm=2, seed=0)
+storage = optuna.storages.RDBStorage(sys.argv[1], heartbeat_interval=1, grace_period=2)
+study = optuna.load_study(study_name="s", storage=storage, sampler=sampler)
+
+def die(trial):
+    trial.suggest_float("x", 0.0, 1.0)
+    trial.suggest_float("y", 0.0, 1.0)
+    os._exit(1)  # the worker is killed mid-trial
+
+study.optimize(die, n_trials=1)
+"""
+
+
+@pytest.mark.slow
+def test_a_killed_workers_warm_configuration_reruns_with_the_heartbeat(tmp_path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    kb = _two_kinds_of_datasets()
+    kb.save(tmp_path / "kb")
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    storage = optuna.storages.RDBStorage(url, heartbeat_interval=1, grace_period=2)
+    optuna.create_study(study_name="s", storage=storage, direction="maximize")
+    dead = subprocess.run([sys.executable, "-c", _DYING_WORKER, url, str(tmp_path / "kb")])
+    assert dead.returncode == 1
+    time.sleep(3)  # past the grace period: the trial is stale
+    study = optuna.load_study(study_name="s", storage=storage, sampler=_sampler(kb, n_warm=2))
+    study.optimize(_like_b, n_trials=3)  # optimize fails stale trials first
+    states = [t.state for t in study.trials]
+    assert states[0] == optuna.trial.TrialState.FAIL
+    ranks = [t.user_attrs.get("metaopt:warm_start", {}).get("rank") for t in study.trials]
+    assert ranks[:3] == [1, 2, 1]  # the dead worker's configuration ran again, once
+    assert study.trials[2].params == study.trials[0].params
