@@ -623,12 +623,14 @@ def _profile_bits(profile: Sequence[int], slack: int) -> float:
     return min(bits, _COLUMN_BITS_CAP)
 
 
-def _filled(g: ColumnSketch, low: float, high: float) -> float:
-    """The largest share of its value grid that ``g`` fills between ``low`` and ``high``
-    (where ``g``'s values are densest, values of another column fall among them by chance)."""
+def _filled(g: ColumnSketch, low: float, high: float, resolution: float | None = None) -> float:
+    """The largest share of a value grid that ``g`` fills between ``low`` and ``high`` (where
+    ``g``'s values are densest, values of another column fall among them by chance). The grid
+    is ``g``'s own or, when coarser, ``resolution``: integers fall among values that include
+    decimals as often as the integers among them allow."""
     if g.spread is None:
         return 1.0
-    resolution = g.resolution or 1e-6
+    resolution = max(g.resolution or 1e-6, resolution or 0.0)
     per_bin = g.n_distinct / (len(g.spread) - 1)
     filled = 0.0
     for left, right in itertools.pairwise(g.spread):
@@ -644,7 +646,7 @@ def _value_bits(s: ColumnSketch, g: ColumnSketch, found: int) -> float:
         return min(_COLUMN_BITS_CAP, max(0.0, math.log2(max(s.n_distinct, 1)) - 2.0))
     if s.spread is None:
         return 0.0
-    filled = _filled(g, s.spread[0], s.spread[-1])
+    filled = _filled(g, s.spread[0], s.spread[-1], s.resolution)
     return min(_COLUMN_BITS_CAP, 0.25 * found * -math.log2(max(filled, 1e-12)))
 
 
