@@ -26,6 +26,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import metaopt.knowledge as knowledge  # noqa: E402
@@ -203,6 +204,39 @@ def with_metafeatures(kb: knowledge.KnowledgeBase) -> knowledge.KnowledgeBase:
     return subset
 
 
+def fidelity_agreement(ev: pd.DataFrame, min_rows: int = 5000) -> pd.DataFrame:
+    """Per space: datasets, and the median and range of base-vs-full Spearman correlations."""
+    ok = ev[ev["status"] == "ok"]
+    full = ok[ok["fidelity"] == "full"]
+    big = full.groupby("dataset")["n_rows"].max()
+    big = big[big > min_rows].index
+    rows = []
+    for space, group in full[full["dataset"].isin(big)].groupby("space"):
+        correlations = []
+        for dataset, at_full in group.groupby("dataset"):
+            base = ok[(ok["fidelity"] == "base") & (ok["dataset"] == dataset)]
+            base = base[base["space"] == space].set_index("config_id")["score"]
+            both = (
+                at_full.set_index("config_id")["score"]
+                .to_frame("full")
+                .join(base.rename("base"), how="inner")
+            )
+            if len(both) >= 4:
+                correlations.append(both["full"].corr(both["base"], method="spearman"))
+        if correlations:
+            rows.append(
+                {
+                    "space": space,
+                    "datasets": len(correlations),
+                    "median": float(np.median(correlations)),
+                    "min": float(np.min(correlations)),
+                    "max": float(np.max(correlations)),
+                }
+            )
+    columns = ["space", "datasets", "median", "min", "max"]
+    return pd.DataFrame(rows, columns=columns).set_index("space")
+
+
 def markdown_table(table: pd.DataFrame) -> str:
     """A DataFrame as a markdown table (floats with 3 decimals), without extra dependencies."""
     header = [table.index.name or "", *table.columns]
@@ -218,7 +252,7 @@ def report(kb: knowledge.KnowledgeBase, results: Path, wall_s: float, command: s
     """Coverage table (markdown) and the spread of scores per space (PNG)."""
     results.mkdir(parents=True, exist_ok=True)
     ev = kb.evaluations
-    table = ev.groupby("space").agg(
+    table = ev.groupby(["space", "fidelity"]).agg(
         datasets=("dataset", "nunique"),
         configs_per_dataset=("config_id", lambda c: int(c.max()) + 1),
         evaluations=("score", "size"),
@@ -239,7 +273,16 @@ def report(kb: knowledge.KnowledgeBase, results: Path, wall_s: float, command: s
         "",
         f"note: {kb.provenance.get('note') or '-'}",
         "",
-        markdown_table(table),
+        markdown_table(table.reset_index().set_index("space")),
+        "",
+        f"groups: {len(set(kb.groups.values()))} for {len(kb.datasets)} datasets; compute (sum of "
+        f"configuration fit times): {ev['fit_time'].sum() / 3600:.2f} CPU-hours",
+        "",
+        "Rank agreement of the base fidelity with full size (rows and trees), per space: "
+        "Spearman correlation of the scores of the configurations evaluated at both, on "
+        "datasets of more than 5,000 rows",
+        "",
+        markdown_table(fidelity_agreement(ev)),
         "",
     ]
     (results / "summary.md").write_text("\n".join(lines))

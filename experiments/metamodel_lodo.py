@@ -198,7 +198,9 @@ def _nested_choice(train, space: str, task: str, ev: pd.DataFrame, folds: int = 
             held = [d for d in held if ((ev["space"] == space) & (ev["dataset"] == d)).any()]
             if not held:
                 continue
-            model = make_model("transfer").set_params(**params).fit(train.without(held), space)
+            rows = train.evaluations[~train.evaluations["dataset"].isin(held)]
+            model = make_model("transfer").set_params(**params)
+            model.fit(rows, space, metafeatures=train.metafeatures)
             for dataset in held:
                 rows = ev[(ev["space"] == space) & (ev["dataset"] == dataset)].set_index("key")
                 ranked = model.rank(train.metafeatures.loc[dataset], n=3, space=space, task=task)

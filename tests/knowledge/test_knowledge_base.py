@@ -131,3 +131,33 @@ def test_parameter_columns_have_one_dtype(kb: KnowledgeBase) -> None:
     assert ev["n_neighbors"].dtype == np.float64
     assert ev["weights"].dtype == object
     assert ev.loc[ev["space"] == "svm", "n_neighbors"].isna().all()
+
+
+def test_groups_leave_out_together_and_unrecorded_datasets_are_their_own(kb) -> None:
+    assert kb.groups == {"a": "a", "b": "b"}
+    kb.provenance["groups"] = {"a": "a", "b": "a"}  # b is a copy of a under another name
+    assert kb.group_members("b") == ["a", "b"]
+    assert kb.without_group_of(["b"]).datasets == []
+    assert kb.without(["b"]).datasets == ["a"]
+
+
+def test_a_space_whose_every_evaluation_failed_is_refused() -> None:
+    rows = _rows("a", "knn", 3, failed=3) + _rows("a", "svm", 3)
+    metafeatures = pd.DataFrame({"n_rows": [1.0]}, index=pd.Index(["a"], name="dataset"))
+    kb = KnowledgeBase(pd.DataFrame(rows), metafeatures, {"schema_version": SCHEMA_VERSION})
+    assert kb.spaces == ["svm"]
+    with pytest.raises(ValueError, match="no evaluations for space 'knn'"):
+        kb.for_space("knn")
+
+
+def test_read_names_the_file_and_every_problem(kb, tmp_path: Path) -> None:
+    kb.save(tmp_path)
+    frame = pd.read_parquet(tmp_path / "evaluations.parquet")
+    frame.drop(columns=["n_rows"]).to_parquet(tmp_path / "evaluations.parquet")
+    with pytest.raises(ValueError, match=r"evaluations.parquet lacks the columns \['n_rows'\]"):
+        KnowledgeBase.read(tmp_path)
+    frame.assign(fidelity="half", params="{not json").to_parquet(tmp_path / "evaluations.parquet")
+    with pytest.raises(ValueError, match="fidelity must be one of") as error:
+        KnowledgeBase.read(tmp_path)
+    assert "params must be JSON objects" in str(error.value)
+    assert str(tmp_path) in str(error.value)
