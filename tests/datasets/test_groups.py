@@ -194,6 +194,13 @@ def test_groups_are_transitive_and_named_after_the_preferred_member() -> None:
     assert groups == {"no_c": "full", "other": "other", "no_b": "full", "full": "full"}
 
 
+def test_declared_links_join_groups_content_does_not() -> None:
+    a, b = _sketch(_table(seed=3), name="a"), _sketch(_table(seed=4), name="b")
+    assert group_datasets({"a": a, "b": b}) == {"a": "a", "b": "b"}
+    linked = group_datasets({"a": a, "b": b}, links=[("b", "a"), ("a", "not-sketched")])
+    assert linked == {"a": "a", "b": "a"}
+
+
 def test_sketch_sources_caches_sketches(tmp_path: Path) -> None:
     path = tmp_path / "table.csv"
     _table().to_csv(path, index=False)
