@@ -45,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     suggest.add_argument(
         "--model",
         default=None,
-        help="meta-model: surrogate, nearest or portfolio (default: the library's default)",
+        help="meta-model: transfer, nearest, portfolio or surrogate (default: the library's "
+        "default, transfer)",
     )
     suggest.add_argument(
         "--knowledge",
