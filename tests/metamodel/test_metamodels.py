@@ -21,6 +21,7 @@ from metaopt.metamodel import (
     NearestDatasets,
     Portfolio,
     SurrogateRanker,
+    TransferEnsemble,
     make_model,
     normalize_scores,
 )
@@ -174,7 +175,7 @@ def test_bad_input_raises_clear_errors(name: str, toy) -> None:
 
 
 def test_make_model_names_and_errors() -> None:
-    assert isinstance(make_model(), SurrogateRanker | NearestDatasets | Portfolio)
+    assert isinstance(make_model(), TransferEnsemble)
     model = NearestDatasets()
     assert make_model(model) is model
     with pytest.raises(ValueError, match="unknown meta-model"):
@@ -183,7 +184,7 @@ def test_make_model_names_and_errors() -> None:
         make_model(3)
 
 
-@pytest.mark.parametrize("cls", [NearestDatasets, Portfolio, SurrogateRanker])
+@pytest.mark.parametrize("cls", [NearestDatasets, Portfolio, SurrogateRanker, TransferEnsemble])
 def test_scikit_learn_estimator_contract(cls) -> None:
     name = cls.__name__
     check_parameters_default_constructible(name, cls())
