@@ -368,9 +368,16 @@ def plot(results: list[dict], out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--iterations", type=int, default=6000)
-    parser.add_argument("--val-every", type=int, default=500)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--iterations", type=int, default=6000, help="meta-training iterations per learner"
+    )
+    parser.add_argument(
+        "--val-every", type=int, default=500, help="iterations between validations"
+    )
     parser.add_argument(
         "--proto-train-way",
         type=int,
@@ -379,16 +386,28 @@ def main(argv: list[str] | None = None) -> None:
         "they test; 20 was better than 5 and 10 on the validation classes)",
     )
     parser.add_argument("--meta-batch", type=int, default=4, help="episodes per meta-step")
-    parser.add_argument("--maml-inner-lr", type=float, default=0.5)
-    parser.add_argument("--maml-inner-steps", type=int, default=2)
-    parser.add_argument("--max-test-steps", type=int, default=10)
-    parser.add_argument("--scratch-steps", type=int, default=100)
-    parser.add_argument("--query", type=int, default=15)
-    parser.add_argument("--val-episodes", type=int, default=200)
-    parser.add_argument("--test-episodes", type=int, default=600)
-    parser.add_argument("--shots", default="1,5")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--maml-inner-lr", type=float, default=0.5, help="MAML inner-loop learning rate"
+    )
+    parser.add_argument(
+        "--maml-inner-steps", type=int, default=2, help="MAML inner-loop steps in training"
+    )
+    parser.add_argument(
+        "--max-test-steps", type=int, default=10, help="most MAML adaptation steps at test time"
+    )
+    parser.add_argument(
+        "--scratch-steps", type=int, default=100, help="steps of the from-scratch baseline"
+    )
+    parser.add_argument("--query", type=int, default=15, help="query examples per class")
+    parser.add_argument(
+        "--val-episodes", type=int, default=200, help="validation episodes"
+    )
+    parser.add_argument(
+        "--test-episodes", type=int, default=600, help="test episodes per setting"
+    )
+    parser.add_argument("--shots", default="1,5", help="comma-separated K of K-shot settings")
+    parser.add_argument("--seed", type=int, default=0, help="seed of splits and episodes")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     parser.add_argument("--force", action="store_true", help="rerun finished settings")
     args = parser.parse_args(argv)
     args.argv = argv if argv is not None else sys.argv[1:]
