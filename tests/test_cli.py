@@ -126,24 +126,27 @@ def _argparse_problems(path: Path) -> list[str]:
             "ArgumentDefaultsHelpFormatter" in ast.unparse(base) for base in node.bases
         ):
             formatters.add(node.name)
-    problems = []
+    parsers, flags = [], []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
         name = ast.unparse(node.func)
         keywords = {k.arg: k.value for k in node.keywords}
         if name.endswith(("ArgumentParser", "add_parser")):
-            formatter = (
-                ast.unparse(keywords["formatter_class"]) if "formatter_class" in keywords else ""
-            )
-            if not any(f in formatter for f in formatters):
-                problems.append(
-                    f"line {node.lineno}: a parser without ArgumentDefaultsHelpFormatter"
-                )
+            formatter = ast.unparse(keywords.get("formatter_class", ast.Constant("")))
+            parsers.append((node.lineno, any(f in formatter for f in formatters)))
         elif name.endswith("add_argument"):
             flag = ast.unparse(node.args[0]) if node.args else "?"
-            if "help" not in keywords:
-                problems.append(f"line {node.lineno}: {flag} has no help text")
+            help_text = ast.unparse(keywords["help"]) if "help" in keywords else None
+            flags.append((node.lineno, flag, help_text))
+    # Without ArgumentDefaultsHelpFormatter each help text must state its default itself.
+    shows_defaults = all(ok for _, ok in parsers)
+    problems = []
+    for line, flag, help_text in flags:
+        if help_text is None:
+            problems.append(f"line {line}: {flag} has no help text")
+        elif not shows_defaults and "default" not in help_text and "SUPPRESS" not in help_text:
+            problems.append(f"line {line}: {flag}'s help states no default")
     return problems
 
 
