@@ -324,8 +324,15 @@ def main(argv: list[str] | None = None) -> int:
         for grid in GRIDS.values()
         for c in grid
     ]
+    weights_id = f"lstm-{file_hash(args.weights)}"
+    if not args.baselines_only:  # the LSTM optimizer on the validation tasks (for selection)
+        jobs += [
+            (("val", f, v, h1, weights_id), task, ("lstm", 1.0, 0.0), args.weights, n_steps, h1)
+            for f, tasks in val_tasks.items()
+            for v, task in enumerate(tasks)
+        ]
     todo = [j for j in jobs if j[0] not in curves]
-    run_jobs(todo, args.workers, "tuning baselines", curves, save_cache)
+    run_jobs(todo, args.workers, "validation tasks", curves, save_cache)
     best: dict[tuple[str, str, int, str], tuple] = {}
     for f, tasks in val_tasks.items():
         for kind, grid in GRIDS.items():
@@ -347,7 +354,6 @@ def main(argv: list[str] | None = None) -> int:
         f.name: f.tasks(args.tasks_per_family, seed=args.seed * 100 + i)
         for i, f in enumerate(families)
     }
-    weights_id = f"lstm-{file_hash(args.weights)}"
     fixed = {"adam_1e-3": ("adam", 1e-3, 0.0), "adam_1e-2": ("adam", 1e-2, 0.0)}
     jobs = []
     for f, ftasks in tasks.items():
@@ -389,6 +395,26 @@ def main(argv: list[str] | None = None) -> int:
         if name in fixed:
             return curves[(f, t, h1, config_name(fixed[name]))]
         return curves[(f, t, h1, config_name(best[(f, name.split("_")[0], h, metric)]))]
+
+    # Win rates on the validation tasks (what design choices may be made on).
+    validation = []
+    for metric in METRICS:
+        for h in horizons:
+            outcome = [
+                wins(
+                    at(curves[("val", f, v, h1, weights_id)], h, metric),
+                    at(
+                        curves[("val", f, v, h1, config_name(best[(f, "adam", h, metric)]))],
+                        h,
+                        metric,
+                    ),
+                )
+                for f, vt in val_tasks.items()
+                for v in range(len(vt))
+            ]
+            validation.append(
+                {"metric": metric, "horizon": h, "win_rate": float(np.mean(outcome))}
+            )
 
     table, per_family = [], []
     for metric in METRICS:
@@ -459,7 +485,9 @@ def main(argv: list[str] | None = None) -> int:
 
     cost, profile = measure_cost(args.cost_params, args.weights, args.cost_repeats)
     elapsed = time.time() - started
-    write_report(args, table, per_family, ratios, diverged, cost, profile, best, horizons, tasks)
+    write_report(
+        args, table, per_family, ratios, diverged, cost, profile, best, horizons, tasks, validation
+    )
     plot_curves(tasks, curve, horizons, args.out / "loss_curves.png")
     plot_wins(table, horizons, args.out / "win_rates.png")
     (args.out / "results.json").write_text(
@@ -469,6 +497,7 @@ def main(argv: list[str] | None = None) -> int:
                 "weights_sha256_12": weights_id,
                 "n_tasks": len(all_runs),
                 "families": {f: len(v) for f, v in tasks.items()},
+                "validation_task_win_rates_vs_tuned_adam": validation,
                 "win_rates": table,
                 "per_family": per_family,
                 "median_loss_ratios": ratios,
@@ -574,7 +603,7 @@ def cost_table(cost: list[dict]) -> list[str]:
 
 
 def write_report(
-    args, table, per_family, ratios, diverged, cost, profile, best, horizons, tasks
+    args, table, per_family, ratios, diverged, cost, profile, best, horizons, tasks, validation
 ) -> None:
     h1, h3, h10 = horizons
     n_tasks = sum(len(v) for v in tasks.values())
@@ -614,6 +643,13 @@ def write_report(
             lines.append(f"| {base} | " + " | ".join(cells) + " |")
         lines.append("")
     lines += [
+        "## Validation tasks (the tuning tasks; design choices were checked here)",
+        "",
+        "Win rate vs family-tuned Adam: "
+        + ", ".join(
+            f"{r['metric']} @{r['horizon']}: {100 * r['win_rate']:.0f}%" for r in validation
+        ),
+        "",
         "## Median loss ratio LSTM / tuned baseline (below 1: LSTM lower)",
         "",
         "| metric | baseline | " + " | ".join(f"{h}" for h in horizons) + " |",

@@ -199,8 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--validation-weight",
         type=float,
-        default=0.7,
+        default=1.0,
         help="weight of the held-out loss in the meta-objective",
+    )
+    parser.add_argument(
+        "--init-weight-decay", type=float, default=1e-3, help="initial decoupled weight decay"
     )
     parser.add_argument(
         "--horizon",
@@ -254,7 +257,11 @@ def main(argv: list[str] | None = None) -> int:
     family = training_family()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(args.seed)
-        net = LSTMOptimizerNet(hidden_size=args.hidden_size, mlp_hidden=args.mlp_hidden)
+        net = LSTMOptimizerNet(
+            hidden_size=args.hidden_size,
+            mlp_hidden=args.mlp_hidden,
+            init_weight_decay=args.init_weight_decay,
+        )
     result = meta_train(
         family,
         net=net,

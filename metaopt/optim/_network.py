@@ -199,9 +199,10 @@ class LSTMOptimizerNet(nn.Module):
             nn.init.zeros_(layer.bias)
         self.log_lr = nn.Parameter(torch.tensor(math.log(init_lr)))
         self.log_wd = nn.Parameter(torch.tensor(math.log(max(init_weight_decay, 1e-38))))
-        # Mixture over the momentum features; starts on the one closest to Adam's beta1 = 0.9.
+        # Index of the momentum closest to Adam's beta1 = 0.9: the mixture starts on it.
+        self._i_fast = min(range(k), key=lambda i: abs(self.betas[i] - 0.9))
         mix = torch.zeros(k)
-        mix[min(range(k), key=lambda i: abs(self.betas[i] - 0.9))] = 1.0
+        mix[self._i_fast] = 1.0
         self.mix = nn.Parameter(mix)
         self.register_buffer("_beta_vec", torch.tensor(self.betas), persistent=False)
 
@@ -314,7 +315,7 @@ class LSTMOptimizerNet(nn.Module):
         coord = torch.addmm(self.coord_out.bias.unsqueeze(-1), self.coord_out.weight, hidden)
 
         # Per-tensor statistics -> LSTM -> per-tensor log step size and weight decay.
-        i_fast = min(range(k), key=lambda i: abs(self.betas[i] - 0.9))
+        i_fast = self._i_fast
         count = segments.counts
         norms = segments.tensor_norms(
             [*g.split(segments.numels), *root_v.split(segments.numels)]

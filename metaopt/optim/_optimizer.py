@@ -213,7 +213,9 @@ class LSTMOptimizer(torch.optim.Optimizer):
                     continue
                 if p.grad.is_sparse:
                     raise TypeError("LSTMOptimizer does not support sparse gradients")
-                by_device.setdefault(p.device, []).append((p, lr, bool(group["maximize"])))
+                by_device.setdefault(p.device, []).append(
+                    (p, lr, bool(group.get("maximize", False)))
+                )
         for device, entries in by_device.items():
             self._fused_step(device, entries)
         return loss
