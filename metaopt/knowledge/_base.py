@@ -260,17 +260,20 @@ class KnowledgeBase:
 
     def subset(self, datasets: Iterable[str]) -> KnowledgeBase:
         """A new knowledge base with only ``datasets``."""
-        wanted = _as_ids(datasets)
-        evaluations = self.evaluations[self.evaluations["dataset"].isin(wanted)]
-        metafeatures = self.metafeatures[self.metafeatures.index.isin(wanted)]
-        return KnowledgeBase(evaluations.reset_index(drop=True), metafeatures, self.provenance)
+        return self._selected(self.evaluations["dataset"].isin(_as_ids(datasets)))
 
     def without(self, datasets: Iterable[str]) -> KnowledgeBase:
         """A new knowledge base without ``datasets`` (e.g. for leave-one-dataset-out)."""
-        unwanted = _as_ids(datasets)
-        evaluations = self.evaluations[~self.evaluations["dataset"].isin(unwanted)]
-        metafeatures = self.metafeatures[~self.metafeatures.index.isin(unwanted)]
-        return KnowledgeBase(evaluations.reset_index(drop=True), metafeatures, self.provenance)
+        return self._selected(~self.evaluations["dataset"].isin(_as_ids(datasets)))
+
+    def _selected(self, rows: pd.Series) -> KnowledgeBase:
+        """The rows ``rows`` of this (already canonical) table, without re-validating types."""
+        kept = set(self.evaluations.loc[rows, "dataset"])
+        selected = KnowledgeBase.__new__(KnowledgeBase)
+        selected.evaluations = self.evaluations[rows].reset_index(drop=True)
+        selected.metafeatures = self.metafeatures[self.metafeatures.index.isin(kept)]
+        selected.provenance = dict(self.provenance)
+        return selected
 
     def concat(self, other: KnowledgeBase) -> KnowledgeBase:
         """Both knowledge bases in one; metafeatures of a dataset in both come from ``self``.

@@ -648,7 +648,12 @@ def dataset_groups(sketches: Mapping[str, Any]) -> dict[str, str]:
     group_datasets = getattr(datasets, "group_datasets", None)
     sketch_from_dict = getattr(datasets, "DatasetSketch", None)
     if known and group_datasets is not None and sketch_from_dict is not None:
-        parsed = {k: sketch_from_dict.from_dict(v) for k, v in known.items()}
+        parsed = {}
+        for key, value in known.items():
+            try:
+                parsed[key] = sketch_from_dict.from_dict(value)
+            except ValueError as error:  # a sketch of another version: the dataset is alone
+                logger.warning("no group for %s: %s (rerun the build to resketch)", key, error)
         groups.update(group_datasets(parsed))
     return dict(sorted(groups.items()))
 

@@ -66,7 +66,8 @@ def select_rows(evaluations: pd.DataFrame, space: str, task: str) -> pd.DataFram
     """Rows of one space and task, with a ``config_key`` (canonical JSON of the params)."""
     rows = evaluations[(evaluations["space"] == space) & (evaluations["task"] == task)]
     rows = rows.copy()
-    rows["config_key"] = [canonical_key(parse_params(p)) for p in rows["params"]]
+    keys = {p: canonical_key(parse_params(p)) for p in rows["params"].unique()}
+    rows["config_key"] = rows["params"].map(keys)
     return rows.reset_index(drop=True)
 
 

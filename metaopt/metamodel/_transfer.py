@@ -375,7 +375,7 @@ class _Encoder:
 def relevance(points: Sequence[np.ndarray], values: Sequence[np.ndarray]) -> np.ndarray:
     """Per coordinate, the share of score variance it explains, relative to the most relevant.
 
-    The correlation ratio of the scores over five quantile bins of the coordinate, averaged
+    The correlation ratio of the scores over five equal-width bins of the coordinate, averaged
     over the sources; the square root, so it scales distances. In ``[0.05, 1]``.
     """
     dims = next((p.shape[1] for p in points if len(p)), 0)
@@ -383,13 +383,15 @@ def relevance(points: Sequence[np.ndarray], values: Sequence[np.ndarray]) -> np.
     for x, y in zip(points, values, strict=True):
         if len(y) < 10 or np.var(y) <= 0:
             continue
+        low, span = x.min(axis=0), np.ptp(x, axis=0)
+        bins = np.clip(((x - low) / np.where(span > 0, span, 1.0) * 5).astype(int), 0, 4)
+        centred = y - y.mean()
         for j in range(dims):
-            column = x[:, j]
-            edges = np.unique(np.quantile(column, [0.2, 0.4, 0.6, 0.8]))
-            bins = np.digitize(column, edges)
-            means = np.array([y[bins == b].mean() for b in np.unique(bins)])
-            sizes = np.array([(bins == b).sum() for b in np.unique(bins)])
-            totals[j] += float((sizes * (means - y.mean()) ** 2).sum() / (len(y) * np.var(y)))
+            sums = np.bincount(bins[:, j], weights=centred, minlength=5)
+            sizes = np.bincount(bins[:, j], minlength=5)
+            filled = sizes > 0
+            between = float((sums[filled] ** 2 / sizes[filled]).sum())
+            totals[j] += between / float((centred**2).sum())
         count += 1
     if count == 0 or totals.max() <= 0:
         return np.ones(dims)
@@ -499,9 +501,10 @@ class TransferEnsemble(MetaModel):
         from metaopt.metamodel._data import parse_params
 
         sources = []
+        parsed = {text: parse_params(text) for text in rows["params"].unique()}
         for dataset, group in rows.groupby("dataset", sort=True):
             group = group.drop_duplicates("config_key")
-            configs = [parse_params(p) for p in group["params"]]
+            configs = [dict(parsed[p]) for p in group["params"]]
             scores = normalise_source_scores(group["score"].to_numpy(dtype=float))
             sources.append(Source(str(dataset), configs, scores))
         return _SpaceState(sources, _registered_distributions(space, task))
