@@ -173,7 +173,7 @@ def plot_histories(workdir: Path) -> Path:
         right.plot(*np.array(val).T, "o-", color=f"C{i}", label=path.stem)
     left.set(xlabel="trajectory", ylabel="meta-loss (mean log loss, 25-trajectory average)")
     right.set(
-        xlabel="trajectory", ylabel="validation score: mixed log test/train loss (lower is better)"
+        xlabel="trajectory", ylabel="validation score (lower is better)"
     )
     left.legend(fontsize=8)
     right.legend(fontsize=8)
