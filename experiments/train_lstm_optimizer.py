@@ -172,9 +172,7 @@ def plot_histories(workdir: Path) -> Path:
         val = [(h["iteration"], h["validation"]) for h in history if "validation" in h]
         right.plot(*np.array(val).T, "o-", color=f"C{i}", label=path.stem)
     left.set(xlabel="trajectory", ylabel="meta-loss (mean log loss, 25-trajectory average)")
-    right.set(
-        xlabel="trajectory", ylabel="validation score (lower is better)"
-    )
+    right.set(xlabel="trajectory", ylabel="validation score (lower is better)")
     left.legend(fontsize=8)
     right.legend(fontsize=8)
     fig.tight_layout()
