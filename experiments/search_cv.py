@@ -21,7 +21,7 @@ data present (``METAOPT_SHARED``), also the OpenML datasets of ``--openml`` (row
 
 Usage::
 
-    python experiments/search_cv.py [--trials 20] [--budgets 10 20] [--seeds 3] [--cv 3]
+    python experiments/search_cv.py [--trials 20] [--budgets 5 10 20] [--seeds 3] [--cv 3]
         [--space hist_gradient_boosting] [--openml 31 54 59] [--max-rows 2000]
         [--results-dir experiments/results/search_cv] [--resume]
 """
@@ -127,6 +127,19 @@ def _run_one(dataset, kb, space, seed, args) -> list[dict]:
                 }
             )
     return rows
+
+
+def _command(argv: list[str]) -> str:
+    """The command as a fresh run, without machine paths (--resume, --results-dir dropped)."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--results-dir":
+            skip = True
+        elif arg != "--resume" and not arg.startswith("--results-dir="):
+            kept.append(arg)
+    return " ".join(["python experiments/search_cv.py", *kept])
 
 
 def _cached(path: Path, settings: dict) -> dict[str, list[dict]]:
@@ -251,7 +264,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=20, help="trials per search (default 20)")
     parser.add_argument(
-        "--budgets", type=int, nargs="+", default=[10, 20], help="budgets read (default 10 20)"
+        "--budgets",
+        type=int,
+        nargs="+",
+        default=[5, 10, 20],
+        help="budgets read (default 5 10 20)",
     )
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
     parser.add_argument("--cv", type=int, default=3, help="cross-validation folds (default 3)")
@@ -316,10 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         "max_rows": args.max_rows,
         "left_out": left_out,
         "cpu_minutes": frame.drop_duplicates(["source", "seed", "arm"])["search_cpu_s"].sum() / 60,
-        "command": " ".join(  # as a fresh run: --resume does not change the results
-            ["python experiments/search_cv.py"]
-            + [a for a in (sys.argv[1:] if argv is None else argv) if a != "--resume"]
-        ),
+        "command": _command(sys.argv[1:] if argv is None else argv),
         "metaopt_version": metaopt.__version__,
     }
     out = args.results_dir
