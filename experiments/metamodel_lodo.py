@@ -114,7 +114,7 @@ def evaluate(
                 model.set_params(n_candidates=0)
             start = time.perf_counter()
             model.fit(train, space)
-            fit_times[name].append(time.perf_counter() - start)
+            fit_times.setdefault(name, []).append(time.perf_counter() - start)
             ranked = model.rank(target, n=len(table), space=space, task=task)
             keys = [canonical_key(c) for c in ranked]
             rankings[name] = [k for k in keys if k in table.index][:kmax]

@@ -273,6 +273,16 @@ class TransferSession:
                 break
             chosen.append(proposal[0])
             out.append(proposal)
+        if len(out) < n:  # nothing improves any more: the rest by mean value under the prior
+            mean = self.weights([], []) @ self._candidate_values
+            taken = {canonical_key(c) for c in chosen}
+            for index in np.argsort(-mean, kind="stable"):
+                candidate = self.candidates[int(index)]
+                if len(out) == n:
+                    break
+                if canonical_key(candidate) not in taken:
+                    taken.add(canonical_key(candidate))
+                    out.append((dict(candidate), float(mean[index])))
         return out
 
 
