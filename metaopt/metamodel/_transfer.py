@@ -297,6 +297,7 @@ def build_session(
     bandwidth: float | None,
     evidence: float,
     seed: int,
+    bandwidths: Sequence[float] | None = None,
 ) -> TransferSession:
     """A :class:`TransferSession` over ``sources`` in the user's ``distributions``.
 
@@ -313,6 +314,7 @@ def build_session(
             among :data:`BANDWIDTHS` by leave-one-out error.
         evidence: Strength of the observed rank agreement against the prior.
         seed: Seed of the space-filling candidates.
+        bandwidths: Each source's bandwidth, when already chosen (skips the choice).
     """
     mapped_sources = []
     for source in sources:
@@ -343,8 +345,11 @@ def build_session(
     encode.scale = relevance(points, values)
     points = [p * encode.scale for p in points]
     keep = [i for i, p in enumerate(points) if len(p)]
-    grid = BANDWIDTHS if bandwidth is None else (bandwidth,)
-    widths = [select_bandwidth(points[i], values[i], grid) for i in keep]
+    if bandwidths is not None:
+        widths = [float(bandwidths[i]) for i in keep]
+    else:
+        grid = BANDWIDTHS if bandwidth is None else (bandwidth,)
+        widths = [select_bandwidth(points[i], values[i], grid) for i in keep]
     encoded = encode(candidate_list)
     candidate_values = np.stack(
         [
@@ -434,6 +439,8 @@ def from_unit(u: float, dist: BaseDistribution) -> Any:
 class _SpaceState:
     sources: list[Source]
     distributions: dict[str, BaseDistribution] | None
+    # Each source's kernel bandwidth, chosen once at fit time in the space's own encoding.
+    bandwidths: list[float] | None = None
 
 
 class TransferEnsemble(MetaModel):
@@ -517,7 +524,23 @@ class TransferEnsemble(MetaModel):
             configs = [dict(parsed[p]) for p in group["params"]]
             scores = normalise_source_scores(group["score"].to_numpy(dtype=float))
             sources.append(Source(str(dataset), configs, scores))
-        return _SpaceState(sources, _registered_distributions(space, task))
+        distributions = _registered_distributions(space, task)
+        bandwidths = None
+        if self.bandwidth is None and sources:
+            reference = build_session(
+                sources,
+                np.zeros(len(sources)),
+                distributions=distributions,
+                map_config=dict,
+                candidates_per_source=1,
+                n_random=0,
+                bandwidth=None,
+                evidence=self.evidence,
+                seed=0,
+            )
+            chosen = dict(zip(reference.sources, reference._widths, strict=True))
+            bandwidths = [chosen.get(s.name, max(BANDWIDTHS)) for s in sources]
+        return _SpaceState(sources, distributions, bandwidths)
 
     def _prior(self, state: _SpaceState, target: np.ndarray | None) -> np.ndarray:
         if self.similarity == "uniform" or target is None:
@@ -569,6 +592,7 @@ class TransferEnsemble(MetaModel):
             bandwidth=self.bandwidth,
             evidence=self.evidence,
             seed=seed,
+            bandwidths=state.bandwidths,
         )
 
     def _explain_space(self, state: _SpaceState, target: np.ndarray | None, n: int) -> Any:
@@ -584,6 +608,7 @@ class TransferEnsemble(MetaModel):
             bandwidth=self.bandwidth,
             evidence=self.evidence,
             seed=0,
+            bandwidths=state.bandwidths,
         )
         picks = session.portfolio(n)
         return pd.DataFrame(
