@@ -190,23 +190,23 @@ def _nested_choice(train, space: str, task: str, ev: pd.DataFrame, folds: int = 
     names = sorted({groups[d] for d in train.datasets if d in groups})
     rng = np.random.default_rng(0)
     assignment = {g: int(i) % folds for i, g in enumerate(rng.permutation(names))}
-    quality = {}
-    for label, params in NESTED_CHOICES.items():
-        scores = []
-        for fold in range(folds):
-            held = [d for d in train.datasets if assignment.get(groups.get(d, d)) == fold]
-            held = [d for d in held if ((ev["space"] == space) & (ev["dataset"] == d)).any()]
-            if not held:
-                continue
-            rows = train.evaluations[~train.evaluations["dataset"].isin(held)]
-            model = make_model("transfer").set_params(**params)
-            model.fit(rows, space, metafeatures=train.metafeatures)
+    scores: dict[str, list[float]] = {label: [] for label in NESTED_CHOICES}
+    for fold in range(folds):
+        held = [d for d in train.datasets if assignment.get(groups.get(d, d)) == fold]
+        held = [d for d in held if ((ev["space"] == space) & (ev["dataset"] == d)).any()]
+        if not held:
+            continue
+        rows = train.evaluations[~train.evaluations["dataset"].isin(held)]
+        # The prior only enters at ranking time: one fit serves every setting.
+        model = make_model("transfer").fit(rows, space, metafeatures=train.metafeatures)
+        for label, params in NESTED_CHOICES.items():
+            model.set_params(**params)
             for dataset in held:
-                rows = ev[(ev["space"] == space) & (ev["dataset"] == dataset)].set_index("key")
+                table = ev[(ev["space"] == space) & (ev["dataset"] == dataset)].set_index("key")
                 ranked = model.rank(train.metafeatures.loc[dataset], n=3, space=space, task=task)
-                keys = [k for k in (canonical_key(c) for c in ranked) if k in rows.index]
-                scores.append(float(rows.loc[keys, "norm"].max()) if keys else 0.0)
-        quality[label] = float(np.mean(scores)) if scores else -np.inf
+                keys = [k for k in (canonical_key(c) for c in ranked) if k in table.index]
+                scores[label].append(float(table.loc[keys, "norm"].max()) if keys else 0.0)
+    quality = {label: float(np.mean(v)) if v else -np.inf for label, v in scores.items()}
     return max(quality, key=lambda label: quality[label])
 
 
