@@ -441,6 +441,8 @@ class _SpaceState:
     distributions: dict[str, BaseDistribution] | None
     # Each source's kernel bandwidth, chosen once at fit time in the space's own encoding.
     bandwidths: list[float] | None = None
+    # The dataset-independent part of ``rank``'s session, built on first use.
+    template: TransferSession | None = None
 
 
 class TransferEnsemble(MetaModel):
@@ -596,20 +598,27 @@ class TransferEnsemble(MetaModel):
         )
 
     def _explain_space(self, state: _SpaceState, target: np.ndarray | None, n: int) -> Any:
+        import dataclasses
+
         import pandas as pd
 
-        session = build_session(
-            state.sources,
-            self._prior(state, target),
-            distributions=state.distributions,
-            map_config=dict,
-            candidates_per_source=self.candidates_per_dataset,
-            n_random=0,
-            bandwidth=self.bandwidth,
-            evidence=self.evidence,
-            seed=0,
-            bandwidths=state.bandwidths,
-        )
+        if state.template is None:  # the models do not depend on the dataset: build them once
+            state.template = build_session(
+                state.sources,
+                np.zeros(len(state.sources)),
+                distributions=state.distributions,
+                map_config=dict,
+                candidates_per_source=self.candidates_per_dataset,
+                n_random=0,
+                bandwidth=self.bandwidth,
+                evidence=self.evidence,
+                seed=0,
+                bandwidths=state.bandwidths,
+            )
+        prior = self._prior(state, target)
+        keep = [s.name for s in state.sources]
+        prior = prior[[keep.index(name) for name in state.template.sources]]
+        session = dataclasses.replace(state.template, prior=prior, _cache={})
         picks = session.portfolio(n)
         return pd.DataFrame(
             {
