@@ -566,7 +566,7 @@ class TransferEnsemble(MetaModel):
         (numbers clipped and rounded, categories matched); parameters the distributions lack are
         dropped, ones the sources lack are left to the sampler's base sampler.
         """
-        from metaopt.samplers._mapping import UNMAPPABLE, fit_to_distribution
+        from metaopt.samplers._mapping import fit_config
 
         key = self._key(space, task)
         state: _SpaceState = self.models_[key]
@@ -576,13 +576,7 @@ class TransferEnsemble(MetaModel):
         def map_config(config: Mapping[str, Any]) -> dict[str, Any] | None:
             if space_dists is None:
                 return dict(config)
-            mapped = {}
-            for name, value in config.items():
-                if name in space_dists:
-                    fitted = fit_to_distribution(value, space_dists[name])
-                    if fitted is not UNMAPPABLE:
-                        mapped[name] = fitted
-            return mapped or None
+            return fit_config(dict(config), space_dists) or None
 
         return build_session(
             state.sources,

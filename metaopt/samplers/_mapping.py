@@ -73,3 +73,24 @@ def _fit_categorical(value: Any, distribution: CategoricalDistribution) -> Any:
     if x is not None and numeric and all(v is not None for v in numeric):
         return distribution.choices[int(np.argmin([abs(v - x) for v in numeric]))]
     return UNMAPPABLE
+
+
+def fit_config(
+    config: dict[str, Any], distributions: dict[str, BaseDistribution]
+) -> dict[str, Any]:
+    """The parameters of ``config`` expressible in ``distributions``, fitted to them.
+
+    Parameters the distributions lack, and values that cannot be expressed, are dropped.
+
+    Example:
+        >>> from optuna.distributions import IntDistribution
+        >>> fit_config({"k": 40, "other": 1}, {"k": IntDistribution(1, 32)})
+        {'k': 32}
+    """
+    fitted = {}
+    for name, value in config.items():
+        if name in distributions:
+            mapped = fit_to_distribution(value, distributions[name])
+            if mapped is not UNMAPPABLE:
+                fitted[name] = mapped
+    return fitted

@@ -13,7 +13,7 @@ from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from metaopt.samplers import _attrs
-from metaopt.samplers._mapping import UNMAPPABLE, fit_to_distribution
+from metaopt.samplers._mapping import fit_config
 
 _logger = logging.getLogger("metaopt.samplers")
 
@@ -67,12 +67,7 @@ class InSearchTransfer:
         if proposal is None:
             return None
         config, improvement = proposal
-        values = {}
-        for name, value in config.items():
-            if name in search_space:
-                fitted = fit_to_distribution(value, search_space[name])
-                if fitted is not UNMAPPABLE:
-                    values[name] = fitted
+        values = fit_config(config, search_space)
         if not values:
             return None
         weights = session.weights(observed, scores)
