@@ -256,9 +256,9 @@ class TransferSession:
             # Tried means: a trial that agrees on every parameter the candidate sets.
             names = tuple(sorted(candidate))
             if names not in taken:
-                taken[names] = {
-                    canonical_key({k: c.get(k) for k in names}) for c in tried
-                } | set(exclude or ())
+                taken[names] = {canonical_key({k: c.get(k) for k in names}) for c in tried} | set(
+                    exclude or ()
+                )
             if canonical_key(candidate) not in taken[names]:
                 return dict(candidate), float(improvement[index])
         return None
