@@ -607,8 +607,10 @@ def _sketch(dataset: Dataset) -> Any:
     sketch_dataset = getattr(datasets, "sketch_dataset", None)
     if sketch_dataset is None:
         return None
-    sketch = sketch_dataset(dataset)
-    return sketch.to_dict() if hasattr(sketch, "to_dict") else sketch
+    record = sketch_dataset(dataset).to_dict()
+    if isinstance(record.get("source"), str):  # no machine paths in what the build keeps
+        record["source"] = _portable_source(record["source"])
+    return record
 
 
 def _store(
