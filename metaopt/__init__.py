@@ -96,6 +96,7 @@ __all__ = [
     "Explanation",
     "LSTMOptimizer",
     "MetaSampler",
+    "MetaSearchCV",
     "MetafeatureExtractor",
     "__version__",
     "extract_metafeatures",
