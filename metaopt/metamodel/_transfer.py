@@ -456,10 +456,12 @@ class TransferEnsemble(MetaModel):
     re-weighting the datasets by how well each ranks the study's own results.
 
     Args:
-        similarity: ``"uniform"`` (every known dataset equally likely a priori) or
-            ``"metafeatures"`` (prior weight ``exp(-d / (temperature * median d))`` by the
-            metafeature distance ``d``).
-        temperature: Width of the metafeature prior.
+        similarity: ``"metafeatures"`` (prior weight ``exp(-d / (temperature * median d))`` by
+            the metafeature distance ``d``; the default, chosen by nested leave-one-group-out,
+            see ``docs/metamodel.md``) or ``"uniform"`` (every known dataset equally likely a
+            priori; needs no metafeatures).
+        temperature: Width of the metafeature prior (0.5: the nested selection's most frequent
+            choice).
         evidence: How fast observed rank agreement overrides the prior: a source's log-weight
             grows by ``evidence * n * tau`` after ``n`` trials with Kendall's ``tau``.
         bandwidth: Kernel bandwidth of the per-dataset models, in the unit cube of the space;
@@ -478,8 +480,8 @@ class TransferEnsemble(MetaModel):
 
     def __init__(
         self,
-        similarity: str = "uniform",
-        temperature: float = 1.0,
+        similarity: str = "metafeatures",
+        temperature: float = 0.5,
         evidence: float = 0.5,
         bandwidth: float | None = None,
         candidates_per_dataset: int = 20,

@@ -161,9 +161,10 @@ def test_failed_metafeature_extraction_warns_and_still_warm_starts(kb, monkeypat
     assert "metafeature extraction failed" in caplog.text
     study = optuna.create_study(sampler=sampler)
     study.optimize(objective, n_trials=3)
-    # The default model's prior needs no description of the dataset; the metafeature-based
-    # models fall back to the portfolio.
-    assert [t.user_attrs[WARM]["model"] for t in study.trials[:2]] == ["TransferEnsemble"] * 2
+    # Without a description of the dataset the warm start is the portfolio; the transfer
+    # inside the search goes on with a uniform prior.
+    assert [t.user_attrs[WARM]["model"] for t in study.trials[:2]] == ["Portfolio"] * 2
+    assert "metaopt:transfer" in study.trials[2].user_attrs
     with pytest.warns(FallbackWarning, match="metafeature extraction failed"):
         nearest = MetaSampler(dataset, knowledge=kb, space="toy", n_warm=2, model="nearest")
     study = optuna.create_study(sampler=nearest)
