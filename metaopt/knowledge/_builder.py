@@ -22,9 +22,12 @@ import json
 import logging
 import math
 import re
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
@@ -421,21 +424,22 @@ def build(
     bar = tqdm(total=total, desc="knowledge units", unit="unit", disable=not progress)
     counts = {"configs": 0, "failed": 0, "unit_errors": 0}
     parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-    for first in range(0, len(keys), _CHUNK):
-        if budget_s is not None and time.perf_counter() - start > budget_s:
-            logger.info("budget of %.0f s spent; stopping before %s", budget_s, keys[first])
-            break
-        chunk = keys[first : first + _CHUNK]
-        loader = _ChunkLoader(dataset_map, layout, settings)
-        phases = (
-            _base_tasks(chunk, loader, layout, space_names, metafeatures, settings, bar),
-            _full_tasks(chunk, loader, layout, space_names, settings, bar),
-        )
-        for phase in phases:  # the full units read the base parts: strictly after them
-            for unit, result, seconds in parallel(phase):
-                _store(layout, unit, result, seconds, counts)
-                bar.update(1)
-                bar.set_postfix(counts, refresh=False)
+    with _stops_workers_on_terminate():
+        for first in range(0, len(keys), _CHUNK):
+            if budget_s is not None and time.perf_counter() - start > budget_s:
+                logger.info("budget of %.0f s spent; stopping before %s", budget_s, keys[first])
+                break
+            chunk = keys[first : first + _CHUNK]
+            loader = _ChunkLoader(dataset_map, layout, settings)
+            phases = (
+                _base_tasks(chunk, loader, layout, space_names, metafeatures, settings, bar),
+                _full_tasks(chunk, loader, layout, space_names, settings, bar),
+            )
+            for phase in phases:  # the full units read the base parts: strictly after them
+                for unit, result, seconds in parallel(phase):
+                    _store(layout, unit, result, seconds, counts)
+                    bar.update(1)
+                    bar.set_postfix(counts, refresh=False)
     bar.close()
     elapsed = time.perf_counter() - start
     logger.info("build run of %.0f s (%s)", elapsed, counts)
@@ -443,6 +447,28 @@ def build(
     if output is not None:
         kb.validate(require_metafeatures=metafeatures).save(output)
     return kb
+
+
+@contextmanager
+def _stops_workers_on_terminate() -> Iterator[None]:
+    """Turn SIGTERM into an exception while building, so joblib stops its worker processes.
+
+    Python's default for SIGTERM ends the parent at once and leaves the worker processes
+    running; raised as :class:`SystemExit` inside the loop, joblib's generator aborts and
+    terminates them like on Ctrl-C. Parts already written stay, so a rerun resumes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be installed from the main thread
+        return
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class _ChunkLoader:

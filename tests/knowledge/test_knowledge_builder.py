@@ -146,6 +146,51 @@ def test_resume_after_kill_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     assert not [p for p in parts.iterdir() if p.suffix != ".parquet"]
 
 
+def _descendants(pid: int) -> set[int]:
+    """Process ids below ``pid`` (Linux ``/proc``)."""
+    found, todo = set(), [pid]
+    while todo:
+        current = todo.pop()
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            children = (task / "children").read_text().split() if (task / "children").exists() else []
+            for child in map(int, children):
+                if child not in found:
+                    found.add(child)
+                    todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status")
+    try:
+        return "zombie" not in status.read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_terminated_build_leaves_no_worker_processes(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    parts = work / "parts" / "evaluations"
+    script = _KILLED_BUILD.replace("n_jobs=1", "n_jobs=2")
+    process = subprocess.Popen([sys.executable, "-c", script, str(work)])
+    deadline = time.monotonic() + 240
+    workers: set[int] = set()
+    while time.monotonic() < deadline and not (parts.is_dir() and any(parts.glob("*.parquet"))):
+        assert process.poll() is None, "the build ended before it could be terminated"
+        workers |= _descendants(process.pid)
+        time.sleep(0.05)
+    workers |= _descendants(process.pid)
+    assert workers, "the build should run its units in worker processes"
+    process.terminate()
+    assert process.wait(timeout=60) != 0
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+        time.sleep(0.1)
+    assert not [pid for pid in workers if _alive(pid)], "worker processes outlived the build"
+
+
 class _Probe(ClassifierMixin, BaseEstimator):
     """Predicts the majority class; fails for x > 0.7 and stalls for x < 0.1."""
 
