@@ -400,12 +400,8 @@ def main(argv: list[str] | None = None) -> None:
         "--scratch-steps", type=int, default=100, help="steps of the from-scratch baseline"
     )
     parser.add_argument("--query", type=int, default=15, help="query examples per class")
-    parser.add_argument(
-        "--val-episodes", type=int, default=200, help="validation episodes"
-    )
-    parser.add_argument(
-        "--test-episodes", type=int, default=600, help="test episodes per setting"
-    )
+    parser.add_argument("--val-episodes", type=int, default=200, help="validation episodes")
+    parser.add_argument("--test-episodes", type=int, default=600, help="test episodes per setting")
     parser.add_argument("--shots", default="1,5", help="comma-separated K of K-shot settings")
     parser.add_argument("--seed", type=int, default=0, help="seed of splits and episodes")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")

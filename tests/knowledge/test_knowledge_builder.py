@@ -152,7 +152,8 @@ def _descendants(pid: int) -> set[int]:
     while todo:
         current = todo.pop()
         for task in Path(f"/proc/{current}/task").glob("*"):
-            children = (task / "children").read_text().split() if (task / "children").exists() else []
+            listed = task / "children"
+            children = listed.read_text().split() if listed.exists() else []
             for child in map(int, children):
                 if child not in found:
                     found.add(child)
