@@ -79,21 +79,37 @@ def _as_float(value: Any) -> float:
 
 
 def kernel_regression(
-    points: np.ndarray, values: np.ndarray, queries: np.ndarray, bandwidth: float
+    points: np.ndarray,
+    values: np.ndarray,
+    starts: np.ndarray,
+    bandwidths: np.ndarray,
+    queries: np.ndarray,
 ) -> np.ndarray:
-    """Nadaraya-Watson estimate at ``queries`` with a Gaussian kernel of ``bandwidth``.
+    """Each source's Nadaraya-Watson estimate at ``queries``: shape ``(n_sources, n_queries)``.
 
-    Stabilised per query by the nearest point, so far-away queries get the nearest points'
-    values instead of 0/0.
+    Gaussian kernels, one bandwidth per source. Stabilised per query and source by the nearest
+    point, so far-away queries get the nearest points' values instead of 0/0. All sources are
+    computed in one pass (one distance matrix), which keeps a trial's cost low.
+
+    Args:
+        points: Every source's points, one source after the other.
+        values: Their values.
+        starts: Index of each source's first point (ascending, first 0).
+        bandwidths: Each source's bandwidth.
+        queries: Where to estimate.
     """
+    counts = np.diff(np.append(starts, len(points)))
     d2 = (
         (queries**2).sum(axis=1)[:, None]
         + (points**2).sum(axis=1)[None, :]
         - 2.0 * queries @ points.T
     )
     d2 = np.maximum(d2, 0.0)
-    weights = np.exp(-(d2 - d2.min(axis=1, keepdims=True)) / (2.0 * bandwidth**2))
-    return (weights @ values) / weights.sum(axis=1)
+    nearest = np.minimum.reduceat(d2, starts, axis=1)
+    scale = np.repeat(2.0 * np.asarray(bandwidths, dtype=float) ** 2, counts)
+    weights = np.exp(-(d2 - np.repeat(nearest, counts, axis=1)) / scale)
+    numerator = np.add.reduceat(weights * values[None, :], starts, axis=1)
+    return (numerator / np.add.reduceat(weights, starts, axis=1)).T
 
 
 #: Bandwidths a source's model chooses from, by leave-one-out error.
@@ -170,48 +186,64 @@ class TransferSession:
     candidates: list[dict[str, Any]]
     prior: np.ndarray
     evidence: float
-    _points: list[np.ndarray] = field(repr=False)
-    _values: list[np.ndarray] = field(repr=False)
+    _points: np.ndarray = field(repr=False)  # every source's points, source after source
+    _values: np.ndarray = field(repr=False)
+    _starts: np.ndarray = field(repr=False)  # index of each source's first point
     _candidate_values: np.ndarray = field(repr=False)
     _encode: _Encoder = field(repr=False)
     _widths: list[float] = field(repr=False)
     _cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    # Exact repr of a configuration -> its canonical key (JSON); repr is cheaper to compute.
+    _keys: dict[str, str] = field(default_factory=dict, repr=False)
+    _last_weights: tuple[Any, np.ndarray] | None = field(default=None, repr=False)
+
+    def _key(self, config: Mapping[str, Any]) -> str:
+        fast = repr(sorted(config.items()))
+        key = self._keys.get(fast)
+        if key is None:
+            key = self._keys[fast] = canonical_key(config)
+        return key
 
     def source_values(self, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """Each source model's value at ``configs``: shape ``(n_sources, len(configs))``."""
         out = np.empty((len(self.sources), len(configs)))
         todo = []
-        for j, config in enumerate(configs):
-            key = canonical_key(config)
+        keys = [self._key(config) for config in configs]
+        for j, key in enumerate(keys):
             if key in self._cache:
                 out[:, j] = self._cache[key]
             else:
                 todo.append(j)
         if todo:
             encoded = self._encode([configs[j] for j in todo])
-            values = np.stack(
-                [
-                    kernel_regression(p, v, encoded, h)
-                    for p, v, h in zip(self._points, self._values, self._widths, strict=True)
-                ]
+            values = kernel_regression(
+                self._points, self._values, self._starts, np.asarray(self._widths), encoded
             )
             for column, j in enumerate(todo):
                 out[:, j] = values[:, column]
-                self._cache[canonical_key(configs[j])] = values[:, column]
+                self._cache[keys[j]] = values[:, column]
         return out
 
     def weights(
         self, observed: Sequence[Mapping[str, Any]], scores: Sequence[float]
     ) -> np.ndarray:
         """Posterior weight of each source given the observed configurations and scores."""
-        log_weights = self.prior.copy()
         finite = [i for i, s in enumerate(scores) if math.isfinite(float(s))]
+        memo = (
+            tuple(self._key(observed[i]) for i in finite),
+            tuple(float(scores[i]) for i in finite),
+        )
+        if self._last_weights is not None and self._last_weights[0] == memo:
+            return self._last_weights[1].copy()  # asked again for the same trial
+        log_weights = self.prior.copy()
         if len(finite) >= 2:
             values = self.source_values([observed[i] for i in finite])
             tau = rank_agreement(values, np.asarray([scores[i] for i in finite], dtype=float))
             log_weights = log_weights + self.evidence * len(finite) * tau
         weights = np.exp(log_weights - log_weights.max())
-        return weights / weights.sum()
+        weights = weights / weights.sum()
+        self._last_weights = (memo, weights)
+        return weights.copy()
 
     def expected_improvement(
         self,
@@ -256,10 +288,10 @@ class TransferSession:
             # Tried means: a trial that agrees on every parameter the candidate sets.
             names = tuple(sorted(candidate))
             if names not in taken:
-                taken[names] = {canonical_key({k: c.get(k) for k in names}) for c in tried} | set(
+                taken[names] = {self._key({k: c.get(k) for k in names}) for c in tried} | set(
                     exclude or ()
                 )
-            if canonical_key(candidate) not in taken[names]:
+            if self._key(candidate) not in taken[names]:
                 return dict(candidate), float(improvement[index])
         return None
 
@@ -350,20 +382,23 @@ def build_session(
     else:
         grid = BANDWIDTHS if bandwidth is None else (bandwidth,)
         widths = [select_bandwidth(points[i], values[i], grid) for i in keep]
+    stacked_points = np.concatenate([points[i] for i in keep]) if keep else np.zeros((0, 0))
+    stacked_values = np.concatenate([values[i] for i in keep]) if keep else np.zeros(0)
+    starts = np.cumsum([0] + [len(values[i]) for i in keep[:-1]]).astype(int)
     encoded = encode(candidate_list)
-    candidate_values = np.stack(
-        [
-            kernel_regression(points[i], values[i], encoded, h)
-            for i, h in zip(keep, widths, strict=True)
-        ]
+    candidate_values = (
+        kernel_regression(stacked_points, stacked_values, starts, np.asarray(widths), encoded)
+        if keep
+        else np.zeros((0, len(candidate_list)))
     )
     return TransferSession(
         sources=[sources[i].name for i in keep],
         candidates=candidate_list,
         prior=np.asarray(prior, dtype=float)[keep],
         evidence=float(evidence),
-        _points=[points[i] for i in keep],
-        _values=[values[i] for i in keep],
+        _points=stacked_points,
+        _values=stacked_values,
+        _starts=starts,
         _candidate_values=candidate_values,
         _encode=encode,
         _widths=widths,
@@ -614,7 +649,7 @@ class TransferEnsemble(MetaModel):
         prior = self._prior(state, target)
         keep = [s.name for s in state.sources]
         prior = prior[[keep.index(name) for name in state.template.sources]]
-        session = dataclasses.replace(state.template, prior=prior, _cache={})
+        session = dataclasses.replace(state.template, prior=prior, _cache={}, _last_weights=None)
         picks = session.portfolio(n)
         return pd.DataFrame(
             {

@@ -105,3 +105,22 @@ def test_greedy_portfolio_complements_rather_than_repeats() -> None:
     assert chosen[0] == 0
     assert set(chosen[1:]) == {1, 2}
     assert values == sorted(values)
+
+
+def test_kernel_regression_of_stacked_sources_matches_each_source_alone() -> None:
+    from metaopt.metamodel._transfer import kernel_regression
+
+    rng = np.random.default_rng(0)
+    sizes, widths = [5, 1, 12], np.array([0.1, 0.3, 0.05])
+    points = [rng.uniform(size=(n, 3)) for n in sizes]
+    values = [rng.uniform(size=n) for n in sizes]
+    queries = rng.uniform(size=(7, 3)) * 3.0  # some far from every point: no 0/0
+    stacked = kernel_regression(
+        np.concatenate(points), np.concatenate(values), np.array([0, 5, 6]), widths, queries
+    )
+    for i, (x, y, h) in enumerate(zip(points, values, widths, strict=True)):
+        d2 = ((queries[:, None, :] - x[None, :, :]) ** 2).sum(axis=2)
+        w = np.exp(-(d2 - d2.min(axis=1, keepdims=True)) / (2 * h * h))
+        np.testing.assert_allclose(stacked[i], (w @ y) / w.sum(axis=1), rtol=1e-9)
+    assert np.isfinite(stacked).all()
+    np.testing.assert_allclose(stacked[1], values[1][0])  # one point: its value everywhere
