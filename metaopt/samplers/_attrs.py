@@ -15,6 +15,9 @@ STUDY_SPACE = "metaopt:space"
 STUDY_VERSION = "metaopt:version"
 #: Trial user attribute describing where a warm-start configuration came from.
 TRIAL_WARM_START = "metaopt:warm_start"
+#: Trial user attribute of a warm-start trial whose configuration, in the objective's own
+#: distributions, is an earlier warm-start trial's: it is not evaluated twice.
+TRIAL_WARM_REPEAT = "metaopt:warm_start_repeat"
 #: Trial user attribute: the trial's parameters were chosen by the meta-model among this many
 #: candidates of the base sampler.
 TRIAL_RERANKED = "metaopt:reranked"

@@ -23,7 +23,7 @@ from metaopt.metamodel._data import plain
 from metaopt.metamodel._default import dataset_metafeatures, fitted_model, resolve_knowledge
 from metaopt.metamodel._registry import MODEL_NAMES
 from metaopt.samplers import _attrs
-from metaopt.samplers._mapping import UNMAPPABLE, fit_to_distribution
+from metaopt.samplers._mapping import UNMAPPABLE, fit_config, fit_to_distribution
 from metaopt.samplers._rerank import MIN_WEIGHT, fading_weight, rerank_candidates
 from metaopt.samplers._transfer import InSearchTransfer, intersection
 
@@ -351,14 +351,21 @@ class MetaSampler(BaseSampler):
         if _is_fixed(trial):
             return  # the user's own parameters (enqueue_trial, a retried trial)
         index: int | None = None
+        skipped = False
         if trial.number < self._n_warm:
             index = trial.number
+            same_as = self._repeats_earlier_warm(study, index)
+            if same_as is not None:
+                # Counted as done (never handed on); the trial gets a new configuration.
+                info = {"rank": index + 1, "same_as_rank": same_as + 1}
+                _attrs.set_trial_user_attr(study, trial, _attrs.TRIAL_WARM_REPEAT, info)
+                index, skipped = None, True
         else:
             index = self._handed_on_index(study, trial.number)
         if index is not None:
             with self._lock:
                 self._assigned[(study.study_name, trial.number)] = index
-        elif trial.number >= self._n_warm and self._transfers(study, trial):
+        elif (trial.number >= self._n_warm or skipped) and self._transfers(study, trial):
             with self._lock:
                 self._roles[(study.study_name, trial.number)] = "transfer"
 
@@ -495,6 +502,8 @@ class MetaSampler(BaseSampler):
             if past is None:
                 continue
             done = past.state.is_finished()
+            if _attrs.TRIAL_WARM_REPEAT in past.user_attrs:
+                continue  # its configuration is an earlier warm trial's
             if _is_fixed(past):
                 available.append((earliest, k))
             elif done and _attrs.TRIAL_WARM_START not in past.user_attrs:
@@ -516,6 +525,26 @@ class MetaSampler(BaseSampler):
                     if m == number:
                         return k
                     break
+        return None
+
+    def _repeats_earlier_warm(self, study: Study, index: int) -> int | None:
+        """The earlier warm index that ``index`` repeats in the objective's own space, if any.
+
+        The objective's distributions are those of the study's first trial with parameters;
+        clipped and rounded into them (a narrower range, a step), two configurations of the
+        list can become the same trial, which would then be evaluated twice.
+        """
+        if index == 0 or self._warm is None or index >= len(self._warm):
+            return None
+        distributions = next(
+            (t.distributions for t in study.get_trials(deepcopy=False) if t.distributions), None
+        )
+        if not distributions:
+            return None
+        mapped = fit_config(self._warm[index].params, distributions)
+        for j in range(index):
+            if fit_config(self._warm[j].params, distributions) == mapped:
+                return j
         return None
 
     def _warm_index(self, study: Study, trial: FrozenTrial) -> int | None:

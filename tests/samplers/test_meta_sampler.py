@@ -93,7 +93,8 @@ def test_values_are_clipped_and_rounded_to_the_objectives_distributions(kb, targ
     study = optuna.create_study(sampler=_sampler(kb, target))
     study.optimize(narrow, n_trials=4)
     for trial in study.trials:
-        assert WARM in trial.user_attrs
+        # A warm configuration that lands on an earlier one in this narrow space is not rerun.
+        assert WARM in trial.user_attrs or "metaopt:warm_start_repeat" in trial.user_attrs
         assert 0.4 <= trial.params["x"] <= 0.45
         assert round(trial.params["x"] * 100) == pytest.approx(trial.params["x"] * 100)
         assert trial.params["depth"] in (2, 4)
@@ -347,3 +348,27 @@ def test_reranking_keeps_the_models_favourite_candidate() -> None:
         n_candidates=50,
     )
     assert abs(chosen["x"] - 0.9) < 0.05
+
+
+def test_warm_configurations_equal_in_the_objectives_space_are_evaluated_once(kb, target):
+    def coarse(trial: optuna.Trial) -> float:
+        # Four points in all: six warm configurations cannot all differ.
+        x = trial.suggest_float("x", 0.0, 1.0, step=1.0)
+        kind = trial.suggest_categorical("kind", ["a", "b"])
+        return x + (kind == "a")
+
+    sampler = _sampler(kb, target, n_warm=6)
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(coarse, n_trials=10)
+    warm = [t for t in study.trials if WARM in t.user_attrs]
+    repeats = [t for t in study.trials if "metaopt:warm_start_repeat" in t.user_attrs]
+    assert repeats, "the coarse space should map some warm configurations onto earlier ones"
+    assert len(warm) + len(repeats) == 6
+    assert all(t.number < 6 for t in warm + repeats)
+    keys = [tuple(sorted(t.params.items())) for t in warm]
+    assert len(set(keys)) == len(keys)
+    for t in repeats:
+        rank = t.user_attrs["metaopt:warm_start_repeat"]["same_as_rank"]
+        assert rank < t.user_attrs["metaopt:warm_start_repeat"]["rank"]
+    # Nothing is handed on: no later trial carries a warm-start attribute.
+    assert all(t.number < 6 for t in study.trials if WARM in t.user_attrs)
