@@ -92,7 +92,9 @@ class Uninstalled:  # as if the [torch] and [benchmark] extras were not installe
 sys.meta_path.insert(0, Uninstalled())
 import metaopt
 from metaopt.exceptions import MissingExtraError
-for get in (lambda: metaopt.optim, lambda: metaopt.maml, lambda: metaopt.LSTMOptimizer):
+import importlib
+direct = [lambda m=m: importlib.import_module(m) for m in ("metaopt.optim", "metaopt.fewshot")]
+for get in (lambda: metaopt.optim, lambda: metaopt.maml, lambda: metaopt.LSTMOptimizer, *direct):
     try:
         get()
     except MissingExtraError as error:

@@ -9,6 +9,10 @@ classify new examples from a support set with :meth:`~EpisodicLearner.fit` /
 
 from __future__ import annotations
 
+from metaopt._extras import require
+
+require("torch", "metaopt.fewshot")
+
 from metaopt.fewshot._episodic import EpisodicLearner
 from metaopt.fewshot._protonet import ProtoNet
 from metaopt.fewshot._relation import RelationNet, SimilarityRelation

@@ -6,6 +6,10 @@ the regression and N-way K-shot classification tasks it learns from.
 
 from __future__ import annotations
 
+from metaopt._extras import require
+
+require("torch", "metaopt.maml")
+
 from metaopt.maml._fewshot import FewShotTasks, pool_datasets, split_classes, split_rows
 from metaopt.maml._maml import MAML
 from metaopt.maml._memory import backward_memory

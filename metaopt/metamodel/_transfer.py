@@ -161,6 +161,78 @@ def rank_agreement(predicted: np.ndarray, observed: np.ndarray) -> np.ndarray:
     return (model * signs[None]).sum(axis=(1, 2)) / pairs
 
 
+#: Length scales (in the relevance-scaled unit cube) the study's own model chooses from.
+LENGTHSCALES = (0.1, 0.2, 0.4)
+
+
+@dataclass
+class GaussianProcess:
+    """A fitted zero-mean-after-centring Gaussian process with an RBF kernel."""
+
+    points: np.ndarray
+    lengthscale: float
+    centre: float
+    amplitude: float
+    alpha: np.ndarray  # K^-1 (y - centre)
+    cholesky: np.ndarray
+    loo_mean: np.ndarray  # leave-one-out predictive means at the points
+
+    def predict(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and standard deviation at ``queries``."""
+        cross = self.amplitude * _rbf(queries, self.points, self.lengthscale)
+        mean = self.centre + cross @ self.alpha
+        solved = np.linalg.solve(self.cholesky, cross.T)
+        variance = np.maximum(self.amplitude - (solved**2).sum(axis=0), 1e-12)
+        return mean, np.sqrt(variance)
+
+
+def _rbf(a: np.ndarray, b: np.ndarray, lengthscale: float) -> np.ndarray:
+    d2 = (a**2).sum(axis=1)[:, None] + (b**2).sum(axis=1)[None, :] - 2.0 * a @ b.T
+    return np.exp(-np.maximum(d2, 0.0) / (2.0 * lengthscale**2))
+
+
+def fit_gaussian_process(
+    points: np.ndarray, values: np.ndarray, lengthscales: Sequence[float], noise: float = 0.05
+) -> GaussianProcess:
+    """The GP of ``lengthscales`` with the best leave-one-out log-likelihood.
+
+    Args:
+        points: Observed points.
+        values: Observed values.
+        lengthscales: Kernel length scales to choose from.
+        noise: Observation noise as a share of the values' variance.
+    """
+    centre = float(values.mean())
+    amplitude = max(float(values.var()), 1e-6)
+    best: GaussianProcess | None = None
+    best_score = -math.inf
+    for lengthscale in lengthscales:
+        kernel = amplitude * _rbf(points, points, lengthscale)
+        kernel[np.diag_indices_from(kernel)] += noise * amplitude
+        cholesky = np.linalg.cholesky(kernel)
+        inverse = np.linalg.inv(kernel)
+        alpha = inverse @ (values - centre)
+        loo_var = 1.0 / np.diag(inverse)
+        loo_mean = values - alpha * loo_var
+        # Leave-one-out predictive log-likelihood (Rasmussen & Williams, eq. 5.10).
+        score = float(np.sum(-0.5 * np.log(loo_var) - (values - loo_mean) ** 2 / (2 * loo_var)))
+        if score > best_score:
+            best_score = score
+            best = GaussianProcess(
+                points, lengthscale, centre, amplitude, alpha, cholesky, loo_mean
+            )
+    assert best is not None  # lengthscales is never empty
+    return best
+
+
+def gaussian_expected_improvement(mean: np.ndarray, sd: np.ndarray, best: float) -> np.ndarray:
+    """``E[max(f - best, 0)]`` for ``f ~ N(mean, sd^2)``."""
+    from scipy.stats import norm
+
+    z = (mean - best) / sd
+    return sd * (z * norm.cdf(z) + norm.pdf(z))
+
+
 @dataclass
 class Source:
     """One known dataset: its evaluated configurations and normalised scores."""
@@ -196,6 +268,8 @@ class TransferSession:
     # Exact repr of a configuration -> its canonical key (JSON); repr is cheaper to compute.
     _keys: dict[str, str] = field(default_factory=dict, repr=False)
     _last_weights: tuple[Any, np.ndarray] | None = field(default=None, repr=False)
+    target_model: bool = False
+    _candidate_points: np.ndarray | None = field(default=None, repr=False)
 
     def _key(self, config: Mapping[str, Any]) -> str:
         fast = repr(sorted(config.items()))
@@ -233,17 +307,16 @@ class TransferSession:
             tuple(self._key(observed[i]) for i in finite),
             tuple(float(scores[i]) for i in finite),
         )
-        if self._last_weights is not None and self._last_weights[0] == memo:
-            return self._last_weights[1].copy()  # asked again for the same trial
-        log_weights = self.prior.copy()
-        if len(finite) >= 2:
-            values = self.source_values([observed[i] for i in finite])
-            tau = rank_agreement(values, np.asarray([scores[i] for i in finite], dtype=float))
-            log_weights = log_weights + self.evidence * len(finite) * tau
+        if self._last_weights is None or self._last_weights[0] != memo:
+            log_weights = self.prior.copy()
+            if len(finite) >= 2:
+                values = self.source_values([observed[i] for i in finite])
+                tau = rank_agreement(values, np.asarray([scores[i] for i in finite], dtype=float))
+                log_weights = log_weights + self.evidence * len(finite) * tau
+            self._last_weights = (memo, log_weights)
+        log_weights = self._last_weights[1]
         weights = np.exp(log_weights - log_weights.max())
-        weights = weights / weights.sum()
-        self._last_weights = (memo, weights)
-        return weights.copy()
+        return weights / weights.sum()
 
     def expected_improvement(
         self,
@@ -264,7 +337,44 @@ class TransferSession:
             gain = np.maximum(self._candidate_values - best[:, None], 0.0)
         else:
             gain = self._candidate_values
-        return weights @ gain, weights
+        improvement = weights @ gain
+        if self.target_model:
+            share, target_gain = self._target(observed, scores)
+            if share > 0.0:
+                improvement = (1.0 - share) * improvement + share * target_gain
+        return improvement, weights
+
+    def _target(
+        self, observed: Sequence[Mapping[str, Any]], scores: Sequence[float]
+    ) -> tuple[float, np.ndarray]:
+        """The study's own model: its mixture share and each candidate's expected improvement.
+
+        A Gaussian process on the study's rank-normalised scores competes with the sources like
+        one more of them: its log-weight is the best prior log-weight plus ``evidence * n * tau``,
+        with ``tau`` the rank agreement of its leave-one-out predictions. Its expected
+        improvement is what lets the search go beyond the sources' optima.
+        """
+        finite = [i for i, v in enumerate(scores) if math.isfinite(float(v))]
+        if len(finite) < 3:
+            return 0.0, np.zeros(len(self.candidates))
+        y = np.asarray([scores[i] for i in finite], dtype=float)
+        if np.ptp(y) <= 0:
+            return 0.0, np.zeros(len(self.candidates))
+        ranks = (np.argsort(np.argsort(y, kind="stable"), kind="stable")) / (len(y) - 1.0)
+        points = self._encode([observed[i] for i in finite])
+        fit = fit_gaussian_process(points, ranks, LENGTHSCALES)
+        tau = float(rank_agreement(fit.loo_mean[None, :], y)[0])
+        assert self._last_weights is not None  # weights() ran first, for the same observations
+        log_sources = self._last_weights[1]
+        log_target = float(self.prior.max()) + self.evidence * len(finite) * tau
+        top = max(float(log_sources.max()), log_target)
+        share = math.exp(log_target - top) / (
+            math.exp(log_target - top) + float(np.exp(log_sources - top).sum())
+        )
+        if self._candidate_points is None:
+            self._candidate_points = self._encode(self.candidates)
+        mean, sd = fit.predict(self._candidate_points)
+        return share, gaussian_expected_improvement(mean, sd, float(ranks.max()))
 
     def propose(
         self,
@@ -503,6 +613,9 @@ class TransferEnsemble(MetaModel):
             ``None`` (default): each dataset's model chooses its own by leave-one-out error.
         candidates_per_dataset: Each dataset's best configurations offered as candidates.
         n_random: Space-filling candidates added in the search space (in a session).
+        target_model: Also model the study's own results (a Gaussian process that competes
+            with the known datasets for weight by its leave-one-out rank agreement), so the
+            search can improve beyond the known datasets' optima.
 
     Example:
         >>> from metaopt.metamodel import TransferEnsemble
@@ -521,6 +634,7 @@ class TransferEnsemble(MetaModel):
         bandwidth: float | None = None,
         candidates_per_dataset: int = 20,
         n_random: int = 128,
+        target_model: bool = False,
     ) -> None:
         self.similarity = similarity
         self.temperature = temperature
@@ -528,6 +642,7 @@ class TransferEnsemble(MetaModel):
         self.bandwidth = bandwidth
         self.candidates_per_dataset = candidates_per_dataset
         self.n_random = n_random
+        self.target_model = target_model
 
     @property
     def uses_metafeatures(self) -> bool:  # type: ignore[override]
@@ -545,6 +660,8 @@ class TransferEnsemble(MetaModel):
                 continue
             if not isinstance(value, int | float) or not value > 0:
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
+        if not isinstance(self.target_model, bool):
+            raise ValueError(f"target_model must be True or False, got {self.target_model!r}")
         if not isinstance(self.evidence, int | float) or self.evidence < 0:
             raise ValueError(f"evidence must be a number >= 0, got {self.evidence!r}")
         for name in ("candidates_per_dataset", "n_random"):
@@ -615,7 +732,7 @@ class TransferEnsemble(MetaModel):
                 return dict(config)
             return fit_config(dict(config), space_dists) or None
 
-        return build_session(
+        session = build_session(
             state.sources,
             self._prior(state, target),
             distributions=space_dists,
@@ -627,6 +744,8 @@ class TransferEnsemble(MetaModel):
             seed=seed,
             bandwidths=state.bandwidths,
         )
+        session.target_model = bool(self.target_model)
+        return session
 
     def _explain_space(self, state: _SpaceState, target: np.ndarray | None, n: int) -> Any:
         import dataclasses

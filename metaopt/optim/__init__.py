@@ -11,6 +11,10 @@
 
 from __future__ import annotations
 
+from metaopt._extras import require
+
+require("torch", "metaopt.optim (the learned LSTM optimizer)")
+
 from metaopt.optim._meta_train import MetaTrainResult, meta_train, run_trajectory
 from metaopt.optim._network import LSTMOptimizerNet, Segments
 from metaopt.optim._optimizer import LSTMOptimizer
