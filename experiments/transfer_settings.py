@@ -1,0 +1,213 @@
+"""Choose the in-search transfer's settings on pools that are not reported on.
+
+MetaSampler's transfer (:class:`metaopt.metamodel.TransferEnsemble`) has a few settings:
+``evidence`` (how fast the study's own results re-weight the known datasets), ``n_warm`` (the
+prior's portfolio before the first re-weighting) and the candidates. This script replays
+searches leave-one-group-out on pool meta-datasets directly on the transfer session, without
+Optuna (a trial the sampler would hand to its base sampler draws a random untried pool
+configuration here), so a grid of settings costs minutes. The selection pools are the shipped
+knowledge base's spaces other than ``hist_gradient_boosting``; the benchmark reports on
+``hist_gradient_boosting`` and on the openml-pimp random-forest runs, which take no part in the
+choice.
+
+Every (pool, variant, dataset, seed) result is appended to ``<out>/runs.csv`` and skipped by a
+rerun, so the script resumes.
+
+Usage::
+
+    python experiments/transfer_settings.py                    # choose on the selection pools
+    python experiments/transfer_settings.py --pools kb-hist_gradient_boosting pimp --report-only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from tqdm.auto import tqdm  # noqa: E402
+
+from metaopt import benchmark, knowledge  # noqa: E402
+from metaopt._settings import shared_dir  # noqa: E402
+from metaopt.benchmark._problems import PoolProblem  # noqa: E402
+from metaopt.metamodel import TransferEnsemble  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results" / "transfer_settings"
+SELECTION_POOLS = ("kb-random_forest", "kb-svm", "kb-logistic_regression", "kb-knn")
+BUDGETS = (1, 2, 5, 10, 25, 50)
+#: name -> (TransferEnsemble options, MetaSampler options)
+VARIANTS: dict[str, tuple[dict, dict]] = {
+    "evidence=0.5": ({"evidence": 0.5}, {"n_warm": 2}),
+    "evidence=1": ({"evidence": 1.0}, {"n_warm": 2}),
+    "evidence=2": ({"evidence": 2.0}, {"n_warm": 2}),
+    "evidence=4": ({"evidence": 4.0}, {"n_warm": 2}),
+    "evidence=2, n_warm=1": ({"evidence": 2.0}, {"n_warm": 1}),
+    "evidence=2, n_warm=3": ({"evidence": 2.0}, {"n_warm": 3}),
+    "evidence=2, target model": ({"evidence": 2.0, "target_model": True}, {"n_warm": 2}),
+    "evidence=0.5, target model": ({"evidence": 0.5, "target_model": True}, {"n_warm": 2}),
+    "evidence=2, n_warm=3, target model": (
+        {"evidence": 2.0, "target_model": True},
+        {"n_warm": 3},
+    ),
+    "evidence=2, temperature=0.25, target model": (
+        {"evidence": 2.0, "temperature": 0.25, "target_model": True},
+        {"n_warm": 2},
+    ),
+    "evidence=2, temperature=0.1, target model": (
+        {"evidence": 2.0, "temperature": 0.1, "target_model": True},
+        {"n_warm": 2},
+    ),
+}
+
+
+def load_pool(name: str) -> benchmark.MetaDataset:
+    """A pool meta-dataset: ``kb-<space>`` (shipped knowledge) or ``pimp`` (shared runs)."""
+    if name.startswith("kb-"):
+        return benchmark.from_knowledge(knowledge.load(), name[3:])
+    if name == "pimp":
+        runs = shared_dir() / "metadata" / "openml-pimp-random-forest.arff"
+        meta = benchmark.read_openml_runs(runs)
+        cache = Path("runs") / "openml_suite_pimp_v2" / "cache"
+        return benchmark.resolve_openml_datasets(meta, cache_dir=cache, online=False)
+    raise ValueError(f"pool must be 'kb-<space>' or 'pimp', got {name!r}")
+
+
+def replay(session: object, problem: PoolProblem, n_warm: int, seed: int) -> np.ndarray:
+    """Normalised regret after each of ``max(BUDGETS)`` trials of one replayed search."""
+    problem.reset()
+    rng = np.random.default_rng(seed)
+    observed: list[dict] = []
+    scores: list[float] = []
+    warm = [c for c, _ in session.portfolio(n_warm)]  # type: ignore[attr-defined]
+    for number in range(max(BUDGETS)):
+        params = warm[number] if number < len(warm) else None
+        if params is None:
+            n_own = number - n_warm
+            # MetaSampler's fade: the same deterministic draw decides the trial's role.
+            if np.random.default_rng([seed, number]).uniform() >= n_own / (n_own + 100.0):
+                proposal = session.propose(observed, scores)  # type: ignore[attr-defined]
+                params = proposal[0] if proposal else None
+        if params is None:  # the base sampler's trial: a random untried configuration
+            row = int(rng.choice(np.flatnonzero(~problem.used)))
+            problem.used[row] = True  # type: ignore[index]
+            score, params = float(problem.scores[row]), problem.params[row]
+        else:
+            score, _ = problem.evaluate(params)
+        observed.append(params)
+        scores.append(score)
+    best = np.maximum.accumulate(scores)
+    return (problem.best - best) / max(problem.best - problem.worst, 1e-12)
+
+
+def run_pool(name: str, variants: list[str], seeds: int, out: Path) -> None:
+    """Replay every variant on every dataset of pool ``name``; append to ``runs.csv``."""
+    path = out / "runs.csv"
+    done = set()
+    if path.is_file():
+        old = pd.read_csv(path)
+        done = set(zip(old["pool"], old["variant"], old["dataset"], old["seed"], strict=True))
+    meta = load_pool(name)
+    space = meta.space or meta.name
+    for dataset in tqdm(meta.dataset_names, desc=name):
+        todo = [(v, s) for v in variants for s in range(seeds)]
+        todo = [(v, s) for v, s in todo if (name, v, dataset, s) not in done]
+        if not todo:
+            continue
+        problem = PoolProblem.from_meta(meta, dataset)
+        train = meta.without(meta.duplicates_of(dataset)).to_knowledge_base()
+        features = meta.metafeatures.loc[dataset]  # type: ignore[union-attr]
+        rows, models = [], {}
+        for variant, seed in todo:
+            model_options, sampler_options = VARIANTS[variant]
+            key = json.dumps(model_options, sort_keys=True)
+            if key not in models:
+                models[key] = TransferEnsemble(**model_options).fit(train, space)
+            session = models[key].session(
+                features, space=space, task=meta.task, distributions=meta.distributions, seed=seed
+            )
+            regret = replay(session, problem, sampler_options["n_warm"], seed)
+            rows.append(
+                {"pool": name, "variant": variant, "dataset": dataset, "seed": seed}
+                | {f"regret@{b}": float(regret[b - 1]) for b in BUDGETS}
+                | {"mean_regret": float(regret.mean())}
+            )
+        frame = pd.DataFrame(rows)
+        frame.to_csv(path, mode="a", header=not path.is_file(), index=False)
+
+
+def choose(frame: pd.DataFrame, pools: list[str]) -> str:
+    """The variant of least mean regret over trials 1-50, averaged over ``pools``."""
+    selected = frame[frame["pool"].isin(pools)]
+    per_pool = selected.groupby(["pool", "variant"])["mean_regret"].mean().unstack("pool")
+    return str(per_pool.mean(axis=1).idxmin())
+
+
+def report(frame: pd.DataFrame, out: Path, chosen: str | None) -> str:
+    columns = [f"regret@{b}" for b in BUDGETS] + ["mean_regret"]
+    table = frame.groupby(["pool", "variant"])[columns].mean()
+    counts = frame.groupby("pool")["dataset"].nunique()
+    lines = ["# Transfer settings, replayed leave-one-group-out", ""]
+    if chosen is not None:
+        lines += [
+            f"Chosen on {', '.join(SELECTION_POOLS)} (mean regret over trials 1-50, "
+            f"averaged over the pools): **{chosen}**.",
+            "",
+        ]
+    for pool, block in table.groupby(level="pool"):
+        lines += [
+            f"## {pool} ({counts[pool]} datasets)",
+            "",
+            "| variant | " + " | ".join(columns) + " |",
+            "|---|" + "---|" * len(columns),
+        ]
+        for (_, variant), values in block.iterrows():
+            lines.append(f"| {variant} | " + " | ".join(f"{v:.3f}" for v in values) + " |")
+        lines.append("")
+    text = "\n".join(lines)
+    (out / "results.md").write_text(text)
+    pools = sorted(frame["pool"].unique())
+    fig, axes = plt.subplots(1, len(pools), figsize=(4 * len(pools), 3.2), squeeze=False)
+    for ax, pool in zip(axes[0], pools, strict=True):
+        for variant, values in table.loc[pool].iterrows():
+            ax.plot(BUDGETS, values[columns[:-1]], marker="o", label=variant)
+        ax.set_xscale("log")
+        ax.set_title(pool)
+        ax.set_xlabel("trials")
+    axes[0][0].set_ylabel("mean normalised regret")
+    axes[0][-1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "regret.png", dpi=110)
+    plt.close(fig)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pools", nargs="+", default=list(SELECTION_POOLS))
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--report-only", action="store_true")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    if not args.report_only:
+        for pool in args.pools:
+            run_pool(pool, args.variants, args.seeds, args.out)
+    frame = pd.read_csv(args.out / "runs.csv")
+    have = [p for p in SELECTION_POOLS if p in set(frame["pool"])]
+    print(report(frame, args.out, choose(frame, have) if have else None))
+    print(f"{time.perf_counter() - start:.0f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
