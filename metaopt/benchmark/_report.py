@@ -76,6 +76,11 @@ def summarise(
         ]
     ]
     traces, incomplete = complete_datasets(traces)
+    if traces.empty:
+        raise ValueError(
+            f"no dataset under {root}/traces has a run of every method for every seed yet "
+            f"(incomplete: {len(incomplete)}); finish the runs, or summarise fewer methods."
+        )
     known = _known_bounds(infos)
     bounds = pool_bounds(traces, known)
     # Each benchmark is padded to its own longest run, not to the longest of all benchmarks.
