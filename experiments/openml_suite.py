@@ -48,6 +48,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shlex
 import shutil
 import sys
 import time
@@ -309,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         if plan.live is not None:
             _run_live(args, plan.live, plan.knowledge, progress)
-    shown = " ".join(argv if argv is not None else sys.argv[1:])
+    shown = shlex.join(argv if argv is not None else sys.argv[1:])
     try:
         tables = benchmark.summarise(
             args.out, command=f"python experiments/openml_suite.py {shown}".strip()
