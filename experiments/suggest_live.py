@@ -173,10 +173,7 @@ def report(rows: list[dict], args: argparse.Namespace, seconds: float) -> str:
         "",
         "| | mean regret | median regret |",
         "|---|---|---|",
-        *[
-            f"| {c.removeprefix('regret ')} | {mean[c]:.3f} | {median[c]:.3f} |"
-            for c in columns
-        ],
+        *[f"| {c.removeprefix('regret ')} | {mean[c]:.3f} | {median[c]:.3f} |" for c in columns],
         "",
         f"suggest@1 against the default: {record('suggest@1', 'default')}; mean difference "
         f"{points['suggest@1 - default']:+.2f} balanced-accuracy points.",
