@@ -390,6 +390,12 @@ def _plan(args: argparse.Namespace, parser: argparse.ArgumentParser, online: boo
             )
 
         plan.pool.append((path.name, resolve))
+    if args.meta_dataset is None and (args.metafeatures or args.datasets_dir):
+        given = "--metafeatures" if args.metafeatures else "--datasets-dir"
+        parser.error(
+            f"{given} describes the datasets of --meta-dataset, which was not given; OpenML run "
+            "exports (--openml-runs, --pimp) are described from their OpenML datasets"
+        )
     if args.meta_dataset is not None:
         if not args.meta_dataset.is_file():
             parser.error(f"--meta-dataset {args.meta_dataset}: no such file")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -249,14 +250,17 @@ def params_records(frame: pd.DataFrame, names: list[str]) -> list[dict[str, obje
     return records
 
 
-def infer_distributions(frame: pd.DataFrame, names: list[str]) -> dict[str, BaseDistribution]:
+def infer_distributions(
+    frame: pd.DataFrame, names: list[str], log: Mapping[str, bool] | None = None
+) -> dict[str, BaseDistribution]:
     """Optuna distributions for parameter columns of an external meta-dataset.
 
     Numeric columns become :class:`~optuna.distributions.IntDistribution` when every value is an
-    integer, otherwise :class:`~optuna.distributions.FloatDistribution`; both use a log scale when
-    all values are positive and span at least three orders of magnitude. Other columns become
-    categorical. Columns with fewer than two distinct values are left out: no method can choose
-    anything there.
+    integer, otherwise :class:`~optuna.distributions.FloatDistribution`. The scale is read from
+    how the recorded values are spread (:func:`sampled_on_log_scale`): a learning rate sampled
+    log-uniformly between 0.01 and 2 is log, one sampled uniformly over the same range is not.
+    ``log`` overrides that per parameter name. Other columns become categorical. Columns with
+    fewer than two distinct values are left out: no method can choose anything there.
     """
     distributions: dict[str, BaseDistribution] = {}
     for name in names:
@@ -266,15 +270,40 @@ def infer_distributions(frame: pd.DataFrame, names: list[str]) -> dict[str, Base
         numeric = pd.to_numeric(values, errors="coerce")
         if numeric.notna().all() and not pd.api.types.is_bool_dtype(values):
             low, high = float(numeric.min()), float(numeric.max())
-            log = low > 0 and high / low >= 1e3
+            on_log = sampled_on_log_scale(numeric.to_numpy(dtype=float))
+            if log is not None and name in log:
+                on_log = bool(log[name]) and low > 0
             if np.allclose(numeric, np.round(numeric)):
-                distributions[name] = IntDistribution(int(low), int(high), log=log)
+                distributions[name] = IntDistribution(int(low), int(high), log=on_log)
             else:
-                distributions[name] = FloatDistribution(low, high, log=log)
+                distributions[name] = FloatDistribution(low, high, log=on_log)
         else:
             choices = sorted({_python_value(v) for v in values}, key=str)
             distributions[name] = CategoricalDistribution(choices)
     return distributions
+
+
+def sampled_on_log_scale(values: np.ndarray) -> bool:
+    """Whether positive ``values`` look sampled uniformly in log space rather than linearly.
+
+    Compares the Kolmogorov-Smirnov distance of the values to a uniform distribution over their
+    range, in linear and in log space; the closer fit wins. A range under 10x, or any value at
+    or below 0, is linear (a log scale changes little there, or is impossible); with only two
+    distinct values, a range of three orders of magnitude or more is log.
+    """
+    values = np.sort(np.asarray(values, dtype=float))
+    low, high = float(values[0]), float(values[-1])
+    if low <= 0 or high / low < 10:
+        return False
+    if np.unique(values).size < 3:
+        return high / low >= 1e3
+
+    def distance(x: np.ndarray) -> float:
+        unit = (x - x[0]) / (x[-1] - x[0])
+        ranks = np.arange(1, len(x) + 1) / len(x)
+        return float(np.max(np.maximum(ranks - unit, unit - (ranks - 1 / len(x)))))
+
+    return distance(np.log(values)) < distance(values)
 
 
 def _python_value(value: object) -> object:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 import arff
@@ -22,7 +23,9 @@ logger = logging.getLogger("metaopt.benchmark")
 _LOWER_IS_BETTER = ("error", "loss", "time", "absolute", "squared", "brier")
 
 
-def read_openml_runs(path: str | Path, *, measure: str | None = None) -> MetaDataset:
+def read_openml_runs(
+    path: str | Path, *, measure: str | None = None, log: Mapping[str, bool] | None = None
+) -> MetaDataset:
     """Read an OpenML run export in ARFF (one row per run of one flow on one task).
 
     The first comment line holds JSON naming the columns: ``col_parameters`` (the flow's
@@ -35,6 +38,8 @@ def read_openml_runs(path: str | Path, *, measure: str | None = None) -> MetaDat
         path: The ``.arff`` file, e.g. ``openml-pimp-random-forest.arff``.
         measure: Which of ``col_measures`` is the score; default the first. Measures where lower
             is better (errors, losses, times) are negated so that higher is always better.
+        log: Per parameter name, whether it lives on a log scale; default: read from how the
+            recorded values are spread (:func:`~metaopt.benchmark.infer_distributions`).
 
     Returns:
         The meta-dataset, named ``"openml-flow-<flow id>"``.
@@ -74,7 +79,7 @@ def read_openml_runs(path: str | Path, *, measure: str | None = None) -> MetaDat
         score = -score
     task_ids = pd.to_numeric(frame[task_column]).astype(int)
     evaluations = pd.DataFrame({"dataset": "openml-task:" + task_ids.astype(str), "score": score})
-    distributions = infer_distributions(frame, params)
+    distributions = infer_distributions(frame, params, log)
     for name in distributions:
         evaluations[name] = frame[name].to_numpy()
     datasets = pd.DataFrame(
@@ -98,6 +103,7 @@ def read_long_format(
     metafeatures: str | Path | pd.DataFrame | None = None,
     name: str | None = None,
     task: str = "classification",
+    log: Mapping[str, bool] | None = None,
 ) -> MetaDataset:
     """Read a long-format meta-dataset (CSV or parquet).
 
@@ -112,6 +118,8 @@ def read_long_format(
             first column, or its ``dataset`` column, is the index).
         name: Name used in reports; default the file's stem.
         task: ``"classification"`` or ``"regression"``.
+        log: Per parameter name, whether it lives on a log scale; default: read from how the
+            recorded values are spread (:func:`~metaopt.benchmark.infer_distributions`).
 
     Returns:
         The meta-dataset.
@@ -127,7 +135,7 @@ def read_long_format(
     if "status" in frame.columns:
         frame = frame[frame["status"].astype(str) == "ok"]
     params = [c for c in frame.columns if c not in RESERVED_COLUMNS]
-    distributions = infer_distributions(frame, params)
+    distributions = infer_distributions(frame, params, log)
     keep = ["dataset", "score", *(["config_id"] if "config_id" in frame.columns else [])]
     evaluations = frame[keep + list(distributions)].copy()
     evaluations["dataset"] = evaluations["dataset"].astype(str)

@@ -275,10 +275,16 @@ class MetaSampler(BaseSampler):
         task = self._task
         model = fitted_model(self._model, kb, space)
         self._fitted = model
-        if not model.uses_metafeatures and hasattr(model, "session"):
+        if not model.uses_metafeatures:  # the model's own ranking needs no description
             frame = model.explain(None, self._n_warm, space=space, task=task)
             return frame, type(model).__name__
-        if self._metafeatures is not None and model.uses_metafeatures:
+        if self._metafeatures is None:
+            warn_fallback(
+                _logger,
+                f"{type(model).__name__} needs the dataset's metafeatures, which are unknown "
+                "(no dataset or metafeatures given): using the portfolio",
+            )
+        else:
             try:
                 frame = model.explain(self._metafeatures, self._n_warm, space=space, task=task)
                 return frame, type(model).__name__

@@ -105,3 +105,27 @@ def test_long_format_with_metafeature_file(tmp_path) -> None:
     with pytest.raises(ValueError, match="'score'"):
         table.drop(columns="score").to_csv(tmp_path / "bad.csv", index=False)
         read_long_format(tmp_path / "bad.csv")
+
+
+def test_log_scale_is_read_from_how_the_values_were_sampled(tmp_path) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    n = 200
+    frame = pd.DataFrame(
+        {
+            "dataset": [f"d{i % 4}" for i in range(n)],
+            # Both span 200x: one sampled log-uniformly, one uniformly.
+            "learning_rate": np.exp(rng.uniform(np.log(0.01), np.log(2.0), n)),
+            "subsample": rng.uniform(0.01, 2.0, n),
+            "score": rng.uniform(size=n),
+        }
+    )
+    path = tmp_path / "runs.csv"
+    frame.to_csv(path, index=False)
+    meta = read_long_format(path)
+    assert meta.distributions["learning_rate"].log
+    assert not meta.distributions["subsample"].log
+    told = read_long_format(path, log={"learning_rate": False, "subsample": True})
+    assert not told.distributions["learning_rate"].log
+    assert told.distributions["subsample"].log

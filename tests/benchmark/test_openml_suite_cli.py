@@ -108,6 +108,20 @@ def test_meta_dataset_needs_a_description(tmp_path, capsys) -> None:
     assert not (tmp_path / "o").exists()  # checked before anything was computed
 
 
+@pytest.mark.parametrize("option", ["--metafeatures", "--datasets-dir"])
+def test_descriptions_without_a_meta_dataset_are_refused(tmp_path, capsys, option) -> None:
+    (tmp_path / "mf.csv").write_text("dataset,m\na,1.0\n")
+    script = load_script()
+    with pytest.raises(SystemExit):
+        script.main(
+            ["--no-knowledge-base", "--no-live", "--pimp", option, str(tmp_path / "mf.csv"),
+             "--out", str(tmp_path / "o"), "--no-progress"]
+        )  # fmt: skip
+    err = capsys.readouterr().err
+    assert option in err and "--meta-dataset" in err
+    assert not (tmp_path / "o").exists()
+
+
 def _toy_run(tmp_path: Path, *extra: str) -> list[str]:
     rows = [{"dataset": f"d{d}", "x": x / 10, "score": -((x / 10 - d / 3) ** 2)}
             for d in range(3) for x in range(10)]  # fmt: skip

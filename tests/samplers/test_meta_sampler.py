@@ -372,3 +372,22 @@ def test_warm_configurations_equal_in_the_objectives_space_are_evaluated_once(kb
         assert rank < t.user_attrs["metaopt:warm_start_repeat"]["rank"]
     # Nothing is handed on: no later trial carries a warm-start attribute.
     assert all(t.number < 6 for t in study.trials if WARM in t.user_attrs)
+
+
+def test_a_model_instance_without_metafeatures_is_used_as_given(kb, target) -> None:
+    from metaopt.metamodel import Portfolio
+
+    one = kb.subset([kb.datasets[0]])
+    model = Portfolio().fit(one, "toy")  # a portfolio of one dataset: not the default one
+    expected = model.rank(None, 3, space="toy", task="classification")
+    default = Portfolio().fit(kb, "toy").rank(None, 3, space="toy", task="classification")
+    assert expected != default
+    sampler = _sampler(kb, target, model=model, n_warm=3, transfer=False)
+    assert [w.params for w in sampler.warm_start_configs()] == expected
+
+
+def test_a_model_needing_metafeatures_without_them_warns_and_uses_the_portfolio(kb) -> None:
+    sampler = MetaSampler(knowledge=kb, space="toy", task="classification", model="nearest")
+    with pytest.warns(FallbackWarning, match="metafeatures"):
+        warm = sampler.warm_start_configs()
+    assert warm and all(w.source for w in warm)
