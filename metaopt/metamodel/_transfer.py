@@ -10,7 +10,10 @@ expected improvement under that mixture: for each source, how much the candidate
 source's own model, the best configuration tried so far. With no observation this is a greedy
 portfolio under the prior, so the first suggestions are diverse; as evidence arrives the weights
 concentrate on the sources that rank this dataset's configurations right, and the search moves
-to their optimum in the user's own search space.
+to their optimum in the user's own search space. From the third result on, the study's own
+Gaussian process joins the mixture as one more member, weighted the same way by its
+leave-one-out rank agreement; its expected improvement lets the search go beyond every
+source's optimum once the study's own evidence explains its results better than any source.
 """
 
 from __future__ import annotations
