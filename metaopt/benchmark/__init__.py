@@ -25,7 +25,7 @@ from metaopt.benchmark._metrics import (
     trials_to_reach,
     worst_case,
 )
-from metaopt.benchmark._problems import ConfigEncoder, LiveProblem, PoolProblem, suggest_flat
+from metaopt.benchmark._problems import LiveProblem, NearestConfig, PoolProblem, suggest_flat
 from metaopt.benchmark._protocol import run_live_benchmark, run_pool_benchmark
 from metaopt.benchmark._readers import from_knowledge, read_long_format, read_openml_runs
 from metaopt.benchmark._report import brief, summarise
@@ -43,8 +43,8 @@ from metaopt.benchmark._storage import TraceStore
 
 __all__ = [
     "BUILTIN_METHODS",
-    "ConfigEncoder",
     "LiveProblem",
+    "NearestConfig",
     "MetaDataset",
     "Method",
     "MethodContext",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,6 +14,7 @@ from optuna.distributions import (
 )
 
 from metaopt.benchmark._metadataset import MetaDataset, params_records
+from metaopt.metamodel import unit_encode
 
 
 def suggest_flat(trial: optuna.Trial, distributions: dict[str, BaseDistribution]) -> dict:
@@ -40,36 +40,31 @@ def suggest_flat(trial: optuna.Trial, distributions: dict[str, BaseDistribution]
     return params
 
 
-class ConfigEncoder:
+class NearestConfig:
     """Vectorised nearest-configuration lookup in a pool of recorded configurations.
 
-    Numeric parameters are scaled to [0, 1] (on a log scale where the distribution is log);
-    categorical ones count 1 when they differ. A parameter inactive (NaN) in a recorded
-    configuration adds nothing, so a query snaps to the closest configuration among those whose
-    active parameters it matches best.
+    Numbers are encoded by :func:`metaopt.metamodel.unit_encode` (``[0, 1]`` over the
+    distribution's range, log-scaled where it is log); categorical parameters count 1 when they
+    differ. A parameter inactive (missing) in a recorded configuration adds nothing, so a query
+    snaps to the closest configuration among those whose active parameters it matches best.
     """
 
     def __init__(
         self, distributions: dict[str, BaseDistribution], records: list[dict[str, object]]
     ) -> None:
-        self.numeric = [
-            n
+        self._numeric_dists = {
+            n: d
             for n, d in distributions.items()
             if isinstance(d, (FloatDistribution, IntDistribution))
-        ]
+        }
         self.categorical = [
             n for n, d in distributions.items() if isinstance(d, CategoricalDistribution)
         ]
-        self._dists = distributions
         self._choices = {
             n: {_label(c): i for i, c in enumerate(distributions[n].choices)}  # type: ignore[attr-defined]
             for n in self.categorical
         }
-        numeric = np.array(
-            [[_number(r.get(n)) for n in self.numeric] for r in records], dtype=float
-        ).reshape(len(records), len(self.numeric))
-        for j, name in enumerate(self.numeric):
-            numeric[:, j] = self._scale(name, numeric[:, j])
+        numeric = unit_encode(self._numeric_dists, records, missing=np.nan)
         self._active = ~np.isnan(numeric)
         self._numeric = np.where(self._active, numeric, 0.0)
         self._codes = np.array(
@@ -83,27 +78,14 @@ class ConfigEncoder:
             dtype=int,
         ).reshape(len(records), len(self.categorical))
 
-    def _scale(self, name: str, values: np.ndarray) -> np.ndarray:
-        dist = self._dists[name]
-        low, high = float(dist.low), float(dist.high)  # type: ignore[attr-defined]
-        if dist.log:  # type: ignore[attr-defined]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                values, low, high = np.log(values), math.log(low), math.log(high)
-        return (values - low) / (high - low) if high > low else np.zeros_like(values)
-
     def nearest(self, params: dict[str, object], exclude: np.ndarray | None = None) -> int:
         """Row index of the recorded configuration closest to ``params``.
 
         Rows where ``exclude`` is True are skipped unless every row is excluded.
         """
         distance = np.zeros(len(self._numeric))
-        if self.numeric:
-            query = np.array(
-                [
-                    self._scale(n, np.array([float(params[n])]))[0] if n in params else np.nan
-                    for n in self.numeric
-                ]
-            )
+        if self._numeric_dists:
+            query = unit_encode(self._numeric_dists, [params], missing=np.nan)[0]
             known = ~np.isnan(query)
             diff = (self._numeric[:, known] - query[known]) ** 2
             distance += (diff * self._active[:, known]).sum(axis=1)
@@ -146,7 +128,7 @@ class PoolProblem:
     scores: np.ndarray
     config_ids: np.ndarray
     params: list[dict[str, object]]
-    encoder: ConfigEncoder = field(repr=False)
+    encoder: NearestConfig = field(repr=False)
     used: np.ndarray | None = field(default=None, repr=False)
 
     mode = "pool"
@@ -163,7 +145,7 @@ class PoolProblem:
             scores=pool["score"].to_numpy(dtype=float),
             config_ids=pool["config_id"].to_numpy(dtype=int),
             params=records,
-            encoder=ConfigEncoder(meta.distributions, records),
+            encoder=NearestConfig(meta.distributions, records),
         )
 
     @property
@@ -230,12 +212,6 @@ class LiveProblem:
         # The space's own suggest() reads exactly the parameters this configuration activates.
         score = self._objective(optuna.trial.FixedTrial(params))  # type: ignore[operator]
         return float(score), -1
-
-
-def _number(value: object) -> float:
-    if value is None or isinstance(value, (str, bool)):
-        return math.nan
-    return float(value)  # type: ignore[arg-type]
 
 
 def _label(value: object) -> str:

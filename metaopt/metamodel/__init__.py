@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from metaopt.metamodel._base import MetaModel
 from metaopt.metamodel._diverse import greedy_diverse_top_n
-from metaopt.metamodel._encoding import ConfigEncoder
+from metaopt.metamodel._encoding import ConfigEncoder, unit_encode
 from metaopt.metamodel._nearest import NearestDatasets
 from metaopt.metamodel._normalize import normalize_scores
 from metaopt.metamodel._portfolio import Portfolio, greedy_portfolio
@@ -38,6 +38,7 @@ __all__ = [
     "TransferSession",
     "greedy_diverse_top_n",
     "greedy_portfolio",
+    "unit_encode",
     "make_model",
     "normalize_scores",
 ]

@@ -8,6 +8,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 
 
 def _is_number(value: Any) -> bool:
@@ -89,3 +95,51 @@ class ConfigEncoder:
         if log:
             x = math.log(x) if x > 0 else low
         return 0.0 if high == low else (x - low) / (high - low)
+
+
+def unit_encode(
+    distributions: Mapping[str, BaseDistribution],
+    configs: Sequence[Mapping[str, Any]],
+    *,
+    missing: float = 0.5,
+) -> np.ndarray:
+    """Configurations as points of the unit cube of ``distributions``.
+
+    Numbers scale to ``[0, 1]`` over the distribution's range (log-scaled where it is log),
+    clipped; a categorical parameter is one-hot with weight ``1/sqrt(2)``, so two choices are at
+    Euclidean distance 1, the length of a numeric range. A parameter a configuration lacks sits
+    at ``missing`` (numbers; the middle by default, NaN to mark it inactive) or at no choice
+    (categories).
+
+    Example:
+        >>> from optuna.distributions import FloatDistribution
+        >>> unit_encode({"lr": FloatDistribution(1e-3, 1e-1, log=True)}, [{"lr": 1e-2}])
+        array([[0.5]])
+    """
+    columns: list[np.ndarray] = []
+    for name, dist in distributions.items():
+        values = [c.get(name) for c in configs]
+        if isinstance(dist, CategoricalDistribution):
+            labels = [repr(v) for v in dist.choices]
+            given = [repr(v) for v in values]
+            onehot = np.array([[g == lab for lab in labels] for g in given], dtype=float)
+            columns.append(onehot.reshape(len(configs), len(labels)) / math.sqrt(2.0))
+            continue
+        if not isinstance(dist, FloatDistribution | IntDistribution):
+            continue
+        low, high = float(dist.low), float(dist.high)
+        x = np.array([_as_float(v) for v in values], dtype=float)
+        if dist.log:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                x, low, high = np.log(np.where(x > 0, x, np.nan)), math.log(low), math.log(high)
+        scaled = (x - low) / (high - low) if high > low else np.zeros_like(x)
+        columns.append(np.clip(np.nan_to_num(scaled, nan=missing), 0.0, 1.0)[:, None])
+    if not columns:
+        return np.zeros((len(configs), 0))
+    return np.concatenate(columns, axis=1)
+
+
+def _as_float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        return math.nan
+    return float(value)
