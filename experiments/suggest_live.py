@@ -48,15 +48,18 @@ RESULTS = Path(__file__).resolve().parent / "results" / "suggest_live"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--space", default="hist_gradient_boosting")
-    parser.add_argument("--n-datasets", type=int, default=12)
-    parser.add_argument("--min-rows", type=int, default=1000)
-    parser.add_argument("--max-rows", type=int, default=10_000)
-    parser.add_argument("--n-random", type=int, default=10)
-    parser.add_argument("--cv", type=int, default=3)
-    parser.add_argument("--n-jobs", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--space", default="hist_gradient_boosting", help="search space")
+    parser.add_argument("--n-datasets", type=int, default=12, help="unseen datasets to check")
+    parser.add_argument("--min-rows", type=int, default=1000, help="smallest dataset size")
+    parser.add_argument("--max-rows", type=int, default=10_000, help="row cap (seeded subsample)")
+    parser.add_argument("--n-random", type=int, default=10, help="random configurations")
+    parser.add_argument("--cv", type=int, default=3, help="cross-validation folds")
+    parser.add_argument("--n-jobs", type=int, default=2, help="parallel evaluations")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     parser.add_argument(
         "--report-only", action="store_true", help="rewrite the report from results.json"
     )
