@@ -65,6 +65,14 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
         {"evidence": 2.0, "temperature": 0.1, "target_model": True},
         {"n_warm": 2},
     ),
+    "evidence=2, temperature=0.25, target model, 512 random candidates": (
+        {"evidence": 2.0, "temperature": 0.25, "target_model": True, "n_random": 512},
+        {"n_warm": 2},
+    ),
+    "evidence=2, temperature=0.25, target model, 5 candidates per dataset": (
+        {"evidence": 2.0, "temperature": 0.25, "target_model": True, "candidates_per_dataset": 5},
+        {"n_warm": 2},
+    ),
 }
 
 
