@@ -87,16 +87,16 @@ class _Unit:
 def dataset_id(dataset: Any) -> str:
     """A stable id such as ``"openml:31"`` or ``"pmlb:analcatdata_boxing1"``.
 
-    Sources with a scheme (``openml:``, ``sklearn:``) are kept; an OpenML task becomes its
-    dataset; a file becomes ``<folder>:<name>``, except files of an OpenML mirror folder with a
-    known dataset id, which become ``openml:<did>``.
+    Sources with a scheme (``openml:``, ``sklearn:``, ``keel:``) are kept; an OpenML task
+    becomes its dataset; a file becomes ``<folder>:<name>``, except files of an OpenML mirror
+    folder with a known dataset id, which become ``openml:<did>``.
     """
     source = str(getattr(dataset, "source", ""))
     name = str(getattr(dataset, "name", "") or "dataset")
     did = getattr(dataset, "dataset_id", None)
     if did is None:
         did = (getattr(dataset, "metadata", None) or {}).get("openml_did")
-    if source.startswith(("openml:", "sklearn:")):
+    if source.startswith(("openml:", "sklearn:", "keel:")):
         return source
     if source.startswith("openml-task:"):
         return f"openml:{did}" if did is not None else source

@@ -344,3 +344,15 @@ def test_forests_record_their_trees_at_each_fidelity(tmp_path: Path) -> None:
     assert set(ev.loc[ev["fidelity"] == "base", "n_trees"]) == {16.0}
     assert set(ev.loc[ev["fidelity"] == "full", "n_trees"]) == {100.0}
     assert ev["n_rows"].eq(150).all()
+
+
+def test_dataset_ids_keep_the_source_scheme() -> None:
+    from types import SimpleNamespace
+
+    def fake(source: str, name: str = "x") -> object:
+        return SimpleNamespace(source=source, name=name, metadata={})
+
+    assert knowledge.dataset_id(fake("keel:glass1", "glass1")) == "keel:glass1"
+    assert knowledge.dataset_id(fake("sklearn:iris")) == "sklearn:iris"
+    assert knowledge.dataset_id(fake("/data/pmlb/wine.tsv.gz", "wine")) == "pmlb:wine"
+    assert knowledge.dataset_id(fake("/data/openml/31-credit-g.arff", "credit-g")) == "openml:31"
