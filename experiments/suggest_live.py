@@ -44,10 +44,8 @@ from metaopt import knowledge, spaces  # noqa: E402
 from metaopt._settings import shared_dir  # noqa: E402
 from metaopt.datasets import (  # noqa: E402
     SuiteEntry,
-    group_datasets,
-    load_dataset,
-    sketch_sources,
     suite,
+    unseen_entries,
 )
 from metaopt.datasets._keel import keel_names  # noqa: E402
 
@@ -98,36 +96,18 @@ def unseen_datasets(
     """
     folders = [shared_dir() / "datasets" / f for f in ("openml", "pmlb")]
     shared = [e for e in suite([f for f in folders if f.is_dir()], task="classification")]
-    extra = [SuiteEntry(source=f"keel:{name}", name=name) for name in keel_names()] if keel else []
     info = kb.provenance.get("datasets", {})
-    kb_sources = {d: _expand(str(info[d]["source"])) for d in kb.datasets if d in info}
-    loaders = {e.source: e for e in [*shared, *extra]}
-    sources = [*kb_sources.values(), *loaders]
-
-    def load(source: str) -> object:
-        return loaders[source].load() if source in loaders else load_dataset(source)
-
-    sketched = sketch_sources(sources, load)
-    sketches = {s: r.sketch for s, r in sketched.items() if r.sketch is not None}
-    groups = group_datasets(sketches)
-    taken = {groups.get(source, source) for source in kb_sources.values()}
+    known = [
+        SuiteEntry(source=_expand(str(info[d]["source"])), name=d)
+        for d in kb.datasets
+        if d in info
+    ]
     if keel:  # a keel dataset that is a copy of a shared file is shared data too
-        taken |= {groups[e.source] for e in shared if e.source in groups}
-    chosen, seen = [], set()
-    candidates = extra if keel else shared
-    ranked = sorted(
-        (e for e in candidates if e.source in sketches),
-        key=lambda e: (-sketches[e.source].n_rows, e.source),
-    )
-    for entry in ranked:
-        group = groups[entry.source]
-        if group in seen or group in taken or sketches[entry.source].n_rows < min_rows:
-            continue
-        seen.add(group)
-        chosen.append(entry)
-        if len(chosen) == n:
-            break
-    return chosen
+        candidates = [SuiteEntry(source=f"keel:{name}", name=name) for name in keel_names()]
+        known += shared
+    else:
+        candidates = shared
+    return unseen_entries(candidates, known, min_rows=min_rows, n=n)
 
 
 def _evaluate(space_name: str, data: object, params: dict, cv: int) -> float:

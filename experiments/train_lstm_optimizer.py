@@ -224,6 +224,24 @@ def main(argv: list[str] | None = None) -> int:
         default=(10, 30),
         help="range of truncated-backpropagation unroll lengths (steps)",
     )
+    parser.add_argument(
+        "--horizon-aware",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="give the network the fraction of the horizon done (users pass total_steps)",
+    )
+    parser.add_argument(
+        "--horizon-known",
+        type=float,
+        default=0.7,
+        help="with --horizon-aware: share of trajectories whose length the network is told",
+    )
+    parser.add_argument(
+        "--tasks-per-update",
+        type=int,
+        default=1,
+        help="trajectories averaged into one meta-update",
+    )
     parser.add_argument("--meta-lr", type=float, default=3e-3, help="meta learning rate")
     parser.add_argument(
         "--validate-every", type=int, default=40, help="trajectories between validations"
@@ -259,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
             hidden_size=args.hidden_size,
             mlp_hidden=args.mlp_hidden,
             init_weight_decay=args.init_weight_decay,
+            horizon_aware=args.horizon_aware,
         )
     result = meta_train(
         family,
@@ -271,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
         validate_every=args.validate_every,
         validation_horizons=tuple(args.validation_horizons),
         validation_weight=args.validation_weight,
+        horizon_known=args.horizon_known,
+        tasks_per_update=args.tasks_per_update,
         checkpoint=args.workdir / "checkpoints" / f"seed{args.seed}.ckpt",
         seed=args.seed,
     )

@@ -16,7 +16,7 @@ from metaopt.datasets._groups import (
     sketch_sources,
 )
 from metaopt.datasets._load import load_dataset, load_file
-from metaopt.datasets._suites import Suite, SuiteEntry, sketch_folders, suite
+from metaopt.datasets._suites import Suite, SuiteEntry, sketch_folders, suite, unseen_entries
 
 __all__ = [
     "TASK_TYPES",
@@ -39,4 +39,5 @@ __all__ = [
     "sketch_folders",
     "sketch_sources",
     "suite",
+    "unseen_entries",
 ]

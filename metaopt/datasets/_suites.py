@@ -288,3 +288,50 @@ def _local_suite(folders: list[Path], *, task: str | None, progress: bool) -> Su
     return Suite(
         name="+".join(str(f) for f in folders), entries=tuple(kept), duplicates=tuple(duplicates)
     )
+
+
+def unseen_entries(
+    candidates: Sequence[SuiteEntry],
+    known: Sequence[SuiteEntry],
+    *,
+    min_rows: int = 0,
+    n: int | None = None,
+    progress: bool = True,
+) -> list[SuiteEntry]:
+    """The candidates that are new data: their group holds none of ``known``.
+
+    Groups are found as by :func:`~metaopt.datasets.group_datasets` (the same data under
+    another name, encoding, row order, class subset or target), so a candidate that is a copy
+    or a variant of a known dataset is left out, and of candidates that are copies of each
+    other only one is kept. Use it to pick real data that a knowledge base, a meta-training set
+    or a shared folder has never seen.
+
+    Args:
+        candidates: Entries to choose from.
+        known: Entries whose groups are taken.
+        min_rows: Leave out candidates with fewer rows.
+        n: Keep at most this many (``None``: all).
+        progress: Show a progress bar while sketching.
+
+    Returns:
+        One entry per new group, the largest first (ties by source).
+    """
+    loaders = {e.source: e for e in [*known, *candidates]}
+    sketched = sketch_sources(list(loaders), lambda s: loaders[s].load(), progress=progress)
+    sketches = {s: r.sketch for s, r in sketched.items() if r.sketch is not None}
+    groups = group_datasets(sketches)
+    taken = {groups[e.source] for e in known if e.source in groups}
+    ranked = sorted(
+        (e for e in candidates if e.source in sketches),
+        key=lambda e: (-sketches[e.source].n_rows, e.source),
+    )
+    chosen: list[SuiteEntry] = []
+    for entry in ranked:
+        group = groups[entry.source]
+        if group in taken or sketches[entry.source].n_rows < min_rows:
+            continue
+        taken.add(group)
+        chosen.append(entry)
+        if n is not None and len(chosen) == n:
+            break
+    return chosen

@@ -87,6 +87,8 @@ def run_trajectory(
     clip_norm: float = 1.0,
     loss_floor: float = 1e-4,
     validation_weight: float = 0.7,
+    total_steps: int | None = None,
+    accumulate: bool = False,
 ) -> list[float]:
     """Train ``task``'s model for ``n_steps`` with ``net``; with a meta-optimizer, meta-train it.
 
@@ -106,6 +108,11 @@ def run_trajectory(
             trained to (near) zero loss stop dominating the meta-gradient.
         validation_weight: Weight ``w`` of the validation loss in the meta-objective, in
             ``[0, 1]``.
+        total_steps: The horizon told to the network (as users tell ``LSTMOptimizer``), or
+            ``None`` for an unknown one.
+        accumulate: Only add this trajectory's meta-gradient (the mean over its unrolls) to
+            the parameters' ``.grad``; the caller clips and steps (several trajectories per
+            meta-update).
 
     Returns:
         The mean meta-objective of each unroll (one value per meta-update), or, without a
@@ -120,6 +127,7 @@ def run_trajectory(
     val_rows = task.validation_indices(n_steps + 1) if training else None
     state = net.init_state(segments)
     segment = unroll if (training and unroll) else n_steps
+    n_segments = math.ceil(n_steps / segment)
     records: list[float] = []
 
     def loss_at(theta: Tensor, X: Tensor, y: Tensor) -> Tensor:
@@ -150,7 +158,7 @@ def run_trajectory(
                 (grad,) = torch.autograd.grad(loss, theta, retain_graph=training)
                 with torch.set_grad_enabled(training):
                     norms = segments.norms(theta.detach())
-                    out = net(grad.detach(), norms, state, segments)
+                    out = net(grad.detach(), norms, state, segments, 1.0, total_steps)
                     theta = apply_update(theta, *out, segments)
                 if not training:
                     theta = theta.detach().requires_grad_(True)
@@ -160,10 +168,13 @@ def run_trajectory(
         if not torch.isfinite(meta_loss):
             logger.warning("meta_train: non-finite meta-loss on %s; trajectory stopped", task.name)
             break
-        meta_optimizer.zero_grad()
-        meta_loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), clip_norm)
-        meta_optimizer.step()
+        if accumulate:
+            (meta_loss / n_segments).backward()
+        else:
+            meta_optimizer.zero_grad()
+            meta_loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), clip_norm)
+            meta_optimizer.step()
         records.append(float(meta_loss.detach()))
     return records
 
@@ -178,29 +189,34 @@ def validation_score(
     """Mean over tasks and horizons of ``w * log(test loss) + (1 - w) * log(train loss)``.
 
     Losses are on the full training and held-out splits of each task, trained by ``net``
-    through :class:`LSTMOptimizer`.
+    through :class:`LSTMOptimizer`, once to the longest horizon without telling it the
+    horizon, and, for a ``horizon_aware`` network, once per horizon told as ``total_steps``.
     """
     from metaopt.optim._optimizer import LSTMOptimizer
 
     def log_loss(value: float) -> float:
         return math.log(max(value, 1e-8)) if math.isfinite(value) else 50.0
 
+    runs: list[tuple[int | None, set[int]]] = [(None, set(horizons))]
+    if net.horizon_aware:
+        runs += [(h, {h}) for h in horizons]
     scores = []
     for task in tasks:
-        module = task.model()
-        opt = LSTMOptimizer(module.parameters(), weights=net)
-        batches = task.batch_indices(max(horizons))
-        for step, rows in enumerate(batches, start=1):
-            opt.zero_grad()
-            with torch.enable_grad():
-                task.loss(module(task.X_train[rows]), task.y_train[rows]).backward()
-            opt.step()
-            if step in horizons:
-                train_loss, test_loss = task.evaluate(module)
-                scores.append(
-                    validation_weight * log_loss(test_loss)
-                    + (1 - validation_weight) * log_loss(train_loss)
-                )
+        for total_steps, record_at in runs:
+            module = task.model()
+            opt = LSTMOptimizer(module.parameters(), weights=net, total_steps=total_steps)
+            batches = task.batch_indices(max(record_at))
+            for step, rows in enumerate(batches, start=1):
+                opt.zero_grad()
+                with torch.enable_grad():
+                    task.loss(module(task.X_train[rows]), task.y_train[rows]).backward()
+                opt.step()
+                if step in record_at:
+                    train_loss, test_loss = task.evaluate(module)
+                    scores.append(
+                        validation_weight * log_loss(test_loss)
+                        + (1 - validation_weight) * log_loss(train_loss)
+                    )
     return float(np.mean(scores))
 
 
@@ -218,6 +234,8 @@ def meta_train(
     validation_horizons: Sequence[int] = (100, 300),
     validate_every: int = 25,
     validation_weight: float = 0.7,
+    horizon_known: float = 0.7,
+    tasks_per_update: int = 1,
     checkpoint: str | os.PathLike | None = None,
     seed: int = 0,
     progress: bool = True,
@@ -250,6 +268,12 @@ def meta_train(
         validate_every: Iterations between validations.
         validation_weight: Weight of the held-out loss in the meta-objective and in the
             validation score (see :func:`run_trajectory`).
+        horizon_known: Share of trajectories whose length is told to a ``horizon_aware``
+            network (the rest train it for an unknown horizon).
+        tasks_per_update: Trajectories whose meta-gradients are averaged into one
+            meta-update (1: a meta-update after every unroll of every trajectory). More
+            trajectories per update give less noisy steps; ``validate_every`` must be a
+            multiple of it.
         checkpoint: File for resumable progress (``None``: no checkpointing).
         seed: Seeds the network initialisation and the task stream.
         progress: Show a tqdm progress bar.
@@ -273,6 +297,17 @@ def meta_train(
         raise ValueError(f"unroll must be two positive ints, got {unroll}")
     if validate_every < 1:
         raise ValueError(f"validate_every must be >= 1, got {validate_every}")
+    if not 0.0 <= horizon_known <= 1.0:
+        raise ValueError(f"horizon_known must be in [0, 1], got {horizon_known!r}")
+    if isinstance(tasks_per_update, bool) or not (
+        isinstance(tasks_per_update, int) and tasks_per_update >= 1
+    ):
+        raise ValueError(f"tasks_per_update must be a positive int, got {tasks_per_update!r}")
+    if validate_every % tasks_per_update:
+        raise ValueError(
+            f"validate_every ({validate_every}) must be a multiple of tasks_per_update "
+            f"({tasks_per_update}), so that checkpoints fall between meta-updates"
+        )
     if net is None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -349,6 +384,7 @@ def meta_train(
         rng = np.random.default_rng([seed, iteration])
         task = task_family.sample(rng)
         n_steps = int(rng.integers(horizon[0], horizon[1] + 1))
+        told = net.horizon_aware and rng.random() < horizon_known
         fraction = iteration / max(n_iterations - 1, 1)
         # Cosine decay of the meta learning rate to a tenth: late updates refine, not jump.
         for group in meta_optimizer.param_groups:
@@ -362,7 +398,18 @@ def meta_train(
             meta_optimizer=meta_optimizer,
             clip_norm=clip_norm,
             validation_weight=validation_weight,
+            total_steps=n_steps if told else None,
+            accumulate=tasks_per_update > 1,
         )
+        if tasks_per_update > 1 and (
+            (iteration + 1) % tasks_per_update == 0 or iteration + 1 == n_iterations
+        ):
+            for parameter in net.parameters():
+                if parameter.grad is not None:
+                    parameter.grad.div_(tasks_per_update)
+            torch.nn.utils.clip_grad_norm_(net.parameters(), clip_norm)
+            meta_optimizer.step()
+            meta_optimizer.zero_grad()
         now = time.perf_counter()
         result.seconds += now - clock
         clock = now

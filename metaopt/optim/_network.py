@@ -8,8 +8,9 @@ Two levels, both cheap enough to run on every step of a real training run:
   to the step size of each coordinate;
 - a **per-tensor LSTM** (one row per parameter tensor) that reads summary statistics of each
   tensor (gradient energy relative to its running average, signal-to-noise of the momentum,
-  growth of the weights since the start, the training step) and sets each tensor's step size
-  and decoupled weight decay: a learned, state-dependent schedule and regulariser.
+  growth of the weights since the start, the training step and, when the user says how long
+  training will run, the fraction of it done) and sets each tensor's step size and decoupled
+  weight decay: a learned, state-dependent schedule and regulariser.
 
 With the output heads at zero the update is exactly Adam's (learning rate ``exp(log_lr)``),
 which is where meta-training starts; everything learned is a bounded correction to it, which is
@@ -34,8 +35,12 @@ TENSOR_STATE_KEYS: tuple[str, ...] = ("h", "c", "log_rms0", "step")
 MAX_GRADIENT = 1e18
 #: Number of per-coordinate input features of the MLP.
 N_COORD_FEATURES = 4  # three normalised momenta and the normalised gradient
-#: Number of per-tensor input features of the LSTM.
+#: Number of per-tensor input features of the LSTM (without the horizon features).
 N_TENSOR_FEATURES = 8
+#: Extra per-tensor features of a horizon-aware network: whether the horizon is known, and the
+#: fraction of it done (clipped at :data:`MAX_HORIZON_FRACTION`).
+N_HORIZON_FEATURES = 2
+MAX_HORIZON_FRACTION = 2.0
 _TINY = 1e-30
 
 
@@ -136,6 +141,10 @@ class LSTMOptimizerNet(nn.Module):
         init_weight_decay: Initial decoupled weight decay ``exp(log_wd)``; ``0`` disables it
             at initialisation (meta-training can then not learn it either).
         max_log_wd_scale: Bound on the per-tensor learned log weight-decay correction.
+        horizon_aware: Give the LSTM the fraction of the training horizon done (when the
+            caller passes ``total_steps``), so it can learn a schedule that ends at the horizon.
+            Off by default: meta-trained with it, the network did no better on the benchmark's
+            validation tasks (see the docs).
 
     Example:
         >>> import torch
@@ -162,6 +171,7 @@ class LSTMOptimizerNet(nn.Module):
         coord_log_scale: float = 1.0,
         init_weight_decay: float = 1e-4,
         max_log_wd_scale: float = 4.0,
+        horizon_aware: bool = False,
     ) -> None:
         super().__init__()
         for name, value in (("hidden_size", hidden_size), ("mlp_hidden", mlp_hidden)):
@@ -187,12 +197,16 @@ class LSTMOptimizerNet(nn.Module):
         self.max_direction = float(max_direction)
         self.coord_log_scale = float(coord_log_scale)
         self.max_log_wd_scale = float(max_log_wd_scale)
+        if not isinstance(horizon_aware, bool):
+            raise ValueError(f"horizon_aware must be a bool, got {horizon_aware!r}")
+        self.horizon_aware = horizon_aware
         k = len(self.betas)
         # Per-coordinate MLP: normalised momenta and gradient -> (direction, log step) corrections.
         self.coord_in = nn.Linear(k + 1, self.mlp_hidden)
         self.coord_out = nn.Linear(self.mlp_hidden, 2)
         # Per-tensor LSTM: summary statistics -> (log step, log weight decay) corrections.
-        self.cell = nn.LSTMCell(N_TENSOR_FEATURES, self.hidden_size)
+        n_features = N_TENSOR_FEATURES + (N_HORIZON_FEATURES if horizon_aware else 0)
+        self.cell = nn.LSTMCell(n_features, self.hidden_size)
         self.head = nn.Linear(self.hidden_size, 2)
         for layer in (self.coord_out, self.head):
             nn.init.zeros_(layer.weight)
@@ -219,6 +233,7 @@ class LSTMOptimizerNet(nn.Module):
             "mlp_hidden": self.mlp_hidden,
             "coord_log_scale": self.coord_log_scale,
             "max_log_wd_scale": self.max_log_wd_scale,
+            "horizon_aware": self.horizon_aware,
         }
 
     def init_state(
@@ -263,6 +278,7 @@ class LSTMOptimizerNet(nn.Module):
         state: dict[str, Tensor],
         segments: Segments,
         lr: Tensor | float = 1.0,
+        total_steps: float | None = None,
     ) -> tuple[Tensor, Tensor, Tensor]:
         """One update for a flat vector of coordinates; updates ``state``.
 
@@ -283,6 +299,8 @@ class LSTMOptimizerNet(nn.Module):
             state: From :meth:`init_state` or a previous call.
             segments: Which coordinates form which tensor.
             lr: Multiplier of the step size: a number or a ``(T,)`` tensor (``>= 0``).
+            total_steps: Length of the training run, when known (only read by a
+                ``horizon_aware`` network; ``None``: unknown).
 
         Returns:
             ``(update, step_size, decay_factor)``: ``(n,)`` and two ``(T,)`` tensors, all finite.
@@ -335,6 +353,7 @@ class LSTMOptimizerNet(nn.Module):
                 torch.tanh(step / 1000.0),
                 segments.static[:, 0],
                 segments.static[:, 1],
+                *self._horizon_features(step, total_steps),
             ),
             dim=1,
         )
@@ -356,6 +375,15 @@ class LSTMOptimizerNet(nn.Module):
             torch.nan_to_num(step_size, nan=0.0, posinf=0.0, neginf=0.0),
             torch.nan_to_num(decay_factor, nan=1.0),
         )
+
+    def _horizon_features(self, step: Tensor, total_steps: float | None) -> tuple[Tensor, ...]:
+        if not self.horizon_aware:
+            return ()
+        if total_steps is None:
+            zero = torch.zeros_like(step)
+            return zero, zero
+        fraction = (step / float(total_steps)).clamp(0.0, MAX_HORIZON_FRACTION)
+        return torch.ones_like(step), fraction / MAX_HORIZON_FRACTION
 
 
 def apply_update(

@@ -6,12 +6,14 @@ import copy
 import logging
 import math
 import os
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from metaopt.exceptions import FallbackWarning
 from metaopt.optim._network import COORD_STATE_KEYS, TENSOR_STATE_KEYS, LSTMOptimizerNet, Segments
 from metaopt.optim._weights import load_weights
 
@@ -19,8 +21,9 @@ logger = logging.getLogger("metaopt.optim")
 
 WeightsLike = str | os.PathLike | Mapping[str, Any] | LSTMOptimizerNet
 #: Accepted range of the ``lr`` multiplier: ``0 < lr <= MAX_LR`` (a scheduler may lower a
-#: group's ``lr`` to 0 during training).
-MAX_LR = 100.0
+#: group's ``lr`` to 0 during training). The largest multiplier at which no benchmark task
+#: ends above its initial loss after 10x the horizon (at 100 some did).
+MAX_LR = 10.0
 STATE_KEYS: tuple[str, ...] = COORD_STATE_KEYS + TENSOR_STATE_KEYS
 
 
@@ -59,8 +62,14 @@ class LSTMOptimizer(torch.optim.Optimizer):
         weights: ``"default"`` (the shipped pretrained meta-parameters), a path to a weights file
             from :func:`metaopt.optim.save_weights`, its loaded payload, or an
             :class:`LSTMOptimizerNet`.
-        lr: Multiplier of the learned update, ``0 < lr <= 100``; a per-group option.
+        lr: Multiplier of the learned update, ``0 < lr <= 10``; a per-group option.
         maximize: Maximise the objective instead of minimising it; a per-group option.
+        total_steps: How many times :meth:`step` will be called in this training run, when
+            known (as for a learning-rate schedule): a network meta-trained with
+            ``horizon_aware=True`` then follows a learned schedule that ends there. Stepping
+            past it is allowed (the schedule stays where it was at twice the horizon). The
+            shipped network has no horizon features: it ignores ``total_steps`` (with a
+            :class:`~metaopt.FallbackWarning`). ``None``: unknown.
         compile: Run the update through :func:`torch.compile`. ``None`` (default): only for
             parameters on an accelerator (on CPU compilation does not pay, see the docs). If
             compilation fails the optimizer silently falls back to eager execution.
@@ -84,9 +93,17 @@ class LSTMOptimizer(torch.optim.Optimizer):
         weights: WeightsLike = "default",
         lr: float = 1.0,
         maximize: bool = False,
+        total_steps: int | None = None,
         compile: bool | None = None,
     ) -> None:
         lr = _check_lr(lr, "LSTMOptimizer")
+        if total_steps is not None and (
+            isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1
+        ):
+            raise ValueError(
+                f"total_steps must be a positive int (the number of step() calls planned) or "
+                f"None, got {total_steps!r}"
+            )
         if not isinstance(maximize, bool):
             raise ValueError(f"maximize must be a bool, got {maximize!r}")
         if compile not in (None, True, False):
@@ -98,6 +115,15 @@ class LSTMOptimizer(torch.optim.Optimizer):
         for parameter in net.parameters():
             parameter.requires_grad_(False)
         self.net = net.float()
+        if total_steps is not None and not net.horizon_aware:
+            message = (
+                f"LSTMOptimizer: total_steps={total_steps} is ignored, this network was "
+                "meta-trained without horizon features (horizon_aware=False)"
+            )
+            warnings.warn(message, FallbackWarning, stacklevel=2)
+            logger.warning(message)
+            total_steps = None
+        self.total_steps = total_steps
         self._compile = compile
         self._nets: dict[torch.device, LSTMOptimizerNet] = {torch.device("cpu"): self.net}
         self._forwards: dict[torch.device, Callable[..., Tensor]] = {}
@@ -232,7 +258,7 @@ class LSTMOptimizer(torch.optim.Optimizer):
         state = dict(layout.state)
         lr = layout.lr_tensor([lr for _, lr, _ in entries])
         forward = self._forward_on(device)
-        args = (layout.grad, param_norms, state, layout.segments, lr)
+        args = (layout.grad, param_norms, state, layout.segments, lr, self.total_steps)
         try:
             update, step_size, decay_factor = forward(*args)
         except Exception as exc:

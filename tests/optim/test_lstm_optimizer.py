@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from metaopt.exceptions import FallbackWarning
 from metaopt.optim import LSTMOptimizer, LSTMOptimizerNet, Segments, load_weights
 from metaopt.optim._optimizer import MAX_LR
 
@@ -197,12 +198,12 @@ def test_maximize_ascends(net: LSTMOptimizerNet) -> None:
 @pytest.mark.parametrize(
     ("lr", "accepted"),
     [
-        (0.0, "0 < lr <= 100"),
-        (-1.0, "0 < lr <= 100"),
+        (0.0, "0 < lr <= 10"),
+        (-1.0, "0 < lr <= 10"),
         (math.inf, "finite"),
         (math.nan, "finite"),
         (1e39, "finite"),
-        (MAX_LR * 1.01, "lr <= 100"),
+        (MAX_LR * 1.01, "lr <= 10"),
         (True, "real number"),
         ("0.1", "real number"),
     ],
@@ -253,6 +254,45 @@ def test_other_invalid_arguments_are_rejected(net: LSTMOptimizerNet) -> None:
     sparse.grad = torch.ones(3).to_sparse()
     with pytest.raises(TypeError, match="sparse"):
         opt.step()
+
+
+@pytest.mark.parametrize("total_steps", [0, -3, 2.5, True, "100"])
+def test_invalid_total_steps_are_rejected(net: LSTMOptimizerNet, total_steps) -> None:
+    with pytest.raises(ValueError, match=r"total_steps must be a positive int .*got"):
+        LSTMOptimizer([nn.Parameter(torch.ones(2))], weights=net, total_steps=total_steps)
+
+
+def _trajectory(net: LSTMOptimizerNet, steps: int, total_steps: int | None) -> torch.Tensor:
+    torch.manual_seed(1)
+    p = nn.Parameter(torch.randn(6))
+    opt = LSTMOptimizer([p], weights=net, total_steps=total_steps)
+    for _ in range(steps):
+        opt.zero_grad()
+        ((p - 1.0) ** 2).sum().backward()
+        opt.step()
+    return p.detach().clone()
+
+
+def test_a_horizon_aware_network_follows_the_told_horizon() -> None:
+    torch.manual_seed(0)
+    net = LSTMOptimizerNet(hidden_size=4, mlp_hidden=3, horizon_aware=True)
+    for layer in (net.head, net.coord_out):
+        nn.init.normal_(layer.weight, std=0.5)
+        nn.init.normal_(layer.bias, std=0.5)
+    unknown = _trajectory(net, 8, None)
+    assert not torch.allclose(_trajectory(net, 8, 10), unknown)
+    assert not torch.allclose(_trajectory(net, 8, 10), _trajectory(net, 8, 1000))
+    # Stepping far past the told horizon is allowed (the fraction feature is clipped).
+    assert torch.isfinite(_trajectory(net, 30, 2)).all()
+
+
+def test_a_network_without_horizon_features_ignores_total_steps_and_warns(
+    net: LSTMOptimizerNet,
+) -> None:
+    assert not net.horizon_aware and not load_weights("default").horizon_aware
+    with pytest.warns(FallbackWarning, match="total_steps=10 is ignored"):
+        told = _trajectory(net, 8, 10)
+    torch.testing.assert_close(told, _trajectory(net, 8, None))
 
 
 def test_any_shape_zero_size_and_non_contiguous(net: LSTMOptimizerNet) -> None:

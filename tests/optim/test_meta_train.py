@@ -80,6 +80,36 @@ def test_resumed_meta_training_matches_an_uninterrupted_run(tmp_path, family) ->
         torch.testing.assert_close(resumed.net.state_dict()[key], value)
 
 
+def test_several_trajectories_per_meta_update(family) -> None:
+    net = LSTMOptimizerNet(hidden_size=4)
+    options = dict(horizon=(12, 12), unroll=(4, 4), meta_lr=1e-2, validation_tasks=0)
+    one = meta_train(family, net=net, n_iterations=3, progress=False, **options)
+    pooled = meta_train(
+        family,
+        net=net,
+        n_iterations=3,
+        tasks_per_update=3,
+        validate_every=3,
+        progress=False,
+        **options,
+    )
+
+    def largest_move(trained: LSTMOptimizerNet) -> float:
+        return max(
+            float((a.detach() - b.detach()).abs().max())
+            for a, b in zip(trained.parameters(), net.parameters(), strict=True)
+        )
+
+    # Pooled: one Adam step at the last iteration's learning rate (a tenth of meta_lr), which
+    # moves no coordinate further than that; per unroll: nine steps.
+    assert 0 < largest_move(pooled.net) <= 1e-3 * 1.001
+    assert largest_move(one.net) > 2e-3
+    with pytest.raises(ValueError, match="tasks_per_update must be a positive int"):
+        meta_train(family, n_iterations=2, tasks_per_update=0, progress=False)
+    with pytest.raises(ValueError, match="must be a multiple of tasks_per_update"):
+        meta_train(family, n_iterations=2, tasks_per_update=3, validate_every=4, progress=False)
+
+
 def test_trajectory_without_meta_optimizer_changes_nothing(family) -> None:
     net = LSTMOptimizerNet(hidden_size=4)
     before = {k: v.clone() for k, v in net.state_dict().items()}
@@ -92,14 +122,22 @@ def test_trajectory_without_meta_optimizer_changes_nothing(family) -> None:
 def test_meta_training_path_matches_the_optimizer_users_call(family) -> None:
     """run_trajectory (functional, flat parameters) and LSTMOptimizer apply the same update."""
     torch.manual_seed(4)
-    net = LSTMOptimizerNet(hidden_size=4, mlp_hidden=3)
+    net = LSTMOptimizerNet(hidden_size=4, mlp_hidden=3, horizon_aware=True)
     for layer in (net.head, net.coord_out):
         torch.nn.init.normal_(layer.weight, std=0.5)
         torch.nn.init.normal_(layer.bias, std=0.5)
     task = family.tasks(1, seed=3)[0]
-    functional = run_trajectory(net, task, 15)
+    for total_steps in (None, 15):
+        functional = run_trajectory(net, task, 15, total_steps=total_steps)
+        np.testing.assert_allclose(
+            functional, _optimizer_losses(net, task, total_steps), rtol=1e-5, atol=1e-6
+        )
+    assert not np.allclose(_optimizer_losses(net, task, 15), _optimizer_losses(net, task, None))
+
+
+def _optimizer_losses(net: LSTMOptimizerNet, task, total_steps: int | None) -> list[float]:
     model = task.model()
-    opt = LSTMOptimizer(model.parameters(), weights=net)
+    opt = LSTMOptimizer(model.parameters(), weights=net, total_steps=total_steps)
     losses = []
     for rows in task.batch_indices(15):
         opt.zero_grad()
@@ -107,7 +145,7 @@ def test_meta_training_path_matches_the_optimizer_users_call(family) -> None:
         losses.append(float(loss.detach()))
         loss.backward()
         opt.step()
-    np.testing.assert_allclose(functional, losses, rtol=1e-5, atol=1e-6)
+    return losses
 
 
 def test_meta_objective_weights_the_validation_loss(family) -> None:
@@ -143,6 +181,11 @@ def test_weights_round_trip_and_bad_files(tmp_path) -> None:
     with pytest.raises(ValueError, match="not a metaopt LSTM optimizer weights file"):
         load_weights(tmp_path / "other.pt")
     payload = torch.load(path, weights_only=True)
+    # A file from before the horizon features: its network is built without them.
+    plain = LSTMOptimizerNet(hidden_size=3, horizon_aware=False)
+    older = {**payload, "config": {**plain.config()}, "state_dict": plain.state_dict()}
+    del older["config"]["horizon_aware"]
+    assert load_weights(older).horizon_aware is False
     payload["version"] = 1
     with pytest.raises(ValueError, match="version 1 files hold the earlier"):
         load_weights(payload)
