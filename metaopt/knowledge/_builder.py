@@ -500,6 +500,8 @@ def _base_tasks(
         todo = [u for u in units if _needs_run(u.path)]
         bar.update(len(units) - len(todo))
         if not todo:
+            if _stale_sketch(layout, key):
+                loader(key)  # loading records the facts again, with a current sketch
             continue
         data = loader(key)
         if data is None:
@@ -550,6 +552,21 @@ def _base_units(
     if metafeatures:
         units.append(_Unit("metafeatures", key, None, layout.metafeature_part(key)))
     return units
+
+
+def _stale_sketch(layout: _Layout, key: str) -> bool:
+    """Whether a finished dataset's recorded sketch is of an older sketch version (its group
+    could not be found), so that a rerun records it again."""
+    from metaopt.datasets._groups import SKETCH_VERSION
+
+    part = layout.dataset_part(key)
+    if not part.is_file():
+        return True
+    facts = json.loads(part.read_text())
+    sketch = facts.get("sketch")
+    if "skipped" in facts or sketch is None:
+        return False
+    return sketch.get("version") != SKETCH_VERSION
 
 
 def _needs_run(path: Path) -> bool:

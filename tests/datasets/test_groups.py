@@ -326,3 +326,81 @@ def test_unseen_entries_keep_new_data_only(tmp_path: Path) -> None:
     assert [e.name for e in chosen] == ["new"]
     everything = metaopt.datasets.unseen_entries(candidates, [], progress=False)
     assert [e.name for e in everything] == ["new", "copy", "small"]  # the largest first
+
+
+def _letters(seed: int, n: int = 800, width: int = 30) -> pd.DataFrame:
+    """A sequence-like table: letter-coded columns and a 3-class target (like splice)."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {f"p{i}": rng.choice(list("ACGT"), size=n, p=[0.3, 0.2, 0.3, 0.2]) for i in range(width)}
+    )
+    frame["class"] = rng.choice(["EI", "IE", "N"], size=n, p=[0.25, 0.25, 0.5])
+    return frame
+
+
+def _integer_coded(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each column's categories as integers in sorted order (what PMLB's encoding does)."""
+    return frame.apply(lambda column: column.astype("category").cat.codes.astype(float))
+
+
+def test_letters_recoded_as_integers_with_rows_dropped_and_fixed_are_the_same_data() -> None:
+    original = _letters(0)
+    copy = _integer_coded(original).drop(index=[5, 17])
+    for column in range(0, 30, 3):  # a corrected cell in every third column
+        copy.iloc[column, column] = (copy.iloc[column, column] + 1) % 4
+    copy = copy.sample(frac=1.0, random_state=0)
+    copy.columns = [f"A{i}" for i in range(copy.shape[1] - 1)] + ["target"]
+    comparison = compare_sketches(_sketch(original), _sketch(copy, target="target"))
+    assert comparison.same, comparison.reason
+    assert not same_data(_sketch(original), _sketch(_integer_coded(_letters(1)).drop(index=[0])))
+
+
+def test_recoded_class_subset_is_the_same_data() -> None:
+    original = _letters(2, n=1500)
+    subset = _integer_coded(original[original["class"] != "N"])
+    assert same_data(_sketch(original), _sketch(subset))
+
+
+def test_rows_of_a_table_holding_every_combination_are_no_evidence() -> None:
+    # A regression table over every combination of 8 ternary features holds the rows of any
+    # other table over that domain (PMLB's BNG_pwLinear and 2dplanes): that is chance.
+    rng = np.random.default_rng(0)
+    grid = np.array(list(itertools.product([-1, 0, 1], repeat=8)), dtype=float)
+    every = pd.DataFrame(np.repeat(grid, 3, axis=0), columns=[f"x{i}" for i in range(8)])
+    every["target"] = rng.normal(size=len(every))
+    other = pd.DataFrame(rng.choice([-1.0, 0.0, 1.0], size=(2000, 8)), columns=list("abcdefgh"))
+    other["target"] = rng.normal(size=len(other))
+    comparison = compare_sketches(_sketch(other, target="target"), _sketch(every, target="target"))
+    assert not comparison.same, comparison.reason
+
+
+def test_keel_class_subset_files_join_their_table_by_name() -> None:
+    table = replace(_sketch(_table(seed=0)), name="ecoli", origin="pmlb")
+    # KEEL's preprocessed variants: content that no longer matches the table's.
+    variant = replace(_sketch(_table(seed=1)), name="ecoli-0-1_vs_2", origin="keel")
+    other = replace(_sketch(_table(seed=2)), name="ecoli-0_vs_3", origin="keel")
+    unrelated = replace(_sketch(_table(seed=3)), name="yeast-1_vs_7", origin="keel")
+    red = replace(_sketch(_table(seed=4)), name="winequality-red-8_vs_6", origin="keel")
+    red_too = replace(_sketch(_table(seed=5)), name="winequality-red-4", origin="keel")
+    white = replace(_sketch(_table(seed=6)), name="winequality-white-3_vs_7", origin="keel")
+    # The same name is no evidence: PMLB's "breast" and KEEL's "breast" are other tables.
+    breast = replace(_sketch(_table(seed=7)), name="breast", origin="pmlb")
+    breast_too = replace(_sketch(_table(seed=8)), name="breast", origin="keel")
+    sketches = {
+        "pmlb:ecoli": table,
+        "a": variant,
+        "b": other,
+        "c": unrelated,
+        "red": red,
+        "red_too": red_too,
+        "white": white,
+        "breast": breast,
+        "breast_too": breast_too,
+    }
+    groups = group_datasets(sketches)
+    assert groups["a"] == groups["b"] == groups["pmlb:ecoli"] == "pmlb:ecoli"
+    assert groups["c"] == "c"
+    assert groups["red"] == groups["red_too"] != groups["white"]
+    assert groups["breast"] != groups["breast_too"]
+    alone = group_datasets(sketches, keel_names=False)
+    assert len(set(alone.values())) == len(sketches)

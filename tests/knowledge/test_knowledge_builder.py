@@ -356,3 +356,24 @@ def test_dataset_ids_keep_the_source_scheme() -> None:
     assert knowledge.dataset_id(fake("sklearn:iris")) == "sklearn:iris"
     assert knowledge.dataset_id(fake("/data/pmlb/wine.tsv.gz", "wine")) == "pmlb:wine"
     assert knowledge.dataset_id(fake("/data/openml/31-credit-g.arff", "credit-g")) == "openml:31"
+
+
+def test_rerun_resketches_datasets_recorded_with_an_older_sketch(tmp_path: Path) -> None:
+    from metaopt.datasets._groups import SKETCH_VERSION
+
+    work = tmp_path / "work"
+    datasets = [_sklearn("iris"), _sklearn("wine")]
+    options = dict(n_configs=2, work_dir=work, n_jobs=1, metafeatures=False, progress=False)
+    knowledge.build(datasets, ["knn"], **options)
+    part = next((work / "parts" / "datasets").glob("sklearn_iris*.json"))
+    facts = json.loads(part.read_text())
+    facts["sketch"]["version"] = SKETCH_VERSION - 1  # as written by an older metaopt
+    part.write_text(json.dumps(facts))
+    evaluations = {p.name: p.read_bytes() for p in (work / "parts" / "evaluations").iterdir()}
+    kb = knowledge.build(datasets, ["knn"], **options)
+    assert json.loads(part.read_text())["sketch"]["version"] == SKETCH_VERSION
+    assert set(kb.groups) == {"sklearn:iris", "sklearn:wine"}
+    # Nothing was evaluated again.
+    assert {p.name: p.read_bytes() for p in (work / "parts" / "evaluations").iterdir()} == (
+        evaluations
+    )
