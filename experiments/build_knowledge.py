@@ -155,9 +155,15 @@ def _size(entry: object) -> float:
     return float(min(data.shape[0], 2000) * (data.shape[1] + 5))
 
 
-def one_per_group(entries: list) -> list:
-    """The first entry of each group of copies (same data under other names or encodings)."""
-    sketched = sketch_sources([e.source for e in entries], lambda src: _entry(entries, src).load())
+def one_per_group(entries: list, copies: list = ()) -> tuple[list, dict[str, str]]:
+    """The first entry of each group of copies (same data under other names or encodings),
+    and every entry's group as dataset ids (``{id: id of the group's representative}``).
+
+    ``copies`` are grouped too but never chosen: files the suite already dropped as copies,
+    whose names still join KEEL's class-subset files to their table (KEEL's
+    ``cleveland-0_vs_4`` to PMLB's ``cleveland``, a copy of ``cleve``)."""
+    by_source = {e.source: e for e in [*entries, *copies]}
+    sketched = sketch_sources(list(by_source), lambda source: by_source[source].load())
     sketches = {s: r.sketch for s, r in sketched.items() if r.sketch is not None}
     groups = group_datasets(sketches)
     kept, seen = [], set()
@@ -168,23 +174,30 @@ def one_per_group(entries: list) -> list:
         seen.add(group)
         kept.append(entry)
     logging.info("%d entries, %d groups", len(entries), len(kept))
-    return kept
+    known = {
+        knowledge.dataset_id(e): knowledge.dataset_id(by_source[groups[e.source]])
+        for e in entries
+        if e.source in groups
+    }
+    return kept, known
 
 
-def _entry(entries: list, source: str) -> object:
-    return next(e for e in entries if e.source == source)
-
-
-def select_entries(args: argparse.Namespace) -> list:
-    """One entry per group of copies, cheapest first (the builder records the rest)."""
+def select_entries(args: argparse.Namespace) -> tuple[list, dict[str, str]]:
+    """One entry per group of copies, cheapest first (the builder records the rest), and
+    every candidate's group."""
     folders = [Path(f) for f in args.folders if Path(f).is_dir()]
-    entries = list(suite(folders, task=args.task)) if folders else []
+    local = suite(folders, task=args.task) if folders else None
+    entries = list(local) if local else []
+    copies = [
+        SuiteEntry(source=dropped, name=Path(dropped).name.split(".")[0])
+        for dropped, _ in (local.duplicates if local else ())
+    ]
     if args.keel and args.task == "classification":
         entries += [SuiteEntry(source=f"keel:{n}", name=n) for n in keel_names()]
-    kept = one_per_group(entries)
+    kept, known_groups = one_per_group(entries, copies)
     costs = {e.source: _size(e) for e in kept}
     kept.sort(key=lambda e: (costs[e.source], e.source))
-    return kept[: args.max_datasets] if args.max_datasets else kept
+    return (kept[: args.max_datasets] if args.max_datasets else kept), known_groups
 
 
 def with_metafeatures(kb: knowledge.KnowledgeBase) -> knowledge.KnowledgeBase:
@@ -306,7 +319,7 @@ def main(argv: list[str] | None = None) -> None:
     work_dir = args.work_dir
     start = time.perf_counter()
     if not args.consolidate_only:
-        entries = select_entries(args)
+        entries, known_groups = select_entries(args)
         logging.info("%d datasets selected", len(entries))
         options = dict(
             n_configs=args.n_configs,
@@ -321,6 +334,7 @@ def main(argv: list[str] | None = None) -> None:
             timeout=args.timeout,
             budget_s=None if args.budget_min is None else args.budget_min * 60,
             command=command,
+            known_groups=known_groups,
         )
         spaces = list(args.n_configs)
         if args.dask_scheduler:

@@ -18,6 +18,7 @@ need no shared file system.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import math
@@ -26,7 +27,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -301,6 +302,7 @@ class _Layout:
         self.datasets = work_dir / "parts" / "datasets"
         self.failures = work_dir / "parts" / "unit_failures"
         self.settings = work_dir / "build.json"
+        self.known_groups = work_dir / "known_groups.json"
 
     def evaluation_part(self, key: str, space: str, fidelity: str = "base") -> Path:
         suffix = "" if fidelity == "base" else f"__{fidelity}"
@@ -351,6 +353,7 @@ def build(
     budget_s: float | None = None,
     progress: bool = True,
     command: str | None = None,
+    known_groups: Mapping[str, str] | None = None,
 ) -> KnowledgeBase:
     """Evaluate seeded configurations of spaces on datasets at two fidelities.
 
@@ -391,6 +394,11 @@ def build(
             does, never a recorded value.
         progress: Show a progress bar with counts.
         command: The command line recorded in the provenance.
+        known_groups: Each dataset's group among a larger set of candidates (dataset id to
+            group name, as :func:`metaopt.datasets.group_datasets` found them, copies that are
+            not built included). Datasets of one known group are one group of the knowledge
+            base even when the copies that join them are not in it. Kept in ``work_dir`` and
+            merged with what earlier runs recorded.
 
     Returns:
         The knowledge base of everything in ``work_dir`` (this run's units and earlier ones).
@@ -417,6 +425,10 @@ def build(
     for task, name in settings["metric"].items():
         _check_metric(name, task)
     _check_settings(layout, settings)
+    if known_groups:
+        path = layout.known_groups
+        recorded = json.loads(path.read_text()) if path.is_file() else {}
+        write_json(dict(sorted({**recorded, **known_groups}.items())), layout.known_groups)
     dataset_map = _as_dataset_map(datasets)
     keys = list(dataset_map)
     start = time.perf_counter()
@@ -554,6 +566,30 @@ def _base_units(
     return units
 
 
+def _resketch_if_stale(part: Path) -> None:
+    """Record a current sketch for a finished dataset whose recorded one is of an older sketch
+    version, loading it again from its recorded source (a dataset a rerun no longer selects,
+    such as one now known to be a copy of another, keeps its parts and needs its group)."""
+    from metaopt.datasets import SuiteEntry
+    from metaopt.datasets._groups import SKETCH_VERSION
+
+    facts = json.loads(part.read_text())
+    sketch, source = facts.get("sketch"), facts.get("source")
+    if sketch is None or sketch.get("version") == SKETCH_VERSION or not source:
+        return
+    if source.startswith("$METAOPT_SHARED/"):
+        from metaopt._settings import shared_dir
+
+        source = str(shared_dir() / source.removeprefix("$METAOPT_SHARED/"))
+    try:
+        dataset = SuiteEntry(source=source, name=str(facts.get("name") or source)).load()
+    except Exception as exc:  # noqa: BLE001 -- its group stays unknown; say why
+        logger.warning("could not reload %s to resketch it: %s", facts.get("dataset"), exc)
+        return
+    facts["sketch"] = _sketch(dataset)
+    write_json(facts, part)
+
+
 def _stale_sketch(layout: _Layout, key: str) -> bool:
     """Whether a finished dataset's recorded sketch is of an older sketch version (its group
     could not be found), so that a rerun records it again."""
@@ -684,8 +720,22 @@ def _source_collection(source: str) -> str:
     return str(Path(source).parent)
 
 
-def dataset_groups(sketches: Mapping[str, Any]) -> dict[str, str]:
-    """Each dataset's group from the stored content sketches (itself where it has none)."""
+def _known_links(layout: _Layout, sketches: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Pairs of built datasets that share a group recorded in ``known_groups.json``."""
+    if not layout.known_groups.is_file():
+        return []
+    members: dict[str, list[str]] = {}
+    for key, group in json.loads(layout.known_groups.read_text()).items():
+        if key in sketches:
+            members.setdefault(group, []).append(key)
+    return [pair for keys in members.values() for pair in itertools.pairwise(sorted(keys))]
+
+
+def dataset_groups(
+    sketches: Mapping[str, Any], links: Sequence[tuple[str, str]] = ()
+) -> dict[str, str]:
+    """Each dataset's group from the stored content sketches (itself where it has none), with
+    ``links`` (pairs known to be one group) joined."""
     from metaopt import datasets
 
     known = {k: v for k, v in sketches.items() if v is not None}
@@ -699,7 +749,7 @@ def dataset_groups(sketches: Mapping[str, Any]) -> dict[str, str]:
                 parsed[key] = sketch_from_dict.from_dict(value)
             except ValueError as error:  # a sketch of another version: the dataset is alone
                 logger.warning("no group for %s: %s (rerun the build to resketch)", key, error)
-        groups.update(group_datasets(parsed))
+        groups.update(group_datasets(parsed, links=[p for p in links if set(p) <= set(parsed)]))
     return dict(sorted(groups.items()))
 
 
@@ -737,6 +787,8 @@ def consolidate(
         metafeatures = metafeatures.astype(float)
     else:
         metafeatures = pd.DataFrame(index=pd.Index([], name="dataset", dtype=object))
+    for path in sorted(layout.datasets.glob("*.json")):
+        _resketch_if_stale(path)
     facts = [json.loads(p.read_text()) for p in sorted(layout.datasets.glob("*.json"))]
     sketches = {f["dataset"]: f.pop("sketch", None) for f in facts}
     counts = evaluations.groupby("space").size().to_dict() if len(evaluations) else {}
@@ -756,7 +808,7 @@ def consolidate(
         "n_datasets": int(evaluations["dataset"].nunique()) if len(evaluations) else 0,
         "sources": sorted({_source_collection(f["source"]) for f in facts if "source" in f}),
         "datasets": {f["dataset"]: f for f in facts},
-        "groups": dataset_groups(sketches),
+        "groups": dataset_groups(sketches, _known_links(layout, sketches)),
     }
     if wall_time_s is not None:
         provenance["last_run_wall_time_s"] = round(float(wall_time_s), 1)

@@ -377,3 +377,23 @@ def test_rerun_resketches_datasets_recorded_with_an_older_sketch(tmp_path: Path)
     assert {p.name: p.read_bytes() for p in (work / "parts" / "evaluations").iterdir()} == (
         evaluations
     )
+    # A finished dataset that a rerun no longer selects is resketched when consolidating.
+    part = next((work / "parts" / "datasets").glob("sklearn_wine*.json"))
+    facts = json.loads(part.read_text())
+    facts["sketch"]["version"] = SKETCH_VERSION - 1
+    part.write_text(json.dumps(facts))
+    kb = knowledge.consolidate(work)
+    assert json.loads(part.read_text())["sketch"]["version"] == SKETCH_VERSION
+    assert kb.groups["sklearn:wine"] == "sklearn:wine"
+
+
+def test_known_groups_join_built_datasets_whose_copies_are_not_built(tmp_path: Path) -> None:
+    datasets = [_sklearn("iris"), _sklearn("wine"), _sklearn("breast_cancer")]
+    options = dict(n_configs=2, work_dir=tmp_path, n_jobs=1, metafeatures=False, progress=False)
+    # As if a copy that was not built (another name of iris, say) joined iris and wine.
+    known = {"sklearn:iris": "copy", "sklearn:wine": "copy", "other:copy": "copy"}
+    kb = knowledge.build(datasets, ["knn"], known_groups=known, **options)
+    assert kb.groups["sklearn:iris"] == kb.groups["sklearn:wine"]
+    assert kb.groups["sklearn:breast_cancer"] == "sklearn:breast_cancer"
+    # Recorded in the work directory: a later consolidation keeps the group.
+    assert knowledge.consolidate(tmp_path).groups["sklearn:wine"] == kb.groups["sklearn:iris"]
