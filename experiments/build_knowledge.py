@@ -107,6 +107,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of samples, splits, configs")
     parser.add_argument("--max-datasets", type=int, default=None, help="cheapest N datasets only")
+    parser.add_argument(
+        "--min-rows",
+        type=int,
+        default=0,
+        help="only datasets of at least this many rows (datasets already built stay)",
+    )
     parser.add_argument("--n-jobs", type=int, default=2, help="local worker processes")
     parser.add_argument("--dask-scheduler", default=None, help="address of a Dask scheduler")
     parser.add_argument(
@@ -146,13 +152,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _size(entry: object) -> float:
-    """Rough relative cost of a dataset: capped rows x (features + 5)."""
+def _shape(entry: object) -> tuple[int, int] | None:
+    """Rows and features of a dataset (``None`` when it cannot be loaded)."""
     try:
         data = entry.load()  # type: ignore[attr-defined]
     except Exception:  # noqa: BLE001 -- the builder records why; sort it last
-        return float("inf")
-    return float(min(data.shape[0], 2000) * (data.shape[1] + 5))
+        return None
+    return int(data.shape[0]), int(data.shape[1])
+
+
+def _cost(shape: tuple[int, int] | None) -> float:
+    """Rough relative cost of a dataset: capped rows x (features + 5)."""
+    return float("inf") if shape is None else float(min(shape[0], 2000) * (shape[1] + 5))
 
 
 def one_per_group(entries: list, copies: list = ()) -> tuple[list, dict[str, str]]:
@@ -195,8 +206,10 @@ def select_entries(args: argparse.Namespace) -> tuple[list, dict[str, str]]:
     if args.keel and args.task == "classification":
         entries += [SuiteEntry(source=f"keel:{n}", name=n) for n in keel_names()]
     kept, known_groups = one_per_group(entries, copies)
-    costs = {e.source: _size(e) for e in kept}
-    kept.sort(key=lambda e: (costs[e.source], e.source))
+    shapes = {e.source: _shape(e) for e in kept}
+    if args.min_rows:
+        kept = [e for e in kept if (shapes[e.source] or (args.min_rows,))[0] >= args.min_rows]
+    kept.sort(key=lambda e: (_cost(shapes[e.source]), e.source))
     return (kept[: args.max_datasets] if args.max_datasets else kept), known_groups
 
 
