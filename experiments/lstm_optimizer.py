@@ -588,42 +588,25 @@ def main(argv: list[str] | None = None) -> int:
 
     cost, profile = measure_cost(args.cost_params, args.weights, args.cost_repeats)
     elapsed = time.time() - started
-    write_report(
-        args,
-        table,
-        per_family,
-        ratios,
-        diverged,
-        cost,
-        profile,
-        best,
-        horizons,
-        tasks,
-        validation,
-        datasets,
-    )
+    results = {
+        "args": {k: str(v) for k, v in vars(args).items()},
+        "weights_sha256_12": weights_id,
+        "n_tasks": len(all_runs),
+        "families": {f: len(v) for f, v in tasks.items()},
+        "datasets": datasets,
+        "validation_task_win_rates_vs_tuned_adam": validation,
+        "win_rates": table,
+        "per_family": per_family,
+        "median_loss_ratios": ratios,
+        "divergence": diverged,
+        "cost": cost,
+        "tuned": {"|".join(map(str, k)): config_name(v) for k, v in best.items()},
+        "seconds_this_run": elapsed,
+    }
+    write_report(args, results, profile, horizons)
     plot_curves(tasks, curve, horizons, candidates, args.out / "loss_curves.png")
     plot_wins(table, horizons, args.out / "win_rates.png")
-    (args.out / "results.json").write_text(
-        json.dumps(
-            {
-                "args": {k: str(v) for k, v in vars(args).items()},
-                "weights_sha256_12": weights_id,
-                "n_tasks": len(all_runs),
-                "families": {f: len(v) for f, v in tasks.items()},
-                "datasets": datasets,
-                "validation_task_win_rates_vs_tuned_adam": validation,
-                "win_rates": table,
-                "per_family": per_family,
-                "median_loss_ratios": ratios,
-                "divergence": diverged,
-                "cost": cost,
-                "tuned": {"|".join(map(str, k)): config_name(v) for k, v in best.items()},
-                "seconds_this_run": elapsed,
-            },
-            indent=1,
-        )
-    )
+    (args.out / "results.json").write_text(json.dumps(results, indent=1))
     print((args.out / "results.md").read_text())
     return 0
 
@@ -735,22 +718,19 @@ def _cells(
     return cells
 
 
-def write_report(
-    args,
-    table,
-    per_family,
-    ratios,
-    diverged,
-    cost,
-    profile,
-    best,
-    horizons,
-    tasks,
-    validation,
-    datasets,
-) -> None:
+def _tuned_order(key: str) -> tuple:
+    fam, kind, h, metric = key.split("|")
+    return fam, kind, int(h), metric
+
+
+def write_report(args, results: dict, profile: list[str], horizons: list[int]) -> None:
+    """results.md from the results.json content."""
+    table, per_family = results["win_rates"], results["per_family"]
+    ratios, diverged = results["median_loss_ratios"], results["divergence"]
+    validation, datasets = results["validation_task_win_rates_vs_tuned_adam"], results["datasets"]
+    families = results["families"]
     h1, h3, h10 = horizons
-    n_tasks = sum(len(v) for v in tasks.values())
+    n_tasks = sum(families.values())
     command = (
         f"python experiments/lstm_optimizer.py --tasks-per-family {args.tasks_per_family} "
         f"--val-tasks {args.val_tasks} --horizon {args.horizon} --stress-tasks {args.stress_tasks}"
@@ -762,8 +742,8 @@ def write_report(
         "",
         f"Command: `{command}`",
         "",
-        f"{n_tasks} held-out tasks in {len(tasks)} families "
-        f"({', '.join(f'{f}: {len(v)}' for f, v in tasks.items())}); horizon {h1} steps "
+        f"{n_tasks} held-out tasks in {len(families)} families "
+        f"({', '.join(f'{f}: {n}' for f, n in families.items())}); horizon {h1} steps "
         f"(3x = {h3}, 10x = {h10}); weights `{Path(args.weights).name}`; one meta-training seed.",
         "A win: LSTM loss <= 0.95 x baseline loss and more than 1e-4 lower. Tuned baselines are "
         f"tuned per family, per horizon and per metric on {args.val_tasks} separate validation "
@@ -831,7 +811,7 @@ def write_report(
         for r in per_family
         if r["candidate"] == "lstm"
     }
-    for fam in tasks:
+    for fam in families:
         cells = [
             f"{100 * by_key[(m, h, 'adam_tuned', fam)]['win_rate']:.0f}%"
             for m in METRICS
@@ -857,7 +837,7 @@ def write_report(
         "",
         "## Per-step cost (one thread, batch 128, median; interleaved with Adam in one run)",
         "",
-        *cost_table(cost),
+        *cost_table(results["cost"]),
         "",
         "'step': `optimizer.step()` alone; 'full step': zero_grad + forward + backward + step. "
         "'cpu': process CPU time (robust to other load on the shared machine); 'wall': wall time.",
@@ -867,8 +847,9 @@ def write_report(
         "## Tuned configurations (family, optimizer, horizon, metric)",
         "",
     ]
-    for (fam, kind, h, metric), c in sorted(best.items()):
-        lines.append(f"- {fam} / {kind} / {h} / {metric}: {config_name(c)}")
+    for key, name in sorted(results["tuned"].items(), key=lambda kv: _tuned_order(kv[0])):
+        fam, kind, h, metric = key.split("|")
+        lines.append(f"- {fam} / {kind} / {h} / {metric}: {name}")
     (args.out / "results.md").write_text("\n".join(lines) + "\n")
 
 
