@@ -325,6 +325,15 @@ def report(kb: knowledge.KnowledgeBase, results: Path, wall_s: float, command: s
     fig.savefig(results / "config_spread.png", dpi=120)
 
 
+def ship(kb: knowledge.KnowledgeBase, task: str) -> None:
+    """Write ``kb`` into the package in place of the shipped datasets of ``task``; the shipped
+    datasets of other tasks stay (each task's build ships on its own)."""
+    shipped = knowledge.load()
+    tasks = shipped.evaluations.groupby("dataset")["task"].first()
+    others = list(tasks.index[tasks != task])
+    (kb.concat(shipped.subset(others)) if others else kb).save(SHIPPED)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -374,7 +383,7 @@ def main(argv: list[str] | None = None) -> None:
     kb = with_metafeatures(kb)
     kb.validate().save(args.output)
     if args.ship:
-        kb.save(SHIPPED)
+        ship(kb, args.task)
     report(kb, Path(args.results), wall, command)
     logging.info("saved %r to %s%s", kb, args.output, " and the package" if args.ship else "")
 

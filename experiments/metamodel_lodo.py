@@ -80,7 +80,9 @@ def evaluate(
 ):
     records = []
     chosen_settings: list[dict[str, str]] = []
-    ev = kb.evaluations.copy()
+    # Scored on the base fidelity, the table every configuration was evaluated on (the one
+    # the meta-models learn from, too).
+    ev = kb.evaluations[kb.evaluations["fidelity"] == "base"].copy()
     ev["norm"] = normalize_scores(ev).to_numpy()
     ev["key"] = [canonical_key(parse_params(p)) for p in ev["params"]]
     chosen_spaces = spaces or kb.spaces

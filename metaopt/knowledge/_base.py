@@ -295,10 +295,14 @@ class KnowledgeBase:
             evaluations[column] = normalise_parameter_column(evaluations[column])
         extra = other.metafeatures[~other.metafeatures.index.isin(self.metafeatures.index)]
         metafeatures = pd.concat([self.metafeatures, extra]) if len(extra) else self.metafeatures
-        provenance = {
-            "schema_version": SCHEMA_VERSION,
-            "parts": [self.provenance, other.provenance],
-        }
+        parts = [kb.provenance for kb in (self, other)]
+        provenance: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "parts": parts}
+        # What readers look up by dataset stays at the top: groups keep leave-one-group-out
+        # whole, and the datasets' sources keep the data findable.
+        for key in ("datasets", "groups"):
+            merged = {**(other.provenance.get(key) or {}), **(self.provenance.get(key) or {})}
+            if merged:
+                provenance[key] = merged
         return KnowledgeBase(evaluations, metafeatures, provenance)
 
     def validate(self, *, require_metafeatures: bool = True) -> KnowledgeBase:

@@ -9,7 +9,13 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from metaopt.metamodel._data import as_tables, resolve_task, select_rows, space_tasks
+from metaopt.metamodel._data import (
+    as_tables,
+    base_fidelity,
+    resolve_task,
+    select_rows,
+    space_tasks,
+)
 from metaopt.metamodel._normalize import NORMALIZATIONS, normalize_scores
 from metaopt.metamodel._scaling import MetafeatureScaler
 
@@ -51,6 +57,7 @@ class MetaModel(BaseEstimator):
                 f"normalization must be one of {list(NORMALIZATIONS)}, got {normalization!r}"
             )
         evaluations, mf = as_tables(knowledge, metafeatures)
+        evaluations = base_fidelity(evaluations)
         pairs = space_tasks(evaluations, space)
         evaluations = evaluations[evaluations["space"].isin({s for s, _ in pairs})]
         evaluations = evaluations.assign(

@@ -81,6 +81,20 @@ def test_concat_combines_and_refuses_duplicates(kb: KnowledgeBase) -> None:
         kb.concat(kb)
 
 
+def test_concat_keeps_groups_and_sources_of_both(kb: KnowledgeBase) -> None:
+    kb.provenance.update(groups={"b": "a"}, datasets={"a": {"source": "x.arff"}})
+    other = KnowledgeBase(
+        pd.DataFrame(_rows("c", "svm", 2) + _rows("d", "svm", 2)),
+        pd.DataFrame({"n_rows": [50.0, 60.0]}, index=pd.Index(["c", "d"], name="dataset")),
+        {"schema_version": SCHEMA_VERSION, "groups": {"d": "c"}, "datasets": {"c": {}}},
+    )
+    both = kb.concat(other)
+    assert both.groups == {"a": "a", "b": "a", "c": "c", "d": "c"}
+    assert both.without_group_of(["d"]).datasets == ["a", "b"]
+    assert set(both.provenance["datasets"]) == {"a", "c"}
+    assert both.provenance["parts"] == [kb.provenance, other.provenance]
+
+
 def test_validate_reports_every_problem(kb: KnowledgeBase) -> None:
     kb.validate()
     broken = kb.evaluations.copy()

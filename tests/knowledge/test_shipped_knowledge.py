@@ -6,8 +6,10 @@ import json
 
 import pytest
 
+import metaopt
 import metaopt.knowledge as knowledge
 from metaopt import spaces
+from metaopt.knowledge._builder import n_configs_for
 
 
 @pytest.fixture(scope="module")
@@ -22,36 +24,89 @@ def test_shipped_files_are_small_and_not_pickles() -> None:
     assert total < 8 * 2**20
 
 
+def _parts(shipped: knowledge.KnowledgeBase) -> list[dict]:
+    """The provenance of each build in the shipped base (one per task once merged)."""
+    return shipped.provenance.get("parts", [shipped.provenance])
+
+
 def test_shipped_schema_is_valid(shipped: knowledge.KnowledgeBase) -> None:
     shipped.validate()
     assert shipped.provenance["schema_version"] == knowledge.SCHEMA_VERSION
-    for key in ("command", "created", "libraries", "settings", "datasets", "sources"):
-        assert shipped.provenance[key], key
+    for part in _parts(shipped):
+        for key in ("command", "created", "libraries", "settings", "datasets", "sources"):
+            assert part[key], key
 
 
 def test_shipped_coverage(shipped: knowledge.KnowledgeBase) -> None:
     ev = shipped.evaluations
-    assert len(shipped.datasets) >= 100
-    assert len(shipped.spaces) >= 5
-    per_unit = ev.groupby(["dataset", "space"])["config_id"].nunique()
-    assert per_unit.min() >= 64
-    assert len(per_unit) == len(shipped.datasets) * len(shipped.spaces)
+    classification = ev.loc[ev["task"] == "classification", "dataset"].unique()
+    assert len(classification) >= 100
+    assert len(shipped.spaces) >= 7
+    base = ev[ev["fidelity"] == "base"]
+    per_unit = base.groupby(["space", "dataset"])["config_id"].nunique()
+    for part in _parts(shipped):
+        n_configs = part["settings"]["n_configs"]
+        datasets = list(part["datasets"])
+        for space in {s for s, _ in per_unit.index}:
+            counts = per_unit.loc[space]
+            counts = counts[counts.index.isin(datasets)]
+            if len(counts):
+                assert counts.min() == n_configs_for(n_configs, space), space
     # Distinct content: no dataset appears twice under two names.
     assert ev.groupby("fingerprint")["dataset"].nunique().max() == 1
     assert set(shipped.metafeatures.index) == set(shipped.datasets)
     assert (ev["status"] == "ok").mean() > 0.9
 
 
+def test_shipped_evaluations_record_their_size(shipped: knowledge.KnowledgeBase) -> None:
+    ev = shipped.evaluations
+    assert ev["n_rows"].notna().all()
+    full = ev[ev["fidelity"] == "full"]
+    # Real sizes: the full fidelity reaches 10,000 rows with user-sized (100-tree) forests.
+    assert full["n_rows"].max() >= 10_000
+    forests = full[full["space"].isin(["random_forest", "extra_trees"])]
+    assert (forests["n_trees"] == 100).all() and len(forests)
+    # Every dataset's description is of the data as loaded, not of a subsample.
+    rows = ev.groupby("dataset")["n_rows"].max()
+    described = shipped.metafeatures.loc[rows.index, "general.n_instances"]
+    assert (described >= rows).all()
+
+
+def test_shipped_groups_are_left_out_whole(shipped: knowledge.KnowledgeBase) -> None:
+    groups = shipped.groups
+    shared = [g for g in set(groups.values()) if list(groups.values()).count(g) > 1]
+    assert shared  # the class-subset files of a table share its group
+    members = shipped.group_members(next(d for d, g in groups.items() if g == shared[0]))
+    assert len(members) > 1
+    assert not set(members) & set(shipped.without_group_of(members[:1]).datasets)
+
+
 def test_shipped_configs_match_the_spaces(shipped: knowledge.KnowledgeBase) -> None:
-    for space_name in shipped.spaces:
-        space = spaces.get(space_name)
-        rows = shipped.evaluations[shipped.evaluations["space"] == space_name]
+    ev = shipped.evaluations
+    for (space_name, task), rows in ev.groupby(["space", "task"]):
+        space = spaces.get(space_name, task)
+        part = next(p for p in _parts(shipped) if rows["dataset"].iloc[0] in p["datasets"])
+        settings = part["settings"]
         defaults = rows.loc[rows["config_id"] == 0, "params"].map(json.loads)
         assert all(d == space.default for d in defaults), space_name
         sample = rows.loc[rows["config_id"] == 5, "params"].map(json.loads).iloc[0]
         assert space.complete(sample) == sample  # every stored config is valid for the space
-        n_configs = shipped.provenance["settings"]["n_configs"]
-        expected = knowledge.configurations(
-            space, n_configs, shipped.provenance["settings"]["seed"]
-        )
+        n_configs = n_configs_for(settings["n_configs"], space_name)
+        expected = knowledge.configurations(space, n_configs, settings["seed"])
         assert sample == expected[5]  # the stored configs are reproducible from the seed
+
+
+@pytest.mark.parametrize("dataset", ["openml:184", "pmlb:ecoli"])
+def test_a_shipped_dataset_queried_by_its_own_file_finds_itself(
+    shipped: knowledge.KnowledgeBase, shared_dir, dataset: str
+) -> None:
+    # One description path: the file as a user would load it describes the same way as at
+    # build time, so the dataset is its own nearest neighbour at distance 0 (kropt has
+    # 28,056 rows, more than any evaluation used).
+    source = shipped.provenance["datasets"][dataset]["source"]
+    data = metaopt.load_dataset(source.replace("$METAOPT_SHARED", str(shared_dir)))
+    result = metaopt.suggest(
+        data, space="random_forest", knowledge=shipped, model="nearest", explain=True
+    )
+    assert result.neighbors["dataset"].iloc[0] == dataset
+    assert result.neighbors["distance"].iloc[0] == pytest.approx(0.0, abs=1e-9)

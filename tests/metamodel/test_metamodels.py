@@ -223,3 +223,19 @@ def test_local_portfolio_moves_from_global_to_nearest_dataset(toy) -> None:
     assert wide.rank(target, 3) == global_.rank(None, 3)  # every dataset counts the same
     with pytest.raises(ValueError, match="locality"):
         Portfolio(locality=-1.0).fit(evaluations, metafeatures=metafeatures).rank(target)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_models_learn_from_the_base_fidelity_only(name: str, toy) -> None:
+    # Full-size rows are a few configurations scored at more rows (higher scores); mixed with
+    # the base table they would make the worst configuration look best on every dataset.
+    evaluations, metafeatures = toy
+    base = evaluations.assign(fidelity="base")
+    worst = base.loc[base.groupby("dataset")["normalized"].idxmin()]
+    full = worst.assign(fidelity="full", score=base["score"].max() + 1.0)
+    target = metafeatures.iloc[0]
+    ranked_base = _model(name).fit(base, metafeatures=metafeatures).rank(target, n=3)
+    mixed = pd.concat([full, base], ignore_index=True)
+    ranked_mixed = _model(name).fit(mixed, metafeatures=metafeatures).rank(target, n=3)
+    assert ranked_mixed == ranked_base
+    assert set(worst["key"]).isdisjoint(canonical_key(c) for c in ranked_mixed)
