@@ -94,6 +94,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="spaces and base-fidelity configurations per dataset; default: the task's "
         "DEFAULT_CONFIGS",
     )
+    parser.add_argument(
+        "--spaces",
+        nargs="+",
+        default=None,
+        metavar="SPACE",
+        help="run only these of the configured spaces (the others keep their finished parts); "
+        "default: all",
+    )
     parser.add_argument("--max-rows", type=int, default=2000, help="row cap of the base fidelity")
     parser.add_argument(
         "--full-max-rows", type=int, default=10_000, help="row cap of the full fidelity"
@@ -149,6 +157,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                 parser.error(f"--configs takes SPACE=N items, got {item!r}")
             configs[space] = int(count)
     args.n_configs = configs
+    unknown = sorted(set(args.spaces or ()) - set(configs))
+    if unknown:
+        parser.error(f"--spaces {unknown} are not configured; configured: {sorted(configs)}")
     return args
 
 
@@ -358,7 +369,7 @@ def main(argv: list[str] | None = None) -> None:
             command=command,
             known_groups=known_groups,
         )
-        spaces = list(args.n_configs)
+        spaces = args.spaces or list(args.n_configs)
         if args.dask_scheduler:
             import joblib
             from distributed import Client
