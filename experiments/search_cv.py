@@ -69,7 +69,8 @@ def _datasets(openml_ids: list[int], max_rows: int, cv: int) -> list[metaopt.Dat
 
 
 def _leave_out(kb: knowledge.KnowledgeBase, dataset: metaopt.Dataset) -> list[str]:
-    """Knowledge-base datasets that are ``dataset`` (same content, or same shape and classes)."""
+    """Knowledge-base datasets that are ``dataset`` (same content, or same shape and classes),
+    with every dataset of their groups."""
     by_fingerprint = set(
         kb.evaluations.loc[kb.evaluations["fingerprint"] == dataset.fingerprint, "dataset"]
     )
@@ -79,7 +80,7 @@ def _leave_out(kb: knowledge.KnowledgeBase, dataset: metaopt.Dataset) -> list[st
         & (mf["general.n_features"] == dataset.shape[1])
         & (mf["general.n_classes"] == dataset.n_classes)
     ]
-    return sorted(by_fingerprint | set(same_shape))
+    return sorted({m for d in by_fingerprint | set(same_shape) for m in kb.group_members(d)})
 
 
 def _test_score(space_name: str, params: dict, split: tuple) -> float:

@@ -184,7 +184,13 @@ def from_knowledge(knowledge: object, space: str, *, task: str | None = None) ->
         raise ValueError(f"the knowledge base has no ok evaluations of space {space!r}.")
     if task is None:
         task = str(evaluations.groupby("task")["dataset"].nunique().idxmax())
+    tasks = sorted(set(evaluations["task"]))
     evaluations = evaluations[evaluations["task"] == task]
+    if evaluations.empty:
+        raise ValueError(
+            f"the knowledge base has no ok evaluations of space {space!r} for task {task!r}; "
+            f"it has {tasks}."
+        )
     search_space = spaces.get(space, task)
     distributions = dict(search_space.distributions)
     missing = [p for p in distributions if p not in evaluations.columns]

@@ -227,15 +227,32 @@ class KnowledgeBase:
         if space not in self.spaces:
             raise ValueError(f"no evaluations for space {space!r}; available: {self.spaces}")
 
-    def param_names(self, space: str) -> list[str]:
-        """Parameter names of ``space`` (its registered distributions when it is registered)."""
+    def param_names(self, space: str, task: str | None = None) -> list[str]:
+        """Parameter names of ``space`` (its registered distributions when it is registered).
+
+        Args:
+            space: The space.
+            task: Only this task's parameters; ``None``: those of every task the space was
+                evaluated for (a classification forest has ``criterion``, a regression one not).
+        """
         self._check_space(space)
         rows = self.evaluations[self.evaluations["space"] == space]
+        if task is not None:
+            rows = rows[rows["task"] == task]
+            if rows.empty:
+                tasks = sorted(self.evaluations.loc[self.evaluations["space"] == space, "task"])
+                raise ValueError(
+                    f"no evaluations of space {space!r} for task {task!r}; "
+                    f"available: {sorted(set(tasks))}"
+                )
         from metaopt import spaces as registry
 
         if space in registry.names():
-            task = str(rows["task"].iloc[0])
-            return list(registry.get(space, task).distributions)
+            names: list[str] = []
+            for each in sorted(set(rows["task"])):
+                distributions = registry.get(space, str(each)).distributions
+                names += [n for n in distributions if n not in names]
+            return names
         columns = parameter_columns(rows)
         return [c for c in columns if rows[c].notna().any()]
 

@@ -92,3 +92,5 @@ def test_knowledge_base_space_becomes_a_pool_benchmark() -> None:
     assert meta.datasets.loc["openml:31", "openml_did"] == 31
     assert meta.datasets.loc["pmlb:x", "fingerprint"] == "fp1"
     assert len(meta.pool("pmlb:x")) == 6
+    with pytest.raises(ValueError, match="for task 'regression'; it has \\['classification'\\]"):
+        from_knowledge(kb, "knn", task="regression")

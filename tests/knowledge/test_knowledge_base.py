@@ -175,3 +175,36 @@ def test_read_names_the_file_and_every_problem(kb, tmp_path: Path) -> None:
         KnowledgeBase.read(tmp_path)
     assert "params must be JSON objects" in str(error.value)
     assert str(tmp_path) in str(error.value)
+
+
+def test_a_space_of_two_tasks_keeps_the_parameters_of_both(kb: KnowledgeBase) -> None:
+    config = dict(spaces.get("random_forest", "regression").default)
+    rows = [
+        {
+            **_rows("a", "random_forest", 1)[0],
+            "dataset": "r",
+            "fingerprint": "fp-r",
+            "task": "regression",
+            "metric": "r2",
+            "params": json.dumps(config),
+            **config,
+        }
+    ]
+    for key in ("criterion",):
+        rows[0].pop(key, None)
+    regression = KnowledgeBase(
+        pd.DataFrame(rows),
+        pd.DataFrame({"n_rows": [80.0]}, index=pd.Index(["r"], name="dataset")),
+        {"schema_version": SCHEMA_VERSION},
+    )
+    classification = KnowledgeBase(
+        pd.DataFrame(_rows("c", "random_forest", 2)),
+        pd.DataFrame({"n_rows": [50.0]}, index=pd.Index(["c"], name="dataset")),
+        {"schema_version": SCHEMA_VERSION},
+    )
+    both = regression.concat(classification)  # the regression rows come first
+    assert "criterion" in both.param_names("random_forest")
+    assert "criterion" not in both.param_names("random_forest", task="regression")
+    assert "criterion" in both.for_space("random_forest").columns
+    with pytest.raises(ValueError, match="for task 'ranking'"):
+        both.param_names("random_forest", task="ranking")

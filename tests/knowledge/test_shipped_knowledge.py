@@ -110,3 +110,17 @@ def test_a_shipped_dataset_queried_by_its_own_file_finds_itself(
     )
     assert result.neighbors["dataset"].iloc[0] == dataset
     assert result.neighbors["distance"].iloc[0] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_every_shipped_space_and_task_is_a_pool(shipped: knowledge.KnowledgeBase) -> None:
+    # The main job benchmarks pools of the shipped base; a space evaluated for two tasks (a
+    # classification forest has `criterion`, a regression one not) keeps each task's columns.
+    from metaopt.benchmark import from_knowledge
+
+    ok = shipped.evaluations[
+        (shipped.evaluations["status"] == "ok") & (shipped.evaluations["fidelity"] == "base")
+    ]
+    for (space, task), rows in ok.groupby(["space", "task"]):
+        meta = from_knowledge(shipped, space, task=task)
+        assert set(meta.distributions) == set(spaces.get(space, task).distributions)
+        assert meta.evaluations["dataset"].nunique() == rows["dataset"].nunique()
