@@ -240,10 +240,10 @@ class KnowledgeBase:
         if task is not None:
             rows = rows[rows["task"] == task]
             if rows.empty:
-                tasks = sorted(self.evaluations.loc[self.evaluations["space"] == space, "task"])
+                tasks = set(self.evaluations.loc[self.evaluations["space"] == space, "task"])
                 raise ValueError(
                     f"no evaluations of space {space!r} for task {task!r}; "
-                    f"available: {sorted(set(tasks))}"
+                    f"available: {sorted(tasks)}"
                 )
         from metaopt import spaces as registry
 
