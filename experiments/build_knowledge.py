@@ -18,6 +18,7 @@ import argparse
 import json
 import logging
 import shlex
+import signal
 import sys
 import time
 from pathlib import Path
@@ -345,50 +346,78 @@ def ship(kb: knowledge.KnowledgeBase, task: str) -> None:
     (kb.concat(shipped.subset(others)) if others else kb).save(SHIPPED)
 
 
+def build(args: argparse.Namespace, command: str) -> None:
+    """Run the build's units (resumable) locally or on a Dask cluster."""
+    entries, known_groups = select_entries(args)
+    logging.info("%d datasets selected", len(entries))
+    options = dict(
+        n_configs=args.n_configs,
+        work_dir=args.work_dir,
+        cv=args.cv,
+        max_rows=args.max_rows,
+        full_max_rows=args.full_max_rows,
+        base_n_trees=args.base_n_trees,
+        n_full_best=args.n_full_best,
+        n_full_random=args.n_full_random,
+        seed=args.seed,
+        timeout=args.timeout,
+        budget_s=None if args.budget_min is None else args.budget_min * 60,
+        command=command,
+        known_groups=known_groups,
+    )
+    spaces = args.spaces or list(args.n_configs)
+    if args.dask_scheduler:
+        import joblib
+        from distributed import Client
+
+        with Client(args.dask_scheduler), joblib.parallel_backend("dask"):
+            knowledge.build(entries, spaces, **options)
+    else:
+        knowledge.build(entries, spaces, n_jobs=args.n_jobs, **options)
+
+
+def record_run(runs_file: Path, record: dict) -> None:
+    """Add or update (same ``started``) one run in the work directory's ``runs.json``."""
+    runs = json.loads(runs_file.read_text()) if runs_file.is_file() else []
+    runs = [r for r in runs if r.get("started") != record["started"]]
+    runs.append(dict(record))
+    runs.sort(key=lambda r: r.get("started") or r.get("ended") or 0.0)
+    runs_file.parent.mkdir(parents=True, exist_ok=True)
+    runs_file.write_text(json.dumps(runs, indent=2))
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *sys.argv[1:]])
     work_dir = args.work_dir
     start = time.perf_counter()
-    if not args.consolidate_only:
-        entries, known_groups = select_entries(args)
-        logging.info("%d datasets selected", len(entries))
-        options = dict(
-            n_configs=args.n_configs,
-            work_dir=work_dir,
-            cv=args.cv,
-            max_rows=args.max_rows,
-            full_max_rows=args.full_max_rows,
-            base_n_trees=args.base_n_trees,
-            n_full_best=args.n_full_best,
-            n_full_random=args.n_full_random,
-            seed=args.seed,
-            timeout=args.timeout,
-            budget_s=None if args.budget_min is None else args.budget_min * 60,
-            command=command,
-            known_groups=known_groups,
-        )
-        spaces = args.spaces or list(args.n_configs)
-        if args.dask_scheduler:
-            import joblib
-            from distributed import Client
-
-            with Client(args.dask_scheduler), joblib.parallel_backend("dask"):
-                knowledge.build(entries, spaces, **options)
-        else:
-            knowledge.build(entries, spaces, n_jobs=args.n_jobs, **options)
-    wall = time.perf_counter() - start
     runs_file = work_dir / "runs.json"
-    runs = json.loads(runs_file.read_text()) if runs_file.is_file() else []
     if not args.consolidate_only:
-        runs.append({"command": command, "wall_time_s": round(wall, 1), "ended": time.time()})
-        runs_file.write_text(json.dumps(runs, indent=2))
+        record = {"command": command, "started": time.time(), "wall_time_s": None, "ended": None}
+        record_run(runs_file, record)
+        # A stopped build (``pkill -TERM``) still records how long it ran.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        finished = False
+        try:
+            build(args, command)
+            finished = True
+        finally:
+            record.update(wall_time_s=round(time.perf_counter() - start, 1), ended=time.time())
+            if not finished:
+                record["interrupted"] = True
+            record_run(runs_file, record)
+    wall = time.perf_counter() - start
+    runs = json.loads(runs_file.read_text()) if runs_file.is_file() else []
     build_command = runs[-1]["command"] if args.consolidate_only and runs else command
     kb = knowledge.consolidate(work_dir, command=build_command)
     kb.provenance["consolidated_with"] = command
     kb.provenance["runs"] = runs
-    kb.provenance["total_wall_time_s"] = round(sum(r["wall_time_s"] for r in runs), 1)
+    kb.provenance["total_wall_time_s"] = round(sum(r["wall_time_s"] or 0.0 for r in runs), 1)
     if args.note:
         kb.provenance["note"] = args.note
     kb = with_metafeatures(kb)

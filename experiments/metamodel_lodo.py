@@ -180,6 +180,8 @@ def evaluate(
 #: Settings of the default meta-model that the nested selection chooses among.
 NESTED_CHOICES: dict[str, dict] = {
     "uniform prior": {"similarity": "uniform"},
+    "metafeature prior, temperature 0.125": {"similarity": "metafeatures", "temperature": 0.125},
+    "metafeature prior, temperature 0.25": {"similarity": "metafeatures", "temperature": 0.25},
     "metafeature prior, temperature 0.5": {"similarity": "metafeatures", "temperature": 0.5},
     "metafeature prior, temperature 1": {"similarity": "metafeatures", "temperature": 1.0},
     "metafeature prior, temperature 2": {"similarity": "metafeatures", "temperature": 2.0},
