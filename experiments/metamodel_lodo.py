@@ -69,6 +69,14 @@ def _random_best(norm: np.ndarray, k: int) -> float:
     return float(sum(values[i - 1] * comb(i - 1, k - 1) / total for i in range(k, m + 1)))
 
 
+def _first_then_random_best(first: float, rest: np.ndarray, k: int) -> float:
+    """Expected best of ``first`` and k - 1 draws without replacement from ``rest``."""
+    if k <= 1 or len(rest) == 0:
+        return float(first)
+    # max(first, max of the draws) is the max of the draws from max(rest, first).
+    return _random_best(np.maximum(rest, first), k - 1)
+
+
 def evaluate(
     kb,
     budgets: list[int],
@@ -152,18 +160,14 @@ def evaluate(
                 }
             )
             if len(default):
-                rest = (
-                    _random_best(np.delete(norm, np.flatnonzero(table["config_id"] == 0)), k - 1)
-                    if k > 1
-                    else 0.0
-                )
+                rest = np.delete(norm, np.flatnonzero(table["config_id"] == 0))
                 records.append(
                     {
                         "space": space,
                         "dataset": dataset,
                         "method": "default",
                         "k": k,
-                        "norm": max(float(default["norm"].iloc[0]), rest),
+                        "norm": _first_then_random_best(float(default["norm"].iloc[0]), rest, k),
                         "regret": float(best_score - default["score"].iloc[0])
                         if k == 1 and default["status"].iloc[0] == "ok"
                         else np.nan,

@@ -39,7 +39,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from metamodel_lodo import _markdown, _random_best  # noqa: E402
+from metamodel_lodo import _first_then_random_best, _markdown, _random_best  # noqa: E402
 
 from metaopt import knowledge  # noqa: E402
 from metaopt.metamodel import normalize_scores  # noqa: E402
@@ -94,7 +94,7 @@ def ceilings(matrix: pd.DataFrame, groups: dict[str, str]) -> pd.DataFrame:
                  "regret": 1.0 - _random_best(target, k)},
             ]  # fmt: skip
             if default is not None:
-                found = max(target[default], _random_best(rest, k - 1) if k > 1 else 0.0)
+                found = _first_then_random_best(target[default], rest, k)
                 records.append(
                     {"dataset": name, "method": "default", "k": k, "regret": 1.0 - found}
                 )
