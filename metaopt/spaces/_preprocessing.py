@@ -3,12 +3,13 @@
 Two flavours: models that need numbers on a common scale (SVM, kNN, linear models, MLP) get
 median imputation, standardisation and one-hot encoding; tree ensembles get ordinal encoding
 (and imputation, except histogram gradient boosting, which handles missing values natively).
+Both drop numeric columns without a single observed value.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -16,6 +17,29 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 #: One-hot encoding keeps at most this many levels per column (rarer levels share a column).
 MAX_ONEHOT_LEVELS = 20
+
+
+class DropMissingColumns(TransformerMixin, BaseEstimator):
+    """Drops the numeric columns that have no observed value when fitted.
+
+    No model learns from such a column, and histogram gradient boosting cannot even bin one
+    (scikit-learn raises); the imputers would drop it too, with a warning.
+
+    Example:
+        >>> import numpy as np
+        >>> DropMissingColumns().fit_transform(np.array([[1.0, np.nan], [2.0, np.nan]]))
+        array([[1.],
+               [2.]])
+    """
+
+    def fit(self, X: object, y: object = None) -> DropMissingColumns:
+        values = np.asarray(X, dtype=float)
+        self.n_features_in_ = values.shape[1]
+        self.keep_ = ~np.isnan(values).all(axis=0)
+        return self
+
+    def transform(self, X: object) -> np.ndarray:
+        return np.asarray(X, dtype=float)[:, self.keep_]
 
 
 def _categorical() -> make_column_selector:
@@ -28,7 +52,9 @@ def _numeric() -> make_column_selector:
 
 def scaled_pipeline(model: BaseEstimator) -> Pipeline:
     """Impute, standardise numeric columns and one-hot encode categorical ones, then ``model``."""
-    numeric = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
+    numeric = make_pipeline(
+        DropMissingColumns(), SimpleImputer(strategy="median"), StandardScaler()
+    )
     categorical = make_pipeline(
         SimpleImputer(strategy="most_frequent"),
         OneHotEncoder(
@@ -55,7 +81,11 @@ def tree_pipeline(model: BaseEstimator, *, impute: bool = True) -> Pipeline:
         encoded_missing_value=-1,
         dtype=np.float64,
     )
-    numeric: BaseEstimator | str = SimpleImputer(strategy="median") if impute else "passthrough"
+    numeric = (
+        make_pipeline(DropMissingColumns(), SimpleImputer(strategy="median"))
+        if impute
+        else DropMissingColumns()
+    )
     columns = ColumnTransformer(
         [("numeric", numeric, _numeric()), ("categorical", ordinal, _categorical())],
         sparse_threshold=0.0,

@@ -120,6 +120,9 @@ def _messy_dataset(task: str) -> Dataset:
             "a": rng.normal(size=n),
             "b": rng.normal(size=n),
             "colour": pd.Categorical(rng.choice(["red", "green", "blue"], size=n)),
+            # Never observed (OpenML's sick has such a column): histogram gradient boosting
+            # cannot bin it, so the pipelines drop it.
+            "empty": np.full(n, np.nan),
         }
     )
     X.loc[::7, "a"] = np.nan
