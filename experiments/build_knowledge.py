@@ -243,7 +243,10 @@ def with_metafeatures(kb: knowledge.KnowledgeBase) -> knowledge.KnowledgeBase:
 
 
 def fidelity_agreement(ev: pd.DataFrame, min_rows: int = 5000) -> pd.DataFrame:
-    """Per space: datasets, and the median and range of base-vs-full Spearman correlations."""
+    """Per space: datasets, and the median and range of base-vs-full Spearman correlations.
+
+    A dataset whose configurations all score the same at one fidelity (e.g. every one perfect)
+    has no ranking to agree with and is not counted."""
     ok = ev[ev["status"] == "ok"]
     full = ok[ok["fidelity"] == "full"]
     big = full.groupby("dataset")["n_rows"].max()
@@ -259,7 +262,7 @@ def fidelity_agreement(ev: pd.DataFrame, min_rows: int = 5000) -> pd.DataFrame:
                 .to_frame("full")
                 .join(base.rename("base"), how="inner")
             )
-            if len(both) >= 4:
+            if len(both) >= 4 and both["full"].nunique() > 1 and both["base"].nunique() > 1:
                 correlations.append(both["full"].corr(both["base"], method="spearman"))
         if correlations:
             rows.append(

@@ -14,6 +14,7 @@ from metaopt.knowledge._base import (
     RESERVED_COLUMNS,
     SCHEMA_VERSION,
     KnowledgeBase,
+    build_parts,
     validation_problems,
 )
 from metaopt.knowledge._builder import (
@@ -34,6 +35,7 @@ __all__ = [
     "SHIPPED_DIR",
     "KnowledgeBase",
     "build",
+    "build_parts",
     "configurations",
     "consolidate",
     "dataset_groups",

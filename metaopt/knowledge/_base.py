@@ -141,6 +141,17 @@ def canonical_evaluations(evaluations: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def build_parts(provenance: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The provenance of each build merged into ``provenance`` (itself when it is one build).
+
+    Merged bases (``KnowledgeBase.concat``) list their builds under ``"parts"``; a base merged
+    again stays one flat list of builds.
+    """
+    if "parts" not in provenance:
+        return [dict(provenance)]
+    return [part for item in provenance["parts"] for part in build_parts(item)]
+
+
 class KnowledgeBase:
     """How configurations of the search spaces performed on many datasets.
 
@@ -290,6 +301,14 @@ class KnowledgeBase:
         selected.evaluations = self.evaluations[rows].reset_index(drop=True)
         selected.metafeatures = self.metafeatures[self.metafeatures.index.isin(kept)]
         selected.provenance = dict(self.provenance)
+        if "parts" in self.provenance:
+            # A merged base keeps the record of only the builds that made what is kept (a build
+            # part that does not list its datasets is kept: nothing says it is not needed).
+            selected.provenance["parts"] = [
+                part
+                for part in build_parts(self.provenance)
+                if not part.get("datasets") or kept & set(part["datasets"])
+            ]
         return selected
 
     def concat(self, other: KnowledgeBase) -> KnowledgeBase:
@@ -312,7 +331,7 @@ class KnowledgeBase:
             evaluations[column] = normalise_parameter_column(evaluations[column])
         extra = other.metafeatures[~other.metafeatures.index.isin(self.metafeatures.index)]
         metafeatures = pd.concat([self.metafeatures, extra]) if len(extra) else self.metafeatures
-        parts = [kb.provenance for kb in (self, other)]
+        parts = [*build_parts(self.provenance), *build_parts(other.provenance)]
         provenance: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "parts": parts}
         # What readers look up by dataset stays at the top: groups keep leave-one-group-out
         # whole, and the datasets' sources keep the data findable.

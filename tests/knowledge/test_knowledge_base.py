@@ -95,6 +95,24 @@ def test_concat_keeps_groups_and_sources_of_both(kb: KnowledgeBase) -> None:
     assert both.provenance["parts"] == [kb.provenance, other.provenance]
 
 
+def test_a_base_shipped_again_keeps_one_record_per_build(kb: KnowledgeBase) -> None:
+    def one_build(dataset: str, command: str) -> KnowledgeBase:
+        return KnowledgeBase(
+            pd.DataFrame(_rows(dataset, "svm", 2)),
+            pd.DataFrame({"n_rows": [50.0]}, index=pd.Index([dataset], name="dataset")),
+            {"schema_version": SCHEMA_VERSION, "command": command, "datasets": {dataset: {}}},
+        )
+
+    old, regression = one_build("old", "first"), one_build("r", "regression")
+    shipped = old.concat(regression)
+    # Shipping a new build of one task replaces that task's datasets, keeps the others.
+    reshipped = one_build("new", "second").concat(shipped.subset(["r"]))
+    commands = [part["command"] for part in knowledge.build_parts(reshipped.provenance)]
+    assert commands == ["second", "regression"]
+    assert all("parts" not in part for part in reshipped.provenance["parts"])
+    assert knowledge.build_parts(old.provenance) == [old.provenance]
+
+
 def test_validate_reports_every_problem(kb: KnowledgeBase) -> None:
     kb.validate()
     broken = kb.evaluations.copy()

@@ -26,15 +26,18 @@ def test_shipped_files_are_small_and_not_pickles() -> None:
 
 def _parts(shipped: knowledge.KnowledgeBase) -> list[dict]:
     """The provenance of each build in the shipped base (one per task once merged)."""
-    return shipped.provenance.get("parts", [shipped.provenance])
+    return knowledge.build_parts(shipped.provenance)
 
 
 def test_shipped_schema_is_valid(shipped: knowledge.KnowledgeBase) -> None:
     shipped.validate()
     assert shipped.provenance["schema_version"] == knowledge.SCHEMA_VERSION
-    for part in _parts(shipped):
+    parts = _parts(shipped)
+    for part in parts:
         for key in ("command", "created", "libraries", "settings", "datasets", "sources"):
             assert part[key], key
+    # One build per task: shipping a task again replaces its record.
+    assert len(parts) == shipped.evaluations["task"].nunique()
 
 
 def test_shipped_coverage(shipped: knowledge.KnowledgeBase) -> None:
