@@ -188,9 +188,13 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--seed", type=int, default=0, help="meta-training seed")
-    parser.add_argument("--iterations", type=int, default=240, help="trajectories")
+    parser.add_argument("--iterations", type=int, default=1200, help="trajectories")
     parser.add_argument(
-        "--time-budget", type=float, default=7200.0, help="wall seconds (safety cap only)"
+        "--time-budget",
+        type=float,
+        default=None,
+        help="stop after this many wall seconds (for experiments: the result then depends on "
+        "the machine's speed and load)",
     )
     parser.add_argument("--hidden-size", type=int, default=16, help="per-tensor LSTM units")
     parser.add_argument("--mlp-hidden", type=int, default=8, help="per-coordinate MLP units")
@@ -244,6 +248,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--meta-lr", type=float, default=3e-3, help="meta learning rate")
     parser.add_argument(
+        "--average",
+        type=float,
+        default=0.95,
+        help="decay of the moving average of the meta-parameters that is validated (0: off)",
+    )
+    parser.add_argument(
         "--validate-every", type=int, default=40, help="trajectories between validations"
     )
     parser.add_argument(
@@ -292,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         validation_weight=args.validation_weight,
         horizon_known=args.horizon_known,
         tasks_per_update=args.tasks_per_update,
+        average=args.average,
         checkpoint=args.workdir / "checkpoints" / f"seed{args.seed}.ckpt",
         seed=args.seed,
     )

@@ -236,6 +236,7 @@ def meta_train(
     validation_weight: float = 0.7,
     horizon_known: float = 0.7,
     tasks_per_update: int = 1,
+    average: float = 0.0,
     checkpoint: str | os.PathLike | None = None,
     seed: int = 0,
     progress: bool = True,
@@ -274,6 +275,10 @@ def meta_train(
             meta-update (1: a meta-update after every unroll of every trajectory). More
             trajectories per update give less noisy steps; ``validate_every`` must be a
             multiple of it.
+        average: Decay of an exponential moving average of the meta-parameters, updated after
+            every trajectory; validation scores (and returns) the average instead of the
+            current network, which smooths out the noise of single-trajectory meta-updates.
+            ``0`` (default) disables it; e.g. ``0.95`` averages over about 20 trajectories.
         checkpoint: File for resumable progress (``None``: no checkpointing).
         seed: Seeds the network initialisation and the task stream.
         progress: Show a tqdm progress bar.
@@ -303,6 +308,8 @@ def meta_train(
         isinstance(tasks_per_update, int) and tasks_per_update >= 1
     ):
         raise ValueError(f"tasks_per_update must be a positive int, got {tasks_per_update!r}")
+    if not (isinstance(average, (int, float)) and 0.0 <= average < 1.0):
+        raise ValueError(f"average must be a number in [0, 1), got {average!r}")
     if validate_every % tasks_per_update:
         raise ValueError(
             f"validate_every ({validate_every}) must be a multiple of tasks_per_update "
@@ -320,6 +327,7 @@ def meta_train(
             for i in range(validation_tasks)
         ]
     result = MetaTrainResult(net=copy.deepcopy(net))
+    averaged = copy.deepcopy(net) if average else None
     start_iteration = 0
     path = Path(checkpoint) if checkpoint is not None else None
     if path is not None and path.is_file():
@@ -327,6 +335,8 @@ def meta_train(
         net.load_state_dict(saved["net"])
         meta_optimizer.load_state_dict(saved["meta_optimizer"])
         result.net.load_state_dict(saved["best_net"])
+        if averaged is not None:
+            averaged.load_state_dict(saved["averaged_net"])
         result.history = list(saved["history"])
         result.best_iteration = int(saved["best_iteration"])
         result.best_validation = float(saved["best_validation"])
@@ -336,14 +346,15 @@ def meta_train(
         logger.info("meta_train: resumed from %s at iteration %d", path, start_iteration)
 
     def validate(iteration: int) -> None:
+        scored = net if averaged is None else averaged
         if not validation_tasks:
-            result.net = copy.deepcopy(net)
+            result.net = copy.deepcopy(scored)
             result.best_iteration = iteration
             return
-        score = validation_score(net, validation_tasks, validation_horizons, validation_weight)
+        score = validation_score(scored, validation_tasks, validation_horizons, validation_weight)
         result.history.append({"iteration": float(iteration), "validation": score})
         if not score >= result.best_validation:  # also true while best is nan
-            result.net = copy.deepcopy(net)
+            result.net = copy.deepcopy(scored)
             result.best_iteration = iteration
             result.best_validation = score
 
@@ -357,6 +368,7 @@ def meta_train(
                 "net": net.state_dict(),
                 "meta_optimizer": meta_optimizer.state_dict(),
                 "best_net": result.net.state_dict(),
+                **({"averaged_net": averaged.state_dict()} if averaged is not None else {}),
                 "history": result.history,
                 "best_iteration": result.best_iteration,
                 "best_validation": result.best_validation,
@@ -410,6 +422,10 @@ def meta_train(
             torch.nn.utils.clip_grad_norm_(net.parameters(), clip_norm)
             meta_optimizer.step()
             meta_optimizer.zero_grad()
+        if averaged is not None:
+            with torch.no_grad():
+                for mean, current in zip(averaged.parameters(), net.parameters(), strict=True):
+                    mean.lerp_(current, 1.0 - average)
         now = time.perf_counter()
         result.seconds += now - clock
         clock = now

@@ -110,6 +110,36 @@ def test_several_trajectories_per_meta_update(family) -> None:
         meta_train(family, n_iterations=2, tasks_per_update=3, validate_every=4, progress=False)
 
 
+def test_averaged_meta_parameters_are_the_moving_average_of_trajectory_ends(
+    tmp_path, family
+) -> None:
+    torch.manual_seed(2)
+    net = LSTMOptimizerNet(hidden_size=4)
+    options = dict(
+        n_iterations=2,
+        horizon=(12, 12),
+        unroll=(4, 4),
+        meta_lr=1e-2,
+        validation_tasks=0,
+        average=0.5,
+        progress=False,
+    )
+    # Stopped after the first trajectory, then resumed: the checkpoints hold the network
+    # after each trajectory, and the average must be carried across the resume.
+    checkpoint = tmp_path / "ckpt.pt"
+    meta_train(family, net=net, checkpoint=checkpoint, time_budget_s=0.0, **options)
+    middle = torch.load(checkpoint, weights_only=True)["net"]
+    averaged = meta_train(family, net=net, checkpoint=checkpoint, **options).net.state_dict()
+    last = torch.load(checkpoint, weights_only=True)["net"]
+    start = net.state_dict()
+    for key, value in averaged.items():
+        expected = 0.25 * start[key] + 0.25 * middle[key] + 0.5 * last[key]
+        torch.testing.assert_close(value, expected)
+    assert not torch.equal(averaged["head.weight"], last["head.weight"])
+    with pytest.raises(ValueError, match="average must be a number in"):
+        meta_train(family, n_iterations=2, average=1.0, progress=False)
+
+
 def test_trajectory_without_meta_optimizer_changes_nothing(family) -> None:
     net = LSTMOptimizerNet(hidden_size=4)
     before = {k: v.clone() for k, v in net.state_dict().items()}
