@@ -335,6 +335,12 @@ def meta_train(
         net.load_state_dict(saved["net"])
         meta_optimizer.load_state_dict(saved["meta_optimizer"])
         result.net.load_state_dict(saved["best_net"])
+        if (averaged is not None) != ("averaged_net" in saved):
+            raise ValueError(
+                f"checkpoint {str(path)!r} was written with average="
+                f"{'0' if averaged is not None else 'a nonzero decay'}, got average={average!r}: "
+                "resume with the arguments of the run that wrote it"
+            )
         if averaged is not None:
             averaged.load_state_dict(saved["averaged_net"])
         result.history = list(saved["history"])

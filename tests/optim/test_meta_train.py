@@ -136,6 +136,11 @@ def test_averaged_meta_parameters_are_the_moving_average_of_trajectory_ends(
         expected = 0.25 * start[key] + 0.25 * middle[key] + 0.5 * last[key]
         torch.testing.assert_close(value, expected)
     assert not torch.equal(averaged["head.weight"], last["head.weight"])
+    # A checkpoint resumed with another averaging setting is refused, naming the setting.
+    with pytest.raises(
+        ValueError, match="was written with average=a nonzero decay, got average=0"
+    ):
+        meta_train(family, net=net, checkpoint=checkpoint, **{**options, "average": 0.0})
     with pytest.raises(ValueError, match="average must be a number in"):
         meta_train(family, n_iterations=2, average=1.0, progress=False)
 
