@@ -17,6 +17,12 @@ Usage::
 
     python experiments/transfer_settings.py                    # choose on the selection pools
     python experiments/transfer_settings.py --pools kb-hist_gradient_boosting pimp --report-only
+    # the choice of the study model's prior mean on the complete knowledge base
+    python experiments/transfer_settings.py --seeds 2 \
+        --out experiments/results/transfer_settings/complete_base --variants \
+        "evidence=2, temperature=0.25, target model" \
+        "evidence=2, temperature=0.25, target model on the transfer mean" \
+        "evidence=1, temperature=0.25, target model on the transfer mean"
 """
 
 from __future__ import annotations
@@ -51,26 +57,52 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
     "evidence=4": ({"evidence": 4.0}, {"n_warm": 2}),
     "evidence=2, n_warm=1": ({"evidence": 2.0}, {"n_warm": 1}),
     "evidence=2, n_warm=3": ({"evidence": 2.0}, {"n_warm": 3}),
-    "evidence=2, target model": ({"evidence": 2.0, "target_model": True}, {"n_warm": 2}),
-    "evidence=0.5, target model": ({"evidence": 0.5, "target_model": True}, {"n_warm": 2}),
+    "evidence=2, target model": (
+        {"evidence": 2.0, "target_model": True, "target_mean": "constant"},
+        {"n_warm": 2},
+    ),
+    "evidence=0.5, target model": (
+        {"evidence": 0.5, "target_model": True, "target_mean": "constant"},
+        {"n_warm": 2},
+    ),
     "evidence=2, n_warm=3, target model": (
-        {"evidence": 2.0, "target_model": True},
+        {"evidence": 2.0, "target_model": True, "target_mean": "constant"},
         {"n_warm": 3},
     ),
     "evidence=2, temperature=0.25, target model": (
-        {"evidence": 2.0, "temperature": 0.25, "target_model": True},
+        {"evidence": 2.0, "temperature": 0.25, "target_model": True, "target_mean": "constant"},
         {"n_warm": 2},
     ),
     "evidence=2, temperature=0.1, target model": (
-        {"evidence": 2.0, "temperature": 0.1, "target_model": True},
+        {"evidence": 2.0, "temperature": 0.1, "target_model": True, "target_mean": "constant"},
         {"n_warm": 2},
     ),
     "evidence=2, temperature=0.25, target model, 512 random candidates": (
-        {"evidence": 2.0, "temperature": 0.25, "target_model": True, "n_random": 512},
+        {
+            "evidence": 2.0,
+            "temperature": 0.25,
+            "target_model": True,
+            "target_mean": "constant",
+            "n_random": 512,
+        },
         {"n_warm": 2},
     ),
     "evidence=2, temperature=0.25, target model, 5 candidates per dataset": (
-        {"evidence": 2.0, "temperature": 0.25, "target_model": True, "candidates_per_dataset": 5},
+        {
+            "evidence": 2.0,
+            "temperature": 0.25,
+            "target_model": True,
+            "target_mean": "constant",
+            "candidates_per_dataset": 5,
+        },
+        {"n_warm": 2},
+    ),
+    "evidence=2, temperature=0.25, target model on the transfer mean": (
+        {"evidence": 2.0, "temperature": 0.25, "target_model": True, "target_mean": "transfer"},
+        {"n_warm": 2},
+    ),
+    "evidence=1, temperature=0.25, target model on the transfer mean": (
+        {"evidence": 1.0, "temperature": 0.25, "target_model": True, "target_mean": "transfer"},
         {"n_warm": 2},
     ),
 }
@@ -104,7 +136,9 @@ def replay(session: object, problem: PoolProblem, n_warm: int, seed: int) -> np.
                 proposal = session.propose(observed, scores)  # type: ignore[attr-defined]
                 params = proposal[0] if proposal else None
         if params is None:  # the base sampler's trial: a random untried configuration
-            row = int(rng.choice(np.flatnonzero(~problem.used)))
+            untried = np.flatnonzero(~problem.used)  # type: ignore[operator]
+            # A pool smaller than the budget repeats once it is used up, as in the benchmark.
+            row = int(rng.choice(untried if len(untried) else len(problem.scores)))
             problem.used[row] = True  # type: ignore[index]
             score, params = float(problem.scores[row]), problem.params[row]
         else:

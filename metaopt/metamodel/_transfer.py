@@ -12,8 +12,10 @@ portfolio under the prior, so the first suggestions are diverse; as evidence arr
 concentrate on the sources that rank this dataset's configurations right, and the search moves
 to their optimum in the user's own search space. From the third result on, the study's own
 Gaussian process joins the mixture as one more member, weighted the same way by its
-leave-one-out rank agreement; its expected improvement lets the search go beyond every
-source's optimum once the study's own evidence explains its results better than any source.
+leave-one-out rank agreement; its prior mean is the sources' posterior mixture fitted to the
+study's results, so it models what the sources get wrong on this dataset, and its expected
+improvement lets the search go beyond every source's optimum once the study's own evidence
+explains its results better than any source.
 """
 
 from __future__ import annotations
@@ -148,7 +150,11 @@ def _rbf(a: np.ndarray, b: np.ndarray, lengthscale: float) -> np.ndarray:
 
 
 def fit_gaussian_process(
-    points: np.ndarray, values: np.ndarray, lengthscales: Sequence[float], noise: float = 0.05
+    points: np.ndarray,
+    values: np.ndarray,
+    lengthscales: Sequence[float],
+    noise: float = 0.05,
+    amplitude: float | None = None,
 ) -> GaussianProcess:
     """The GP of ``lengthscales`` with the best leave-one-out log-likelihood.
 
@@ -156,10 +162,11 @@ def fit_gaussian_process(
         points: Observed points.
         values: Observed values.
         lengthscales: Kernel length scales to choose from.
-        noise: Observation noise as a share of the values' variance.
+        noise: Observation noise as a share of the amplitude.
+        amplitude: Prior variance of the kernel; ``None``: the values' variance.
     """
     centre = float(values.mean())
-    amplitude = max(float(values.var()), 1e-6)
+    amplitude = max(float(values.var()) if amplitude is None else amplitude, 1e-6)
     best: GaussianProcess | None = None
     best_score = -math.inf
     for lengthscale in lengthscales:
@@ -225,6 +232,7 @@ class TransferSession:
     _keys: dict[str, str] = field(default_factory=dict, repr=False)
     _last_weights: tuple[Any, np.ndarray] | None = field(default=None, repr=False)
     target_model: bool = False
+    target_mean: str = "constant"
     _candidate_points: np.ndarray | None = field(default=None, repr=False)
 
     def _key(self, config: Mapping[str, Any]) -> str:
@@ -308,7 +316,11 @@ class TransferSession:
         A Gaussian process on the study's rank-normalised scores competes with the sources like
         one more of them: its log-weight is the best prior log-weight plus ``evidence * n * tau``,
         with ``tau`` the rank agreement of its leave-one-out predictions. Its expected
-        improvement is what lets the search go beyond the sources' optima.
+        improvement is what lets the search go beyond the sources' optima. With
+        ``target_mean="transfer"`` its prior mean is the sources' posterior mixture, scaled to
+        the ranks by least squares (a non-negative slope), and the GP fits the residuals; the
+        kernel's amplitude stays the ranks' variance, so it still explores where the residuals
+        at the observed configurations happen to be small.
         """
         finite = [i for i, v in enumerate(scores) if math.isfinite(float(v))]
         if len(finite) < 3:
@@ -318,10 +330,28 @@ class TransferSession:
             return 0.0, np.zeros(len(self.candidates))
         ranks = (np.argsort(np.argsort(y, kind="stable"), kind="stable")) / (len(y) - 1.0)
         points = self._encode([observed[i] for i in finite])
-        fit = fit_gaussian_process(points, ranks, LENGTHSCALES)
-        tau = float(rank_agreement(fit.loo_mean[None, :], y)[0])
         assert self._last_weights is not None  # weights() ran first, for the same observations
         log_sources = self._last_weights[1]
+        prior_obs: Any = 0.0  # the GP's prior mean at the observations and the candidates
+        prior_candidates: Any = 0.0
+        if self.target_mean == "transfer":
+            # The sources' posterior mixture, scaled to the ranks, is the GP's prior mean: the
+            # GP models what the sources get wrong on this dataset.
+            mixture = np.exp(log_sources - log_sources.max())
+            mixture /= mixture.sum()
+            at_obs = mixture @ self.source_values([observed[i] for i in finite])
+            spread = float(np.var(at_obs))
+            slope = 0.0
+            if spread > 1e-12:
+                slope = max(float(np.cov(at_obs, ranks, bias=True)[0, 1]) / spread, 0.0)
+            offset = float(ranks.mean() - slope * at_obs.mean())
+            prior_obs = offset + slope * at_obs
+            prior_candidates = offset + slope * (mixture @ self._candidate_values)
+        # The amplitude stays the ranks' variance: small residuals must not stop exploration.
+        fit = fit_gaussian_process(
+            points, ranks - prior_obs, LENGTHSCALES, amplitude=float(ranks.var())
+        )
+        tau = float(rank_agreement((fit.loo_mean + prior_obs)[None, :], y)[0])
         log_target = float(self.prior.max()) + self.evidence * len(finite) * tau
         top = max(float(log_sources.max()), log_target)
         share = math.exp(log_target - top) / (
@@ -330,6 +360,7 @@ class TransferSession:
         if self._candidate_points is None:
             self._candidate_points = self._encode(self.candidates)
         mean, sd = fit.predict(self._candidate_points)
+        mean = mean + prior_candidates
         return share, gaussian_expected_improvement(mean, sd, float(ranks.max()))
 
     def propose(
@@ -564,9 +595,9 @@ class TransferEnsemble(MetaModel):
         temperature: Width of the metafeature prior.
         evidence: How fast observed rank agreement overrides the prior: a source's log-weight
             grows by ``evidence * n * tau`` after ``n`` trials with Kendall's ``tau``.
-            The defaults of ``temperature``, ``evidence`` and ``target_model`` were chosen by
-            replaying searches leave-one-group-out on the knowledge base's ``random_forest``,
-            ``svm``, ``logistic_regression`` and ``knn`` pools
+            The defaults of ``temperature``, ``evidence``, ``target_model`` and
+            ``target_mean`` were chosen by replaying searches leave-one-group-out on the
+            knowledge base's ``random_forest``, ``svm``, ``logistic_regression`` and ``knn`` pools
             (``experiments/transfer_settings.py``), none of the pools the benchmark reports.
         bandwidth: Kernel bandwidth of the per-dataset models, in the unit cube of the space;
             ``None`` (default): each dataset's model chooses its own by leave-one-out error.
@@ -575,6 +606,10 @@ class TransferEnsemble(MetaModel):
         target_model: Also model the study's own results (a Gaussian process that competes
             with the known datasets for weight by its leave-one-out rank agreement), so the
             search can improve beyond the known datasets' optima.
+        target_mean: Prior mean of the study's own model: ``"transfer"`` (default) is the known
+            datasets' mixture under their current weights, so the model predicts by them where
+            the study has not looked and learns only their error; ``"constant"`` is the mean of
+            the study's results (the model then knows nothing away from its observations).
 
     Example:
         >>> from metaopt.metamodel import TransferEnsemble
@@ -589,11 +624,12 @@ class TransferEnsemble(MetaModel):
         self,
         similarity: str = "metafeatures",
         temperature: float = 0.25,
-        evidence: float = 2.0,
+        evidence: float = 1.0,
         bandwidth: float | None = None,
         candidates_per_dataset: int = 20,
         n_random: int = 128,
         target_model: bool = True,
+        target_mean: str = "transfer",
     ) -> None:
         self.similarity = similarity
         self.temperature = temperature
@@ -602,6 +638,7 @@ class TransferEnsemble(MetaModel):
         self.candidates_per_dataset = candidates_per_dataset
         self.n_random = n_random
         self.target_model = target_model
+        self.target_mean = target_mean
 
     @property
     def uses_metafeatures(self) -> bool:  # type: ignore[override]
@@ -621,6 +658,10 @@ class TransferEnsemble(MetaModel):
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
         if not isinstance(self.target_model, bool):
             raise ValueError(f"target_model must be True or False, got {self.target_model!r}")
+        if self.target_mean not in ("constant", "transfer"):
+            raise ValueError(
+                f"target_mean must be 'constant' or 'transfer', got {self.target_mean!r}"
+            )
         if not isinstance(self.evidence, int | float) or self.evidence < 0:
             raise ValueError(f"evidence must be a number >= 0, got {self.evidence!r}")
         for name in ("candidates_per_dataset", "n_random"):
@@ -704,6 +745,7 @@ class TransferEnsemble(MetaModel):
             bandwidths=state.bandwidths,
         )
         session.target_model = bool(self.target_model)
+        session.target_mean = self.target_mean
         return session
 
     def _explain_space(self, state: _SpaceState, target: np.ndarray | None, n: int) -> Any:

@@ -294,7 +294,7 @@ def _peak_nobody_knows(trial: optuna.Trial) -> float:
 
 def test_the_studys_own_model_goes_beyond_every_known_optimum() -> None:
     kb = _two_kinds_of_datasets()
-    best = {}
+    best, transferred = {}, {}
     for target_model in (False, True):
         model = TransferEnsemble(target_model=target_model, evidence=2.0).fit(kb, "bumps")
         study = optuna.create_study(
@@ -302,8 +302,13 @@ def test_the_studys_own_model_goes_beyond_every_known_optimum() -> None:
         )
         study.optimize(_peak_nobody_knows, n_trials=14)
         best[target_model] = study.best_value
-    # Known datasets peak at 0.15 and 0.85; only the study's own model finds 0.5.
-    assert best[True] > 0.95
+        transferred[target_model] = [
+            t.params["x"] for t in study.trials if TRANSFER in t.user_attrs
+        ]
+    # Known datasets peak at 0.15 and 0.85; only the study's own model proposes near 0.5.
+    assert min(abs(x - 0.5) for x in transferred[True]) < 0.05
+    assert min(abs(x - 0.5) for x in transferred[False]) > 0.2
+    assert best[True] > 0.9
     assert best[True] > best[False] + 0.05
 
 
@@ -321,3 +326,28 @@ def test_gaussian_process_leave_one_out_matches_refitting_without_the_point() ->
         # The posterior mean at point i of the same GP conditioned on the other 11 points.
         weights = np.linalg.solve(noisy[np.ix_(rest, rest)], values[rest] - fit.centre)
         assert fit.loo_mean[i] == pytest.approx(fit.centre + kernel[i, rest] @ weights, abs=1e-9)
+
+
+def test_the_studys_own_model_predicts_by_the_sources_where_it_has_not_looked() -> None:
+    kb = _two_kinds_of_datasets()
+    # Results like kind A's bump (peak 0.15), observed on both sides but not at the peak.
+    observed = [{"x": x, "y": 0.5} for x in (0.05, 0.4, 0.6, 0.95)]
+    scores = [float(np.exp(-((c["x"] - 0.15) ** 2) / 0.02)) for c in observed]
+    peaks = {}
+    for target_mean in ("constant", "transfer"):
+        model = TransferEnsemble(target_mean=target_mean, similarity="uniform").fit(kb, "bumps")
+        dists = {"x": FloatDistribution(0, 1), "y": FloatDistribution(0, 1)}
+        session = model.session(None, space="bumps", distributions=dists)
+        session.weights(observed, scores)
+        _, improvement = session._target(observed, scores)
+        peaks[target_mean] = session.candidates[int(np.argmax(improvement))]["x"]
+    # With the sources' mixture as its prior mean the study's model expects kind A's peak;
+    # with a constant mean it stays next to its own best observation (x = 0.05).
+    assert abs(peaks["transfer"] - 0.15) < 0.05
+    assert abs(peaks["constant"] - 0.15) > 0.1
+
+
+def test_target_mean_must_be_a_known_kind() -> None:
+    kb = _two_kinds_of_datasets()
+    with pytest.raises(ValueError, match="target_mean must be 'constant' or 'transfer'"):
+        TransferEnsemble(target_mean="sources").fit(kb, "bumps")
