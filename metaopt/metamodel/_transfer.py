@@ -337,8 +337,7 @@ class TransferSession:
         if self.target_mean == "transfer":
             # The sources' posterior mixture, scaled to the ranks, is the GP's prior mean: the
             # GP models what the sources get wrong on this dataset.
-            mixture = np.exp(log_sources - log_sources.max())
-            mixture /= mixture.sum()
+            mixture = self.weights(observed, scores)
             at_obs = mixture @ self.source_values([observed[i] for i in finite])
             spread = float(np.var(at_obs))
             slope = 0.0
