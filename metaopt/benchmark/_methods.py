@@ -142,13 +142,25 @@ def available_methods() -> dict[str, Method]:
 
 
 def resolve_methods(names: list[str] | None) -> list[Method]:
-    """Methods by name (``None``: all available); unknown names raise ValueError."""
+    """Methods by name (``None``: all available); unknown names raise ValueError.
+
+    ``metasampler:<option>=<value>,...`` names MetaSampler as shipped with some options set
+    (e.g. ``metasampler:fade=25``).
+    """
     methods = available_methods()
     if names is None:
         return list(methods.values())
+    for name in names:
+        if name not in methods and name.startswith("metasampler:"):
+            from metaopt.benchmark._metasampler import configured_method
+
+            methods[name] = configured_method(name)
     unknown = [n for n in names if n not in methods]
     if unknown:
-        raise ValueError(f"unknown methods {unknown}; available: {sorted(methods)}.")
+        raise ValueError(
+            f"unknown methods {unknown}; available: {sorted(methods)}, or "
+            "'metasampler:<option>=<value>,...'."
+        )
     return [methods[n] for n in names]
 
 

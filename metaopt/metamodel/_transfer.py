@@ -15,7 +15,9 @@ Gaussian process joins the mixture as one more member, weighted the same way by 
 leave-one-out rank agreement; its prior mean is the sources' posterior mixture fitted to the
 study's results, so it models what the sources get wrong on this dataset, and its expected
 improvement lets the search go beyond every source's optimum once the study's own evidence
-explains its results better than any source.
+explains its results better than any source. On a plateau (several far-apart configurations
+share the best result) the sources say nothing about where to go, and the session proposes
+nothing: the sampler's base sampler explores until a result stands out.
 """
 
 from __future__ import annotations
@@ -118,6 +120,11 @@ def rank_agreement(predicted: np.ndarray, observed: np.ndarray) -> np.ndarray:
     model = np.sign(predicted[:, :, None] - predicted[:, None, :])
     return (model * signs[None]).sum(axis=(1, 2)) / pairs
 
+
+#: While this many far-apart configurations share the best result, the transfer hands the
+#: search to the base sampler (:meth:`TransferSession.on_plateau`).
+PLATEAU = 3
+PLATEAU_DISTANCE = 0.1
 
 #: Length scales (in the relevance-scaled unit cube) the study's own model chooses from.
 LENGTHSCALES = (0.1, 0.2, 0.4)
@@ -362,6 +369,30 @@ class TransferSession:
         mean = mean + prior_candidates
         return share, gaussian_expected_improvement(mean, sd, float(ranks.max()))
 
+    def on_plateau(self, observed: Sequence[Mapping[str, Any]], scores: Sequence[float]) -> bool:
+        """Whether :data:`PLATEAU` or more far-apart configurations share the best result.
+
+        Configurations the known datasets rank apart then score the same here (as on a dataset
+        where most configurations predict one class), so the known datasets say nothing about
+        where to go next: exploring (the caller's base sampler) leaves the plateau sooner than
+        their next favourite would. Far apart: at least :data:`PLATEAU_DISTANCE` from each
+        other in the relevance-scaled unit cube, so repeating the best configuration with other
+        values of parameters that matter little is not a plateau.
+        """
+        finite = [i for i, s in enumerate(scores) if math.isfinite(float(s))]
+        if len(finite) < PLATEAU:
+            return False
+        best = max(float(scores[i]) for i in finite)
+        tolerance = 1e-12 * max(1.0, abs(best))
+        tied = [observed[i] for i in finite if float(scores[i]) >= best - tolerance]
+        if len(tied) < PLATEAU:
+            return False
+        apart: list[np.ndarray] = []
+        for point in self._encode(tied):
+            if all(np.linalg.norm(point - other) >= PLATEAU_DISTANCE for other in apart):
+                apart.append(point)
+        return len(apart) >= PLATEAU
+
     def propose(
         self,
         observed: Sequence[Mapping[str, Any]],
@@ -371,8 +402,11 @@ class TransferSession:
     ) -> tuple[dict[str, Any], float] | None:
         """The candidate of highest expected improvement not yet tried, with that improvement.
 
-        ``None`` when every candidate was tried or none is expected to improve.
+        ``None`` when every candidate was tried, none is expected to improve, or the study is
+        on a plateau (:meth:`on_plateau`).
         """
+        if self.on_plateau(observed, scores):
+            return None
         improvement, _ = self.expected_improvement(observed, scores, pending)
         tried = [*observed, *pending]
         taken: dict[tuple[str, ...], set[str]] = {}

@@ -94,3 +94,27 @@ def test_knowledge_base_space_becomes_a_pool_benchmark() -> None:
     assert len(meta.pool("pmlb:x")) == 6
     with pytest.raises(ValueError, match="for task 'regression'; it has \\['classification'\\]"):
         from_knowledge(kb, "knn", task="regression")
+
+
+def test_configured_metasampler_sets_its_options(tmp_path) -> None:
+    from metaopt.benchmark import resolve_methods
+
+    meta = synthetic_meta(n_datasets=4, n_configs=20)
+    methods = ["metasampler", "metasampler:transfer=false,n_warm=1"]
+    run_pool_benchmark(
+        meta, tmp_path, methods=methods, seeds=1, budget=5, n_warm=3, datasets=["d1"],
+        progress=False,
+    )  # fmt: skip
+    traces = TraceStore(tmp_path).read()
+    assert set(traces["method"]) == set(methods)
+    # The same warm start's first configuration; then the configured one hands over to TPE
+    # after one warm trial, while the shipped one keeps proposing from the transfer.
+    runs = {m: part.sort_values("trial") for m, part in traces.groupby("method")}
+    assert runs["metasampler"]["config_id"].iloc[0] == runs[methods[1]]["config_id"].iloc[0]
+    assert not runs["metasampler"]["config_id"].equals(runs[methods[1]]["config_id"])
+    with pytest.raises(ValueError, match="accepted options: .*'fade'"):
+        resolve_methods(["metasampler:fades=25"])
+    with pytest.raises(ValueError, match="sets no option"):
+        resolve_methods(["metasampler:"])
+    (method,) = resolve_methods(["metasampler:fade=2.5,rerank=0"])
+    assert method.learns and "fade=2.5" in method.description and "rerank=0" in method.description

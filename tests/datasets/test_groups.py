@@ -234,7 +234,15 @@ KNOWN_GROUPS = [
     ["openml/26-nursery.arff", "pmlb/nursery.tsv.gz"],
     ["openml/15-breast-w.arff", "pmlb/breast_w.tsv.gz", "pmlb/breast.tsv.gz"],
     ["pmlb/cleve.tsv.gz", "pmlb/cleveland.tsv.gz", "pmlb/cleveland_nominal.tsv.gz"],
-    ["openml/29-credit-approval.arff", "pmlb/crx.tsv.gz", "pmlb/credit_a.tsv.gz", "keel:crx"],
+    # Statlog's australian: crx with categories recoded, missing values imputed, a column dropped.
+    [
+        "openml/29-credit-approval.arff",
+        "pmlb/crx.tsv.gz",
+        "pmlb/credit_a.tsv.gz",
+        "keel:crx",
+        "pmlb/australian.tsv.gz",
+        "keel:australian",
+    ],
     ["openml/1120-MagicTelescope.arff", "pmlb/magic.tsv.gz", "keel:magic"],
     ["openml/31-credit-g.arff", "pmlb/german.tsv.gz"],
     ["openml/61-iris.arff", "sklearn:iris"],
@@ -326,6 +334,8 @@ def test_unseen_entries_keep_new_data_only(tmp_path: Path) -> None:
     assert [e.name for e in chosen] == ["new"]
     everything = metaopt.datasets.unseen_entries(candidates, [], progress=False)
     assert [e.name for e in everything] == ["new", "copy", "small"]  # the largest first
+    small_only = metaopt.datasets.unseen_entries(candidates, [], max_rows=300, progress=False)
+    assert [e.name for e in small_only] == ["small"]
 
 
 def _letters(seed: int, n: int = 800, width: int = 30) -> pd.DataFrame:
@@ -404,3 +414,20 @@ def test_keel_class_subset_files_join_their_table_by_name() -> None:
     assert groups["breast"] != groups["breast_too"]
     alone = group_datasets(sketches, keel_names=False)
     assert len(set(alone.values())) == len(sketches)
+
+
+def test_same_rows_with_a_few_of_many_columns_recoded_are_the_same_data() -> None:
+    # As Statlog's australian is crx: a column dropped and four re-expressed, ten agree.
+    rng = np.random.default_rng(4)
+    n = 690
+    frame = pd.DataFrame({f"x{i}": np.round(rng.normal(size=n), 3) for i in range(14)})
+    frame["class"] = rng.choice(["+", "-"], size=n, p=[0.45, 0.55])
+    variant = frame.drop(columns="x13").sample(frac=1.0, random_state=1)
+    for column in ("x9", "x10", "x11", "x12"):
+        variant[column] = np.exp(variant[column]).round(2)  # another scale: no partner
+    comparison = compare_sketches(_sketch(frame), _sketch(variant))
+    assert comparison.unmatched == 4 and comparison.same, comparison.reason
+    # The same recoding of a narrow table leaves too few columns agreeing to tell.
+    narrow = frame[["x0", "x1", "x2", "x3", "x9", "x10", "class"]]
+    recoded = variant[["x0", "x1", "x2", "x3", "x9", "x10", "class"]]
+    assert not compare_sketches(_sketch(narrow), _sketch(recoded)).same

