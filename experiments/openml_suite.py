@@ -312,7 +312,13 @@ def main(argv: list[str] | None = None) -> int:
             )
         if plan.live is not None:
             _run_live(args, plan.live, plan.knowledge, progress)
-    shown = shlex.join(argv if argv is not None else sys.argv[1:])
+    # The command that reproduces the runs: options that only change how this call shows or
+    # reuses them are left out.
+    shown = shlex.join(
+        a
+        for a in (argv if argv is not None else sys.argv[1:])
+        if a not in ("--summary-only", "--no-progress")
+    )
     try:
         tables = benchmark.summarise(
             args.out, command=f"python experiments/openml_suite.py {shown}".strip()

@@ -39,6 +39,20 @@ def test_the_package_has_the_registry_layout() -> None:
     assert "metaopt-hpo" in (FOLDER / "requirements.txt").read_text().split()
 
 
+def test_the_readme_signature_is_the_samplers_own() -> None:
+    import inspect
+
+    readme = (FOLDER / "README.md").read_text(encoding="utf-8")
+    documented = re.search(r"`MetaSampler\((.*?)\)`", readme)
+    assert documented, "README.md must show MetaSampler's signature"
+    expected = []
+    for parameter in inspect.signature(MetaSampler).parameters.values():
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY and "*" not in expected:
+            expected.append("*")
+        expected.append(f"{parameter.name}={parameter.default!r}")
+    assert documented.group(1) == ", ".join(expected)
+
+
 def test_load_local_module_exposes_metasampler_and_runs_a_study() -> None:
     module = _load()
     assert module.__name__ == "optunahub_registry.package.samplers.meta_sampler"

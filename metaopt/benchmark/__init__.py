@@ -28,7 +28,7 @@ from metaopt.benchmark._metrics import (
 from metaopt.benchmark._problems import LiveProblem, NearestConfig, PoolProblem, suggest_flat
 from metaopt.benchmark._protocol import run_live_benchmark, run_pool_benchmark
 from metaopt.benchmark._readers import from_knowledge, read_long_format, read_openml_runs
-from metaopt.benchmark._report import brief, summarise
+from metaopt.benchmark._report import brief, known_bounds, read_benchmark_infos, summarise
 from metaopt.benchmark._resolve import (
     bundled_suite,
     folder_loader,
@@ -60,12 +60,14 @@ __all__ = [
     "from_knowledge",
     "infer_distributions",
     "keel_suite",
+    "known_bounds",
     "live_datasets",
     "local_files_by_openml_id",
     "mean_ranks",
     "mean_regret",
     "network_available",
     "pool_bounds",
+    "read_benchmark_infos",
     "read_long_format",
     "read_openml_runs",
     "regret_curves",

@@ -4,8 +4,9 @@
 - ``nearest+tpe``: the best configurations of the nearest datasets (auto-sklearn 1.0), then TPE;
 - ``portfolio+tpe``: a greedy portfolio (auto-sklearn 2.0 style), then TPE;
 - ``metasampler-surrogate``: the surrogate ranker's warm start, then TPE;
-- ``metasampler:<option>=<value>,...``: MetaSampler as shipped with some of its options changed
-  (e.g. ``metasampler:fade=25``), to compare settings with the harness.
+- ``metasampler:<option>=<value>,...``: MetaSampler as shipped with some of its options, or of
+  its default meta-model's, changed (e.g. ``metasampler:fade=25`` or
+  ``metasampler:evidence=2``), to compare settings with the harness.
 
 The baselines are MetaSampler with another meta-model and in-search transfer off, so a
 comparison measures the idea, not two implementations of it.
@@ -65,13 +66,18 @@ def metasampler_methods() -> dict[str, Method]:
 def configured_method(name: str) -> Method:
     """The method ``metasampler:<option>=<value>,...``: the shipped MetaSampler, some options set.
 
-    Values are read as ``true``/``false``, ``none``, an int, a float, or else a string.
+    An option is MetaSampler's own (``n_warm``, ``fade``, ...) or one of its default
+    meta-model's parameters (``evidence``, ``temperature``, ...), which the meta-model is then
+    fitted with. Values are read as ``true``/``false``, ``none``, an int, a float, or else a
+    string.
 
     Raises:
-        ValueError: when the name is malformed or sets an option MetaSampler does not have.
+        ValueError: when the name is malformed or sets an option neither has.
     """
     spec = name[len(CONFIGURED_PREFIX) :] if name.startswith(CONFIGURED_PREFIX) else ""
-    accepted = sorted(set(inspect.signature(MetaSampler).parameters) - _HARNESS_ARGUMENTS)
+    sampler_options = set(inspect.signature(MetaSampler).parameters) - _HARNESS_ARGUMENTS
+    model_options = set(make_model(None).get_params())
+    accepted = sorted(sampler_options | model_options)
     options: dict[str, Any] = {}
     for item in filter(None, (part.strip() for part in spec.split(","))):
         key, sep, value = (text.strip() for text in item.partition("="))
@@ -89,7 +95,9 @@ def configured_method(name: str) -> Method:
     description = "metaopt.MetaSampler as shipped with " + ", ".join(
         f"{k}={v!r}" for k, v in options.items()
     )
-    return _method(name, None, options, description)
+    settings = {k: v for k, v in options.items() if k in model_options}
+    sampler = {k: v for k, v in options.items() if k not in model_options}
+    return _method(name, None, sampler, description, settings)
 
 
 def _parse_value(text: str) -> Any:
@@ -106,24 +114,32 @@ def _parse_value(text: str) -> Any:
     return text
 
 
-def _method(name: str, model: str | None, options: dict[str, Any], description: str) -> Method:
+def _method(
+    name: str,
+    model: str | None,
+    options: dict[str, Any],
+    description: str,
+    settings: dict[str, Any] | None = None,
+) -> Method:
     return Method(
         name,
         partial(_build, name=name, options=options),
         True,
         description,
-        partial(_prepare, name=name, model=model),
+        partial(_prepare, name=name, model=model, settings=settings or {}),
     )
 
 
-def _prepare(context: MethodContext, *, name: str, model: str | None) -> None:
+def _prepare(
+    context: MethodContext, *, name: str, model: str | None, settings: dict[str, Any]
+) -> None:
     """Fit the meta-model on the leave-one-group-out knowledge (shared by the seeds)."""
     meta = context.require_meta(name)
     knowledge = meta.to_knowledge_base()
     space = meta.space or meta.name
     context.cache["knowledge"] = knowledge
     context.cache["space"] = space
-    context.cache["model"] = make_model(model).fit(knowledge, space)
+    context.cache["model"] = make_model(model).set_params(**settings).fit(knowledge, space)
 
 
 def _build(context: MethodContext, seed: int, *, name: str, options: dict[str, Any]) -> Plan:

@@ -81,7 +81,7 @@ def summarise(
             f"no dataset under {root}/traces has a run of every method for every seed yet "
             f"(incomplete: {len(incomplete)}); finish the runs, or summarise fewer methods."
         )
-    known = _known_bounds(infos)
+    known = known_bounds(infos)
     bounds = pool_bounds(traces, known)
     # Each benchmark is padded to its own longest run, not to the longest of all benchmarks.
     curves = pd.concat(
@@ -190,7 +190,12 @@ def overhead_table(traces: pd.DataFrame, trials: int = 100) -> pd.DataFrame:
     return table.reset_index()
 
 
-def _known_bounds(infos: dict[str, dict[str, object]]) -> pd.DataFrame:
+def known_bounds(infos: dict[str, dict[str, object]]) -> pd.DataFrame:
+    """The pools' best and worst recorded scores, from :func:`read_benchmark_infos`' records.
+
+    Indexed by (benchmark, dataset) with columns ``best`` and ``worst``, as
+    :func:`~metaopt.benchmark.pool_bounds` takes them; empty for live benchmarks.
+    """
     rows = []
     for name, info in infos.items():
         for dataset, (best, worst) in dict(info.get("bounds") or {}).items():  # type: ignore[arg-type]
@@ -351,7 +356,7 @@ def _goal_lines(
             f"- {method} has the best mean rank at every budget <= 25: "
             + ("yes." if not not_best else f"no, not at budgets {[int(b) for b in not_best]}.")
         )
-        for rival in ("nearest+tpe", "ws-cmaes"):
+        for rival in ("nearest+tpe", "portfolio+tpe", "ws-cmaes"):
             if rival not in methods:
                 continue
             mine = [table.loc[(method, b), "mean_regret"] for b in budgets]

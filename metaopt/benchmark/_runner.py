@@ -173,6 +173,9 @@ def run_unit(unit: Unit, store: TraceStore) -> list[str]:
             logger.error("%s failed on %s (seed %d):\n%s", unit.method, dataset, seed, text)
             break
         stored.append(str(store.write(trace)))
+        # The trace is the run's record; the study only served resuming it. Left behind, it
+        # would bring this run back unchanged after its trace is deleted to rerun the method.
+        store.study_path(benchmark, unit.method, dataset, seed).unlink(missing_ok=True)
         store.clear_failure(benchmark, unit.method, dataset)
     return stored
 

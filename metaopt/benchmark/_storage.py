@@ -53,7 +53,7 @@ class TraceStore:
         )
 
     def study_path(self, benchmark: str, method: str, dataset: str, seed: int) -> Path:
-        """Optuna SQLite file of an unfinished live run (trial-level resume)."""
+        """Optuna SQLite file of an unfinished live run (trial-level resume; removed when done)."""
         return (
             self.root
             / "studies"

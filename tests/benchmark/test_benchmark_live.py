@@ -109,6 +109,9 @@ def test_live_benchmark_excludes_the_evaluated_dataset_from_knowledge(tmp_path) 
     first = {row.dataset: json.loads(row.params)["n_neighbors"] for row in warm.itertuples()}
     assert first == {iris.source: 30, wine.source: 10}
     assert (traces["status"] == "ok").all()
+    # Finished runs keep only their traces: deleting a trace reruns the method, it does not
+    # resume a finished study.
+    assert not list((tmp_path / "studies").rglob("*.db"))
 
 
 def test_benchmark_describes_datasets_as_the_knowledge_base_does(monkeypatch) -> None:

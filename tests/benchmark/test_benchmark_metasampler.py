@@ -118,3 +118,21 @@ def test_configured_metasampler_sets_its_options(tmp_path) -> None:
         resolve_methods(["metasampler:"])
     (method,) = resolve_methods(["metasampler:fade=2.5,rerank=0"])
     assert method.learns and "fade=2.5" in method.description and "rerank=0" in method.description
+
+
+def test_configured_metasampler_fits_its_meta_model_with_the_given_settings() -> None:
+    from metaopt.benchmark import MethodContext, resolve_methods
+
+    meta = synthetic_meta(n_datasets=4, n_configs=20)
+    held_out = meta.metafeatures.iloc[0]
+    rest = meta.subset([name for name in meta.dataset_names if name != held_out.name])
+    (configured,) = resolve_methods(["metasampler:evidence=3,temperature=0.5,n_warm=1"])
+    context = MethodContext(rest, held_out, None, meta.distributions)
+    context.prepare(configured)
+    model = context.cache["model"]
+    assert (model.evidence, model.temperature) == (3, 0.5)
+    assert configured.build(context, 0).sampler._n_warm == 1  # the sampler's own option
+    (shipped,) = resolve_methods(["metasampler"])
+    shipped_context = MethodContext(rest, held_out, None, meta.distributions)
+    shipped_context.prepare(shipped)
+    assert shipped_context.cache["model"].evidence == 1.0

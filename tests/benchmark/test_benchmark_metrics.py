@@ -133,3 +133,29 @@ def test_datasets_with_unfinished_runs_are_left_out_of_the_summary() -> None:
     kept, left_out = complete_datasets(frame)
     assert set(kept["dataset"]) == {"x"}
     assert left_out == {"b": ["y"]}
+
+
+def test_goal_lines_compare_the_metasampler_with_every_warm_started_baseline() -> None:
+    from metaopt.benchmark._report import _goal_lines
+
+    regret = {
+        "metasampler": [0.10, 0.05],
+        "tpe": [0.20, 0.01],
+        "nearest+tpe": [0.15, 0.06],
+        "portfolio+tpe": [0.10, 0.04],
+    }
+    summary = pd.DataFrame(
+        [
+            {"method": m, "budget": b, "mean_regret": r, "mean_rank": 1.0 + r}
+            for m, values in regret.items()
+            for b, r in zip((5, 50), values, strict=True)
+        ]
+    )
+    text = "\n".join(_goal_lines(summary, list(regret), pd.DataFrame(), final=50))
+    assert "metasampler beats nearest+tpe (lower mean regret) at every budget: yes." in text
+    assert (
+        "metasampler beats portfolio+tpe (lower mean regret) at every budget: no: worse at "
+        "budgets [50], tied at [5]." in text
+    )
+    assert "ws-cmaes" not in text  # not run, not compared
+    assert "after 5 trials as good as TPE after 50: no (regret 0.1000 vs 0.0100)" in text
