@@ -5,14 +5,16 @@ Held-out families use datasets and architectures that meta-training
 small-data wide networks (overfitting-prone) and a convolutional network on scikit-learn's 8x8
 digits. For every task each optimizer trains for 10x the horizon on the same initialisation and
 minibatches; the training-set and test-set losses at 1x, 3x and 10x the horizon are compared. A
-win needs a loss at least 5% and more than 1e-4 lower. Baselines: Adam at lr 1e-3 and 1e-2, and
+win needs a loss at least 5% and more than 1e-4 lower. Baselines: Adam at lr 1e-3 and 1e-2;
 Adam, AdamW (weight decay 0.1) and SGD with momentum 0.9 tuned per family, per horizon and per
-metric on separate validation tasks (for test-loss scores the baseline is the configuration with
-the best validation-task test loss; for train-loss scores the best training loss). The LSTM
-optimizer runs untuned (lr multiplier 1); a horizon-aware network is told each horizon as
-total_steps (one run per horizon) and also run once without it. Also: a divergence check at
-10x the horizon, a stress run at the largest accepted lr, the per-step cost relative to
-Adam at 10k and 100k parameters (with a profile of where the time goes), and the ceiling of
+metric on separate validation tasks (for test-loss scores the baseline is the configuration
+with the best validation-task test loss; for train-loss scores the best training loss); and
+Adam early-stopped on a fifth of the training rows, tuned the same way. The LSTM optimizer
+runs untuned (lr multiplier 1); a horizon-aware network is told each horizon as total_steps
+(one run per horizon) and also run once without it; a validation-aware network also runs on
+four fifths of the training rows, told the loss on the rest every epoch. Also: a divergence
+check at 10x the horizon, a stress run at the largest accepted lr, the per-step cost relative
+to Adam at 10k and 100k parameters (with a profile of where the time goes), and the ceiling of
 tuning: how often each task's best grid configuration, chosen in hindsight, beats the tuned
 baselines (``--no-ceiling`` skips it).
 
@@ -123,7 +125,14 @@ METRICS = ("train", "test")
 CANDIDATE_LABELS = {
     "lstm": "LSTMOptimizer",
     "lstm_unknown": "LSTMOptimizer, horizon not told",
+    "lstm_reported": "LSTMOptimizer, validation loss reported",
 }
+#: Share of the training rows a run with a validation set holds out (what a user would).
+VALIDATION_FRACTION = 0.2
+#: Optimizer kinds that train on the rest and use the validation rows once per epoch: the
+#: LSTM optimizer told the validation loss, and Adam with early stopping (the best epoch's
+#: parameters are the ones scored).
+VALIDATED_KINDS = {"lstm+report": "lstm", "adam+es": "adam"}
 
 
 def keel_heldout(max_rows: int, min_rows: int = 300) -> list:
@@ -215,27 +224,64 @@ def train_curve(
     make: Callable[[Sequence[nn.Parameter]], torch.optim.Optimizer],
     n_steps: int,
     horizon: int,
+    validation: str | None = None,
 ) -> dict:
-    """Train; record full train/test loss at step 0, log-spaced steps and every horizon."""
+    """Train; record full train/test loss at step 0, log-spaced steps and every horizon.
+
+    ``validation``: ``None`` trains on all training rows; ``"report"`` and ``"early_stop"``
+    hold out :data:`VALIDATION_FRACTION` of them and measure the validation loss at the start
+    and after every epoch, ``"report"`` telling the optimizer, ``"early_stop"`` keeping the
+    parameters of the best epoch so far, which are then the ones scored. Training loss is
+    always on all training rows.
+    """
+    fit, X_val, y_val = task, None, None
+    if validation is not None:
+        fit, X_val, y_val = task.split_validation(VALIDATION_FRACTION)
     module = task.model()
     opt = make(list(module.parameters()))
-    batches = task.batch_indices(n_steps)
-    X, y = task.X_train, task.y_train
+    batches = fit.batch_indices(n_steps)
+    X, y = fit.X_train, fit.y_train
+    epoch = fit.steps_per_epoch()
     steps, train, test = [], [], []
     nonfinite = False
+    best_val, best_params = math.inf, None
+
+    def check_validation() -> None:
+        nonlocal best_val, best_params
+        with torch.no_grad():
+            val = float(fit.loss(module(X_val), y_val))
+        if validation == "report":
+            opt.report_validation_loss(val)
+        elif val < best_val or best_params is None:
+            best_val = val
+            best_params = [p.detach().clone() for p in module.parameters()]
 
     def record(step: int) -> None:
-        tr, te = task.evaluate(module)
+        if best_params is None:
+            tr, te = task.evaluate(module)
+        else:
+            current = [p.detach().clone() for p in module.parameters()]
+            with torch.no_grad():
+                for p, b in zip(module.parameters(), best_params, strict=True):
+                    p.copy_(b)
+            tr, te = task.evaluate(module)
+            with torch.no_grad():
+                for p, c in zip(module.parameters(), current, strict=True):
+                    p.copy_(c)
         steps.append(step), train.append(tr), test.append(te)
 
     record_at = {int(v) for v in np.unique(np.geomspace(1, n_steps, 25).round())}
     record_at |= {h for h in (horizon, 3 * horizon, 10 * horizon) if h <= n_steps} | {n_steps}
+    if validation is not None:
+        check_validation()
     record(0)
     for step in range(1, n_steps + 1):
         rows = batches[step - 1]
         opt.zero_grad(set_to_none=True)
         task.loss(module(X[rows]), y[rows]).backward()
         opt.step()
+        if validation is not None and step % epoch == 0:
+            check_validation()
         if step in record_at:
             nonfinite |= not all(bool(torch.isfinite(p).all()) for p in module.parameters())
             record(step)
@@ -252,11 +298,16 @@ def _run_job(job: tuple) -> tuple:
     key, task, (kind, lr, wd), weights_path, n_steps, horizon, *told = job
     weights = load_weights(weights_path) if weights_path else None
     total_steps = told[0] if told else None
+    validation = None
+    if kind in VALIDATED_KINDS:
+        validation = "report" if kind == "lstm+report" else "early_stop"
+        kind = VALIDATED_KINDS[kind]
     curve = train_curve(
         task,
         lambda ps: make_optimizer(kind, ps, lr, wd, weights, total_steps),
         n_steps,
         horizon,
+        validation,
     )
     return key, curve
 
@@ -396,18 +447,27 @@ def main(argv: list[str] | None = None) -> int:
         f.name: f.tasks(args.val_tasks, seed=10_000 + args.seed * 100 + i)
         for i, f in enumerate(families)
     }
+    network = load_weights(args.weights)
+    # A horizon-aware network runs twice: told each horizon (total_steps, one run per horizon:
+    # "lstm") and not told (one run to 10x: "lstm_unknown"); another only untold ("lstm").
+    told = network.horizon_aware
+    candidates = ("lstm", "lstm_unknown") if told else ("lstm",)
+    # Adam early-stopped on 20% of the training rows, tuned like the others, is the baseline of
+    # a user who holds out validation data. A validation-aware network also runs on the other
+    # 80%, told the validation loss every epoch ("lstm_reported").
+    reports = network.validation_aware
+    grids = {**GRIDS, "adam+es": [("adam+es", lr, 0.0) for lr in ADAM_LRS]}
+    baselines = (*BASELINES, "adam+es_tuned")
+    if reports:
+        candidates += ("lstm_reported",)
     jobs = [
         (("val", f, v, h1, config_name(c)), task, c, None, n_steps, h1)
         for f, tasks in val_tasks.items()
         for v, task in enumerate(tasks)
-        for grid in GRIDS.values()
+        for grid in grids.values()
         for c in grid
     ]
     weights_id = f"lstm-{file_hash(args.weights)}"
-    # A horizon-aware network runs twice: told each horizon (total_steps, one run per horizon:
-    # "lstm") and not told (one run to 10x: "lstm_unknown"); another only untold ("lstm").
-    told = load_weights(args.weights).horizon_aware
-    candidates = ("lstm", "lstm_unknown") if told else ("lstm",)
 
     def lstm_jobs(prefix: tuple, task: Task, lr: float = 1.0, suffix: str = "") -> list[tuple]:
         """Untold run to 10x the horizon, and told runs to each horizon."""
@@ -418,9 +478,14 @@ def main(argv: list[str] | None = None) -> int:
                 ((*prefix, f"{weights_id}{suffix}@told{h}"), task, config, args.weights, h, h1, h)
                 for h in horizons
             ]
+        if reports and not suffix:
+            key = (*prefix, f"{weights_id}@report")
+            out.append((key, task, ("lstm+report", lr, 0.0), args.weights, n_steps, h1))
         return out
 
     def lstm_curve(prefix: tuple, name: str, h: int, suffix: str = "") -> dict:
+        if name == "lstm_reported":
+            return curves[(*prefix, f"{weights_id}@report")]
         if told and name == "lstm":
             return curves[(*prefix, f"{weights_id}{suffix}@told{h}")]
         return curves[(*prefix, weights_id + suffix)]
@@ -436,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:
     run_jobs(todo, args.workers, "validation tasks", curves, save_cache)
     best: dict[tuple[str, str, int, str], tuple] = {}
     for f, tasks in val_tasks.items():
-        for kind, grid in GRIDS.items():
+        for kind, grid in grids.items():
             for h in horizons:
                 for metric in METRICS:
                     scores = {
@@ -452,33 +517,39 @@ def main(argv: list[str] | None = None) -> int:
 
     # Win rates on the validation tasks (what design choices may be made on).
     validation = []
-    for metric in METRICS:
-        for h in horizons:
-            pairs = [
-                (
-                    at(lstm_curve(("val", f, v, h1), "lstm", h), h, metric),
-                    at(
-                        curves[("val", f, v, h1, config_name(best[(f, "adam", h, metric)]))],
-                        h,
-                        metric,
-                    ),
-                )
-                for f, vt in val_tasks.items()
-                for v in range(len(vt))
-            ]
-            validation.append(
-                {
-                    "metric": metric,
-                    "horizon": h,
-                    "win_rate": float(np.mean([wins(a, b) for a, b in pairs])),
-                    "median_ratio": float(np.median([a / max(b, 1e-12) for a, b in pairs])),
-                }
-            )
+    for candidate in candidates:
+        for kind in ("adam", "adam+es"):
+            for metric in METRICS:
+                for h in horizons:
+                    pairs = [
+                        (
+                            at(lstm_curve(("val", f, v, h1), candidate, h), h, metric),
+                            at(
+                                curves[("val", f, v, h1, config_name(best[(f, kind, h, metric)]))],
+                                h,
+                                metric,
+                            ),
+                        )
+                        for f, vt in val_tasks.items()
+                        for v in range(len(vt))
+                    ]
+                    validation.append(
+                        {
+                            "candidate": candidate,
+                            "baseline": f"{kind}_tuned",
+                            "metric": metric,
+                            "horizon": h,
+                            "win_rate": float(np.mean([wins(a, b) for a, b in pairs])),
+                            "median_ratio": float(
+                                np.median([a / max(b, 1e-12) for a, b in pairs])
+                            ),
+                        }
+                    )
     if args.validation_only:
         for r in validation:
             print(
-                f"validation {r['metric']} @{r['horizon']}: win rate vs tuned Adam "
-                f"{100 * r['win_rate']:.0f}%, median loss ratio {r['median_ratio']:.3f}"
+                f"validation {r['candidate']} vs {r['baseline']}, {r['metric']} @{r['horizon']}: "
+                f"win rate {100 * r['win_rate']:.0f}%, median loss ratio {r['median_ratio']:.3f}"
             )
         return 0
 
@@ -492,7 +563,7 @@ def main(argv: list[str] | None = None) -> int:
     for f, ftasks in tasks.items():
         configs = set(fixed.values()) | {c for k, c in best.items() if k[0] == f}
         if args.ceiling:
-            configs |= {c for grid in GRIDS.values() for c in grid}
+            configs |= {c for grid in GRIDS.values() for c in grid}  # standard optimizers
         for t, task in enumerate(ftasks):
             for c in sorted(configs):
                 jobs.append(((f, t, h1, config_name(c)), task, c, None, n_steps, h1))
@@ -529,7 +600,7 @@ def main(argv: list[str] | None = None) -> int:
     for candidate in candidates:
         for metric in METRICS:
             for h in horizons:
-                for base in BASELINES:
+                for base in baselines:
                     fam_rates = {}
                     outcome = []
                     for f, ftasks in tasks.items():
@@ -553,7 +624,7 @@ def main(argv: list[str] | None = None) -> int:
     for candidate in candidates:
         for metric in METRICS:
             for h in horizons:
-                for base in ("adam_tuned", "adamw_tuned"):
+                for base in ("adam_tuned", "adamw_tuned", *baselines[len(BASELINES) :]):
                     values = [
                         at(curve(f, t, candidate, h, metric), h, metric)
                         / max(at(curve(f, t, base, h, metric), h, metric), 1e-12)
@@ -799,7 +870,22 @@ def write_report(args, results: dict, profile: list[str], horizons: list[int]) -
             "'horizon not told' is one run to 10x the horizon without it.",
             "",
         ]
+    lines += [
+        f"`adam+es_tuned` is Adam early-stopped on {100 * VALIDATION_FRACTION:.0f}% of the "
+        "training rows held out (trained on the rest, validated after every epoch; the "
+        "parameters of the best epoch so far are scored), tuned per family like the others. "
+        "Training loss is always on all training rows.",
+        "",
+    ]
+    if "lstm_reported" in {r["candidate"] for r in table}:
+        lines += [
+            "The network is validation-aware: 'validation loss reported' trains on the same "
+            f"{100 - 100 * VALIDATION_FRACTION:.0f}% of the training rows and is told the loss "
+            "on the held-out rows after every epoch (`report_validation_loss`).",
+            "",
+        ]
     candidates = list(dict.fromkeys(r["candidate"] for r in table))
+    baselines = list(dict.fromkeys(r["baseline"] for r in table))
     for candidate in candidates:
         for metric in METRICS:
             lines += [
@@ -808,7 +894,7 @@ def write_report(args, results: dict, profile: list[str], horizons: list[int]) -
                 "| baseline | " + " | ".join(f"{h} steps" for h in horizons) + " |",
                 "|---|" + "---|" * len(horizons),
             ]
-            for base in BASELINES:
+            for base in baselines:
                 cells = _cells(table, horizons, "win_rate", metric, base, candidate)
                 lines.append(f"| {base} | " + " | ".join(cells) + " |")
             lines.append("")
@@ -833,11 +919,16 @@ def write_report(args, results: dict, profile: list[str], horizons: list[int]) -
     lines += [
         "## Validation tasks (the tuning tasks; design choices were checked here)",
         "",
-        "Win rate vs family-tuned Adam: "
-        + ", ".join(
-            f"{r['metric']} @{r['horizon']}: {100 * r['win_rate']:.0f}%" for r in validation
+        *(
+            f"{CANDIDATE_LABELS[c]}, win rate vs {b}: "
+            + ", ".join(
+                f"{r['metric']} @{r['horizon']}: {100 * r['win_rate']:.0f}%"
+                for r in validation
+                if r["candidate"] == c and r["baseline"] == b
+            )
+            + "\n"
+            for c, b in dict.fromkeys((r["candidate"], r["baseline"]) for r in validation)
         ),
-        "",
         "## Median loss ratio LSTM / tuned baseline (below 1: LSTM lower)",
         "",
         "| LSTM | metric | baseline | " + " | ".join(f"{h}" for h in horizons) + " |",
@@ -845,7 +936,7 @@ def write_report(args, results: dict, profile: list[str], horizons: list[int]) -
     ]
     for candidate in candidates:
         for metric in METRICS:
-            for base in ("adam_tuned", "adamw_tuned"):
+            for base in dict.fromkeys(r["baseline"] for r in ratios):
                 cells = _cells(ratios, horizons, "median_ratio", metric, base, candidate)
                 lines.append(
                     f"| {CANDIDATE_LABELS[candidate]} | {metric} | {base} | "

@@ -241,6 +241,12 @@ def main(argv: list[str] | None = None) -> int:
         help="with --horizon-aware: share of trajectories whose length the network is told",
     )
     parser.add_argument(
+        "--validation-aware",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="give the network the validation losses users report (report_validation_loss)",
+    )
+    parser.add_argument(
         "--tasks-per-update",
         type=int,
         default=1,
@@ -288,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
             mlp_hidden=args.mlp_hidden,
             init_weight_decay=args.init_weight_decay,
             horizon_aware=args.horizon_aware,
+            validation_aware=args.validation_aware,
         )
     result = meta_train(
         family,

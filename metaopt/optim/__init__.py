@@ -16,7 +16,7 @@ from metaopt._extras import require
 require("torch", "metaopt.optim (the learned LSTM optimizer)")
 
 from metaopt.optim._meta_train import MetaTrainResult, meta_train, run_trajectory
-from metaopt.optim._network import LSTMOptimizerNet, Segments
+from metaopt.optim._network import LSTMOptimizerNet, Segments, ValidationSignal
 from metaopt.optim._optimizer import LSTMOptimizer
 from metaopt.optim._tasks import (
     ConvSpec,
@@ -46,4 +46,5 @@ __all__ = [
     "run_trajectory",
     "save_weights",
     "Segments",
+    "ValidationSignal",
 ]

@@ -28,7 +28,7 @@ from torch import Tensor
 from torch.func import functional_call
 from tqdm.auto import tqdm
 
-from metaopt.optim._network import LSTMOptimizerNet, Segments, apply_update
+from metaopt.optim._network import LSTMOptimizerNet, Segments, ValidationSignal, apply_update
 from metaopt.optim._tasks import Task
 
 logger = logging.getLogger("metaopt.optim")
@@ -89,6 +89,7 @@ def run_trajectory(
     validation_weight: float = 0.7,
     total_steps: int | None = None,
     accumulate: bool = False,
+    report_every: int | None = None,
 ) -> list[float]:
     """Train ``task``'s model for ``n_steps`` with ``net``; with a meta-optimizer, meta-train it.
 
@@ -113,6 +114,9 @@ def run_trajectory(
         accumulate: Only add this trajectory's meta-gradient (the mean over its unrolls) to
             the parameters' ``.grad``; the caller clips and steps (several trajectories per
             meta-update).
+        report_every: Report the held-out loss (on the step's validation batch) to a
+            ``validation_aware`` network every this many steps, as a user reports a
+            validation loss; ``None``: never.
 
     Returns:
         The mean meta-objective of each unroll (one value per meta-update), or, without a
@@ -124,7 +128,9 @@ def run_trajectory(
     segments = Segments.from_shapes(shapes)
     batches = task.batch_indices(n_steps + 1)
     training = meta_optimizer is not None
-    val_rows = task.validation_indices(n_steps + 1) if training else None
+    reporting = bool(report_every) and net.validation_aware
+    val_rows = task.validation_indices(n_steps + 1) if (training or reporting) else None
+    signal = ValidationSignal()
     state = net.init_state(segments)
     segment = unroll if (training and unroll) else n_steps
     n_segments = math.ceil(n_steps / segment)
@@ -142,6 +148,7 @@ def run_trajectory(
             for t in range(start, stop + 1):
                 rows = batches[t]
                 loss = loss_at(theta, task.X_train[rows], task.y_train[rows])
+                val = None
                 if training and t > start:
                     term = torch.log(loss + loss_floor)
                     if validation_weight > 0:
@@ -153,12 +160,22 @@ def run_trajectory(
                     meta_terms.append(term)
                 if t == stop:
                     break
+                features = None
+                if reporting:
+                    if t % report_every == 0:
+                        if val is None:
+                            with torch.no_grad():
+                                rows_v = val_rows[t]
+                                val = loss_at(theta, task.X_test[rows_v], task.y_test[rows_v])
+                        signal.report(float(val.detach()), step=t)
+                    if signal.known:
+                        features = torch.tensor(signal.values())
                 if not training:
                     records.append(float(loss.detach()))
                 (grad,) = torch.autograd.grad(loss, theta, retain_graph=training)
                 with torch.set_grad_enabled(training):
                     norms = segments.norms(theta.detach())
-                    out = net(grad.detach(), norms, state, segments, 1.0, total_steps)
+                    out = net(grad.detach(), norms, state, segments, 1.0, total_steps, features)
                     theta = apply_update(theta, *out, segments)
                 if not training:
                     theta = theta.detach().requires_grad_(True)
@@ -191,22 +208,32 @@ def validation_score(
     Losses are on the full training and held-out splits of each task, trained by ``net``
     through :class:`LSTMOptimizer`, once to the longest horizon without telling it the
     horizon, and, for a ``horizon_aware`` network, once per horizon told as ``total_steps``.
+    A ``validation_aware`` network is scored twice more, reporting the loss on a validation
+    batch of held-out rows (:meth:`Task.validation_indices`) every step and every 10 steps.
     """
     from metaopt.optim._optimizer import LSTMOptimizer
 
     def log_loss(value: float) -> float:
         return math.log(max(value, 1e-8)) if math.isfinite(value) else 50.0
 
-    runs: list[tuple[int | None, set[int]]] = [(None, set(horizons))]
+    runs: list[tuple[int | None, set[int], int | None]] = [(None, set(horizons), None)]
     if net.horizon_aware:
-        runs += [(h, {h}) for h in horizons]
+        runs += [(h, {h}, None) for h in horizons]
+    if net.validation_aware:
+        runs += [(None, set(horizons), every) for every in (1, 10)]
     scores = []
     for task in tasks:
-        for total_steps, record_at in runs:
+        for total_steps, record_at, report_every in runs:
             module = task.model()
             opt = LSTMOptimizer(module.parameters(), weights=net, total_steps=total_steps)
             batches = task.batch_indices(max(record_at))
+            val_rows = task.validation_indices(max(record_at)) if report_every else None
             for step, rows in enumerate(batches, start=1):
+                if report_every and (step - 1) % report_every == 0:
+                    held_out = val_rows[step - 1]
+                    opt.report_validation_loss(
+                        task.loss(module(task.X_test[held_out]), task.y_test[held_out])
+                    )
                 opt.zero_grad()
                 with torch.enable_grad():
                     task.loss(module(task.X_train[rows]), task.y_train[rows]).backward()
@@ -237,6 +264,7 @@ def meta_train(
     horizon_known: float = 0.7,
     tasks_per_update: int = 1,
     average: float = 0.0,
+    report_every: Sequence[int | None] = (None, 1, 1, 5, 20),
     checkpoint: str | os.PathLike | None = None,
     seed: int = 0,
     progress: bool = True,
@@ -279,6 +307,9 @@ def meta_train(
             every trajectory; validation scores (and returns) the average instead of the
             current network, which smooths out the noise of single-trajectory meta-updates.
             ``0`` (default) disables it; e.g. ``0.95`` averages over about 20 trajectories.
+        report_every: For a ``validation_aware`` network, each trajectory reports the held-out
+            loss every ``k`` steps, ``k`` drawn uniformly from these (``None``: no reports, so
+            the network also learns to work without them).
         checkpoint: File for resumable progress (``None``: no checkpointing).
         seed: Seeds the network initialisation and the task stream.
         progress: Show a tqdm progress bar.
@@ -403,6 +434,9 @@ def meta_train(
         task = task_family.sample(rng)
         n_steps = int(rng.integers(horizon[0], horizon[1] + 1))
         told = net.horizon_aware and rng.random() < horizon_known
+        every = None
+        if net.validation_aware:
+            every = report_every[int(rng.integers(len(report_every)))]
         fraction = iteration / max(n_iterations - 1, 1)
         # Cosine decay of the meta learning rate to a tenth: late updates refine, not jump.
         for group in meta_optimizer.param_groups:
@@ -418,6 +452,7 @@ def meta_train(
             validation_weight=validation_weight,
             total_steps=n_steps if told else None,
             accumulate=tasks_per_update > 1,
+            report_every=every,
         )
         if tasks_per_update > 1 and (
             (iteration + 1) % tasks_per_update == 0 or iteration + 1 == n_iterations

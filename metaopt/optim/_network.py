@@ -9,8 +9,9 @@ Two levels, both cheap enough to run on every step of a real training run:
 - a **per-tensor LSTM** (one row per parameter tensor) that reads summary statistics of each
   tensor (gradient energy relative to its running average, signal-to-noise of the momentum,
   growth of the weights since the start, the training step and, when the user says how long
-  training will run, the fraction of it done) and sets each tensor's step size and decoupled
-  weight decay: a learned, state-dependent schedule and regulariser.
+  training will run, the fraction of it done; when the user reports a validation loss, how far
+  it is above its best and how long ago that best was) and sets each tensor's step size and
+  decoupled weight decay: a learned, state-dependent schedule and regulariser.
 
 With the output heads at zero the update is exactly Adam's (learning rate ``exp(log_lr)``),
 which is where meta-training starts; everything learned is a bounded correction to it, which is
@@ -41,7 +42,89 @@ N_TENSOR_FEATURES = 8
 #: fraction of it done (clipped at :data:`MAX_HORIZON_FRACTION`).
 N_HORIZON_FEATURES = 2
 MAX_HORIZON_FRACTION = 2.0
+#: Extra per-tensor features of a validation-aware network (see :class:`ValidationSignal`).
+N_VALIDATION_FEATURES = 4
 _TINY = 1e-30
+
+
+class ValidationSignal:
+    """What a validation-aware network reads from the validation losses reported so far.
+
+    Four features, the same for every tensor: whether any loss was reported; how far the last
+    one lies above the best (``log(last / best)``, clipped to ``[0, 1]``: a rising validation
+    loss means overfitting); how long ago the best was seen (``tanh(steps since / 50)``); and
+    how much the validation loss has fallen since the first report (``log(first / best) / 5``,
+    clipped to ``[0, 1]``). A non-finite loss counts as the largest possible rise.
+
+    :meth:`values` changes only when a loss is reported; the network computes the time since
+    the best from its own step count, so that stepping needs no new values from the host (no
+    device synchronisation) between reports.
+
+    Example:
+        >>> signal = ValidationSignal()
+        >>> signal.report(1.0, step=0); signal.report(0.5, step=10); signal.report(0.6, step=20)
+        >>> [round(v, 3) for v in signal.values()]
+        [1.0, 0.182, 10.0, 0.139]
+    """
+
+    def __init__(self) -> None:
+        self.first = math.nan
+        self.best = math.nan
+        self.last = math.nan
+        self.best_step = 0
+
+    @property
+    def known(self) -> bool:
+        return not math.isnan(self.first)
+
+    def report(self, loss: float, *, step: int) -> None:
+        """Record a validation ``loss`` measured after ``step`` optimizer steps."""
+        loss = float(loss)
+        if not math.isfinite(loss):
+            loss = math.inf
+        if not self.known:
+            self.first = loss
+        self.last = loss
+        if not self.best <= loss:  # also true while best is nan
+            self.best, self.best_step = loss, step
+
+    def values(self) -> list[float]:
+        """``[known, rise, step of the best, progress]`` (zeros before any report).
+
+        The network turns the step of the best into the time since it (see
+        :meth:`LSTMOptimizerNet.forward`'s ``validation``).
+        """
+        if not self.known:
+            return [0.0] * N_VALIDATION_FEATURES
+        return [
+            1.0,
+            _clipped_log_ratio(self.last, self.best, 1.0),
+            float(self.best_step),
+            _clipped_log_ratio(self.first, self.best, 5.0) / 5.0,
+        ]
+
+    def state_dict(self) -> dict[str, float]:
+        return {
+            "first": self.first,
+            "best": self.best,
+            "last": self.last,
+            "best_step": float(self.best_step),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.first, self.best, self.last = (float(state[k]) for k in ("first", "best", "last"))
+        self.best_step = int(state["best_step"])
+
+
+def _clipped_log_ratio(a: float, b: float, high: float) -> float:
+    """``log(a / b)`` clipped to ``[0, high]`` (``high`` when ``a`` is infinite or ``b`` is 0)."""
+    if math.isinf(a):
+        return high
+    if math.isinf(b) or a <= 0.0:
+        return 0.0
+    if b <= 0.0:
+        return high
+    return min(max(math.log(a / b), 0.0), high)
 
 
 @dataclass
@@ -145,6 +228,9 @@ class LSTMOptimizerNet(nn.Module):
             caller passes ``total_steps``), so it can learn a schedule that ends at the horizon.
             Off by default: meta-trained with it, the network did no better on the benchmark's
             validation tasks (see the docs).
+        validation_aware: Give the LSTM the :class:`ValidationSignal` features, so it can
+            react to a validation loss the caller reports (and behave as without one when
+            none is reported).
 
     Example:
         >>> import torch
@@ -172,6 +258,7 @@ class LSTMOptimizerNet(nn.Module):
         init_weight_decay: float = 1e-4,
         max_log_wd_scale: float = 4.0,
         horizon_aware: bool = False,
+        validation_aware: bool = False,
     ) -> None:
         super().__init__()
         for name, value in (("hidden_size", hidden_size), ("mlp_hidden", mlp_hidden)):
@@ -199,13 +286,20 @@ class LSTMOptimizerNet(nn.Module):
         self.max_log_wd_scale = float(max_log_wd_scale)
         if not isinstance(horizon_aware, bool):
             raise ValueError(f"horizon_aware must be a bool, got {horizon_aware!r}")
+        if not isinstance(validation_aware, bool):
+            raise ValueError(f"validation_aware must be a bool, got {validation_aware!r}")
         self.horizon_aware = horizon_aware
+        self.validation_aware = validation_aware
         k = len(self.betas)
         # Per-coordinate MLP: normalised momenta and gradient -> (direction, log step) corrections.
         self.coord_in = nn.Linear(k + 1, self.mlp_hidden)
         self.coord_out = nn.Linear(self.mlp_hidden, 2)
         # Per-tensor LSTM: summary statistics -> (log step, log weight decay) corrections.
-        n_features = N_TENSOR_FEATURES + (N_HORIZON_FEATURES if horizon_aware else 0)
+        n_features = (
+            N_TENSOR_FEATURES
+            + (N_HORIZON_FEATURES if horizon_aware else 0)
+            + (N_VALIDATION_FEATURES if validation_aware else 0)
+        )
         self.cell = nn.LSTMCell(n_features, self.hidden_size)
         self.head = nn.Linear(self.hidden_size, 2)
         for layer in (self.coord_out, self.head):
@@ -234,6 +328,7 @@ class LSTMOptimizerNet(nn.Module):
             "coord_log_scale": self.coord_log_scale,
             "max_log_wd_scale": self.max_log_wd_scale,
             "horizon_aware": self.horizon_aware,
+            "validation_aware": self.validation_aware,
         }
 
     def init_state(
@@ -279,6 +374,7 @@ class LSTMOptimizerNet(nn.Module):
         segments: Segments,
         lr: Tensor | float = 1.0,
         total_steps: float | None = None,
+        validation: Tensor | None = None,
     ) -> tuple[Tensor, Tensor, Tensor]:
         """One update for a flat vector of coordinates; updates ``state``.
 
@@ -301,6 +397,10 @@ class LSTMOptimizerNet(nn.Module):
             lr: Multiplier of the step size: a number or a ``(T,)`` tensor (``>= 0``).
             total_steps: Length of the training run, when known (only read by a
                 ``horizon_aware`` network; ``None``: unknown).
+            validation: The ``(4,)`` float32 :meth:`ValidationSignal.values` (only read by a
+                ``validation_aware`` network; ``None``: no validation loss reported). The time
+                since the best report, ``tanh((steps taken - step of the best) / 50)``, is
+                computed here from ``state["step"]``.
 
         Returns:
             ``(update, step_size, decay_factor)``: ``(n,)`` and two ``(T,)`` tensors, all finite.
@@ -354,6 +454,7 @@ class LSTMOptimizerNet(nn.Module):
                 segments.static[:, 0],
                 segments.static[:, 1],
                 *self._horizon_features(step, total_steps),
+                *self._validation_features(step, validation),
             ),
             dim=1,
         )
@@ -375,6 +476,16 @@ class LSTMOptimizerNet(nn.Module):
             torch.nan_to_num(step_size, nan=0.0, posinf=0.0, neginf=0.0),
             torch.nan_to_num(decay_factor, nan=1.0),
         )
+
+    def _validation_features(self, step: Tensor, validation: Tensor | None) -> tuple[Tensor, ...]:
+        if not self.validation_aware:
+            return ()
+        if validation is None:
+            return tuple(torch.zeros_like(step) for _ in range(N_VALIDATION_FEATURES))
+        known, rise, best_step, progress = validation.to(step).unbind()
+        # ``step`` already counts this update: ``step - 1`` steps were taken before it.
+        stale = known * torch.tanh((step - 1.0 - best_step).clamp_min(0.0) / 50.0)
+        return known.expand_as(step), rise.expand_as(step), stale, progress.expand_as(step)
 
     def _horizon_features(self, step: Tensor, total_steps: float | None) -> tuple[Tensor, ...]:
         if not self.horizon_aware:

@@ -14,7 +14,13 @@ import torch
 from torch import Tensor
 
 from metaopt.exceptions import FallbackWarning
-from metaopt.optim._network import COORD_STATE_KEYS, TENSOR_STATE_KEYS, LSTMOptimizerNet, Segments
+from metaopt.optim._network import (
+    COORD_STATE_KEYS,
+    TENSOR_STATE_KEYS,
+    LSTMOptimizerNet,
+    Segments,
+    ValidationSignal,
+)
 from metaopt.optim._weights import load_weights
 
 logger = logging.getLogger("metaopt.optim")
@@ -74,6 +80,10 @@ class LSTMOptimizer(torch.optim.Optimizer):
             parameters on an accelerator (on CPU compilation does not pay, see the docs). If
             compilation fails the optimizer silently falls back to eager execution.
 
+    A network meta-trained with ``validation_aware=True`` also reads the validation losses
+    passed to :meth:`report_validation_loss` (e.g. once per epoch, as for
+    :class:`torch.optim.lr_scheduler.ReduceLROnPlateau`).
+
     Example:
         >>> import torch
         >>> model = torch.nn.Linear(3, 1)
@@ -128,7 +138,55 @@ class LSTMOptimizer(torch.optim.Optimizer):
         self._nets: dict[torch.device, LSTMOptimizerNet] = {torch.device("cpu"): self.net}
         self._forwards: dict[torch.device, Callable[..., Tensor]] = {}
         self._layouts: dict[torch.device, _Layout] = {}
+        self._validation = ValidationSignal()
+        # Per device: the signal's values, copied there once per report (not per step).
+        self._validation_values: dict[torch.device, tuple[int, Tensor]] = {}
+        self._reports = 0
+        self._n_steps = 0
+        self._warned_validation = False
         super().__init__(params, {"lr": lr, "maximize": maximize})
+
+    def report_validation_loss(self, loss: float | Tensor) -> None:
+        """Tell the optimizer the model's current loss on held-out validation data.
+
+        A validation-aware network (``LSTMOptimizerNet(validation_aware=True)``) reads how far
+        the last reported loss lies above the best so far and how long ago that best was, and
+        can slow down or regularise when the model starts to overfit; until the first report
+        it behaves as without one. Report as often as you measure, e.g. once per epoch; a NaN
+        or infinite loss counts as the largest possible rise. A network without validation
+        features ignores the reports (with a :class:`~metaopt.FallbackWarning`, once).
+
+        Args:
+            loss: A real number or a one-element tensor (read back to the host once).
+
+        Raises:
+            TypeError: ``loss`` is not a real number or a one-element tensor.
+        """
+        if isinstance(loss, Tensor) and loss.numel() == 1:
+            loss = float(loss.detach())
+        if isinstance(loss, bool) or not isinstance(loss, (int, float)):
+            raise TypeError(
+                "report_validation_loss: loss must be a real number or a one-element tensor, "
+                f"got {type(loss).__name__}"
+            )
+        if not self.net.validation_aware:
+            if not self._warned_validation:
+                message = (
+                    "LSTMOptimizer: validation losses are ignored, this network was "
+                    "meta-trained without validation features (validation_aware=False)"
+                )
+                warnings.warn(message, FallbackWarning, stacklevel=2)
+                logger.warning(message)
+                self._warned_validation = True
+            return
+        self._validation.report(float(loss), step=self._n_steps)
+        self._reports += 1
+
+    def state_dict(self) -> dict[str, Any]:
+        """The torch optimizer state, plus the step count and reported validation losses."""
+        state = super().state_dict()
+        state["validation"] = {**self._validation.state_dict(), "steps": float(self._n_steps)}
+        return state
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a parameter group; its options are validated (``lr``, ``maximize``)."""
@@ -202,7 +260,15 @@ class LSTMOptimizer(torch.optim.Optimizer):
                     key: entry[key].detach().to(device=p.device, dtype=torch.float32).clone()
                     for key in STATE_KEYS
                 }
+        validation = state_dict.get("validation")
+        state_dict = {k: v for k, v in state_dict.items() if k != "validation"}
         super().load_state_dict(state_dict)
+        self._validation = ValidationSignal()
+        self._reports += 1
+        self._n_steps = 0
+        if isinstance(validation, Mapping):
+            self._validation.load_state_dict(validation)
+            self._n_steps = int(validation["steps"])
         # torch casts state to each parameter's dtype; the network's state is always float32.
         for p, entry in originals.items():
             self.state[p].update(entry)
@@ -244,6 +310,7 @@ class LSTMOptimizer(torch.optim.Optimizer):
                 )
         for device, entries in by_device.items():
             self._fused_step(device, entries)
+        self._n_steps += 1
         return loss
 
     def _fused_step(self, device: torch.device, entries: list[tuple[Tensor, float, bool]]) -> None:
@@ -258,7 +325,15 @@ class LSTMOptimizer(torch.optim.Optimizer):
         state = dict(layout.state)
         lr = layout.lr_tensor([lr for _, lr, _ in entries])
         forward = self._forward_on(device)
-        args = (layout.grad, param_norms, state, layout.segments, lr, self.total_steps)
+        validation = None
+        if self.net.validation_aware and self._validation.known:
+            cached = self._validation_values.get(device)
+            if cached is None or cached[0] != self._reports:
+                values = torch.tensor(self._validation.values(), dtype=torch.float32)
+                cached = (self._reports, values.to(device))
+                self._validation_values[device] = cached
+            validation = cached[1]
+        args = (layout.grad, param_norms, state, layout.segments, lr, self.total_steps, validation)
         try:
             update, step_size, decay_factor = forward(*args)
         except Exception as exc:

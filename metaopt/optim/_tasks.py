@@ -8,6 +8,7 @@ datasets and architectures; meta-training and the benchmark draw from such famil
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -329,6 +330,45 @@ class Task:
             return torch.arange(n_rows).expand(n_steps, n_rows)
         rng = np.random.default_rng([self.seed, 2])
         return torch.as_tensor(rng.integers(0, n_rows, size=(n_steps, batch_size)))
+
+    def split_validation(self, fraction: float = 0.2) -> tuple[Task, Tensor, Tensor]:
+        """This task with a ``fraction`` of its training rows held out as a validation set.
+
+        What a user who early-stops or reports a validation loss trains on: the rows (drawn by
+        ``seed``) are removed from the training split; the test split, the initialisation and
+        the batch size stay the same.
+
+        Returns:
+            ``(task, X_val, y_val)``: the task trained on the remaining rows, and the held-out
+            validation rows.
+
+        Example:
+            >>> import torch
+            >>> from metaopt.optim import MLPSpec, Task
+            >>> X, y = torch.randn(10, 3), torch.arange(10) % 2
+            >>> task = Task("t", X, y, X, y, "classification", 2, MLPSpec((4,), "tanh"))
+            >>> fit, X_val, y_val = task.split_validation(0.2)
+            >>> len(fit.y_train), len(y_val)
+            (8, 2)
+        """
+        if not 0.0 < fraction < 1.0:
+            raise ValueError(f"fraction must be in (0, 1), got {fraction!r}")
+        n_rows = len(self.y_train)
+        if n_rows < 2:
+            raise ValueError(f"split_validation needs at least 2 training rows, got {n_rows}")
+        n_val = min(max(1, round(fraction * n_rows)), n_rows - 1)
+        order = torch.as_tensor(np.random.default_rng([self.seed, 3]).permutation(n_rows))
+        val, fit = order[:n_val].sort().values, order[n_val:].sort().values
+        task = dataclasses.replace(
+            self, X_train=self.X_train[fit], y_train=self.y_train[fit], _batches=None
+        )
+        return task, self.X_train[val], self.y_train[val]
+
+    def steps_per_epoch(self) -> int:
+        """Steps that see about every training row once (1 for full-batch training)."""
+        if self.full_batch:
+            return 1
+        return -(-len(self.y_train) // int(self.batch_size))
 
     @torch.no_grad()
     def evaluate(self, module: nn.Module) -> tuple[float, float]:

@@ -66,6 +66,7 @@ def weights_to_net(payload: Mapping[str, Any], *, source: str = "weights") -> LS
     config["betas"] = tuple(config["betas"])
     # Files written before the horizon features existed hold networks without them.
     config.setdefault("horizon_aware", False)
+    config.setdefault("validation_aware", False)
     net = LSTMOptimizerNet(**config)
     try:
         net.load_state_dict(payload["state_dict"])

@@ -470,3 +470,115 @@ def test_compiled_update_matches_eager_on_cuda(net: LSTMOptimizerNet) -> None:
             opt.step()
     for p, q in zip(eager_model.parameters(), compiled_model.parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
+
+
+def _validation_net() -> LSTMOptimizerNet:
+    torch.manual_seed(0)
+    net = LSTMOptimizerNet(hidden_size=4, mlp_hidden=3, validation_aware=True)
+    for layer in (net.head, net.coord_out, net.cell):
+        for weight in layer.parameters():
+            nn.init.normal_(weight, std=0.5)
+    return net
+
+
+def _reported_trajectory(
+    net: LSTMOptimizerNet, steps: int, losses: list[float] | None, state_at: int | None = None
+) -> tuple[torch.Tensor, dict | None]:
+    torch.manual_seed(1)
+    p = nn.Parameter(torch.randn(6))
+    opt = LSTMOptimizer([p], weights=net)
+    saved = None
+    for k in range(steps):
+        if losses is not None:
+            opt.report_validation_loss(losses[k])
+        if k == state_at:
+            saved = copy.deepcopy(opt.state_dict())
+        opt.zero_grad()
+        ((p - 1.0) ** 2).sum().backward()
+        opt.step()
+    return p.detach().clone(), saved
+
+
+def test_validation_signal_features() -> None:
+    from metaopt.optim import ValidationSignal
+
+    signal = ValidationSignal()
+    assert signal.values() == [0.0, 0.0, 0.0, 0.0]
+    signal.report(2.0, step=0)
+    signal.report(1.0, step=5)
+    known, rise, best_step, progress = signal.values()
+    assert (known, rise, best_step) == (1.0, 0.0, 5.0)
+    assert progress == pytest.approx(math.log(2.0) / 5.0)
+    signal.report(1.5, step=55)
+    assert signal.values()[1:3] == [pytest.approx(math.log(1.5)), 5.0]
+    signal.report(math.nan, step=60)  # a diverged validation loss is the largest rise
+    assert signal.values()[1] == 1.0 and signal.best == 1.0
+    # The network turns the step of the best into the time since it, from its own step count.
+    net = LSTMOptimizerNet(validation_aware=True)
+    step = torch.tensor([56.0, 106.0])  # the count already includes the current update
+    features = net._validation_features(step, torch.tensor(signal.values()))
+    torch.testing.assert_close(features[2], torch.tanh(torch.tensor([1.0, 2.0])))
+
+
+def test_a_validation_aware_network_reacts_to_reported_losses() -> None:
+    net = _validation_net()
+    silent, _ = _reported_trajectory(net, 8, None)
+    falling, _ = _reported_trajectory(net, 8, [1.0 / (k + 1) for k in range(8)])
+    rising, _ = _reported_trajectory(net, 8, [1.0 + k for k in range(8)])
+    assert not torch.allclose(silent, falling)
+    assert not torch.allclose(falling, rising)
+    with pytest.raises(TypeError, match="loss must be a real number"):
+        LSTMOptimizer([nn.Parameter(torch.ones(2))], weights=net).report_validation_loss("0.5")
+
+
+def test_reported_losses_survive_a_state_dict_round_trip() -> None:
+    net = _validation_net()
+    losses = [1.0, 0.5, 0.4, 0.6, 0.7, 0.3, 0.9, 1.0]
+    expected, saved = _reported_trajectory(net, 8, losses, state_at=4)
+    torch.manual_seed(1)
+    p = nn.Parameter(torch.randn(6))
+    opt = LSTMOptimizer([p], weights=net)
+    for k in range(4):  # replay the first four steps' parameters, then load the saved state
+        opt.report_validation_loss(losses[k])
+        opt.zero_grad()
+        ((p - 1.0) ** 2).sum().backward()
+        opt.step()
+    restored = LSTMOptimizer([p], weights=net)
+    buffer = io.BytesIO()
+    torch.save(saved, buffer)
+    buffer.seek(0)
+    restored.load_state_dict(torch.load(buffer, weights_only=True))
+    for k in range(4, 8):
+        restored.report_validation_loss(losses[k])
+        restored.zero_grad()
+        ((p - 1.0) ** 2).sum().backward()
+        restored.step()
+    torch.testing.assert_close(p.detach(), expected)
+
+
+def test_a_network_without_validation_features_ignores_reports_and_warns(
+    net: LSTMOptimizerNet,
+) -> None:
+    silent, _ = _reported_trajectory(net, 6, None)
+    with pytest.warns(FallbackWarning, match="validation losses are ignored") as record:
+        reported, _ = _reported_trajectory(net, 6, [1.0 + k for k in range(6)])
+    assert len(record) == 1  # once per optimizer
+    torch.testing.assert_close(reported, silent)
+
+
+def test_steps_between_reports_copy_nothing_from_the_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
+    opt = LSTMOptimizer(model.parameters(), weights=_validation_net())
+    opt.report_validation_loss(0.7)
+    _train(model, opt, 1)  # the first step after a report copies the signal's values once
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a new tensor was built from host values during step()")
+
+    monkeypatch.setattr(torch, "tensor", forbidden)
+    for name in ("item", "tolist", "__bool__", "__float__", "__int__"):
+        monkeypatch.setattr(torch.Tensor, name, forbidden)
+    for p in model.parameters():
+        p.grad = torch.ones_like(p)
+    opt.step()
+    opt.step()

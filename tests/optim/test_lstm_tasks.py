@@ -128,3 +128,22 @@ def test_pmlb_dataset_is_read_with_its_task(pmlb_dir) -> None:
     assert forced.task == "regression" and len(forced.y) == 488
     with pytest.raises(ValueError, match="task must be"):
         load_tabular(path, task="ranking")  # type: ignore[arg-type]
+
+
+def test_split_validation_holds_out_training_rows(wine: TabularData) -> None:
+    task = TabularTaskFamily([wine], [MLPSpec((8,), "tanh")], batch_size=16).tasks(1, seed=2)[0]
+    fit, X_val, y_val = task.split_validation(0.25)
+    n = len(task.y_train)
+    assert len(y_val) == round(0.25 * n) and len(fit.y_train) + len(y_val) == n
+    rows = torch.cat([fit.X_train, X_val])
+    # Every training row lands on exactly one side; the test split and the model stay.
+    assert torch.equal(rows.sort(dim=0).values, task.X_train.sort(dim=0).values)
+    assert fit.X_test is task.X_test and fit.seed == task.seed
+    for a, b in zip(fit.model().parameters(), task.model().parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert int(fit.batch_indices(5).max()) < len(fit.y_train)
+    assert fit.steps_per_epoch() == -(-len(fit.y_train) // 16)
+    again, X_again, _ = task.split_validation(0.25)
+    assert torch.equal(X_again, X_val)
+    with pytest.raises(ValueError, match=r"fraction must be in \(0, 1\)"):
+        task.split_validation(1.0)

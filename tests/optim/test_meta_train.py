@@ -170,11 +170,20 @@ def test_meta_training_path_matches_the_optimizer_users_call(family) -> None:
     assert not np.allclose(_optimizer_losses(net, task, 15), _optimizer_losses(net, task, None))
 
 
-def _optimizer_losses(net: LSTMOptimizerNet, task, total_steps: int | None) -> list[float]:
+def _optimizer_losses(
+    net: LSTMOptimizerNet, task, total_steps: int | None, report_every: int | None = None
+) -> list[float]:
+    """Training losses of 15 steps through LSTMOptimizer, optionally reporting the loss on
+    the step's validation batch every ``report_every`` steps (as meta-training does)."""
     model = task.model()
     opt = LSTMOptimizer(model.parameters(), weights=net, total_steps=total_steps)
+    held_out = task.validation_indices(15)
     losses = []
-    for rows in task.batch_indices(15):
+    for k, rows in enumerate(task.batch_indices(15)):
+        if report_every and k % report_every == 0:
+            with torch.no_grad():
+                val = task.loss(model(task.X_test[held_out[k]]), task.y_test[held_out[k]])
+            opt.report_validation_loss(val)
         opt.zero_grad()
         loss = task.loss(model(task.X_train[rows]), task.y_train[rows])
         losses.append(float(loss.detach()))
@@ -207,6 +216,9 @@ def test_weights_round_trip_and_bad_files(tmp_path) -> None:
     path = save_weights(net, tmp_path / "w.pt", provenance={"seed": 2})
     loaded = load_weights(path)
     assert loaded.hidden_size == 3 and loaded.betas == (0.8, 0.95)
+    assert not loaded.validation_aware
+    aware = load_weights(save_weights(LSTMOptimizerNet(validation_aware=True), tmp_path / "v.pt"))
+    assert aware.validation_aware and aware.cell.input_size == net.cell.input_size + 4
     for key, value in net.state_dict().items():
         torch.testing.assert_close(loaded.state_dict()[key], value)
     (tmp_path / "junk.pt").write_bytes(b"not a torch file")
@@ -244,3 +256,35 @@ def test_shipped_weights_train_a_small_mlp() -> None:
     final, _ = task.evaluate(model)
     assert initial > 0.5
     assert final < 0.1
+
+
+def test_meta_training_reports_validation_losses_as_users_do(family) -> None:
+    torch.manual_seed(4)
+    net = LSTMOptimizerNet(hidden_size=4, mlp_hidden=3, validation_aware=True)
+    for layer in (net.head, net.coord_out, net.cell):
+        for weight in layer.parameters():
+            torch.nn.init.normal_(weight, std=0.5)
+    task = family.tasks(1, seed=3)[0]
+    for every in (1, 4):
+        functional = run_trajectory(net, task, 15, report_every=every)
+        np.testing.assert_allclose(
+            functional, _optimizer_losses(net, task, None, every), rtol=1e-5, atol=1e-6
+        )
+    assert not np.allclose(
+        run_trajectory(net, task, 15, report_every=1), run_trajectory(net, task, 15)
+    )
+    # Meta-training learns how to use the reports: the LSTM's weights on the four validation
+    # inputs (the last columns) move away from their initial values.
+    fresh = LSTMOptimizerNet(hidden_size=4, validation_aware=True)
+    result = meta_train(
+        family,
+        net=fresh,
+        n_iterations=4,
+        horizon=(12, 12),
+        unroll=(6, 6),
+        validation_tasks=0,
+        report_every=(1,),
+        progress=False,
+    )
+    moved = result.net.cell.weight_ih[:, -4:] - fresh.cell.weight_ih[:, -4:]
+    assert float(moved.detach().abs().max()) > 0
