@@ -230,7 +230,9 @@ class LSTMOptimizerNet(nn.Module):
             validation tasks (see the docs).
         validation_aware: Give the LSTM the :class:`ValidationSignal` features, so it can
             react to a validation loss the caller reports (and behave as without one when
-            none is reported).
+            none is reported). Off by default: meta-trained with it, reports did not help on
+            the benchmark's validation tasks, and the networks tolerated a large ``lr``
+            multiplier less well (see the docs).
 
     Example:
         >>> import torch
