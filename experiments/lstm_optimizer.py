@@ -713,8 +713,8 @@ def main(argv: list[str] | None = None) -> int:
         "seconds_this_run": elapsed,
     }
     write_report(args, results, profile, horizons)
-    plot_curves(tasks, curve, horizons, candidates, args.out / "loss_curves.png")
-    plot_wins(table, horizons, args.out / "win_rates.png")
+    plot_curves(tasks, curve, horizons, candidates, baselines, args.out / "loss_curves.png")
+    plot_wins(table, horizons, baselines, args.out / "win_rates.png")
     (args.out / "results.json").write_text(json.dumps(results, indent=1))
     print((args.out / "results.md").read_text())
     return 0
@@ -1001,7 +1001,7 @@ def write_report(args, results: dict, profile: list[str], horizons: list[int]) -
     (args.out / "results.md").write_text("\n".join(lines) + "\n")
 
 
-def plot_curves(tasks, curve, horizons, candidates, path: Path) -> None:
+def plot_curves(tasks, curve, horizons, candidates, baselines, path: Path) -> None:
     """Median (over a family's tasks) train and test loss relative to the initial loss."""
     names = list(tasks)
     fig, axes = plt.subplots(2, len(names), figsize=(4 * len(names), 7), squeeze=False)
@@ -1009,7 +1009,7 @@ def plot_curves(tasks, curve, horizons, candidates, path: Path) -> None:
     for col, fam in enumerate(names):
         for row, metric in enumerate(METRICS):
             ax = axes[row][col]
-            for i, name in enumerate((*candidates, *BASELINES)):
+            for i, name in enumerate((*candidates, *baselines)):
                 runs = [curve(fam, t, name, h10, metric) for t in range(len(tasks[fam]))]
                 ratio = np.array([np.array(c[metric]) / c[metric][0] for c in runs])
                 label = CANDIDATE_LABELS.get(name) or (
@@ -1035,10 +1035,11 @@ def plot_curves(tasks, curve, horizons, candidates, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_wins(table, horizons, path: Path) -> None:
+def plot_wins(table, horizons, baselines, path: Path) -> None:
+    width = 0.9 / len(baselines)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))
     for ax, metric in zip(axes, METRICS, strict=True):
-        for i, base in enumerate(BASELINES):
+        for i, base in enumerate(baselines):
             values = [
                 r["win_rate"]
                 for h in horizons
@@ -1048,8 +1049,10 @@ def plot_wins(table, horizons, path: Path) -> None:
                 and r["baseline"] == base
                 and r["candidate"] == "lstm"
             ]
-            ax.bar(np.arange(len(horizons)) + i * 0.15, values, width=0.15, label=base)
-        ax.set_xticks(np.arange(len(horizons)) + 0.3, [f"{h} steps" for h in horizons])
+            ax.bar(np.arange(len(horizons)) + i * width, values, width=width, label=base)
+        ax.set_xticks(
+            np.arange(len(horizons)) + 0.45 - width / 2, [f"{h} steps" for h in horizons]
+        )
         ax.set_ylim(0, 1)
         ax.axhline(0.5, color="grey", lw=0.5)
         ax.set_ylabel("share of tasks where LSTM wins")
