@@ -548,6 +548,9 @@ def test_reported_losses_survive_a_state_dict_round_trip() -> None:
     torch.save(saved, buffer)
     buffer.seek(0)
     restored.load_state_dict(torch.load(buffer, weights_only=True))
+    # A state saved before validation reports existed (no "validation" entry) still loads.
+    legacy = {k: v for k, v in saved.items() if k != "validation"}
+    LSTMOptimizer([nn.Parameter(p.detach().clone())], weights=net).load_state_dict(legacy)
     for k in range(4, 8):
         restored.report_validation_loss(losses[k])
         restored.zero_grad()
