@@ -126,7 +126,11 @@ CANDIDATE_LABELS = {
     "lstm": "LSTMOptimizer",
     "lstm_unknown": "LSTMOptimizer, horizon not told",
     "lstm_reported": "LSTMOptimizer, validation loss reported",
+    "lstm_tuned": "LSTMOptimizer, lr tuned per family",
 }
+#: The LSTM optimizer's lr multipliers tried when it is tuned per family like the baselines
+#: (3 and 10 are also the stress runs' multipliers, so those runs are shared).
+LSTM_LRS = (0.1, 0.3, 1.0, 3.0, 10.0)
 #: Share of the training rows a run with a validation set holds out (what a user would).
 VALIDATION_FRACTION = 0.2
 #: Optimizer kinds that train on the rest and use the validation rows once per epoch: the
@@ -483,6 +487,9 @@ def main(argv: list[str] | None = None) -> int:
             out.append((key, task, ("lstm+report", lr, 0.0), args.weights, n_steps, h1))
         return out
 
+    def lr_suffix(lr: float) -> str:
+        return "" if lr == 1.0 else f"@lr{lr:g}"
+
     def lstm_curve(prefix: tuple, name: str, h: int, suffix: str = "") -> dict:
         if name == "lstm_reported":
             return curves[(*prefix, f"{weights_id}@report")]
@@ -495,7 +502,8 @@ def main(argv: list[str] | None = None) -> int:
             job
             for f, tasks in val_tasks.items()
             for v, task in enumerate(tasks)
-            for job in lstm_jobs(("val", f, v, h1), task)
+            for lr in LSTM_LRS
+            for job in lstm_jobs(("val", f, v, h1), task, lr, lr_suffix(lr))
         ]
     todo = [j for j in jobs if j[0] not in curves]
     run_jobs(todo, args.workers, "validation tasks", curves, save_cache)
@@ -545,6 +553,29 @@ def main(argv: list[str] | None = None) -> int:
                             ),
                         }
                     )
+    # The LSTM optimizer's lr multiplier tuned per family, horizon and metric like the baselines.
+    lstm_lr: dict[tuple[str, int, str], float] = {}
+    if not args.baselines_only:
+        for f, vt in val_tasks.items():
+            for h in horizons:
+                for metric in METRICS:
+                    scores = {
+                        lr: np.mean(
+                            [
+                                log_loss(
+                                    at(
+                                        lstm_curve(("val", f, v, h1), "lstm", h, lr_suffix(lr)),
+                                        h,
+                                        metric,
+                                    )
+                                )
+                                for v in range(len(vt))
+                            ]
+                        )
+                        for lr in LSTM_LRS
+                    }
+                    lstm_lr[(f, h, metric)] = min(scores, key=scores.get)
+        candidates += ("lstm_tuned",)
     if args.validation_only:
         for r in validation:
             print(
@@ -569,6 +600,9 @@ def main(argv: list[str] | None = None) -> int:
                 jobs.append(((f, t, h1, config_name(c)), task, c, None, n_steps, h1))
             if not args.baselines_only:
                 jobs += lstm_jobs((f, t, h1), task)
+                tuned_lrs = {lr for k, lr in lstm_lr.items() if k[0] == f} - {1.0}
+                for lr in sorted(tuned_lrs):
+                    jobs += lstm_jobs((f, t, h1), task, lr, lr_suffix(lr))
     # Task-major order: a run cut short still covers every family evenly.
     todo = sorted((j for j in jobs if j[0] not in curves), key=lambda j: (j[0][1], j[0][0]))
     run_jobs(todo, args.workers, "held-out tasks", curves, save_cache)
@@ -590,6 +624,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     def curve(f: str, t: int, name: str, h: int, metric: str) -> dict:
+        if name == "lstm_tuned":
+            return lstm_curve((f, t, h1), "lstm", h, lr_suffix(lstm_lr[(f, h, metric)]))
         if name in candidates:
             return lstm_curve((f, t, h1), name, h)
         if name in fixed:
@@ -709,7 +745,10 @@ def main(argv: list[str] | None = None) -> int:
         "ceiling_win_rates": ceiling,
         "divergence": diverged,
         "cost": cost,
-        "tuned": {"|".join(map(str, k)): config_name(v) for k, v in best.items()},
+        "tuned": {
+            **{"|".join(map(str, k)): config_name(v) for k, v in best.items()},
+            **{f"{f}|lstm|{h}|{m}": f"lstm@{lr:g}" for (f, h, m), lr in lstm_lr.items()},
+        },
         "seconds_this_run": elapsed,
     }
     write_report(args, results, profile, horizons)
