@@ -247,6 +247,14 @@ def main(argv: list[str] | None = None) -> int:
         help="give the network the validation losses users report (report_validation_loss)",
     )
     parser.add_argument(
+        "--lr-range",
+        type=float,
+        nargs=2,
+        default=(1.0, 1.0),
+        help="range of the lr multiplier each trajectory draws (log-uniform; the network never "
+        "sees it)",
+    )
+    parser.add_argument(
         "--tasks-per-update",
         type=int,
         default=1,
@@ -310,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         horizon_known=args.horizon_known,
         tasks_per_update=args.tasks_per_update,
         average=args.average,
+        lr_range=tuple(args.lr_range),
         checkpoint=args.workdir / "checkpoints" / f"seed{args.seed}.ckpt",
         seed=args.seed,
     )

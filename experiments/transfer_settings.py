@@ -105,6 +105,9 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
         {"evidence": 1.0, "temperature": 0.25, "target_model": True, "target_mean": "transfer"},
         {"n_warm": 2},
     ),
+    "default, n_warm=5": ({}, {"n_warm": 5}),
+    "default, n_warm=5, weighted agreement": ({"agreement": "weighted"}, {"n_warm": 5}),
+    "default, n_warm=5, learned similarity": ({"similarity": "learned"}, {"n_warm": 5}),
 }
 
 
@@ -192,6 +195,31 @@ def choose(frame: pd.DataFrame, pools: list[str]) -> str:
     return str(per_pool.mean(axis=1).idxmin())
 
 
+def paired_differences(frame: pd.DataFrame, chosen: str) -> list[str]:
+    """Per other variant: the chosen one's mean regret minus it, on the runs both have.
+
+    A difference within two standard errors (over the paired runs) is a tie: the rule's pick
+    is then no better than the simpler setting.
+    """
+    runs = frame.pivot_table(
+        index=["pool", "dataset", "seed"], columns="variant", values="mean_regret"
+    )
+    lines = []
+    for variant in runs.columns:
+        if variant == chosen:
+            continue
+        difference = (runs[chosen] - runs[variant]).dropna()
+        if len(difference) < 2:
+            continue
+        error = float(difference.std() / np.sqrt(len(difference)))
+        verdict = "a tie" if abs(difference.mean()) <= 2 * error else "a difference"
+        lines.append(
+            f"- against {variant}: {difference.mean():+.5f} (standard error {error:.5f}, "
+            f"{len(difference)} paired runs): {verdict}"
+        )
+    return lines + ([""] if lines else [])
+
+
 def report(frame: pd.DataFrame, out: Path, chosen: str | None) -> str:
     columns = [f"regret@{b}" for b in BUDGETS] + ["mean_regret"]
     table = frame.groupby(["pool", "variant"])[columns].mean()
@@ -202,6 +230,7 @@ def report(frame: pd.DataFrame, out: Path, chosen: str | None) -> str:
             f"Chosen on {', '.join(SELECTION_POOLS)} (mean regret over trials 1-50, "
             f"averaged over the pools): **{chosen}**.",
             "",
+            *paired_differences(frame[frame["pool"].isin(SELECTION_POOLS)], chosen),
         ]
     for pool, block in table.groupby(level="pool"):
         lines += [

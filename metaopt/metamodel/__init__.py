@@ -22,6 +22,7 @@ from metaopt.metamodel._normalize import normalize_scores
 from metaopt.metamodel._portfolio import Portfolio, greedy_portfolio
 from metaopt.metamodel._registry import DEFAULT_MODEL, MODEL_NAMES, make_model
 from metaopt.metamodel._scaling import MetafeatureScaler
+from metaopt.metamodel._similarity import learn_metafeature_weights, performance_dissimilarity
 from metaopt.metamodel._surrogate import SurrogateRanker
 from metaopt.metamodel._transfer import TransferEnsemble, TransferSession
 
@@ -38,6 +39,8 @@ __all__ = [
     "TransferSession",
     "greedy_diverse_top_n",
     "greedy_portfolio",
+    "learn_metafeature_weights",
+    "performance_dissimilarity",
     "unit_encode",
     "make_model",
     "normalize_scores",

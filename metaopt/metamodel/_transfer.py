@@ -36,6 +36,11 @@ from scipy.stats import qmc
 from metaopt.metamodel._base import MetaModel
 from metaopt.metamodel._data import canonical_key
 from metaopt.metamodel._encoding import ConfigEncoder, unit_encode
+from metaopt.metamodel._similarity import (
+    learn_metafeature_weights,
+    performance_dissimilarity,
+    weighted_distances,
+)
 
 
 def kernel_regression(
@@ -107,24 +112,36 @@ def normalise_source_scores(scores: np.ndarray) -> np.ndarray:
     return np.where(finite, (scores - low) / (high - low), 0.0)
 
 
-def rank_agreement(predicted: np.ndarray, observed: np.ndarray) -> np.ndarray:
+def rank_agreement(
+    predicted: np.ndarray, observed: np.ndarray, weighted: bool = False
+) -> np.ndarray:
     """Kendall's tau (over the observed pairs) of each row of ``predicted`` with ``observed``.
 
     Args:
         predicted: ``(n_sources, n)`` model values at the observed configurations.
         observed: ``(n,)`` observed scores (higher is better).
+        weighted: Weigh each pair by its observed score difference, so that ordering two
+            near-tied results (evaluation noise) counts little and ordering far-apart ones
+            counts much. Scale-free: the weights are divided by their sum.
     """
     observed = np.asarray(observed, dtype=float)
-    signs = np.sign(observed[:, None] - observed[None, :])
-    pairs = max(int((signs != 0).sum()), 1)
+    differences = observed[:, None] - observed[None, :]
+    signs = np.sign(differences)
+    pair_weights = np.abs(differences) if weighted else np.abs(signs)
+    total = float(pair_weights.sum())
     model = np.sign(predicted[:, :, None] - predicted[:, None, :])
-    return (model * signs[None]).sum(axis=(1, 2)) / pairs
+    if total <= 0.0:
+        return np.zeros(len(predicted))
+    return (model * (signs * pair_weights)[None]).sum(axis=(1, 2)) / total
 
 
 #: While this many far-apart configurations share the best result, the transfer hands the
 #: search to the base sampler (:meth:`TransferSession.on_plateau`).
 PLATEAU = 3
 PLATEAU_DISTANCE = 0.1
+
+#: Each source's best configurations on which ``similarity="learned"`` compares the sources.
+LEARNED_SIMILARITY_CANDIDATES = 3
 
 #: Length scales (in the relevance-scaled unit cube) the study's own model chooses from.
 LENGTHSCALES = (0.1, 0.2, 0.4)
@@ -240,6 +257,7 @@ class TransferSession:
     _last_weights: tuple[Any, np.ndarray] | None = field(default=None, repr=False)
     target_model: bool = False
     target_mean: str = "constant"
+    weighted_agreement: bool = False
     _candidate_points: np.ndarray | None = field(default=None, repr=False)
 
     def _key(self, config: Mapping[str, Any]) -> str:
@@ -282,7 +300,11 @@ class TransferSession:
             log_weights = self.prior.copy()
             if len(finite) >= 2:
                 values = self.source_values([observed[i] for i in finite])
-                tau = rank_agreement(values, np.asarray([scores[i] for i in finite], dtype=float))
+                tau = rank_agreement(
+                    values,
+                    np.asarray([scores[i] for i in finite], dtype=float),
+                    self.weighted_agreement,
+                )
                 log_weights = log_weights + self.evidence * len(finite) * tau
             self._last_weights = (memo, log_weights)
         log_weights = self._last_weights[1]
@@ -357,7 +379,8 @@ class TransferSession:
         fit = fit_gaussian_process(
             points, ranks - prior_obs, LENGTHSCALES, amplitude=float(ranks.var())
         )
-        tau = float(rank_agreement((fit.loo_mean + prior_obs)[None, :], y)[0])
+        loo = (fit.loo_mean + prior_obs)[None, :]
+        tau = float(rank_agreement(loo, y, self.weighted_agreement)[0])
         log_target = float(self.prior.max()) + self.evidence * len(finite) * tau
         top = max(float(log_sources.max()), log_target)
         share = math.exp(log_target - top) / (
@@ -608,6 +631,8 @@ class _SpaceState:
     bandwidths: list[float] | None = None
     # The dataset-independent part of ``rank``'s session, built on first use.
     template: TransferSession | None = None
+    # Per scaled metafeature, its weight in the prior's distance (``similarity="learned"``).
+    metafeature_weights: np.ndarray | None = None
 
 
 class TransferEnsemble(MetaModel):
@@ -623,8 +648,10 @@ class TransferEnsemble(MetaModel):
     Args:
         similarity: ``"metafeatures"`` (prior weight ``exp(-d / (temperature * median d))`` by
             the metafeature distance ``d``; the default, chosen by nested leave-one-group-out,
-            see ``docs/metamodel.md``) or ``"uniform"`` (every known dataset equally likely a
-            priori; needs no metafeatures).
+            see ``docs/metamodel.md``), ``"learned"`` (the same with each metafeature weighted
+            by how well its differences predict how differently two known datasets rank
+            configurations: :func:`~metaopt.metamodel.learn_metafeature_weights`) or
+            ``"uniform"`` (every known dataset equally likely a priori; needs no metafeatures).
         temperature: Width of the metafeature prior.
         evidence: How fast observed rank agreement overrides the prior: a source's log-weight
             grows by ``evidence * n * tau`` after ``n`` trials with Kendall's ``tau``.
@@ -643,6 +670,10 @@ class TransferEnsemble(MetaModel):
             datasets' mixture under their current weights, so the model predicts by them where
             the study has not looked and learns only their error; ``"constant"`` is the mean of
             the study's results (the model then knows nothing away from its observations).
+        agreement: How a model's agreement with the study's results is measured:
+            ``"rank"`` (default), Kendall's tau over all pairs of results; ``"weighted"``,
+            each pair weighted by how far apart its two results are, so that near-ties
+            (evaluation noise) do not decide which known datasets the search follows.
 
     Example:
         >>> from metaopt.metamodel import TransferEnsemble
@@ -663,6 +694,7 @@ class TransferEnsemble(MetaModel):
         n_random: int = 128,
         target_model: bool = True,
         target_mean: str = "transfer",
+        agreement: str = "rank",
     ) -> None:
         self.similarity = similarity
         self.temperature = temperature
@@ -672,16 +704,18 @@ class TransferEnsemble(MetaModel):
         self.n_random = n_random
         self.target_model = target_model
         self.target_mean = target_mean
+        self.agreement = agreement
 
     @property
     def uses_metafeatures(self) -> bool:  # type: ignore[override]
         """Only the metafeature prior looks at the dataset before the first trial."""
-        return self.similarity == "metafeatures"
+        return self.similarity != "uniform"
 
     def _check(self) -> None:
-        if self.similarity not in ("uniform", "metafeatures"):
+        if self.similarity not in ("uniform", "metafeatures", "learned"):
             raise ValueError(
-                f"similarity must be 'uniform' or 'metafeatures', got {self.similarity!r}"
+                "similarity must be 'uniform', 'metafeatures' or 'learned', got "
+                f"{self.similarity!r}"
             )
         for name in ("temperature", "bandwidth"):
             value = getattr(self, name)
@@ -695,6 +729,8 @@ class TransferEnsemble(MetaModel):
             raise ValueError(
                 f"target_mean must be 'constant' or 'transfer', got {self.target_mean!r}"
             )
+        if self.agreement not in ("rank", "weighted"):
+            raise ValueError(f"agreement must be 'rank' or 'weighted', got {self.agreement!r}")
         if not isinstance(self.evidence, int | float) or self.evidence < 0:
             raise ValueError(f"evidence must be a number >= 0, got {self.evidence!r}")
         for name in ("candidates_per_dataset", "n_random"):
@@ -715,26 +751,40 @@ class TransferEnsemble(MetaModel):
             sources.append(Source(str(dataset), configs, scores))
         distributions = _registered_distributions(space, task)
         bandwidths = None
-        if self.bandwidth is None and sources:
+        learned = self.similarity == "learned"
+        reference = None
+        if (self.bandwidth is None or learned) and sources:
             reference = build_session(
                 sources,
                 np.zeros(len(sources)),
                 distributions=distributions,
                 map_config=dict,
-                candidates_per_source=1,
+                # The learned similarity compares the sources' models on each other's optima.
+                candidates_per_source=LEARNED_SIMILARITY_CANDIDATES if learned else 1,
                 n_random=0,
-                bandwidth=None,
+                bandwidth=self.bandwidth,
                 evidence=self.evidence,
                 seed=0,
             )
+        if self.bandwidth is None and reference is not None:
             chosen = dict(zip(reference.sources, reference._widths, strict=True))
             bandwidths = [chosen.get(s.name, max(BANDWIDTHS)) for s in sources]
-        return _SpaceState(sources, distributions, bandwidths)
+        weights = None
+        if learned and reference is not None:
+            scaled = self.scaled_metafeatures_.loc[reference.sources].to_numpy(dtype=float)
+            dissimilarity = performance_dissimilarity(reference._candidate_values)
+            weights = learn_metafeature_weights(scaled, dissimilarity)
+        return _SpaceState(sources, distributions, bandwidths, metafeature_weights=weights)
 
     def _prior(self, state: _SpaceState, target: np.ndarray | None) -> np.ndarray:
         if self.similarity == "uniform" or target is None:
             return np.zeros(len(state.sources))
-        distances = self._distances(target, [s.name for s in state.sources])
+        names = [s.name for s in state.sources]
+        if state.metafeature_weights is not None:
+            known = self.scaled_metafeatures_.loc[names].to_numpy(dtype=float)
+            distances = weighted_distances(known, target, state.metafeature_weights)
+        else:
+            distances = self._distances(target, names)
         scale = float(self.temperature) * max(float(np.median(distances)), 1e-12)
         return -(distances - distances.min()) / scale
 
@@ -779,6 +829,7 @@ class TransferEnsemble(MetaModel):
         )
         session.target_model = bool(self.target_model)
         session.target_mean = self.target_mean
+        session.weighted_agreement = self.agreement == "weighted"
         return session
 
     def _explain_space(self, state: _SpaceState, target: np.ndarray | None, n: int) -> Any:

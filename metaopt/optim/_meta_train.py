@@ -90,6 +90,7 @@ def run_trajectory(
     total_steps: int | None = None,
     accumulate: bool = False,
     report_every: int | None = None,
+    lr: float = 1.0,
 ) -> list[float]:
     """Train ``task``'s model for ``n_steps`` with ``net``; with a meta-optimizer, meta-train it.
 
@@ -117,6 +118,7 @@ def run_trajectory(
         report_every: Report the held-out loss (on the step's validation batch) to a
             ``validation_aware`` network every this many steps, as a user reports a
             validation loss; ``None``: never.
+        lr: The step-size multiplier, as users pass ``LSTMOptimizer(lr=...)``.
 
     Returns:
         The mean meta-objective of each unroll (one value per meta-update), or, without a
@@ -175,7 +177,7 @@ def run_trajectory(
                 (grad,) = torch.autograd.grad(loss, theta, retain_graph=training)
                 with torch.set_grad_enabled(training):
                     norms = segments.norms(theta.detach())
-                    out = net(grad.detach(), norms, state, segments, 1.0, total_steps, features)
+                    out = net(grad.detach(), norms, state, segments, lr, total_steps, features)
                     theta = apply_update(theta, *out, segments)
                 if not training:
                     theta = theta.detach().requires_grad_(True)
@@ -265,6 +267,7 @@ def meta_train(
     tasks_per_update: int = 1,
     average: float = 0.0,
     report_every: Sequence[int | None] = (None, 1, 1, 5, 20),
+    lr_range: tuple[float, float] = (1.0, 1.0),
     checkpoint: str | os.PathLike | None = None,
     seed: int = 0,
     progress: bool = True,
@@ -310,6 +313,10 @@ def meta_train(
         report_every: For a ``validation_aware`` network, each trajectory reports the held-out
             loss every ``k`` steps, ``k`` drawn uniformly from these (``None``: no reports, so
             the network also learns to work without them).
+        lr_range: Each trajectory runs with the ``lr`` multiplier drawn log-uniformly from this
+            range, as users pass ``LSTMOptimizer(lr=...)``. The network never sees the
+            multiplier, so a range wider than ``(1, 1)`` teaches it to correct mis-scaled steps
+            from what the gradients do.
         checkpoint: File for resumable progress (``None``: no checkpointing).
         seed: Seeds the network initialisation and the task stream.
         progress: Show a tqdm progress bar.
@@ -341,6 +348,11 @@ def meta_train(
         raise ValueError(f"tasks_per_update must be a positive int, got {tasks_per_update!r}")
     if not (isinstance(average, (int, float)) and 0.0 <= average < 1.0):
         raise ValueError(f"average must be a number in [0, 1), got {average!r}")
+    low, high = (float(v) for v in lr_range)
+    if not (math.isfinite(low) and math.isfinite(high) and 0.0 < low <= high):
+        raise ValueError(
+            f"lr_range must be a range (low, high) of positive finite numbers, got {lr_range!r}"
+        )
     if validate_every % tasks_per_update:
         raise ValueError(
             f"validate_every ({validate_every}) must be a multiple of tasks_per_update "
@@ -437,6 +449,8 @@ def meta_train(
         every = None
         if net.validation_aware:
             every = report_every[int(rng.integers(len(report_every)))]
+        # Drawn last and only when asked for: the default run draws the tasks it always drew.
+        lr = math.exp(rng.uniform(math.log(low), math.log(high))) if high > low else low
         fraction = iteration / max(n_iterations - 1, 1)
         # Cosine decay of the meta learning rate to a tenth: late updates refine, not jump.
         for group in meta_optimizer.param_groups:
@@ -453,6 +467,7 @@ def meta_train(
             total_steps=n_steps if told else None,
             accumulate=tasks_per_update > 1,
             report_every=every,
+            lr=lr,
         )
         if tasks_per_update > 1 and (
             (iteration + 1) % tasks_per_update == 0 or iteration + 1 == n_iterations
@@ -479,6 +494,7 @@ def meta_train(
                 "meta_loss": meta_loss,
                 "horizon": float(n_steps),
                 "unroll": float(length),
+                "lr": lr,
                 "seconds": result.seconds,
             }
         )

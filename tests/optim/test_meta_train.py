@@ -171,12 +171,16 @@ def test_meta_training_path_matches_the_optimizer_users_call(family) -> None:
 
 
 def _optimizer_losses(
-    net: LSTMOptimizerNet, task, total_steps: int | None, report_every: int | None = None
+    net: LSTMOptimizerNet,
+    task,
+    total_steps: int | None,
+    report_every: int | None = None,
+    lr: float = 1.0,
 ) -> list[float]:
     """Training losses of 15 steps through LSTMOptimizer, optionally reporting the loss on
     the step's validation batch every ``report_every`` steps (as meta-training does)."""
     model = task.model()
-    opt = LSTMOptimizer(model.parameters(), weights=net, total_steps=total_steps)
+    opt = LSTMOptimizer(model.parameters(), lr=lr, weights=net, total_steps=total_steps)
     held_out = task.validation_indices(15)
     losses = []
     for k, rows in enumerate(task.batch_indices(15)):
@@ -190,6 +194,33 @@ def _optimizer_losses(
         loss.backward()
         opt.step()
     return losses
+
+
+def test_meta_training_lr_is_the_multiplier_users_pass(family) -> None:
+    torch.manual_seed(4)
+    net = LSTMOptimizerNet(hidden_size=4, mlp_hidden=3)
+    task = family.tasks(1, seed=3)[0]
+    functional = run_trajectory(net, task, 15, lr=3.0)
+    np.testing.assert_allclose(
+        functional, _optimizer_losses(net, task, None, lr=3.0), rtol=1e-5, atol=1e-6
+    )
+    assert not np.allclose(functional, _optimizer_losses(net, task, None))
+
+
+def test_meta_training_draws_each_trajectorys_lr_from_the_range(family) -> None:
+    settings = dict(
+        n_iterations=6, horizon=(6, 12), unroll=(4, 4), validation_tasks=0, progress=False
+    )
+    drawn = meta_train(family, lr_range=(0.3, 3.0), **settings)
+    lrs = [h["lr"] for h in drawn.history if "lr" in h]
+    assert len(lrs) == 6 and all(0.3 <= lr <= 3.0 for lr in lrs) and len(set(lrs)) == 6
+    plain = meta_train(family, **settings)
+    assert [h["lr"] for h in plain.history if "lr" in h] == [1.0] * 6
+    # The draw comes after the task's: the same tasks and horizons either way.
+    assert [h["horizon"] for h in drawn.history] == [h["horizon"] for h in plain.history]
+    for bad in ((0.0, 1.0), (3.0, 1.0), (1.0, float("inf"))):
+        with pytest.raises(ValueError, match="lr_range must be a range"):
+            meta_train(family, lr_range=bad, **settings)
 
 
 def test_meta_objective_weights_the_validation_loss(family) -> None:

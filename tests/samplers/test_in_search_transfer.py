@@ -14,6 +14,7 @@ from optuna.distributions import FloatDistribution
 from metaopt.exceptions import FallbackWarning
 from metaopt.knowledge import SCHEMA_VERSION, KnowledgeBase
 from metaopt.metamodel import TransferEnsemble
+from metaopt.metamodel._transfer import rank_agreement
 from metaopt.samplers import MetaSampler
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -190,7 +191,13 @@ def test_a_forest_objective_gets_a_forest_space_and_is_told(kb_real=None) -> Non
 
 def test_transfer_ensemble_rejects_bad_settings() -> None:
     kb = _two_kinds_of_datasets()
-    for bad in ({"similarity": "cosine"}, {"bandwidth": 0}, {"evidence": -1}, {"n_random": -2}):
+    for bad in (
+        {"similarity": "cosine"},
+        {"bandwidth": 0},
+        {"evidence": -1},
+        {"n_random": -2},
+        {"agreement": "pearson"},
+    ):
         with pytest.raises(ValueError, match=next(iter(bad))):
             TransferEnsemble(**bad).fit(kb, "bumps")
     session = (
@@ -200,6 +207,24 @@ def test_transfer_ensemble_rejects_bad_settings() -> None:
     )
     weights = session.weights([], [])
     np.testing.assert_allclose(weights, 1 / len(weights))
+
+
+def test_weighted_agreement_lets_near_ties_count_little() -> None:
+    # Four near-tied results and one far better: source A finds the far better one and orders
+    # the near-ties backwards; source B orders the near-ties and misses the far better one.
+    observed = np.array([0.500, 0.501, 0.502, 0.503, 0.9])
+    predicted = np.array([[4.0, 3.0, 2.0, 1.0, 5.0], [2.0, 3.0, 4.0, 5.0, 1.0]])
+    plain = rank_agreement(predicted, observed)
+    weighted = rank_agreement(predicted, observed, weighted=True)
+    assert plain[0] < 0 < plain[1]  # every pair counts alike: the near-ties outvote
+    assert weighted[0] > 0.95 and weighted[1] < -0.95
+    np.testing.assert_allclose(rank_agreement(predicted, np.ones(5), weighted=True), 0.0)
+    # The session measures with it when asked.
+    kb = _two_kinds_of_datasets()
+    dists = {"x": FloatDistribution(0.0, 1.0), "y": FloatDistribution(0.0, 1.0)}
+    for agreement, flag in (("rank", False), ("weighted", True)):
+        model = TransferEnsemble(agreement=agreement).fit(kb, "bumps")
+        assert model.session(None, space="bumps", distributions=dists).weighted_agreement is flag
 
 
 def _warm_ranks(study: optuna.Study) -> list[int]:
