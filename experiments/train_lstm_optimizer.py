@@ -250,9 +250,9 @@ def main(argv: list[str] | None = None) -> int:
         "--lr-range",
         type=float,
         nargs=2,
-        default=(1.0, 1.0),
+        default=(0.3, 3.0),
         help="range of the lr multiplier each trajectory draws (log-uniform; the network never "
-        "sees it)",
+        "sees it; 1 1: always the default lr)",
     )
     parser.add_argument(
         "--tasks-per-update",

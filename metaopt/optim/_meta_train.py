@@ -384,6 +384,13 @@ def meta_train(
                 f"{'0' if averaged is not None else 'a nonzero decay'}, got average={average!r}: "
                 "resume with the arguments of the run that wrote it"
             )
+        # Checkpoints from before lr_range existed were written with the fixed lr of 1.
+        saved_range = tuple(float(v) for v in saved.get("lr_range", (1.0, 1.0)))
+        if saved_range != (low, high):
+            raise ValueError(
+                f"checkpoint {str(path)!r} was written with lr_range={saved_range}, got "
+                f"lr_range={(low, high)}: resume with the arguments of the run that wrote it"
+            )
         if averaged is not None:
             averaged.load_state_dict(saved["averaged_net"])
         result.history = list(saved["history"])
@@ -424,6 +431,7 @@ def meta_train(
                 "seconds": result.seconds,
                 "cpu_seconds": result.cpu_seconds,
                 "iteration": iteration,
+                "lr_range": [low, high],
             },
             tmp,
         )

@@ -78,6 +78,9 @@ def test_resumed_meta_training_matches_an_uninterrupted_run(tmp_path, family) ->
     assert max(h["iteration"] for h in resumed.history) == 4
     for key, value in straight.net.state_dict().items():
         torch.testing.assert_close(resumed.net.state_dict()[key], value)
+    # A checkpoint of another recipe is not silently resumed.
+    with pytest.raises(ValueError, match="written with lr_range"):
+        meta_train(family, net=fresh, checkpoint=checkpoint, lr_range=(0.3, 3.0), **kwargs)
 
 
 def test_several_trajectories_per_meta_update(family) -> None:
