@@ -319,7 +319,8 @@ def main(argv: list[str] | None = None) -> int:
         tasks_per_update=args.tasks_per_update,
         average=args.average,
         lr_range=tuple(args.lr_range),
-        checkpoint=args.workdir / "checkpoints" / f"seed{args.seed}.ckpt",
+        # One checkpoint per output file: runs of other recipes in one workdir never mix.
+        checkpoint=args.workdir / "checkpoints" / f"{output.stem}.ckpt",
         seed=args.seed,
     )
     provenance = {

@@ -375,7 +375,13 @@ def meta_train(
     path = Path(checkpoint) if checkpoint is not None else None
     if path is not None and path.is_file():
         saved = torch.load(path, map_location="cpu", weights_only=True)
-        net.load_state_dict(saved["net"])
+        try:
+            net.load_state_dict(saved["net"])
+        except RuntimeError as error:
+            raise ValueError(
+                f"checkpoint {str(path)!r} holds a network of another shape than the one "
+                f"given ({error}): resume with the network of the run that wrote it"
+            ) from error
         meta_optimizer.load_state_dict(saved["meta_optimizer"])
         result.net.load_state_dict(saved["best_net"])
         if (averaged is not None) != ("averaged_net" in saved):

@@ -81,6 +81,8 @@ def test_resumed_meta_training_matches_an_uninterrupted_run(tmp_path, family) ->
     # A checkpoint of another recipe is not silently resumed.
     with pytest.raises(ValueError, match="written with lr_range"):
         meta_train(family, net=fresh, checkpoint=checkpoint, lr_range=(0.3, 3.0), **kwargs)
+    with pytest.raises(ValueError, match="network of another shape"):
+        meta_train(family, net=LSTMOptimizerNet(hidden_size=5), checkpoint=checkpoint, **kwargs)
 
 
 def test_several_trajectories_per_meta_update(family) -> None:
