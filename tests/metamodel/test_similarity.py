@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,6 +12,7 @@ from metaopt.metamodel import (
     learn_metafeature_weights,
     performance_dissimilarity,
 )
+from metaopt.testing import _evaluation_row
 
 
 def test_performance_dissimilarity_is_one_minus_the_correlation() -> None:
@@ -55,25 +54,9 @@ def _kinds_with_a_noisy_metafeature() -> KnowledgeBase:
             metafeatures[dataset] = {"kind": float(kind == "b"), **noise}
             for config_id, x in enumerate(np.linspace(0, 1, 25)):
                 score = float(np.exp(-((x - peak) ** 2) / 0.02))
-                rows.append(
-                    {
-                        "dataset": dataset,
-                        "fingerprint": dataset,
-                        "task": "classification",
-                        "space": "bumps",
-                        "config_id": config_id,
-                        "params": json.dumps({"x": float(x)}),
-                        "score": score,
-                        "fold_scores": [score],
-                        "metric": "score",
-                        "secondary_score": np.nan,
-                        "fit_time": 0.0,
-                        "status": "ok",
-                        "error": None,
-                        "source": "test",
-                        "x": float(x),
-                    }
-                )
+                config = {"x": float(x)}
+                row = (dataset, dataset, "classification", "bumps", config_id, config, score)
+                rows.append(_evaluation_row(*row, "score"))
     frame = pd.DataFrame.from_dict(metafeatures, orient="index").rename_axis("dataset")
     return KnowledgeBase(pd.DataFrame(rows), frame, {"schema_version": SCHEMA_VERSION})
 
