@@ -227,8 +227,9 @@ def report(frame: pd.DataFrame, out: Path, chosen: str | None) -> str:
     lines = ["# Transfer settings, replayed leave-one-group-out", ""]
     if chosen is not None:
         lines += [
-            f"Chosen on {', '.join(SELECTION_POOLS)} (mean regret over trials 1-50, "
-            f"averaged over the pools): **{chosen}**.",
+            f"Lowest on {', '.join(SELECTION_POOLS)} (mean regret over trials 1-50, "
+            f"averaged over the pools): **{chosen}**. Where it ties with a simpler setting "
+            "(below), the simpler one is kept.",
             "",
             *paired_differences(frame[frame["pool"].isin(SELECTION_POOLS)], chosen),
         ]
