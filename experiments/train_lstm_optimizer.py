@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--seed", type=int, default=0, help="meta-training seed")
-    parser.add_argument("--iterations", type=int, default=1200, help="trajectories")
+    parser.add_argument("--iterations", type=int, default=3600, help="trajectories")
     parser.add_argument(
         "--time-budget",
         type=float,
