@@ -271,6 +271,13 @@ def main(argv: list[str] | None = None) -> int:
         "--validate-every", type=int, default=40, help="trajectories between validations"
     )
     parser.add_argument(
+        "--validation-tasks",
+        type=int,
+        default=24,
+        help="tasks drawn from the training family to choose the checkpoint on (with 6 the "
+        "choice was mostly noise)",
+    )
+    parser.add_argument(
         "--workdir",
         type=Path,
         default=Path("experiments/results/lstm_optimizer"),
@@ -313,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         unroll=tuple(args.unroll),
         meta_lr=args.meta_lr,
         validate_every=args.validate_every,
+        validation_tasks=args.validation_tasks,
         validation_horizons=tuple(args.validation_horizons),
         validation_weight=args.validation_weight,
         horizon_known=args.horizon_known,
