@@ -105,6 +105,7 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
         {"evidence": 1.0, "temperature": 0.25, "target_model": True, "target_mean": "transfer"},
         {"n_warm": 2},
     ),
+    "default, n_warm=2": ({}, {"n_warm": 2}),
     "default, n_warm=5": ({}, {"n_warm": 5}),
     "default, n_warm=5, weighted agreement": ({"agreement": "weighted"}, {"n_warm": 5}),
     "default, n_warm=5, learned similarity": ({"similarity": "learned"}, {"n_warm": 5}),
