@@ -241,6 +241,13 @@ def main(argv: list[str] | None = None) -> int:
         help="with --horizon-aware: share of trajectories whose length the network is told",
     )
     parser.add_argument(
+        "--final-weight",
+        type=float,
+        default=0.0,
+        help="with --horizon-aware: extra weight of the loss at the told horizon in the "
+        "meta-objective (0: every step counts the same)",
+    )
+    parser.add_argument(
         "--validation-aware",
         action=argparse.BooleanOptionalAction,
         default=False,
@@ -327,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         tasks_per_update=args.tasks_per_update,
         average=args.average,
         lr_range=tuple(args.lr_range),
+        final_weight=args.final_weight,
         # One checkpoint per output file: runs of other recipes in one workdir never mix.
         checkpoint=args.workdir / "checkpoints" / f"{output.stem}.ckpt",
         seed=args.seed,

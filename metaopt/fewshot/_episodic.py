@@ -104,6 +104,17 @@ class EpisodicLearner:
         )
         self._support: tuple[torch.Tensor, torch.Tensor, np.ndarray] | None = None
 
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Embed a batch of examples into ``(n, d)`` vectors with the ``"embedding"`` module."""
+        z = self._modules["embedding"](x)
+        if not isinstance(z, torch.Tensor) or z.ndim < 1 or z.shape[0] != x.shape[0]:
+            shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
+            raise ValueError(
+                f"the embedding must return one vector per example: got {shape} for "
+                f"{x.shape[0]} examples."
+            )
+        return z.reshape(z.shape[0], -1)
+
     # ------------------------------------------------------------------ to implement
     def scores(
         self, support_x: torch.Tensor, support_y: torch.Tensor, query_x: torch.Tensor

@@ -72,17 +72,6 @@ class ProtoNet(EpisodicLearner):
         self.distance = distance
         self.temperature = float(temperature)
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """Embed a batch of examples into ``(n, d)`` vectors."""
-        z = self.embedding(x)
-        if not isinstance(z, torch.Tensor) or z.ndim < 1 or z.shape[0] != x.shape[0]:
-            shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
-            raise ValueError(
-                f"the embedding must return one vector per example: got {shape} for "
-                f"{x.shape[0]} examples."
-            )
-        return z.reshape(z.shape[0], -1)
-
     def prototypes(self, support_x: torch.Tensor, support_y: torch.Tensor) -> torch.Tensor:
         """``(n_way, d)`` prototypes: the mean embedding of each class's support examples."""
         n_way = check_episode(support_x, support_y)

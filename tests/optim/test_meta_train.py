@@ -81,6 +81,8 @@ def test_resumed_meta_training_matches_an_uninterrupted_run(tmp_path, family) ->
     # A checkpoint of another recipe is not silently resumed.
     with pytest.raises(ValueError, match="written with lr_range"):
         meta_train(family, net=fresh, checkpoint=checkpoint, lr_range=(0.3, 3.0), **kwargs)
+    with pytest.raises(ValueError, match="written with final_weight=0.0, got final_weight=5"):
+        meta_train(family, net=fresh, checkpoint=checkpoint, final_weight=5.0, **kwargs)
     with pytest.raises(ValueError, match="network of another shape"):
         meta_train(family, net=LSTMOptimizerNet(hidden_size=5), checkpoint=checkpoint, **kwargs)
 
@@ -244,6 +246,37 @@ def test_meta_objective_weights_the_validation_loss(family) -> None:
     assert results[0.0][0] != pytest.approx(results[1.0][0])
     with pytest.raises(ValueError, match="validation_weight must be in"):
         run_trajectory(LSTMOptimizerNet(), task, 2, validation_weight=1.5)
+
+
+def test_told_horizon_weights_the_loss_at_the_horizon(family) -> None:
+    task = family.tasks(1, seed=5)[0]
+
+    def records(unroll: int, total_steps: int | None, final_weight: float) -> list[float]:
+        torch.manual_seed(0)
+        net = LSTMOptimizerNet(hidden_size=4, horizon_aware=True)
+        meta_opt = torch.optim.SGD(net.parameters(), lr=0.0)  # lr 0: the objective only
+        return run_trajectory(
+            net,
+            task,
+            6,
+            unroll=unroll,
+            meta_optimizer=meta_opt,
+            total_steps=total_steps,
+            final_weight=final_weight,
+        )
+
+    # One-step unrolls give each step's term; one six-step unroll their weighted mean.
+    terms = records(1, 6, 0.0)
+    assert len(terms) == 6
+    weighted = records(6, 6, 4.0)
+    assert weighted == [pytest.approx((sum(terms) + 4.0 * terms[-1]) / 10.0)]
+    assert records(6, 6, 0.0) == [pytest.approx(np.mean(terms))]
+    # Untold, the network cannot plan for the horizon: every step counts the same.
+    assert records(6, None, 4.0) == records(6, None, 0.0)
+    with pytest.raises(ValueError, match="final_weight must be"):
+        records(6, 6, -1.0)
+    with pytest.raises(ValueError, match="final_weight must be"):
+        meta_train(family, n_iterations=1, validation_tasks=0, final_weight=float("nan"))
 
 
 def test_weights_round_trip_and_bad_files(tmp_path) -> None:
