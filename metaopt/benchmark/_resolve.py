@@ -487,12 +487,15 @@ def live_datasets(
     *,
     online: bool | None = None,
     task: str = "classification",
+    max_classes: int | None = None,
 ) -> tuple[list[object], dict[str, str], str]:
     """The first ``n`` loadable datasets of a suite for live mode.
 
     The suite is chosen by :func:`live_suite` (``"auto"``: OpenML-CC18 through OpenML or the
     local mirror, else scikit-learn's bundled datasets). Offline, each OpenML dataset comes from
-    the local mirror when it is there; datasets whose data is not local are skipped and counted.
+    the local mirror when it is there; datasets whose data is not local are skipped and counted,
+    as are those with more than ``max_classes`` classes (many-class datasets make some models'
+    trials many times slower).
 
     Returns:
         ``(datasets, skipped, note)``: the loaded :class:`metaopt.Dataset` objects (their
@@ -501,6 +504,10 @@ def live_datasets(
     """
     from metaopt import load_dataset
 
+    if max_classes is not None and (
+        not isinstance(max_classes, int) or isinstance(max_classes, bool) or max_classes < 2
+    ):
+        raise ValueError(f"max_classes must be an int >= 2 or None, got {max_classes!r}")
     if online is None:
         online = network_available()
     entries, note = live_suite(suite_name, online=online)
@@ -525,5 +532,10 @@ def live_datasets(
         if getattr(data, "task", task) != task:
             skipped[ident] = f"task is {data.task}, not {task}"  # type: ignore[attr-defined]
             continue
+        if max_classes is not None and task == "classification":
+            n_classes = data.n_classes  # type: ignore[attr-defined]
+            if n_classes is not None and n_classes > max_classes:
+                skipped[ident] = f"{n_classes} classes, more than {max_classes}"
+                continue
         datasets.append(data)
     return datasets, skipped, note

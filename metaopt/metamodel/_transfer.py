@@ -34,6 +34,7 @@ from optuna.distributions import (
 from scipy.stats import qmc
 
 from metaopt.metamodel._base import MetaModel
+from metaopt.metamodel._candidates import local_configs
 from metaopt.metamodel._data import canonical_key
 from metaopt.metamodel._encoding import ConfigEncoder, unit_encode
 from metaopt.metamodel._similarity import (
@@ -145,6 +146,15 @@ LEARNED_SIMILARITY_CANDIDATES = 3
 
 #: Length scales (in the relevance-scaled unit cube) the study's own model chooses from.
 LENGTHSCALES = (0.1, 0.2, 0.4)
+
+#: Local candidates are drawn once the study has this many results (its own model's minimum)...
+LOCAL_AFTER = 3
+#: ... around this many of its best configurations.
+LOCAL_CENTRES = 3
+#: The local candidates are valued by the models of this many sources of highest posterior
+#: weight; the others are taken to value a candidate as they value its centre (so it gains
+#: nothing in them), which keeps a proposal's cost low.
+LOCAL_SOURCES = 32
 
 
 @dataclass
@@ -258,6 +268,8 @@ class TransferSession:
     target_model: bool = False
     target_mean: str = "constant"
     weighted_agreement: bool = False
+    n_local: int = 0
+    local_seed: int = 0
     _candidate_points: np.ndarray | None = field(default=None, repr=False)
 
     def _key(self, config: Mapping[str, Any]) -> str:
@@ -278,14 +290,28 @@ class TransferSession:
             else:
                 todo.append(j)
         if todo:
-            encoded = self._encode([configs[j] for j in todo])
-            values = kernel_regression(
-                self._points, self._values, self._starts, np.asarray(self._widths), encoded
-            )
+            values = self._kernel_values(self._encode([configs[j] for j in todo]))
             for column, j in enumerate(todo):
                 out[:, j] = values[:, column]
                 self._cache[keys[j]] = values[:, column]
         return out
+
+    def _kernel_values(self, encoded: np.ndarray, only: np.ndarray | None = None) -> np.ndarray:
+        """The value at ``encoded`` of each source model, or of the sources ``only``."""
+        if only is None:
+            return kernel_regression(
+                self._points, self._values, self._starts, np.asarray(self._widths), encoded
+            )
+        ends = np.append(self._starts[1:], len(self._points))
+        rows = np.concatenate([np.arange(self._starts[i], ends[i]) for i in only])
+        counts = (ends - self._starts)[only]
+        return kernel_regression(
+            self._points[rows],
+            self._values[rows],
+            np.cumsum(np.append(0, counts[:-1])).astype(int),
+            np.asarray(self._widths)[only],
+            encoded,
+        )
 
     def weights(
         self, observed: Sequence[Mapping[str, Any]], scores: Sequence[float]
@@ -316,31 +342,56 @@ class TransferSession:
         observed: Sequence[Mapping[str, Any]],
         scores: Sequence[float],
         pending: Sequence[Mapping[str, Any]] = (),
+        extra: Sequence[Mapping[str, Any]] = (),
+        extra_centres: Sequence[Mapping[str, Any]] = (),
     ) -> tuple[np.ndarray, np.ndarray]:
         """Expected improvement of every candidate under the posterior mixture, and the weights.
 
         A pending configuration (a running trial) counts as tried: the improvement is measured
         against the best of the tried and the pending ones in each source's model, so parallel
-        workers spread out instead of proposing the same configuration.
+        workers spread out instead of proposing the same configuration. ``extra``
+        configurations are scored after the candidates, as if they were among them; given
+        ``extra_centres`` (the configuration each was drawn around), only the
+        :data:`LOCAL_SOURCES` sources of highest weight value them with their own models.
         """
         weights = self.weights(observed, scores)
+        if self._candidate_points is None:
+            self._candidate_points = self._encode(self.candidates)
+        points, values = self._candidate_points, self._candidate_values
+        if extra:
+            encoded = self._encode(extra)
+            if extra_centres:
+                extra_values = self.source_values(extra_centres)
+                top = np.sort(np.argsort(-weights, kind="stable")[:LOCAL_SOURCES])
+                extra_values[top] = self._kernel_values(encoded, top)
+            else:
+                extra_values = self._kernel_values(encoded)
+            points = np.concatenate([points, encoded])
+            values = np.concatenate([values, extra_values], axis=1)
         tried = [*observed, *pending]
         if tried:
             best = self.source_values(tried).max(axis=1)
-            gain = np.maximum(self._candidate_values - best[:, None], 0.0)
+            gain = np.maximum(values - best[:, None], 0.0)
         else:
-            gain = self._candidate_values
+            gain = values
         improvement = weights @ gain
         if self.target_model:
-            share, target_gain = self._target(observed, scores)
+            share, target_gain = self._target(observed, scores, points, values)
             if share > 0.0:
                 improvement = (1.0 - share) * improvement + share * target_gain
         return improvement, weights
 
     def _target(
-        self, observed: Sequence[Mapping[str, Any]], scores: Sequence[float]
+        self,
+        observed: Sequence[Mapping[str, Any]],
+        scores: Sequence[float],
+        candidate_points: np.ndarray | None = None,
+        candidate_values: np.ndarray | None = None,
     ) -> tuple[float, np.ndarray]:
         """The study's own model: its mixture share and each candidate's expected improvement.
+
+        The candidates are the session's own unless ``candidate_points`` (encoded) and
+        ``candidate_values`` (the sources' values there) say otherwise.
 
         A Gaussian process on the study's rank-normalised scores competes with the sources like
         one more of them: its log-weight is the best prior log-weight plus ``evidence * n * tau``,
@@ -351,12 +402,16 @@ class TransferSession:
         kernel's amplitude stays the ranks' variance, so it still explores where the residuals
         at the observed configurations happen to be small.
         """
+        if candidate_points is None or candidate_values is None:
+            if self._candidate_points is None:
+                self._candidate_points = self._encode(self.candidates)
+            candidate_points, candidate_values = self._candidate_points, self._candidate_values
         finite = [i for i, v in enumerate(scores) if math.isfinite(float(v))]
         if len(finite) < 3:
-            return 0.0, np.zeros(len(self.candidates))
+            return 0.0, np.zeros(len(candidate_points))
         y = np.asarray([scores[i] for i in finite], dtype=float)
         if np.ptp(y) <= 0:
-            return 0.0, np.zeros(len(self.candidates))
+            return 0.0, np.zeros(len(candidate_points))
         ranks = (np.argsort(np.argsort(y, kind="stable"), kind="stable")) / (len(y) - 1.0)
         points = self._encode([observed[i] for i in finite])
         assert self._last_weights is not None  # weights() ran first, for the same observations
@@ -374,7 +429,7 @@ class TransferSession:
                 slope = max(float(np.cov(at_obs, ranks, bias=True)[0, 1]) / spread, 0.0)
             offset = float(ranks.mean() - slope * at_obs.mean())
             prior_obs = offset + slope * at_obs
-            prior_candidates = offset + slope * (mixture @ self._candidate_values)
+            prior_candidates = offset + slope * (mixture @ candidate_values)
         # The amplitude stays the ranks' variance: small residuals must not stop exploration.
         fit = fit_gaussian_process(
             points, ranks - prior_obs, LENGTHSCALES, amplitude=float(ranks.var())
@@ -386,9 +441,7 @@ class TransferSession:
         share = math.exp(log_target - top) / (
             math.exp(log_target - top) + float(np.exp(log_sources - top).sum())
         )
-        if self._candidate_points is None:
-            self._candidate_points = self._encode(self.candidates)
-        mean, sd = fit.predict(self._candidate_points)
+        mean, sd = fit.predict(candidate_points)
         mean = mean + prior_candidates
         return share, gaussian_expected_improvement(mean, sd, float(ranks.max()))
 
@@ -430,14 +483,16 @@ class TransferSession:
         """
         if self.on_plateau(observed, scores):
             return None
-        improvement, _ = self.expected_improvement(observed, scores, pending)
+        local, centres = self.local_candidates(observed, scores)
+        improvement, _ = self.expected_improvement(observed, scores, pending, local, centres)
+        candidates = [*self.candidates, *local]
         tried = [*observed, *pending]
         taken: dict[tuple[str, ...], set[str]] = {}
         order = np.argsort(-improvement, kind="stable")
         for index in order:
             if improvement[index] <= 0.0:
                 return None
-            candidate = self.candidates[int(index)]
+            candidate = candidates[int(index)]
             # Tried means: a trial that agrees on every parameter the candidate sets.
             names = tuple(sorted(candidate))
             if names not in taken:
@@ -447,6 +502,27 @@ class TransferSession:
             if self._key(candidate) not in taken[names]:
                 return dict(candidate), float(improvement[index])
         return None
+
+    def local_candidates(
+        self, observed: Sequence[Mapping[str, Any]], scores: Sequence[float]
+    ) -> tuple[list[dict[str, Any]], list[Mapping[str, Any]]]:
+        """``n_local`` neighbours of the study's best configurations, and each one's centre.
+
+        The fixed candidates are the known datasets' optima and a space-filling set, so
+        without these the search could not get closer to an optimum than they lie. Drawn once
+        the study's own model is fitted (:data:`LOCAL_AFTER` results), around its
+        :data:`LOCAL_CENTRES` best results, seeded by ``local_seed`` and the number of results.
+        """
+        distributions = self._encode.distributions
+        finite = [i for i, s in enumerate(scores) if math.isfinite(float(s))]
+        if self.n_local <= 0 or not distributions or len(finite) < LOCAL_AFTER:
+            return [], []
+        best = sorted(finite, key=lambda i: -float(scores[i]))[:LOCAL_CENTRES]
+        # Only what the knowledge knows: other parameters are the base sampler's.
+        centres = [{k: v for k, v in observed[i].items() if k in distributions} for i in best]
+        rng = np.random.default_rng([self.local_seed, len(finite)])
+        near = local_configs(centres, distributions, self.n_local, rng)
+        return near, [observed[best[i % len(best)]] for i in range(len(near))]
 
     def portfolio(self, n: int) -> list[tuple[dict[str, Any], float]]:
         """The first ``n`` proposals before any observation: a greedy portfolio under the prior."""
@@ -674,6 +750,11 @@ class TransferEnsemble(MetaModel):
             ``"rank"`` (default), Kendall's tau over all pairs of results; ``"weighted"``,
             each pair weighted by how far apart its two results are, so that near-ties
             (evaluation noise) do not decide which known datasets the search follows.
+        local_candidates: In a search, this many random neighbours of the study's best
+            configurations are added to the candidates at every proposal, so the search can
+            refine them instead of choosing only among the known datasets' optima and the
+            space-filling set. Off (0) by default: 64 add about 5 ms to a proposal, and they
+            help in live searches but not on every dataset (``docs/sampler.md``).
 
     Example:
         >>> from metaopt.metamodel import TransferEnsemble
@@ -695,6 +776,7 @@ class TransferEnsemble(MetaModel):
         target_model: bool = True,
         target_mean: str = "transfer",
         agreement: str = "rank",
+        local_candidates: int = 0,
     ) -> None:
         self.similarity = similarity
         self.temperature = temperature
@@ -705,6 +787,7 @@ class TransferEnsemble(MetaModel):
         self.target_model = target_model
         self.target_mean = target_mean
         self.agreement = agreement
+        self.local_candidates = local_candidates
 
     @property
     def uses_metafeatures(self) -> bool:  # type: ignore[override]
@@ -733,7 +816,7 @@ class TransferEnsemble(MetaModel):
             raise ValueError(f"agreement must be 'rank' or 'weighted', got {self.agreement!r}")
         if not isinstance(self.evidence, int | float) or self.evidence < 0:
             raise ValueError(f"evidence must be a number >= 0, got {self.evidence!r}")
-        for name in ("candidates_per_dataset", "n_random"):
+        for name in ("candidates_per_dataset", "n_random", "local_candidates"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name} must be an int >= 0, got {value!r}")
@@ -830,6 +913,8 @@ class TransferEnsemble(MetaModel):
         session.target_model = bool(self.target_model)
         session.target_mean = self.target_mean
         session.weighted_agreement = self.agreement == "weighted"
+        session.n_local = self.local_candidates if distributions is not None else 0
+        session.local_seed = seed
         return session
 
     def _explain_space(self, state: _SpaceState, target: np.ndarray | None, n: int) -> Any:

@@ -228,6 +228,33 @@ def _from_unit(u: float, dist: BaseDistribution) -> Any:
     raise TypeError(f"unsupported distribution {type(dist).__name__}")
 
 
+def _to_unit(value: Any, dist: BaseDistribution) -> float:
+    """The position of ``value`` in [0, 1) that :func:`_from_unit` maps back to it.
+
+    Integers and categories sit in the middle of their interval, so a small move of ``u``
+    either way keeps the value.
+    """
+    if isinstance(dist, CategoricalDistribution):
+        index = next((i for i, c in enumerate(dist.choices) if c == value), 0)
+        return (index + 0.5) / len(dist.choices)
+    x = float(value)
+    if isinstance(dist, IntDistribution):
+        if dist.log:
+            lo, hi = math.log(dist.low), math.log(dist.high + 1)
+            u = (math.log(x + 0.5) - lo) / (hi - lo)
+        else:
+            n_steps = (dist.high - dist.low) // dist.step + 1
+            u = ((x - dist.low) / dist.step + 0.5) / n_steps
+    elif isinstance(dist, FloatDistribution):
+        low, high = float(dist.low), float(dist.high)
+        if dist.log:
+            x, low, high = math.log(max(x, low)), math.log(low), math.log(high)
+        u = (x - low) / (high - low) if high > low else 0.5
+    else:
+        raise TypeError(f"unsupported distribution {type(dist).__name__}")
+    return min(max(u, 0.0), float(np.nextafter(1.0, 0.0)))
+
+
 def _check_value(space: str, name: str, dist: BaseDistribution, value: Any) -> Any:
     """Return ``value`` in the distribution's exact type, or raise ValueError."""
     if isinstance(dist, CategoricalDistribution):

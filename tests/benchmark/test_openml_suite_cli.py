@@ -164,3 +164,16 @@ def test_missing_shared_data_is_a_note_and_live_data_falls_back(tmp_path, monkey
     args = parser.parse_args(["--pimp", "--no-knowledge-base", "--no-live", "--offline"])
     plan = script._plan(args, parser, online=False)
     assert plan.pool == [] and len(plan.notes) == 1 and "--pimp skipped" in plan.notes[0]
+
+
+def test_live_datasets_with_many_classes_are_skipped_and_told(tmp_path, monkeypatch) -> None:
+    from metaopt.benchmark import live_datasets
+
+    monkeypatch.setenv("METAOPT_SHARED", str(tmp_path / "absent"))
+    datasets, skipped, _ = live_datasets("bundled", 2, online=False, max_classes=2)
+    # Only breast_cancer has 2 classes; the others are skipped and counted, with the reason.
+    assert [d.source for d in datasets] == ["sklearn:breast_cancer"]
+    assert skipped and all(reason.endswith("classes, more than 2") for reason in skipped.values())
+    assert skipped["sklearn:digits"] == "10 classes, more than 2"
+    with pytest.raises(ValueError, match="max_classes must be an int >= 2 or None, got 1"):
+        live_datasets("bundled", 2, online=False, max_classes=1)

@@ -197,6 +197,8 @@ def test_transfer_ensemble_rejects_bad_settings() -> None:
         {"evidence": -1},
         {"n_random": -2},
         {"agreement": "pearson"},
+        {"local_candidates": -1},
+        {"local_candidates": 2.5},
     ):
         with pytest.raises(ValueError, match=next(iter(bad))):
             TransferEnsemble(**bad).fit(kb, "bumps")
@@ -396,3 +398,100 @@ def test_a_plateau_hands_the_search_to_the_base_sampler() -> None:
     repeated = [{"x": 0.85, "y": y} for y in (0.45, 0.5, 0.55)] + [{"x": 0.15, "y": 0.5}]
     assert not session.on_plateau(repeated, [0.9, 0.9, 0.9, 0.1])
     assert session.propose(repeated, [0.9, 0.9, 0.9, 0.1]) is not None
+
+
+def _narrow_peak_nobody_knows(trial: optuna.Trial) -> float:
+    x = trial.suggest_float("x", 0.0, 1.0)
+    y = trial.suggest_float("y", 0.0, 1.0)
+    return float(np.exp(-((x - 0.53) ** 2 + (y - 0.41) ** 2) / 0.002))
+
+
+def test_local_candidates_refine_the_best_configurations_beyond_the_fixed_ones() -> None:
+    kb = _two_kinds_of_datasets()
+    best, outside = {}, {}
+    for n_local in (0, 32):
+        model = TransferEnsemble(local_candidates=n_local, n_random=16).fit(kb, "bumps")
+        sampler = _sampler(kb, n_warm=2, model=model, fade=1e9)
+        study = optuna.create_study(direction="maximize", sampler=sampler)
+        study.optimize(_narrow_peak_nobody_knows, n_trials=25)
+        session = next(iter(sampler._transfer._sessions.values()))
+        fixed = {(round(c["x"], 9), round(c["y"], 9)) for c in session.candidates}
+        transferred = [t.params for t in study.trials if TRANSFER in t.user_attrs]
+        outside[n_local] = [
+            p for p in transferred if (round(p["x"], 9), round(p["y"], 9)) not in fixed
+        ]
+        best[n_local] = study.best_value
+    # Without local candidates the transfer only ever proposes its fixed candidates (the known
+    # optima and 16 space-filling points), which miss the narrow peak; with them it climbs it.
+    assert outside[0] == []
+    assert len(outside[32]) >= 5
+    assert best[32] > 0.9
+    assert best[32] > best[0] + 0.1
+
+
+def test_local_configs_move_around_their_centres_within_the_distributions() -> None:
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    from metaopt.metamodel._candidates import local_configs
+
+    distributions = {
+        "lr": FloatDistribution(1e-4, 1.0, log=True),
+        "depth": IntDistribution(1, 12),
+        "kind": CategoricalDistribution(["a", "b", "c"]),
+    }
+    centre = {"lr": 1e-2, "depth": 6, "kind": "b"}
+    near = local_configs([centre, {"lr": 0.5}], distributions, 400, np.random.default_rng(0))
+    again = local_configs([centre, {"lr": 0.5}], distributions, 400, np.random.default_rng(0))
+    assert near == again
+    around_centre, around_partial = near[0::2], near[1::2]
+    assert all(set(c) == {"lr"} for c in around_partial)  # unset parameters stay unset
+    lrs = np.array([c["lr"] for c in around_centre])
+    assert lrs.min() >= 1e-4 and lrs.max() <= 1.0
+    # Moves are in log space for a log distribution: as often up as down from 1e-2.
+    assert 0.35 < np.mean(lrs > 1e-2) < 0.65
+    depths = [c["depth"] for c in around_centre]
+    assert all(isinstance(d, int) and 1 <= d <= 12 for d in depths)
+    assert depths.count(6) > len(depths) / 3  # the smallest moves keep an integer's value
+    kinds = [c["kind"] for c in around_centre]
+    assert 0 < sum(k != "b" for k in kinds) < len(kinds) / 2
+
+
+def test_unit_positions_map_back_to_the_same_value() -> None:
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    from metaopt.spaces._space import _from_unit, _to_unit
+
+    cases = [
+        (IntDistribution(1, 64, log=True), [1, 2, 5, 63, 64]),
+        (IntDistribution(0, 100, step=5), [0, 5, 95, 100]),
+        (FloatDistribution(1e-3, 1.0, log=True), [1e-3, 0.5, 1.0]),
+        (FloatDistribution(0.0, 1.0, step=0.1), [0.0, 0.3, 1.0]),
+        (CategoricalDistribution(["a", None, 3]), ["a", None, 3]),
+    ]
+    for dist, values in cases:
+        back = [_from_unit(_to_unit(v, dist), dist) for v in values]
+        if isinstance(dist, CategoricalDistribution):
+            assert back == values
+        else:
+            assert back == pytest.approx(values, rel=1e-9)
+
+
+def test_local_candidates_are_valued_by_the_sources_that_weigh_most(monkeypatch) -> None:
+    from metaopt.metamodel import _transfer
+
+    kb = _two_kinds_of_datasets()
+    model = TransferEnsemble(similarity="uniform", local_candidates=64).fit(kb, "bumps")
+    dists = {"x": FloatDistribution(0, 1), "y": FloatDistribution(0, 1)}
+    session = model.session(None, space="bumps", distributions=dists)
+    observed = [{"x": x, "y": 0.5} for x in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)]
+    scores = [0.9, 0.8, 0.5, 0.3, 0.2, 0.1, 0.05, 0.0]  # kind A's ranking: it gains weight
+    local, centres = session.local_candidates(observed, scores)
+    assert len(local) == 64 and all(c in observed[:3] for c in centres)
+    exact, weights = session.expected_improvement(observed, scores, extra=local)
+    monkeypatch.setattr(_transfer, "LOCAL_SOURCES", 6)
+    cheap, _ = session.expected_improvement(observed, scores, extra=local, extra_centres=centres)
+    n = len(session.candidates)
+    np.testing.assert_allclose(cheap[:n], exact[:n], rtol=1e-9, atol=1e-12)  # fixed ones: same
+    # Six of twelve sources value the neighbours; the rest, of negligible weight, barely count.
+    assert np.sort(weights)[:6].sum() < 1e-3
+    np.testing.assert_allclose(cheap[n:], exact[n:], atol=1e-3)
