@@ -265,6 +265,8 @@ class TransferSession:
     # Exact repr of a configuration -> its canonical key (JSON); repr is cheaper to compute.
     _keys: dict[str, str] = field(default_factory=dict, repr=False)
     _last_weights: tuple[Any, np.ndarray] | None = field(default=None, repr=False)
+    # The last results' memo with each source's Kendall numerator and the pair count.
+    _pair_sums: tuple[Any, np.ndarray, float] | None = field(default=None, repr=False)
     target_model: bool = False
     target_mean: str = "constant"
     weighted_agreement: bool = False
@@ -326,16 +328,44 @@ class TransferSession:
             log_weights = self.prior.copy()
             if len(finite) >= 2:
                 values = self.source_values([observed[i] for i in finite])
-                tau = rank_agreement(
-                    values,
-                    np.asarray([scores[i] for i in finite], dtype=float),
-                    self.weighted_agreement,
-                )
+                y = np.asarray([scores[i] for i in finite], dtype=float)
+                tau = self._agreement(memo, values, y)
                 log_weights = log_weights + self.evidence * len(finite) * tau
             self._last_weights = (memo, log_weights)
         log_weights = self._last_weights[1]
         weights = np.exp(log_weights - log_weights.max())
         return weights / weights.sum()
+
+    def _agreement(self, memo: Any, values: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """:func:`rank_agreement` of the sources' ``values`` with the results ``y``.
+
+        When the results extend the last call's (a study's usual step), only the new results'
+        pairs are counted and added to the last call's sums: a trial then costs ``O(n)`` per
+        source instead of ``O(n^2)``, with the same result (the sums are of integers). The
+        weighted agreement is computed in full.
+        """
+        if self.weighted_agreement:
+            return rank_agreement(values, y, weighted=True)
+        last = self._pair_sums
+        known = len(last[0][0]) if last is not None else 0
+        if (
+            last is not None
+            and known <= len(y)
+            and memo[0][:known] == last[0][0]
+            and memo[1][:known] == last[0][1]
+        ):
+            numerators, total = last[1], last[2]
+            for j in range(known, len(y)):
+                signs = np.sign(y[:j] - y[j])
+                numerators = numerators + np.sign(values[:, :j] - values[:, j : j + 1]) @ signs
+                total += float(np.abs(signs).sum())
+        else:
+            first, second = np.triu_indices(len(y), k=1)
+            signs = np.sign(y[first] - y[second])
+            numerators = np.sign(values[:, first] - values[:, second]) @ signs
+            total = float(np.abs(signs).sum())
+        self._pair_sums = (memo, numerators, total)
+        return numerators / total if total > 0 else np.zeros(len(values))
 
     def expected_improvement(
         self,
@@ -753,7 +783,7 @@ class TransferEnsemble(MetaModel):
         local_candidates: In a search, this many random neighbours of the study's best
             configurations are added to the candidates at every proposal, so the search can
             refine them instead of choosing only among the known datasets' optima and the
-            space-filling set. Off (0) by default: 64 add about 5 ms to a proposal, and they
+            space-filling set. Off (0) by default: 64 add 4-5 ms to a proposal, and they
             help in live searches but not on every dataset (``docs/sampler.md``).
 
     Example:
@@ -938,7 +968,9 @@ class TransferEnsemble(MetaModel):
         prior = self._prior(state, target)
         keep = [s.name for s in state.sources]
         prior = prior[[keep.index(name) for name in state.template.sources]]
-        session = dataclasses.replace(state.template, prior=prior, _cache={}, _last_weights=None)
+        session = dataclasses.replace(
+            state.template, prior=prior, _cache={}, _last_weights=None, _pair_sums=None
+        )
         picks = session.portfolio(n)
         return pd.DataFrame(
             {

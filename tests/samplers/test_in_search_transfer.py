@@ -495,3 +495,21 @@ def test_local_candidates_are_valued_by_the_sources_that_weigh_most(monkeypatch)
     # Six of twelve sources value the neighbours; the rest, of negligible weight, barely count.
     assert np.sort(weights)[:6].sum() < 1e-3
     np.testing.assert_allclose(cheap[n:], exact[n:], atol=1e-3)
+
+
+def test_weights_updated_as_results_come_in_equal_those_computed_in_full() -> None:
+    kb = _two_kinds_of_datasets()
+    model = TransferEnsemble().fit(kb, "bumps")
+    dists = {"x": FloatDistribution(0, 1), "y": FloatDistribution(0, 1)}
+    rng = np.random.default_rng(3)
+    observed = [{"x": float(x), "y": float(y)} for x, y in rng.uniform(size=(30, 2))]
+    scores = [float(np.exp(-((c["x"] - 0.85) ** 2) / 0.02)) for c in observed]
+    scores[7] = scores[3]  # a tie
+    running = model.session(pd.Series({"f": 0.0}), space="bumps", distributions=dists)
+    # One result more at a time, several more at once, then another order altogether.
+    orders = [list(range(n)) for n in (*range(1, 12), 15, 16, 25, 30)]
+    orders += [[5, 2, 9, 1], [5, 2, 9, 1, 0, 4]]
+    for order in orders:
+        seen, results = [observed[i] for i in order], [scores[i] for i in order]
+        fresh = model.session(pd.Series({"f": 0.0}), space="bumps", distributions=dists)
+        np.testing.assert_array_equal(running.weights(seen, results), fresh.weights(seen, results))
