@@ -22,9 +22,10 @@ from metaopt.metamodel._normalize import normalize_scores
 from metaopt.metamodel._portfolio import Portfolio, greedy_portfolio
 from metaopt.metamodel._registry import DEFAULT_MODEL, MODEL_NAMES, make_model
 from metaopt.metamodel._scaling import MetafeatureScaler
+from metaopt.metamodel._session import TransferSession
 from metaopt.metamodel._similarity import learn_metafeature_weights, performance_dissimilarity
 from metaopt.metamodel._surrogate import SurrogateRanker
-from metaopt.metamodel._transfer import TransferEnsemble, TransferSession
+from metaopt.metamodel._transfer import TransferEnsemble
 
 __all__ = [
     "DEFAULT_MODEL",

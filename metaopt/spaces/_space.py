@@ -180,18 +180,42 @@ class SearchSpace:
         """
         if not isinstance(n, int | np.integer) or n < 0:
             raise ValueError(f"n must be a non-negative int, got {n!r}")
-        if n == 0:
-            return []
-        sobol = qmc.Sobol(d=len(self.distributions), scramble=True, seed=seed)
-        points = sobol.random_base2(m=max(0, math.ceil(math.log2(n))))[:n]
-        configs = []
-        for row in points:
-            params: dict[str, Any] = {}
-            for u, (name, dist) in zip(row, self.distributions.items(), strict=True):
-                if self.is_active(name, params):
-                    params[name] = _from_unit(float(u), dist)
-            configs.append(params)
-        return configs
+        return sobol_configs(self.distributions, n, seed, active=self.is_active)
+
+
+def sobol_configs(
+    distributions: Mapping[str, BaseDistribution],
+    n: int,
+    seed: int,
+    active: Callable[[str, dict[str, Any]], bool] | None = None,
+) -> list[dict[str, Any]]:
+    """``n`` configurations of ``distributions`` from a scrambled, seeded Sobol sequence.
+
+    Args:
+        distributions: Parameter name -> distribution, in the order the parameters are set.
+        n: How many configurations.
+        seed: Seed of the scrambling.
+        active: ``active(name, params_so_far)`` says whether a parameter is set (conditional
+            spaces); ``None`` sets every parameter.
+
+    Example:
+        >>> from optuna.distributions import FloatDistribution
+        >>> configs = sobol_configs({"x": FloatDistribution(0.0, 1.0)}, 4, seed=0)
+        >>> len(configs), all(0.0 <= c["x"] <= 1.0 for c in configs)
+        (4, True)
+    """
+    if n <= 0 or not distributions:
+        return []
+    sobol = qmc.Sobol(d=len(distributions), scramble=True, seed=seed)
+    points = sobol.random_base2(m=max(0, math.ceil(math.log2(n))))[:n]
+    configs = []
+    for row in points:
+        params: dict[str, Any] = {}
+        for u, (name, dist) in zip(row, distributions.items(), strict=True):
+            if active is None or active(name, params):
+                params[name] = _from_unit(float(u), dist)
+        configs.append(params)
+    return configs
 
 
 def _suggest_one(trial: optuna.Trial, name: str, dist: BaseDistribution) -> Any:

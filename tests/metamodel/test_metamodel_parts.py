@@ -108,7 +108,7 @@ def test_greedy_portfolio_complements_rather_than_repeats() -> None:
 
 
 def test_kernel_regression_of_stacked_sources_matches_each_source_alone() -> None:
-    from metaopt.metamodel._transfer import kernel_regression
+    from metaopt.metamodel._kernel_regression import kernel_regression
 
     rng = np.random.default_rng(0)
     sizes, widths = [5, 1, 12], np.array([0.1, 0.3, 0.05])

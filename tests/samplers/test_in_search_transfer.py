@@ -14,7 +14,7 @@ from optuna.distributions import FloatDistribution
 from metaopt.exceptions import FallbackWarning
 from metaopt.knowledge import SCHEMA_VERSION, KnowledgeBase
 from metaopt.metamodel import TransferEnsemble
-from metaopt.metamodel._transfer import rank_agreement
+from metaopt.metamodel._session import rank_agreement
 from metaopt.samplers import MetaSampler
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -340,7 +340,7 @@ def test_the_studys_own_model_goes_beyond_every_known_optimum() -> None:
 
 
 def test_gaussian_process_leave_one_out_matches_refitting_without_the_point() -> None:
-    from metaopt.metamodel._transfer import fit_gaussian_process
+    from metaopt.metamodel._gaussian_process import fit_gaussian_process
 
     rng = np.random.default_rng(1)
     points, values = rng.uniform(size=(12, 2)), rng.uniform(size=12)
@@ -477,7 +477,7 @@ def test_unit_positions_map_back_to_the_same_value() -> None:
 
 
 def test_local_candidates_are_valued_by_the_sources_that_weigh_most(monkeypatch) -> None:
-    from metaopt.metamodel import _transfer
+    from metaopt.metamodel import _session
 
     kb = _two_kinds_of_datasets()
     model = TransferEnsemble(similarity="uniform", local_candidates=64).fit(kb, "bumps")
@@ -488,7 +488,7 @@ def test_local_candidates_are_valued_by_the_sources_that_weigh_most(monkeypatch)
     local, centres = session.local_candidates(observed, scores)
     assert len(local) == 64 and all(c in observed[:3] for c in centres)
     exact, weights = session.expected_improvement(observed, scores, extra=local)
-    monkeypatch.setattr(_transfer, "LOCAL_SOURCES", 6)
+    monkeypatch.setattr(_session, "LOCAL_SOURCES", 6)
     cheap, _ = session.expected_improvement(observed, scores, extra=local, extra_centres=centres)
     n = len(session.candidates)
     np.testing.assert_allclose(cheap[:n], exact[:n], rtol=1e-9, atol=1e-12)  # fixed ones: same
