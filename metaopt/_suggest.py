@@ -26,8 +26,10 @@ class Explanation:
 
     Attributes:
         configs: The suggested configurations, best first.
-        scores: The model's score for each: a predicted normalised score in ``[0, 1]``
-            (1 = best on a dataset) for the surrogate, the neighbour's normalised score for
+        scores: The model's score for each: the expected normalised score in ``[0, 1]``
+            (1 = best on a dataset) under the similarity-weighted known datasets for the
+            transfer model (its source says how much each pick adds to the ones before), a
+            predicted normalised score for the surrogate, the neighbour's normalised score for
             nearest datasets, the portfolio's mean best-so-far for the portfolio.
         sources: Where each configuration came from, in words.
         neighbors: The nearest known datasets (``dataset``, ``distance``), empty without

@@ -275,11 +275,20 @@ class TransferEnsemble(MetaModel):
             state.template, prior=prior, _cache={}, _last_weights=None, _pair_sums=None
         )
         picks = session.portfolio(n)
+        configs = [p for p, _ in picks]
+        # The score is comparable across picks: the expected normalised score under the prior
+        # mixture. The order is the portfolio's: each pick adds the most expected gain.
+        expected = (
+            session.weights([], []) @ session.source_values(configs) if configs else np.zeros(0)
+        )
         return pd.DataFrame(
             {
-                "params": [p for p, _ in picks],
-                "score": [s for _, s in picks],
-                "source": [f"transfer portfolio step {i + 1}" for i in range(len(picks))],
+                "params": configs,
+                "score": [float(s) for s in expected],
+                "source": [
+                    f"transfer portfolio step {i + 1} (expected gain {gain:.3f})"
+                    for i, (_, gain) in enumerate(picks)
+                ],
             },
             columns=["params", "score", "source"],
         )

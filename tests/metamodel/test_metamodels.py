@@ -93,6 +93,20 @@ def test_nearest_datasets_starts_with_the_best_of_the_nearest_dataset(toy) -> No
     assert metafeatures.index[5] in frame["source"].iloc[0]
 
 
+def test_transfer_explains_each_pick_by_its_expected_score_and_its_gain(toy) -> None:
+    evaluations, metafeatures = toy
+    model = TransferEnsemble().fit(evaluations, metafeatures=metafeatures)
+    frame = model.explain(metafeatures.iloc[2], n=4)
+    scores = frame["score"].to_numpy()
+    # Expected normalised scores, on the datasets' own [0, 1] scale; the first pick is the
+    # single configuration of highest expected score, later picks add diversity, not score.
+    assert ((scores >= 0.0) & (scores <= 1.0)).all()
+    assert scores[0] == scores.max()
+    gains = [float(s.split("expected gain ")[1].rstrip(")")) for s in frame["source"]]
+    assert gains[0] == pytest.approx(scores[0], abs=1e-3)  # nothing tried: gain = score
+    assert all(g < gains[0] for g in gains[1:])
+
+
 def test_surrogate_predictions_order_configurations_on_an_unseen_dataset(toy) -> None:
     evaluations, metafeatures = toy
     held_out = metafeatures.index[0]
