@@ -27,6 +27,7 @@ from metaopt.benchmark._metrics import (
 )
 from metaopt.benchmark._problems import LiveProblem, NearestConfig, PoolProblem, suggest_flat
 from metaopt.benchmark._protocol import run_live_benchmark, run_pool_benchmark
+from metaopt.benchmark._provenance import code_version
 from metaopt.benchmark._readers import from_knowledge, read_long_format, read_openml_runs
 from metaopt.benchmark._report import brief, known_bounds, read_benchmark_infos, summarise
 from metaopt.benchmark._resolve import (
@@ -55,6 +56,7 @@ __all__ = [
     "available_methods",
     "brief",
     "bundled_suite",
+    "code_version",
     "dataset_ranks",
     "folder_loader",
     "from_knowledge",

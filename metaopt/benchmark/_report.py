@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from pathlib import Path
 
@@ -18,7 +19,10 @@ from metaopt.benchmark._metrics import (
     worst_case,
 )
 from metaopt.benchmark._plots import plot_benchmark, plot_file_name
+from metaopt.benchmark._provenance import code_version
 from metaopt.benchmark._storage import TraceStore, slug
+
+logger = logging.getLogger("metaopt.benchmark")
 
 DEFAULT_BUDGETS = (1, 2, 5, 10, 25, 50, 100)
 REFERENCE = "tpe"
@@ -81,6 +85,7 @@ def summarise(
             f"no dataset under {root}/traces has a run of every method for every seed yet "
             f"(incomplete: {len(incomplete)}); finish the runs, or summarise fewer methods."
         )
+    other_code = _runs_by_other_code(traces)
     known = known_bounds(infos)
     bounds = pool_bounds(traces, known)
     # Each benchmark is padded to its own longest run, not to the longest of all benchmarks.
@@ -130,6 +135,7 @@ def summarise(
             plots,
             incomplete.get(benchmark, []),
             failed.get(benchmark, {}),
+            other_code.get(benchmark, {}),
         )
     (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return {
@@ -140,6 +146,31 @@ def summarise(
         "worst": worst,
         "summary": summary,
     }
+
+
+def _runs_by_other_code(traces: pd.DataFrame) -> dict[str, dict[str, tuple[int, int]]]:
+    """Per benchmark and method, how many of its runs other code than this made, of how many.
+
+    A run's code is :func:`~metaopt.benchmark.code_version` when it was stored; runs stored
+    before that was recorded count as other code.
+    """
+    current = code_version()
+    runs = traces.drop_duplicates(["benchmark", "method", "dataset", "seed"])
+    codes = runs["code"] if "code" in runs.columns else pd.Series(np.nan, index=runs.index)
+    other = codes.ne(current)
+    found: dict[str, dict[str, tuple[int, int]]] = {}
+    for (benchmark, method), flags in other.groupby([runs["benchmark"], runs["method"]]):
+        if flags.any():
+            found.setdefault(str(benchmark), {})[str(method)] = (int(flags.sum()), len(flags))
+            logger.warning(
+                "%s: %d of %d stored runs of %s were made by other code than this "
+                "(delete them to rerun)",
+                benchmark,
+                int(flags.sum()),
+                len(flags),
+                method,
+            )
+    return found
 
 
 def complete_datasets(traces: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, list[str]]]:
@@ -231,6 +262,7 @@ def _benchmark_section(
     plots: bool,
     incomplete: list[str],
     failed: dict[str, dict[str, str]],
+    other_code: dict[str, tuple[int, int]],
 ) -> list[str]:
     n_datasets = curves["dataset"].nunique()
     seeds = sorted(curves["seed"].unique())
@@ -247,6 +279,13 @@ def _benchmark_section(
             f"**{method} failed** on {len(errors)} datasets and is left out of the tables below "
             "(rerun the command to retry it): "
             + "; ".join(f"`{error[:160]}` ({count})" for error, count in kinds.most_common(3))
+            + "."
+        )
+    if other_code:
+        lines.append(
+            "**Stored runs made by other code than this** (an earlier version of metaopt; "
+            "stored runs are reused, so delete a method's folder under `traces/` to rerun it): "
+            + ", ".join(f"{m} {k} of {n}" for m, (k, n) in sorted(other_code.items()))
             + "."
         )
     if incomplete:

@@ -15,6 +15,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from metaopt.benchmark._metadataset import MetaDataset
+from metaopt.benchmark._provenance import code_version
 
 logger = logging.getLogger("metaopt.benchmark")
 
@@ -264,6 +265,21 @@ def resolve_datasets(
     metafeature_fn = metafeature_fn or default_metafeatures
     cache_path = Path(cache_dir) / f"{meta.name}-datasets.parquet" if cache_dir else None
     cached = pd.read_parquet(cache_path) if cache_path and cache_path.is_file() else None
+    # Only descriptions made by this code's loaders and extractor are reused.
+    code = code_version("datasets", "metafeatures")
+    if cached is not None:
+        stale = (
+            cached["code"].ne(code)
+            if "code" in cached.columns
+            else pd.Series(True, index=cached.index)
+        )
+        if stale.any():
+            logger.info(
+                "%s: %d cached dataset descriptions were made by other code; describing again",
+                meta.name,
+                int(stale.sum()),
+            )
+            cached = cached[~stale]
     facts, features, skipped = [], {}, dict(meta.skipped)
     names = meta.dataset_names
     if max_datasets is not None:
@@ -277,7 +293,9 @@ def resolve_datasets(
                 skipped[dataset] = str(row["reason"])
                 continue
             facts.append(row[["fingerprint", "openml_did", "name"]].rename(dataset))
-            features[dataset] = row.drop(["fingerprint", "openml_did", "name", "status", "reason"])
+            features[dataset] = row.drop(
+                ["fingerprint", "openml_did", "name", "status", "reason", "code"]
+            )
             continue
         try:
             data = load(dataset)
@@ -289,7 +307,9 @@ def resolve_datasets(
             reason = None
         if reason is not None:
             skipped[dataset] = reason
-            _append_cache(cache_path, dataset, {"status": "skipped", "reason": reason})
+            _append_cache(
+                cache_path, dataset, {"status": "skipped", "reason": reason, "code": code}
+            )
             continue
         did = data.metadata.get("openml_did")  # type: ignore[attr-defined]
         fact = {
@@ -300,7 +320,8 @@ def resolve_datasets(
         vector = metafeature_fn(data).astype(float)
         facts.append(pd.Series(fact, name=dataset))
         features[dataset] = vector
-        _append_cache(cache_path, dataset, {**fact, "status": "ok", "reason": "", **vector})
+        record = {**fact, "status": "ok", "reason": "", "code": code, **vector}
+        _append_cache(cache_path, dataset, record)
     if skipped:
         logger.warning(
             "%s: %d of %d datasets skipped (data not found or not requested)",

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from metaopt.benchmark._provenance import code_version
+
 TRACE_COLUMNS = [
     "benchmark",
     "dataset",
@@ -21,6 +23,7 @@ TRACE_COLUMNS = [
     "prepare_s",
     "eval_s",
     "params",
+    "code",  # metaopt's code_version() when the run was made
 ]
 
 
@@ -94,6 +97,8 @@ class TraceStore:
         path = self.path(first["benchmark"], first["method"], first["dataset"], int(first["seed"]))
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
+        if "code" not in trace.columns:
+            trace = trace.assign(code=code_version())
         trace[TRACE_COLUMNS].to_parquet(tmp, index=False)
         tmp.replace(path)
         return path
