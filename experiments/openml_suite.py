@@ -208,8 +208,8 @@ def _parser() -> argparse.ArgumentParser:
         "--max-rows",
         type=int,
         default=500,
-        help="subsample live datasets to this many rows, the shipped knowledge base's cap "
-        "(0 = all)",
+        help="subsample live datasets to this many rows, keeping the main job short "
+        "(0 = all; the knowledge base's base fidelity uses 2000)",
     )
     live.add_argument(
         "--offline",

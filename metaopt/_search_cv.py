@@ -31,6 +31,8 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from metaopt.exceptions import warn_fallback
+
 _logger = logging.getLogger("metaopt.search_cv")
 
 #: Trial user attribute holding one trial's per-split scores and times.
@@ -56,8 +58,9 @@ class MetaSearchCV(MetaEstimatorMixin, BaseEstimator):
     """Hyperparameter search with cross-validation, warm-started by :class:`~metaopt.MetaSampler`.
 
     ``fit(X, y)`` describes the data by its metafeatures, runs an Optuna study whose first
-    ``n_warm`` trials evaluate the configurations the meta-model proposes for such data (the
-    rest come from TPE), and refits the best configuration on all of ``X``. Like
+    ``n_warm`` trials evaluate the configurations the meta-model proposes for such data (later
+    trials are transfer proposals re-weighted by the search's own results, or TPE's), and
+    refits the best configuration on all of ``X``. Like
     :class:`~sklearn.model_selection.GridSearchCV` it then predicts through
     ``best_estimator_`` and reports every trial in ``cv_results_``.
 
@@ -106,8 +109,8 @@ class MetaSearchCV(MetaEstimatorMixin, BaseEstimator):
         knowledge: A :class:`metaopt.knowledge.KnowledgeBase`, a directory holding one, or
             ``None`` for the shipped knowledge base.
         rerank: Passed to :class:`~metaopt.MetaSampler` (0: off).
-        base_sampler: The Optuna sampler after the warm start; ``None``: TPE seeded by
-            ``random_state``. Copied at every fit, so refits are reproducible.
+        base_sampler: The Optuna sampler of the trials the transfer hands on; ``None``: TPE
+            seeded by ``random_state``. Copied at every fit, so refits are reproducible.
         storage: Optuna storage (URL or object); ``None``: in memory.
         study_name: Name of the study in ``storage``; an existing study of that name is
             continued, and its earlier trials count in ``cv_results_``.
@@ -350,17 +353,42 @@ class MetaSearchCV(MetaEstimatorMixin, BaseEstimator):
         check_is_fitted(self)
         return self._validate_X(X, reset=False)
 
+    def _guess_knowledge_space(self, space: Any, task: str) -> str | None:
+        """The knowledge space best matching all of ``param_distributions``' names."""
+        from metaopt.metamodel._default import resolve_knowledge
+
+        if self.n_warm == 0:
+            return None
+        names = sorted(space.distributions)
+        matches = resolve_knowledge(self.knowledge).space_matches(names, task)
+        if not len(matches) or int(matches["shared"].iloc[0]) == 0:
+            return None  # MetaSampler says the warm start is off, and why
+        best = str(matches["space"].iloc[0])
+        warn_fallback(
+            _logger,
+            f"MetaSearchCV chose the knowledge space {best!r} for the parameters {names} "
+            f"(shares {int(matches['shared'].iloc[0])}); pass space= to choose it yourself",
+            stacklevel=4,
+        )
+        return best
+
     def _metasampler_dataset(self, X: Any, y: Any, task: str) -> Any:
         """The data as a :class:`~metaopt.Dataset` for the metafeatures, or None if impossible."""
         from metaopt.datasets import make_dataset
 
-        if hasattr(X, "toarray"):
-            return None  # sparse input (own estimator): no metafeatures, portfolio warm start
-        try:
-            return make_dataset(X, y, task=task, name="MetaSearchCV input", source="in-memory")
-        except (TypeError, ValueError) as error:
-            _logger.info("no metafeatures for this input (%s)", error)
-            return None
+        reason = "sparse input" if hasattr(X, "toarray") else None
+        if reason is None:
+            try:
+                return make_dataset(X, y, task=task, name="MetaSearchCV input", source="in-memory")
+            except (TypeError, ValueError) as error:
+                reason = str(error).rstrip(".")
+        if self.model is None:  # the default model would ask for what cannot be computed
+            warn_fallback(
+                _logger,
+                f"no metafeatures for this data ({reason}): the warm start uses the portfolio",
+                stacklevel=4,
+            )
+        return None
 
     # ------------------------------------------------------------------ fit
 
@@ -401,14 +429,17 @@ class MetaSearchCV(MetaEstimatorMixin, BaseEstimator):
         base = copy.deepcopy(self.base_sampler) if self.base_sampler is not None else None
         from metaopt.samplers import MetaSampler
 
-        knowledge_space = self.space if self.estimator is not None else space.name
+        knowledge_space = space.name
+        if self.estimator is not None:
+            knowledge_space = self.space or self._guess_knowledge_space(space, task)
+        dataset = self._metasampler_dataset(X_input, y_array, task)
         sampler = MetaSampler(
-            self._metasampler_dataset(X_input, y_array, task),
+            dataset,
             space=knowledge_space,
             n_warm=self.n_warm,
             base_sampler=base,
             knowledge=self.knowledge,
-            model=self.model,
+            model="portfolio" if dataset is None and self.model is None else self.model,
             task=task,
             seed=seed,
             rerank=self.rerank,

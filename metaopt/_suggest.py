@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
+from metaopt.exceptions import warn_fallback
 from metaopt.metamodel._base import MetaModel
 from metaopt.metamodel._default import dataset_metafeatures, fitted_model, resolve_knowledge
 
@@ -23,6 +25,9 @@ NOVELTY_THRESHOLD = 3.0
 @dataclass
 class Explanation:
     """Why :func:`suggest` proposed what it did.
+
+    It iterates, indexes and has a length like the list of configurations ``suggest`` returns
+    without ``explain=True``, so either result works in ``for config in ...``.
 
     Attributes:
         configs: The suggested configurations, best first.
@@ -39,6 +44,8 @@ class Explanation:
         task: ``"classification"`` or ``"regression"``.
         novelty: Nearest-neighbour distance relative to the typical one (NaN when unknown).
         fallback: Why the portfolio was used instead of the requested model, or ``None``.
+        metafeatures: The dataset's metafeatures, as the model saw them (``None`` when none
+            were extracted).
     """
 
     configs: list[dict[str, Any]]
@@ -51,6 +58,16 @@ class Explanation:
     novelty: float = math.nan
     fallback: str | None = None
     metafeatures: pd.Series | None = field(default=None, repr=False)
+
+    # It reads like the list ``suggest`` returns without ``explain=True``.
+    def __len__(self) -> int:
+        return len(self.configs)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.configs)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.configs[index]
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable summary."""
@@ -112,8 +129,9 @@ def suggest(
         n: How many configurations.
         knowledge: A :class:`metaopt.knowledge.KnowledgeBase`, a directory holding one, or
             ``None`` for the shipped knowledge base.
-        model: A meta-model name (``"surrogate"``, ``"nearest"``, ``"portfolio"``) or a
-            :class:`metaopt.metamodel.MetaModel` instance; ``None`` for the default.
+        model: A meta-model name (``"transfer"``, ``"surrogate"``, ``"nearest"``,
+            ``"portfolio"``) or a :class:`metaopt.metamodel.MetaModel` instance; ``None`` for
+            the default (:data:`metaopt.metamodel.DEFAULT_MODEL`, ``"transfer"``).
         explain: Return an :class:`Explanation` (scores, sources, nearest datasets) instead of
             the plain list.
         target: Target column, for a file or DataFrame ``dataset``.
@@ -124,8 +142,8 @@ def suggest(
         or an :class:`Explanation` with ``explain=True``.
 
     Raises:
-        ValueError: for an unknown space, a space the knowledge base does not hold, or bad
-            ``n``.
+        ValueError: for an unknown space, a space the knowledge base holds no evaluations of
+            for the dataset's task (classification or regression), or bad ``n``.
 
     Example:
         >>> import metaopt
@@ -133,14 +151,15 @@ def suggest(
         >>> len(configs)
         3
     """
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+    if not isinstance(n, int) or isinstance(n, bool):
+        raise TypeError(f"n must be a positive int, got {type(n).__name__} {n!r}")
+    if n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
     if not isinstance(space, str):
         raise TypeError(f"space must be a str, got {type(space).__name__}")
     data = _as_dataset(dataset, target)
     kb = resolve_knowledge(knowledge)
-    if space not in kb.spaces:
-        raise ValueError(f"unknown space {space!r}: the knowledge base holds {kb.spaces}")
+    kb.check_covers(space, data.task)
     return _rank(data.task, metafeatures, data, kb, space, n, model, explain)
 
 
@@ -163,14 +182,13 @@ def _rank(
     explain: bool,
 ) -> list[dict[str, Any]] | Explanation:
     chosen = fitted_model(model, kb, space)
-    fallback = None
+    problem = None  # why the dataset's metafeatures cannot guide the ranking
     if chosen.uses_metafeatures or explain:
         if metafeatures is None:
             try:
                 metafeatures = dataset_metafeatures(data)
             except Exception as error:  # any extraction failure: fall back, do not crash
-                _logger.warning("metafeature extraction failed (%s); using the portfolio", error)
-                fallback = f"metafeature extraction failed: {error}"
+                problem = f"metafeature extraction failed ({error})"
     novelty = math.nan
     neighbors = pd.DataFrame({"dataset": [], "distance": []})
     if metafeatures is not None:
@@ -178,15 +196,16 @@ def _rank(
             novelty = chosen.novelty(metafeatures, space=space, task=task)
             neighbors = chosen.neighbors(metafeatures, 5, space=space, task=task)
         except ValueError as error:
-            _logger.warning("metafeatures unusable (%s); using the portfolio", error)
-            fallback = f"metafeatures unusable: {error}"
+            problem = f"metafeatures unusable ({error})"
         if chosen.uses_metafeatures and novelty > NOVELTY_THRESHOLD:
-            _logger.info(
-                "dataset unlike any known one (novelty %.1f); using the portfolio", novelty
-            )
-            fallback = f"dataset unlike any known one (novelty {novelty:.1f})"
-    if fallback is not None and chosen.uses_metafeatures:
-        chosen = fitted_model("portfolio", kb, space)
+            problem = f"dataset unlike any known one (novelty {novelty:.1f})"
+    fallback = None
+    if problem is not None and chosen.uses_metafeatures:
+        # suggest -> _rank -> warn_fallback: the warning points at the user's call.
+        warn_fallback(_logger, f"{problem}; using the portfolio", stacklevel=4)
+        chosen, fallback = fitted_model("portfolio", kb, space), problem
+    elif problem is not None:  # the ranking is the same; only the explanation lacks neighbours
+        _logger.warning("%s; the explanation names no similar datasets", problem)
     ranked = chosen.explain(metafeatures, n, space=space, task=task)
     configs = [dict(c) for c in ranked["params"]]
     if not explain:

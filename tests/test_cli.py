@@ -76,6 +76,29 @@ def test_module_entry_point_prints_help() -> None:
     assert done.returncode == 0 and "--target" in done.stdout
 
 
+def test_package_entry_point_version_and_help_without_doubled_defaults() -> None:
+    version = subprocess.run(
+        [sys.executable, "-m", "metaopt", "--version"], capture_output=True, text=True, timeout=120
+    )
+    assert version.returncode == 0 and version.stdout.strip() == f"metaopt {metaopt.__version__}"
+    done = subprocess.run(
+        [sys.executable, "-m", "metaopt", "suggest", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    help_text = " ".join(done.stdout.split())
+    assert "(default: hist_gradient_boosting)" in help_text
+    assert "(default: None)" not in help_text and "(default: False)" not in help_text
+
+
+def test_a_missing_target_names_the_option(setup, capsys) -> None:
+    (setup / "no_target.csv").write_text("a,b\n1,2\n3,4\n")
+    assert main(["suggest", str(setup / "no_target.csv"), "--knowledge", str(setup / "kb")]) == 2
+    err = capsys.readouterr().err
+    assert "pass --target COLUMN" in err and "target='column'" not in err
+
+
 def test_explain_is_opt_in(setup, capsys, monkeypatch) -> None:
     import metaopt._suggest
 

@@ -18,6 +18,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import metaopt
 from metaopt import MetaSearchCV, spaces
+from metaopt.exceptions import FallbackWarning
 from metaopt.samplers import MetaSampler, fit_to_distribution
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -228,8 +229,13 @@ def test_own_pipeline_is_warm_started_by_parameter_leaf_names(cancer) -> None:
         "svc__C": FloatDistribution(1e-3, 1e3, log=True),
         "svc__gamma": FloatDistribution(1e-4, 1e1, log=True),
     }
-    search = _small(estimator=estimator, param_distributions=distributions).fit(X, y)
-    assert search.cv_results_["warm_start"].tolist() == [True, True, False]  # space "svm"
+    # Chosen from both names: "C" alone would fit logistic_regression as well.
+    with pytest.warns(FallbackWarning, match="chose the knowledge space 'svm'") as record:
+        search = _small(estimator=estimator, param_distributions=distributions).fit(X, y)
+    assert record[0].filename == __file__
+    assert search.cv_results_["warm_start"].tolist() == [True, True, False]
+    warm = [t.user_attrs.get("metaopt:warm_start") for t in search.study_.trials]
+    assert [w["space"] for w in warm[:2]] == ["svm", "svm"]
     assert set(search.best_params_) == {"svc__C", "svc__gamma"}
     assert set(search.study_.best_params) == {"C", "gamma"}
     assert search.best_estimator_.named_steps["svc"].C == search.best_params_["svc__C"]
@@ -299,3 +305,12 @@ def test_string_labels_set_the_task_and_classes() -> None:
     search = _small(space="knn").fit(X, labels)
     assert list(search.classes_) == ["setosa", "versicolor", "virginica"]
     assert search.predict(X[:1])[0] in set(labels)
+
+
+def test_data_without_metafeatures_warns_why_and_warm_starts_from_the_portfolio(cancer) -> None:
+    X, _ = cancer
+    y = np.zeros(len(X), dtype=int)  # one class: nothing to describe
+    with pytest.warns(FallbackWarning, match=r"no metafeatures for this data \(.*portfolio"):
+        search = _small(space="knn").fit(X, y)
+    warm = [t.user_attrs.get("metaopt:warm_start") for t in search.study_.trials]
+    assert [w["model"] for w in warm[:2]] == ["Portfolio", "Portfolio"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import pandas as pd
 import pytest
@@ -13,6 +14,7 @@ import metaopt._suggest as suggest_module
 from metaopt import spaces
 from metaopt._suggest import Explanation, suggest
 from metaopt.datasets import Dataset
+from metaopt.exceptions import FallbackWarning
 from metaopt.metamodel._default import fitted_model
 from metaopt.testing import toy_knowledge_base
 
@@ -56,6 +58,9 @@ def test_explanation_names_the_nearest_datasets(kb, datasets) -> None:
     payload = json.loads(json.dumps(result.to_dict()))
     assert payload["nearest_datasets"][0]["dataset"] == "iris"
     assert "knn" in str(result) and "iris" in str(result)
+    # Used like the plain list it explains.
+    plain = suggest(datasets["iris"], space="knn", n=3, knowledge=kb)
+    assert list(result) == plain and len(result) == 3 and result[0] == plain[0]
 
 
 def test_every_model_and_input_form(kb, datasets) -> None:
@@ -78,19 +83,30 @@ def test_failed_extraction_falls_back_to_the_portfolio(kb, datasets, monkeypatch
         raise ValueError("no metafeatures today")
 
     monkeypatch.setattr(suggest_module, "dataset_metafeatures", broken)
-    result = suggest(
-        datasets["iris"], space="knn", n=3, knowledge=kb, model="nearest", explain=True
-    )
+    with pytest.warns(FallbackWarning, match="extraction failed .*; using the portfolio"):
+        result = suggest(
+            datasets["iris"], space="knn", n=3, knowledge=kb, model="nearest", explain=True
+        )
     assert result.model == "Portfolio" and "no metafeatures today" in result.fallback
     assert "metafeature extraction failed" in caplog.text
+    # A model that ignores the metafeatures ranks as it would: nothing fell back.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FallbackWarning)
+        same = suggest(
+            datasets["iris"], space="knn", n=3, knowledge=kb, model="portfolio", explain=True
+        )
+    assert same.fallback is None and same.configs == result.configs
+    assert same.neighbors.empty
 
 
 def test_unknown_datasets_get_the_portfolio(kb, datasets, monkeypatch) -> None:
     monkeypatch.setattr(suggest_module, "NOVELTY_THRESHOLD", -1.0)
-    result = suggest(
-        datasets["syn1"], space="knn", n=3, knowledge=kb, model="surrogate", explain=True
-    )
+    with pytest.warns(FallbackWarning, match="unlike any known one") as record:
+        result = suggest(
+            datasets["syn1"], space="knn", n=3, knowledge=kb, model="surrogate", explain=True
+        )
     assert result.model == "Portfolio" and "unlike any known" in result.fallback
+    assert record[0].filename == __file__  # points at the caller's line
 
 
 def test_bad_input_raises_clear_errors(kb, datasets) -> None:

@@ -28,6 +28,8 @@ class MethodContext:
         distributions: The flat search space.
         n_warm: Number of warm-start configurations for warm-starting methods.
         dataset: The held-out dataset's id.
+        cache: What a method's seed-independent preparation computed (see :meth:`prepare`),
+            shared by the seeds of one held-out dataset.
     """
 
     meta: MetaDataset | None

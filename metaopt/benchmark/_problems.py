@@ -120,6 +120,9 @@ class PoolProblem:
         scores: Recorded score of each pool configuration.
         config_ids: Their ``config_id``.
         params: Their parameter dicts (for traces).
+        encoder: Finds the pool configuration nearest to a requested one.
+        used: Which pool configurations this run has revealed (``None`` before
+            :meth:`reset`).
     """
 
     meta_name: str

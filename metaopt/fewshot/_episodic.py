@@ -8,7 +8,8 @@ samplers as MAML's (:class:`metaopt.maml.FewShotTasks`), labelled ``0..n_way-1``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -25,12 +26,16 @@ def check_episode(
     support_y: torch.Tensor,
     query_x: torch.Tensor | None = None,
     n_way: int | None = None,
+    query_y: torch.Tensor | None = None,
 ) -> int:
     """Validate one episode and return its number of classes.
 
     ``support_y`` must hold integer labels ``0..n_way-1`` (``n_way`` defaults to the largest
     label plus one) with at least one support example of every class, and ``query_x`` must have
-    the same per-example shape as ``support_x``.
+    the same per-example shape as ``support_x``. ``query_y``, if given (with ``query_x``), must
+    be a 1-d integer tensor with one label in ``0..n_way-1`` per row of ``query_x``: a wrong
+    shape would broadcast and a foreign label would never match, both giving a silently wrong
+    accuracy.
     """
     check_pair(support_x, support_y, "support")
     if support_y.ndim != 1 or support_y.dtype not in (torch.int64, torch.int32):
@@ -62,7 +67,48 @@ def check_episode(
                 "query and support examples must have the same shape: query_x has shape "
                 f"{tuple(query_x.shape)}, support_x has shape {tuple(support_x.shape)}."
             )
+    if query_y is not None:
+        if query_x is None:
+            raise TypeError("query_y needs query_x: pass both or neither.")
+        check_query_labels(query_x, query_y, n_way)
     return n_way
+
+
+def check_query_labels(query_x: torch.Tensor, query_y: torch.Tensor, n_way: int) -> None:
+    """Raise unless ``query_y`` holds one integer label ``0..n_way-1`` per row of ``query_x``."""
+    check_pair(query_x, query_y, "query")
+    if query_y.dtype not in (torch.int64, torch.int32):
+        raise TypeError(
+            "query_y must be a tensor of integer class indices 0..n_way-1, got dtype "
+            f"{query_y.dtype}."
+        )
+    if query_y.ndim != 1:
+        raise ValueError(
+            "query_y must be a 1-d tensor with one label per row of query_x, got shape "
+            f"{tuple(query_y.shape)} for query_x of shape {tuple(query_x.shape)}."
+        )
+    outside = sorted({label for label in query_y.tolist() if not 0 <= label < n_way})
+    if outside:
+        raise ValueError(
+            f"query_y must hold labels 0..{n_way - 1} (the {n_way} classes of the support set), "
+            f"got label(s) {outside[:5]}."
+        )
+
+
+def check_task(task: Task) -> int:
+    """Validate a whole episode, query labels included, and return its number of classes."""
+    return check_episode(task.support_x, task.support_y, task.query_x, query_y=task.query_y)
+
+
+def episodes(task_batch: object) -> list[Task]:
+    """Validate a batch of episodes, query labels included, before any forward pass."""
+    tasks = as_tasks(task_batch)
+    for i, task in enumerate(tasks):
+        try:
+            check_task(task)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"task {i}: {error}") from None
+    return tasks
 
 
 def class_means(features: torch.Tensor, labels: torch.Tensor, n_way: int) -> torch.Tensor:
@@ -75,7 +121,8 @@ class EpisodicLearner:
     """Base of the metric-based few-shot learners: episodic training and support-set fitting.
 
     Subclasses implement :meth:`scores`, which maps ``(support_x, support_y, query_x)`` to an
-    ``(n_query, n_way)`` tensor (higher = more likely) and :meth:`episode_loss`.
+    ``(n_query, n_way)`` tensor (higher = more likely) and :meth:`episode_loss`, which should
+    start with :func:`check_task` so that a direct call checks the query labels too.
 
     Args:
         modules: The trainable modules by name (``"embedding"``, and ``"relation"`` if any).
@@ -160,6 +207,23 @@ class EpisodicLearner:
         for module in self._modules.values():
             module.train(mode)
 
+    @contextmanager
+    def _evaluating(self) -> Iterator[None]:
+        """Evaluation mode inside the block, then every submodule's own mode back.
+
+        Per submodule, not per module: a user may keep, say, a frozen BatchNorm in eval mode
+        inside an embedding that is otherwise training.
+        """
+        modes = [
+            (sub, sub.training) for module in self._modules.values() for sub in module.modules()
+        ]
+        self.train(False)
+        try:
+            yield
+        finally:
+            for sub, training in modes:
+                sub.training = training
+
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Copies of all module tensors, keyed ``<module>.<name>`` (``embedding.0.weight``).
 
@@ -172,18 +236,60 @@ class EpisodicLearner:
             for key, value in module.state_dict().items()
         }
 
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        """Restore tensors produced by :meth:`state_dict` (in place)."""
+    def load_state_dict(self, state: Mapping[str, torch.Tensor]) -> None:
+        """Restore tensors produced by :meth:`state_dict` (in place).
+
+        Nothing is loaded unless ``state`` has exactly the keys of :meth:`state_dict`, each with
+        the shape of the tensor it replaces.
+
+        Raises:
+            TypeError: ``state`` is not a mapping.
+            ValueError: Keys are missing or unexpected (e.g. ``relation.*`` keys given to a
+                :class:`~metaopt.fewshot.ProtoNet`), or a tensor has another shape.
+        """
+        if not isinstance(state, Mapping):
+            raise TypeError(
+                f"state must be a mapping of names to tensors, got {type(state).__name__}."
+            )
+        current = {
+            f"{prefix}.{key}": value
+            for prefix, module in self._modules.items()
+            for key, value in module.state_dict().items()
+        }
+        missing = sorted(set(current) - set(state))
+        unexpected = sorted(str(key) for key in set(state) - set(current))
+        if missing or unexpected:
+            problems = [
+                f"{what} keys {keys[:5]}" + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+                for what, keys in (("missing", missing), ("unexpected", unexpected))
+                if keys
+            ]
+            raise ValueError(
+                f"state does not match the learner's modules: {', '.join(problems)}; expected "
+                f"the keys of state_dict() ({', '.join(f'{p}.*' for p in self._modules)})."
+            )
+        mismatched = [
+            f"{key}: got {tuple(state[key].shape)}, expected {tuple(value.shape)}"
+            for key, value in current.items()
+            if isinstance(value, torch.Tensor)
+            and isinstance(state[key], torch.Tensor)
+            and state[key].shape != value.shape
+        ]
+        if mismatched:
+            raise ValueError(f"state has tensors of the wrong shape: {'; '.join(mismatched[:5])}.")
         for prefix, module in self._modules.items():
             head = f"{prefix}."
-            module.load_state_dict(
-                {k[len(head) :]: v for k, v in state.items() if k.startswith(head)}
-            )
+            try:
+                module.load_state_dict(
+                    {k[len(head) :]: v for k, v in state.items() if k.startswith(head)}
+                )
+            except RuntimeError as error:  # e.g. a non-tensor value where a tensor belongs
+                raise ValueError(f"cannot load the {prefix!r} module's state: {error}") from None
 
     # ------------------------------------------------------------------ episodic training
     def loss(self, task_batch: Sequence[Task]) -> torch.Tensor:
         """Mean episode loss over a batch of tasks (differentiable)."""
-        tasks = as_tasks(task_batch)
+        tasks = episodes(task_batch)
         return torch.stack([self.episode_loss(task) for task in tasks]).mean()
 
     def meta_step(self, task_batch: Sequence[Task]) -> float:
@@ -236,12 +342,16 @@ class EpisodicLearner:
     # ------------------------------------------------------------------ test time
     @torch.no_grad()
     def evaluate(self, task_batch: Sequence[Task]) -> torch.Tensor:
-        """Query accuracy of every task (a 1-d tensor), from its support set alone."""
-        self.train(False)
+        """Query accuracy of every task (a 1-d tensor), from its support set alone.
+
+        The modules run in evaluation mode; each gets its previous training mode back after.
+        """
+        tasks = episodes(task_batch)
         accuracies = []
-        for task in as_tasks(task_batch):
-            predicted = self.scores(task.support_x, task.support_y, task.query_x).argmax(-1)
-            accuracies.append((predicted == task.query_y).float().mean())
+        with self._evaluating():
+            for task in tasks:
+                predicted = self.scores(task.support_x, task.support_y, task.query_x).argmax(-1)
+                accuracies.append((predicted == task.query_y).float().mean())
         return torch.stack(accuracies)
 
     def fit(self, support_x: torch.Tensor, support_y: object) -> EpisodicLearner:
@@ -278,11 +388,14 @@ class EpisodicLearner:
 
     @torch.no_grad()
     def predict_proba(self, query_x: torch.Tensor) -> torch.Tensor:
-        """``(n_query, n_classes)`` class probabilities (softmax of the scores)."""
+        """``(n_query, n_classes)`` class probabilities (see :meth:`probabilities`).
+
+        The modules run in evaluation mode; each gets its previous training mode back after.
+        """
         support_x, support_y, _ = self._fitted()
         check_episode(support_x, support_y, query_x)
-        self.train(False)
-        return self.probabilities(self.scores(support_x, support_y, query_x))
+        with self._evaluating():
+            return self.probabilities(self.scores(support_x, support_y, query_x))
 
     def probabilities(self, scores: torch.Tensor) -> torch.Tensor:
         """Turn :meth:`scores` into probabilities; a softmax unless a subclass knows better."""

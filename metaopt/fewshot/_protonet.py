@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from numbers import Real
 from typing import Literal
 
 import torch
@@ -11,6 +13,7 @@ from metaopt.fewshot._episodic import (
     EpisodicLearner,
     OptimizerFactory,
     check_episode,
+    check_task,
     class_means,
 )
 from metaopt.maml._task import Task
@@ -30,7 +33,7 @@ class ProtoNet(EpisodicLearner):
         embedding: Any ``nn.Module`` mapping a batch of examples to a batch of vectors.
         distance: ``"squared_euclidean"`` (the paper's choice) or ``"cosine"`` (cosine
             distance, scaled by ``temperature``).
-        temperature: Logits are ``-distance / temperature``.
+        temperature: Logits are ``-distance / temperature``; a finite positive number.
         optimizer: Outer optimizer, see :class:`~metaopt.fewshot.EpisodicLearner`: ``None``
             (Adam 1e-3), an optimizer instance, or a factory such as
             ``metaopt.optim.LSTMOptimizer``.
@@ -63,10 +66,13 @@ class ProtoNet(EpisodicLearner):
             raise ValueError(
                 f"distance must be 'squared_euclidean' or 'cosine', got {distance!r}."
             )
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+        if isinstance(temperature, bool) or not isinstance(temperature, Real):
             raise TypeError(f"temperature must be a float, got {type(temperature).__name__}.")
-        if not temperature > 0:
-            raise ValueError(f"temperature must be positive, got {temperature!r}.")
+        # inf would make every logit 0 and nan every loss nan, both without an error.
+        if not (math.isfinite(temperature) and temperature > 0):
+            raise ValueError(
+                f"temperature must be a finite positive number, got {float(temperature)!r}."
+            )
         super().__init__({"embedding": embedding}, optimizer)
         self.embedding = embedding
         self.distance = distance
@@ -103,5 +109,6 @@ class ProtoNet(EpisodicLearner):
 
     def episode_loss(self, task: Task) -> torch.Tensor:
         """Cross-entropy of the query labels under the prototype logits."""
+        check_task(task)
         logits = self.scores(task.support_x, task.support_y, task.query_x)
-        return nn.functional.cross_entropy(logits, task.query_y)
+        return nn.functional.cross_entropy(logits, task.query_y.long())

@@ -9,6 +9,7 @@ from metaopt.fewshot._episodic import (
     EpisodicLearner,
     OptimizerFactory,
     check_episode,
+    check_task,
     class_means,
 )
 from metaopt.maml._task import Task
@@ -68,8 +69,9 @@ class RelationNet(EpisodicLearner):
         relation: Module mapping ``(m, 2 d)`` concatenated pairs to ``(m, 1)`` scores.
             ``None`` builds ``SimilarityRelation(embedding_dim, hidden)``; it then needs
             ``embedding_dim`` (``d``).
-        embedding_dim: Output size of the embedding, for the default relation module.
-        hidden: Hidden units of the default relation module.
+        embedding_dim: Output size of the embedding, for the default relation module; a
+            positive int or ``None``.
+        hidden: Hidden units of the default relation module; a positive int.
         optimizer: Outer optimizer, see :class:`~metaopt.fewshot.EpisodicLearner`.
 
     Example:
@@ -96,8 +98,16 @@ class RelationNet(EpisodicLearner):
             raise TypeError(
                 f"embedding must be a torch.nn.Module, got {type(embedding).__name__}."
             )
+        # Checked even when a relation module is given, so that a typo never passes unnoticed.
+        for name, value in (("embedding_dim", embedding_dim), ("hidden", hidden)):
+            if value is None and name == "embedding_dim":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an int, got {type(value).__name__}.")
+            if value < 1:
+                raise ValueError(f"{name} must be positive, got {value}.")
         if relation is None:
-            if isinstance(embedding_dim, bool) or not isinstance(embedding_dim, int):
+            if embedding_dim is None:
                 raise TypeError(
                     "without a relation module, pass embedding_dim (the embedding's output "
                     f"size) to build the default one; got embedding_dim={embedding_dim!r}."
@@ -134,11 +144,20 @@ class RelationNet(EpisodicLearner):
         return out.reshape(n_query, n_way)
 
     def probabilities(self, scores: torch.Tensor) -> torch.Tensor:
-        """Relation scores normalised to sum to one per query example."""
-        return scores / scores.sum(-1, keepdim=True).clamp_min(1e-12)
+        """Relation scores normalised to sum to one per query example.
+
+        Scores below 0 (from a custom module without a final sigmoid) count as 0. A row with no
+        positive score, e.g. all zeros from a module ending in a ReLU, has no preferred class
+        and becomes the uniform distribution ``1 / n_way``.
+        """
+        scores = scores.clamp_min(0.0)
+        total = scores.sum(-1, keepdim=True)
+        uniform = torch.full_like(scores, 1.0 / scores.shape[-1])
+        return torch.where(total > 0, scores / total.clamp_min(1e-12), uniform)
 
     def episode_loss(self, task: Task) -> torch.Tensor:
         """Mean squared error between the relation scores and the one-hot query labels."""
+        check_task(task)
         scores = self.scores(task.support_x, task.support_y, task.query_x)
         target = nn.functional.one_hot(task.query_y.long(), scores.shape[1]).to(scores.dtype)
         return nn.functional.mse_loss(scores, target)

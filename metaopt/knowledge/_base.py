@@ -81,8 +81,26 @@ def _is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
 
 
+def _as_strings(values: pd.Series) -> pd.Series:
+    """``values`` as ``object`` strings, ``None`` where missing."""
+    if isinstance(values.dtype, pd.StringDtype) or (
+        isinstance(values.dtype, pd.ArrowDtype) and pd.api.types.is_string_dtype(values.dtype)
+    ):  # already strings (a parquet file's columns): no Python loop over the rows
+        return values.astype(object).where(values.notna(), None)
+    return pd.Series(
+        [None if _is_missing(v) else str(v) for v in values], index=values.index, dtype=object
+    )
+
+
 def normalise_parameter_column(values: pd.Series) -> pd.Series:
     """One dtype per parameter column: float for numbers, boolean, or str; missing if inactive."""
+    dtype = values.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return values.astype("boolean")
+    if pd.api.types.is_numeric_dtype(dtype):
+        return values.astype(float)
+    if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
+        return _as_strings(values) if values.notna().any() else values.astype(float)
     present = [v for v in values if not _is_missing(v)]
     if not present:
         return values.astype(float)
@@ -90,9 +108,7 @@ def normalise_parameter_column(values: pd.Series) -> pd.Series:
         return values.astype("boolean")
     if all(isinstance(v, int | float | np.integer | np.floating) for v in present):
         return values.astype(float)
-    return pd.Series(
-        [None if _is_missing(v) else str(v) for v in values], index=values.index, dtype=object
-    )
+    return _as_strings(values)
 
 
 _STRING_COLUMNS = (
@@ -125,11 +141,7 @@ def canonical_evaluations(evaluations: pd.DataFrame) -> pd.DataFrame:
             frame[column] = value
     for column in frame.columns:
         if column in _STRING_COLUMNS or column in ("error", "source"):
-            frame[column] = pd.Series(
-                [None if _is_missing(v) else str(v) for v in frame[column]],
-                index=frame.index,
-                dtype=object,
-            )
+            frame[column] = _as_strings(frame[column])
         elif column in _FLOAT_COLUMNS:
             frame[column] = frame[column].astype(float)
         elif column == "config_id":
@@ -233,6 +245,68 @@ class KnowledgeBase:
     def datasets(self) -> list[str]:
         """Ids of the datasets with evaluations, sorted."""
         return sorted(self.evaluations["dataset"].dropna().unique().tolist())
+
+    def check_covers(self, space: str, task: str | None = None) -> None:
+        """Raise ``ValueError`` unless ``space`` has evaluations (on ``task`` datasets, if given).
+
+        Example:
+            >>> from metaopt import knowledge
+            >>> knowledge.load().check_covers("svm", "regression")  # doctest: +ELLIPSIS
+            Traceback (most recent call last):
+            ...
+            ValueError: the knowledge base has no regression evaluations of space 'svm'; ...
+        """
+        if space not in self.spaces:
+            raise ValueError(f"unknown space {space!r}: the knowledge base holds {self.spaces}")
+        if task is None:
+            return
+        ok = self.evaluations[self.evaluations["status"] == "ok"]
+        covered = ok.groupby(["space", "task"])["dataset"].nunique()
+        if (space, task) in covered.index:
+            return
+        listing = ", ".join(f"{s} ({t}, {n} datasets)" for (s, t), n in covered.items())
+        raise ValueError(
+            f"the knowledge base has no {task} evaluations of space {space!r}; it covers: "
+            f"{listing}"
+        )
+
+    def space_matches(self, names: Iterable[str], task: str | None = None) -> pd.DataFrame:
+        """How well each space's parameter names match ``names`` (an objective's), best first.
+
+        Ranked by the Jaccard overlap of the name sets (a forest objective shares
+        ``max_features`` with gradient boosting too, but all of its names only with the forest
+        spaces), then by the number of successful evaluations (``random_forest`` and
+        ``extra_trees`` have the same names; the better-known space wins), then by name.
+
+        Returns:
+            Columns ``space``, ``shared`` (names in common), ``jaccard`` and ``evaluations``.
+
+        Example:
+            >>> from metaopt import knowledge
+            >>> knowledge.load().space_matches(["C", "gamma"])["space"].iloc[0]
+            'svm'
+        """
+        wanted = set(names)
+        ok = self.evaluations[self.evaluations["status"] == "ok"]
+        if task is not None:
+            ok = ok[ok["task"] == task]
+        counts = ok["space"].value_counts()
+        rows = []
+        for space in sorted(counts.index):
+            known = set(self.param_names(space, task))
+            union = wanted | known
+            rows.append(
+                {
+                    "space": space,
+                    "shared": len(wanted & known),
+                    "jaccard": len(wanted & known) / len(union) if union else 0.0,
+                    "evaluations": int(counts[space]),
+                }
+            )
+        frame = pd.DataFrame(rows, columns=["space", "shared", "jaccard", "evaluations"])
+        return frame.sort_values(
+            ["jaccard", "evaluations", "space"], ascending=[False, False, True], kind="stable"
+        ).reset_index(drop=True)
 
     def _check_space(self, space: str) -> None:
         if space not in self.spaces:
@@ -444,8 +518,8 @@ def validation_problems(kb: KnowledgeBase, *, require_metafeatures: bool = True)
     for column in ("dataset", "fingerprint", "space", "params", "metric", "source"):
         if ev[column].isna().any():
             problems.append(f"column {column!r} has missing values")
-    try:
-        parsed = ev["params"].map(json.loads)
+    try:  # the same configurations recur on every dataset: parse each once
+        parsed = pd.Series(pd.unique(ev["params"].dropna())).map(json.loads)
     except (TypeError, ValueError) as exc:
         problems.append(f"params must be JSON objects: {exc}")
     else:

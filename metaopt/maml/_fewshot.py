@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from numbers import Real
 
 import numpy as np
 import pandas as pd
@@ -132,6 +133,8 @@ def split_rows(
         ``(train_rows, test_rows)``, sorted integer row indices.
     """
     _, labels = as_arrays(data)
+    if isinstance(test_size, bool) or not isinstance(test_size, Real):
+        raise TypeError(f"test_size must be a float, got {type(test_size).__name__}.")
     if not 0.0 < test_size < 1.0:
         raise ValueError(f"test_size must be in (0, 1), got {test_size!r}.")
     rng = np.random.default_rng(seed)
@@ -142,6 +145,14 @@ def split_rows(
         test.append(rows[:n_test])
         train.append(rows[n_test:])
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+
+
+def _same(a: object, b: object) -> bool:
+    """Whether two labels are equal, never raising (e.g. for array-like labels)."""
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False
 
 
 class FewShotTasks:
@@ -210,10 +221,16 @@ class FewShotTasks:
         if classes is None:
             chosen = present
         else:
-            chosen = np.asarray(list(classes), dtype=labels.dtype)
-            missing = sorted(set(chosen.tolist()) - set(present.tolist()))
+            # Compared as given: casting to y's dtype would truncate 1.5 to 1, or fail on "a".
+            wanted = list(classes)
+            known = present.tolist()
+            missing = [c for c in wanted if not any(_same(c, k) for k in known)]
             if missing:
-                raise ValueError(f"classes {missing[:5]} do not occur in y.")
+                raise ValueError(
+                    f"classes {missing[:5]} do not occur in y; y has the classes "
+                    f"{known[:10]}{' ...' if len(known) > 10 else ''}."
+                )
+            chosen = present[[any(_same(c, k) for c in wanted) for k in known]]
         need = k_shot + n_query
         self._rows_by_class: list[np.ndarray] = []
         self.classes: list[object] = []

@@ -13,8 +13,9 @@ from __future__ import annotations
 import copy
 import logging
 import math
-from collections.abc import Callable, Iterable, Sequence
-from typing import Literal
+import numbers
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Literal, TypeVar
 
 import torch
 from torch import nn
@@ -28,6 +29,7 @@ LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Params = dict[str, torch.Tensor]
 OptimizerFactory = Callable[[Iterable[torch.Tensor]], torch.optim.Optimizer]
 _LINE_SEARCH_TRIES = 4  # step sizes tried per safeguarded step: scale, scale/2, /4, /8
+_T = TypeVar("_T")
 
 
 class MAML:
@@ -51,7 +53,8 @@ class MAML:
             model's trainable parameters (and the learned step sizes). A
             ``torch.optim.Optimizer`` instance is used as given (the learned step sizes are added
             as a parameter group when missing); a callable receives the list of meta-parameters
-            and must return an optimizer.
+            and must return an optimizer over them (with ``learn_inner_lr=True`` it must hold
+            every learned step size, or a ``ValueError`` is raised).
         learn_inner_lr: Meta-SGD (Li et al., 2017): learn one inner step size per parameter
             entry, initialised at ``inner_lr``.
         loss_fn: Default ``loss_fn(prediction, target) -> scalar`` for :meth:`adapt`,
@@ -96,22 +99,15 @@ class MAML:
         self._names = [name for name, p in model.named_parameters() if p.requires_grad]
         if not self._names:
             raise ValueError("model has no parameters that require gradients; nothing to learn.")
-        if isinstance(inner_lr, bool) or not isinstance(inner_lr, (int, float)):
-            raise TypeError(f"inner_lr must be a float, got {type(inner_lr).__name__}.")
-        if not (math.isfinite(inner_lr) and inner_lr > 0):
-            raise ValueError(f"inner_lr must be a finite positive float, got {inner_lr!r}.")
-        self.inner_lr = float(inner_lr)
+        self.inner_lr = _check_positive(inner_lr, "inner_lr")
         self.inner_steps = _check_steps(inner_steps, "inner_steps", minimum=1)
-        for name, flag in (("first_order", first_order), ("learn_inner_lr", learn_inner_lr)):
-            if not isinstance(flag, bool):
-                raise TypeError(f"{name} must be a bool, got {type(flag).__name__}.")
-        self.first_order = first_order
+        self.first_order = _check_bool(first_order, "first_order")
         self.second_order_steps = (
             None
             if second_order_steps is None
             else _check_steps(second_order_steps, "second_order_steps", minimum=0)
         )
-        self.learn_inner_lr = learn_inner_lr
+        self.learn_inner_lr = _check_bool(learn_inner_lr, "learn_inner_lr")
         if loss_fn is not None and not callable(loss_fn):
             raise TypeError(f"loss_fn must be callable or None, got {type(loss_fn).__name__}.")
         self.loss_fn = loss_fn
@@ -140,8 +136,10 @@ class MAML:
 
     def meta_parameters(self) -> list[torch.Tensor]:
         """Everything the outer loop updates: model parameters, then learned step sizes."""
-        learned = [lr for lr in self.inner_lrs.values() if isinstance(lr, torch.Tensor)]
-        return list(self.parameters().values()) + learned
+        return list(self.parameters().values()) + self._learned_lrs()
+
+    def _learned_lrs(self) -> list[torch.Tensor]:
+        return [lr for lr in self.inner_lrs.values() if isinstance(lr, torch.Tensor)]
 
     def _make_optimizer(
         self, meta_optimizer: torch.optim.Optimizer | OptimizerFactory | None
@@ -150,9 +148,8 @@ class MAML:
             return torch.optim.Adam(self.meta_parameters(), lr=1e-3)
         if isinstance(meta_optimizer, torch.optim.Optimizer):
             if self.learn_inner_lr:
-                held = {id(p) for group in meta_optimizer.param_groups for p in group["params"]}
-                lrs = [lr for lr in self.inner_lrs.values() if isinstance(lr, torch.Tensor)]
-                if not any(id(lr) in held for lr in lrs):
+                lrs = self._learned_lrs()
+                if not any(id(lr) in _held(meta_optimizer) for lr in lrs):
                     meta_optimizer.add_param_group({"params": lrs})
             return meta_optimizer
         if callable(meta_optimizer):
@@ -161,6 +158,17 @@ class MAML:
                 raise TypeError(
                     "meta_optimizer factory must return a torch.optim.Optimizer, got "
                     f"{type(optimizer).__name__}."
+                )
+            # The step sizes are created here, so a factory that ignores its argument (e.g. one
+            # built over net.parameters()) would leave them untrained without any sign.
+            held = _held(optimizer)
+            missing = sum(id(lr) not in held for lr in self._learned_lrs())
+            if missing:
+                raise ValueError(
+                    "meta_optimizer factory must optimise the parameters it is given: the "
+                    f"optimizer it returned lacks {missing} of the {len(self._learned_lrs())} "
+                    "learned step sizes (learn_inner_lr=True). Build it over its argument, e.g. "
+                    "lambda params: torch.optim.Adam(params, lr=1e-3)."
                 )
             return optimizer
         raise TypeError(
@@ -180,17 +188,57 @@ class MAML:
                 state[f"inner_lr.{name}"] = lr.detach().clone()
         return state
 
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        """Restore tensors produced by :meth:`state_dict` (in place)."""
+    def load_state_dict(self, state: Mapping[str, torch.Tensor]) -> None:
+        """Restore tensors produced by :meth:`state_dict` (in place).
+
+        The keys must be exactly those of :meth:`state_dict` and every tensor must have the
+        shape of the one it replaces; nothing is changed unless all of them are.
+
+        Raises:
+            TypeError: ``state`` is not a mapping of tensors.
+            ValueError: Keys are missing or unexpected (e.g. a Meta-SGD state loaded into a
+                MAML without ``learn_inner_lr``, or the reverse), or a shape differs.
+        """
+        if not isinstance(state, Mapping):
+            raise TypeError(
+                f"state must be a mapping from names to tensors, got {type(state).__name__}."
+            )
+        # Checked up front, so that a bad state leaves everything as it was; a Meta-SGD state
+        # loaded into a plain MAML would otherwise drop its step sizes without a word.
+        expected = {f"model.{k}": v.shape for k, v in self.model.state_dict().items()}
+        for name, lr in self.inner_lrs.items():
+            if isinstance(lr, torch.Tensor):
+                expected[f"inner_lr.{name}"] = lr.shape
+        unexpected = sorted(set(state) - set(expected), key=str)
+        missing = sorted(set(expected) - set(state), key=str)
+        if unexpected or missing:
+            hint = ""
+            if any(str(k).startswith("inner_lr.") for k in unexpected):
+                hint = " The state has learned step sizes: build MAML with learn_inner_lr=True."
+            elif any(k.startswith("inner_lr.") for k in missing):
+                hint = (
+                    " The state has no learned step sizes: build MAML with learn_inner_lr=False."
+                )
+            raise ValueError(
+                "state does not match this MAML's state_dict(): unexpected keys "
+                f"{_preview(unexpected)}, missing keys {_preview(missing)}.{hint}"
+            )
+        for key, shape in expected.items():
+            value = state[key]
+            if not isinstance(value, torch.Tensor):
+                raise TypeError(
+                    f"state[{key!r}] must be a torch.Tensor, got {type(value).__name__}."
+                )
+            if value.shape != shape:
+                raise ValueError(
+                    f"state[{key!r}] has shape {tuple(value.shape)}, expected {tuple(shape)}."
+                )
         model_state = {k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")}
         self.model.load_state_dict(model_state)
         with torch.no_grad():
             for name, lr in self.inner_lrs.items():
                 if isinstance(lr, torch.Tensor):
-                    key = f"inner_lr.{name}"
-                    if key not in state:
-                        raise ValueError(f"state has no learned step size {key!r}.")
-                    lr.copy_(state[key])
+                    lr.copy_(state[f"inner_lr.{name}"])
 
     # ------------------------------------------------------------------ adaptation
     def adapt(
@@ -212,12 +260,13 @@ class MAML:
             loss_fn: ``loss_fn(prediction, target) -> scalar``; defaults to the one given at
                 construction.
             steps: Number of steps (default ``inner_steps``); ``0`` returns the parameters.
-            first_order: Override the instance's setting for this call.
-            safeguard: Backtracking line search: each step tries the current step size, then
-                half of it, up to a sixteenth, and takes the first that does not raise the
-                support loss (skipping the step if none does); the step size taken carries over
-                to the next step. The loss being descended then never goes up. Meant for
-                test-time adaptation with more steps than meta-training used.
+            first_order: Override the instance's setting for this call (``None`` keeps it).
+            safeguard: Backtracking line search: each step tries the current step size, then a
+                half, a quarter and an eighth of it, and takes the first that does not raise the
+                support loss; the step size taken carries over to the next step. When none of
+                the four does, the step is skipped and the next one starts from a sixteenth.
+                The loss being descended then never goes up. Meant for test-time adaptation
+                with more steps than meta-training used.
             step_scale: Multiplies every inner step size (learned ones included), e.g. a
                 larger test-time step chosen on validation tasks.
 
@@ -230,14 +279,18 @@ class MAML:
         loss_fn = self._resolve_loss(loss_fn)
         check_pair(support_x, support_y, "support")
         steps = self.inner_steps if steps is None else _check_steps(steps, "steps", minimum=0)
-        first_order = self.first_order if first_order is None else first_order
-        if not isinstance(safeguard, bool):
-            raise TypeError(f"safeguard must be a bool, got {type(safeguard).__name__}.")
+        if first_order is None:
+            first_order = self.first_order
+        elif not isinstance(first_order, bool):
+            raise TypeError(
+                f"first_order must be a bool or None, got {type(first_order).__name__}."
+            )
+        _check_bool(safeguard, "safeguard")
         # Under torch.no_grad() the caller wants adapted values only: gradients are still needed
         # for the inner steps, but nothing is kept for a meta-gradient.
         track = torch.is_grad_enabled()
         fast = self.parameters()
-        scale, current = _check_scale(step_scale), math.inf
+        scale, current = _check_positive(step_scale, "step_scale"), math.inf
         for step in range(steps):
             with torch.enable_grad():
                 if not track:
@@ -305,8 +358,10 @@ class MAML:
         Args:
             support_x: Inputs to fine-tune on.
             support_y: Their targets.
-            optimizer: Callable receiving the copy's parameters and returning a
-                ``torch.optim.Optimizer``; default: plain SGD at ``inner_lr`` (learned Meta-SGD
+            optimizer: Factory: a callable receiving the copy's parameters and returning a
+                ``torch.optim.Optimizer`` (e.g. ``lambda params: torch.optim.Adam(params)`` or
+                an optimizer class); an optimizer instance is rejected, since it holds other
+                parameters than the copy's. Default: plain SGD at ``inner_lr`` (learned Meta-SGD
                 step sizes are only used by :meth:`adapt` and :meth:`evaluate`).
             steps: Number of optimizer steps.
             loss_fn: Defaults to the one given at construction.
@@ -326,6 +381,12 @@ class MAML:
         loss_fn = self._resolve_loss(loss_fn)
         check_pair(support_x, support_y, "support")
         steps = _check_steps(steps, "steps", minimum=0)
+        if optimizer is not None and not callable(optimizer):
+            raise TypeError(
+                "optimizer must be None or a factory: a callable taking the parameters of the "
+                "fine-tuned copy and returning a torch.optim.Optimizer (e.g. lambda params: "
+                f"torch.optim.Adam(params, lr=1e-3)), got {type(optimizer).__name__}."
+            )
         model = copy.deepcopy(self.model)
         params = [p for p in model.parameters() if p.requires_grad]
         opt = torch.optim.SGD(params, lr=self.inner_lr) if optimizer is None else optimizer(params)
@@ -365,18 +426,20 @@ class MAML:
         loss_fn = self._resolve_loss(loss_fn)
         tasks = as_tasks(task_batch)
         self._check_differentiable(loss_fn, tasks[0])
-        stacked = self._stack_for_vmap(tasks)
-        if stacked is not None:
-            try:
-                return self._vmapped_query_losses(stacked, loss_fn, self.inner_steps).mean()
-            except RuntimeError as error:
-                self._give_up_vmap(error)
-        losses = []
-        for task in tasks:
-            fast = self.adapt(task.support_x, task.support_y, loss_fn)
-            prediction = self._forward(fast, task.query_x)
-            losses.append(self._checked_loss(loss_fn, prediction, task.query_y))
-        return torch.stack(losses).mean()
+
+        def looped() -> torch.Tensor:
+            losses = []
+            for task in tasks:
+                fast = self.adapt(task.support_x, task.support_y, loss_fn)
+                prediction = self._forward(fast, task.query_x)
+                losses.append(self._checked_loss(loss_fn, prediction, task.query_y))
+            return torch.stack(losses).mean()
+
+        return self._vmap_or_loop(
+            tasks,
+            lambda stacked: self._vmapped_query_losses(stacked, loss_fn, self.inner_steps).mean(),
+            looped,
+        )
 
     def meta_step(self, task_batch: Sequence[Task], loss_fn: LossFn | None = None) -> float:
         """One outer update over a batch of tasks; returns the mean post-adaptation query loss."""
@@ -411,8 +474,8 @@ class MAML:
             A ``(n_tasks, steps + 1)`` tensor: column ``t`` is the query metric after ``t`` steps
             of adaptation at the (possibly learned) inner step sizes.
         """
-        if not isinstance(safeguard, bool):
-            raise TypeError(f"safeguard must be a bool, got {type(safeguard).__name__}.")
+        _check_bool(safeguard, "safeguard")
+        step_scale = _check_positive(step_scale, "step_scale")
         loss_fn = self._resolve_loss(loss_fn)
         if metric is not None and not callable(metric):
             raise TypeError(f"metric must be callable or None, got {type(metric).__name__}.")
@@ -420,20 +483,31 @@ class MAML:
         steps = self.inner_steps if steps is None else _check_steps(steps, "steps", minimum=0)
         tasks = as_tasks(task_batch)
         self._check_differentiable(loss_fn, tasks[0])
-        stacked = self._stack_for_vmap(tasks)
-        if stacked is not None:
-            try:
-                with torch.no_grad():
-                    return self._vmapped_curves(
-                        stacked, loss_fn, score, steps, safeguard, _check_scale(step_scale)
-                    )
-            except RuntimeError as error:
-                self._give_up_vmap(error)
+
+        def vmapped(stacked: Task) -> torch.Tensor:
+            with torch.no_grad():
+                return self._vmapped_curves(stacked, loss_fn, score, steps, safeguard, step_scale)
+
+        return self._vmap_or_loop(
+            tasks,
+            vmapped,
+            lambda: self._looped_curves(tasks, loss_fn, score, steps, safeguard, step_scale),
+        )
+
+    def _looped_curves(
+        self,
+        tasks: list[Task],
+        loss_fn: LossFn,
+        score: LossFn,
+        steps: int,
+        safeguard: bool,
+        step_scale: float,
+    ) -> torch.Tensor:
         curves = []
         for task in tasks:
             curve = []
             fast = {k: v.detach().requires_grad_() for k, v in self.parameters().items()}
-            scale, current = _check_scale(step_scale), math.inf
+            scale, current = step_scale, math.inf
             for step in range(steps + 1):
                 with torch.no_grad():
                     curve.append(score(self._forward(fast, task.query_x), task.query_y))
@@ -471,13 +545,32 @@ class MAML:
             )
         return stacked
 
-    def _give_up_vmap(self, error: RuntimeError) -> None:
-        if self.vectorize is True:
-            raise error
+    def _vmap_or_loop(
+        self, tasks: list[Task], vmapped: Callable[[Task], _T], looped: Callable[[], _T]
+    ) -> _T:
+        """Run ``vmapped`` on the stacked tasks when possible, else (or when it fails) ``looped``.
+
+        A vmap failure may be the batch's fault (e.g. a query of the wrong dtype) rather than
+        the model's, so vmap is only given up for good once the loop has succeeded; when the
+        loop fails too, its error (the one about the user's inputs) is raised and vmap stays on.
+        """
+        stacked = self._stack_for_vmap(tasks)
+        if stacked is None:
+            return looped()
+        try:
+            return vmapped(stacked)
+        except RuntimeError as error:
+            if self.vectorize is True:
+                raise
+            vmap_error = error
+        result = looped()  # outside the except block: its error must not read as vmap's
         self._vmap_broken = True
         _logger.warning(
-            "torch.func.vmap failed on this model (%s); falling back to a per-task loop.", error
+            "torch.func.vmap failed on this model (%s) while a per-task loop over the same "
+            "tasks worked; falling back to a per-task loop for this model from now on.",
+            vmap_error,
         )
+        return result
 
     def _inner_loop(
         self,
@@ -593,17 +686,41 @@ class MAML:
             self._checked_loss(loss_fn, prediction, task.support_y)
 
 
-def _check_scale(scale: object) -> float:
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)):
-        raise TypeError(f"step_scale must be a float, got {type(scale).__name__}.")
-    if not (math.isfinite(scale) and scale > 0):
-        raise ValueError(f"step_scale must be a finite positive float, got {scale!r}.")
-    return float(scale)
+def _held(optimizer: torch.optim.Optimizer) -> set[int]:
+    return {id(p) for group in optimizer.param_groups for p in group["params"]}
+
+
+def _preview(keys: list[str], limit: int = 5) -> str:
+    shown = ", ".join(repr(k) for k in keys[:limit])
+    more = f" and {len(keys) - limit} more" if len(keys) > limit else ""
+    return f"[{shown}{more}]"
+
+
+def _check_bool(value: object, name: str) -> bool:
+    # A truthy string such as 'no' must not silently switch a mode on.
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__}.")
+    return value
+
+
+def _check_positive(value: object, name: str) -> float:
+    """A finite positive real number (int, float or numpy scalar, not bool) as a float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{name} must be a real number (int, float or numpy scalar), "
+            f"got {type(value).__name__}."
+        )
+    value = float(value)
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite positive number, got {value!r}.")
+    return value
 
 
 def _check_steps(steps: object, name: str, *, minimum: int) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, int):
+    """An integer (int or numpy integer, not bool) of at least ``minimum``, as an int."""
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(steps).__name__}.")
+    steps = int(steps)
     if steps < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {steps}.")
     return steps

@@ -14,7 +14,8 @@ class Task(NamedTuple):
     """One few-shot task: a support set to adapt on and a query set to score the adaptation.
 
     The first dimension of every tensor indexes examples; ``support_x`` and ``support_y`` (and
-    ``query_x`` and ``query_y``) must agree on it.
+    ``query_x`` and ``query_y``) must agree on it. ``query_x`` must have as many dimensions as
+    ``support_x`` and the same last (feature) dimension, since one model reads both.
 
     Example:
         >>> import torch
@@ -46,6 +47,20 @@ def check_pair(x: torch.Tensor, y: torch.Tensor, what: str) -> None:
         )
 
 
+def check_inputs_agree(support_x: torch.Tensor, query_x: torch.Tensor) -> None:
+    """Raise a clear error unless the query inputs have the support inputs' feature layout.
+
+    Only the number of dimensions and the last (feature) dimension are compared: other
+    dimensions may legitimately differ (e.g. sequence lengths for a recurrent model).
+    """
+    if query_x.ndim != support_x.ndim or query_x.shape[-1] != support_x.shape[-1]:
+        raise ValueError(
+            "query_x and support_x disagree on the feature shape: query_x has shape "
+            f"{tuple(query_x.shape)}, support_x has shape {tuple(support_x.shape)}; they must "
+            "have the same number of dimensions and the same last dimension."
+        )
+
+
 def as_tasks(task_batch: object) -> list[Task]:
     """Validate a batch of tasks (a non-empty sequence of 4-tuples of tensors)."""
     if isinstance(task_batch, Task) or not isinstance(task_batch, Sequence):
@@ -66,6 +81,7 @@ def as_tasks(task_batch: object) -> list[Task]:
         try:
             check_pair(task.support_x, task.support_y, "support")
             check_pair(task.query_x, task.query_y, "query")
+            check_inputs_agree(task.support_x, task.query_x)
         except (TypeError, ValueError) as error:
             raise type(error)(f"task {i}: {error}") from None
         tasks.append(task)

@@ -117,6 +117,17 @@ class TransferSession:
         sources: Names of the source datasets.
         candidates: Configurations that may be proposed (in the user's distributions).
         prior: Prior log-weight of each source.
+        evidence: How fast the study's results move the weights: a source's log-weight grows
+            by ``evidence * n * tau`` after ``n`` results it ranks with agreement ``tau``.
+        target_model: Whether a Gaussian process on the study's own results joins the
+            sources (see :meth:`_target`).
+        target_mean: That process's prior mean: ``"constant"``, or ``"transfer"`` (the
+            sources' mixture, scaled to the study's ranks).
+        weighted_agreement: Weigh each pair of results by how far apart they are when
+            measuring agreement (see :func:`rank_agreement`).
+        n_local: How many neighbours of the study's best configurations join the candidates
+            at each proposal (see :meth:`local_candidates`); 0: none.
+        local_seed: Seed of those neighbours.
     """
 
     sources: list[str]
@@ -376,10 +387,11 @@ class TransferSession:
     ) -> tuple[dict[str, Any], float] | None:
         """The candidate of highest expected improvement not yet tried, with that improvement.
 
-        ``None`` when every candidate was tried, none is expected to improve, or the study is
-        on a plateau (:meth:`on_plateau`).
+        ``None`` when every candidate was tried, none is expected to improve, the study is
+        on a plateau (:meth:`on_plateau`), or no known dataset has a configuration that can be
+        expressed in the study's space.
         """
-        if self.on_plateau(observed, scores):
+        if not self.sources or self.on_plateau(observed, scores):
             return None
         local, centres = self.local_candidates(observed, scores)
         improvement, _ = self.expected_improvement(observed, scores, pending, local, centres)
@@ -424,6 +436,8 @@ class TransferSession:
 
     def portfolio(self, n: int) -> list[tuple[dict[str, Any], float]]:
         """The first ``n`` proposals before any observation: a greedy portfolio under the prior."""
+        if not self.sources:
+            return []
         chosen: list[dict[str, Any]] = []
         out = []
         for _ in range(min(n, len(self.candidates))):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import numbers
 import os
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -13,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from metaopt.exceptions import FallbackWarning
+from metaopt.exceptions import FallbackWarning, warn_fallback
 from metaopt.optim._network import (
     COORD_STATE_KEYS,
     TENSOR_STATE_KEYS,
@@ -31,6 +32,14 @@ WeightsLike = str | os.PathLike | Mapping[str, Any] | LSTMOptimizerNet
 #: ends above its initial loss after 10x the horizon (at 100 some did).
 MAX_LR = 10.0
 STATE_KEYS: tuple[str, ...] = COORD_STATE_KEYS + TENSOR_STATE_KEYS
+#: Parameter-group keys the optimizer reads or that torch itself keeps in a group; any other
+#: option (``weight_decay``, ``betas``, ...) is ignored, with a warning.
+GROUP_KEYS = frozenset({"params", "param_names", "lr", "maximize", "initial_lr"})
+
+
+def _is_real(value: Any) -> bool:
+    """Whether ``value`` is a real number (numpy scalars included), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _check_lr(value: Any, where: str, *, allow_zero: bool = False) -> float:
@@ -38,8 +47,9 @@ def _check_lr(value: Any, where: str, *, allow_zero: bool = False) -> float:
     if isinstance(value, Tensor) and value.numel() == 1 and not value.requires_grad:
         value = float(value)
     accepted = f"{'0 <=' if allow_zero else '0 <'} lr <= {MAX_LR:g}"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not _is_real(value):
         raise ValueError(f"{where}: lr must be a real number with {accepted}, got {value!r}")
+    value = float(value)
     low_ok = value >= 0 if allow_zero else value > 0
     if not (math.isfinite(value) and low_ok and value <= MAX_LR):
         raise ValueError(
@@ -58,9 +68,16 @@ class LSTMOptimizer(torch.optim.Optimizer):
     network's step size is multiplied by the parameter group's ``lr``, so ``lr=1.0`` uses the
     meta-learned step size and schedule as is and ``lr`` can be tuned like a learning rate.
 
-    Non-finite gradient entries (NaN, inf) are treated as missing: those coordinates are not
-    moved and their moments do not change. Detecting them costs no host-device
-    synchronisation; nothing non-finite ever reaches the parameters.
+    Non-finite gradient entries (NaN, inf) are treated as missing: those coordinates get no
+    update and their moments do not change (only their tensor's learned weight decay, a factor
+    just below 1, still applies). Detecting them costs no host-device synchronisation; nothing
+    non-finite ever reaches the parameters.
+
+    Parameter groups take the options ``lr`` and ``maximize``. Options of other optimizers
+    (``weight_decay``, ``betas``, ``momentum``, ...) are ignored with a
+    :class:`~metaopt.exceptions.FallbackWarning`: the network learns its own step sizes and
+    weight decay. The optimizer can be copied (:func:`copy.deepcopy`, e.g. with its model) and
+    pickled like torch's own.
 
     Args:
         params: Iterable of tensors, of ``(name, tensor)`` pairs or of parameter-group dicts,
@@ -75,7 +92,8 @@ class LSTMOptimizer(torch.optim.Optimizer):
             ``horizon_aware=True`` then follows a learned schedule that ends there. Stepping
             past it is allowed (the schedule stays where it was at twice the horizon). The
             shipped network has no horizon features: it ignores ``total_steps`` (with a
-            :class:`~metaopt.FallbackWarning`). ``None``: unknown.
+            :class:`~metaopt.exceptions.FallbackWarning`). ``None``: unknown; after
+            :meth:`load_state_dict`, the saved run's value.
         compile: Run the update through :func:`torch.compile`. ``None`` (default): only for
             parameters on an accelerator (on CPU compilation does not pay, see the docs). If
             compilation fails the optimizer silently falls back to eager execution.
@@ -144,7 +162,9 @@ class LSTMOptimizer(torch.optim.Optimizer):
         self._reports = 0
         self._n_steps = 0
         self._warned_validation = False
+        self._constructing = True
         super().__init__(params, {"lr": lr, "maximize": maximize})
+        self._constructing = False
 
     def report_validation_loss(self, loss: float | Tensor) -> None:
         """Tell the optimizer the model's current loss on held-out validation data.
@@ -154,7 +174,8 @@ class LSTMOptimizer(torch.optim.Optimizer):
         can slow down or regularise when the model starts to overfit; until the first report
         it behaves as without one. Report as often as you measure, e.g. once per epoch; a NaN
         or infinite loss counts as the largest possible rise. A network without validation
-        features ignores the reports (with a :class:`~metaopt.FallbackWarning`, once).
+        features ignores the reports (with a :class:`~metaopt.exceptions.FallbackWarning`,
+        once).
 
         Args:
             loss: A real number or a one-element tensor (read back to the host once).
@@ -164,7 +185,7 @@ class LSTMOptimizer(torch.optim.Optimizer):
         """
         if isinstance(loss, Tensor) and loss.numel() == 1:
             loss = float(loss.detach())
-        if isinstance(loss, bool) or not isinstance(loss, (int, float)):
+        if not _is_real(loss):
             raise TypeError(
                 "report_validation_loss: loss must be a real number or a one-element tensor, "
                 f"got {type(loss).__name__}"
@@ -183,10 +204,29 @@ class LSTMOptimizer(torch.optim.Optimizer):
         self._reports += 1
 
     def state_dict(self) -> dict[str, Any]:
-        """The torch optimizer state, plus the step count and reported validation losses."""
+        """The torch optimizer state, plus the step count, reported validation losses and
+        ``total_steps``."""
         state = super().state_dict()
         state["validation"] = {**self._validation.state_dict(), "steps": float(self._n_steps)}
+        state["total_steps"] = self.total_steps
         return state
+
+    def __getstate__(self) -> dict[str, Any]:
+        # torch keeps only the groups and the state; the network and the step count belong to
+        # the optimizer too. Per-device caches are rebuilt on the next step.
+        state = super().__getstate__()
+        for key in ("net", "total_steps", "_compile", "_validation", "_reports", "_n_steps"):
+            state[key] = self.__dict__[key]
+        state["_warned_validation"] = self._warned_validation
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._nets = {torch.device("cpu"): self.net}
+        self._forwards = {}
+        self._layouts = {}
+        self._validation_values = {}
+        self._constructing = False
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a parameter group; its options are validated (``lr``, ``maximize``)."""
@@ -200,12 +240,27 @@ class LSTMOptimizer(torch.optim.Optimizer):
             raise ValueError(
                 f"parameter group {index}: maximize must be a bool, got {group['maximize']!r}"
             )
+        ignored = sorted(str(key) for key in group if key not in GROUP_KEYS)
+        if ignored:
+            warn_fallback(
+                logger,
+                f"parameter group {index}: options {ignored} are ignored; LSTMOptimizer learns "
+                "its own step sizes and weight decay, its options are lr and maximize",
+                # The user's line: their add_param_group call, or their LSTMOptimizer(...).
+                stacklevel=5 if self._constructing else 3,
+            )
         super().add_param_group(group)
         for p in self.param_groups[-1]["params"]:
+            problem = None
             if p.is_complex():
-                raise TypeError("LSTMOptimizer does not support complex parameters")
-            if not p.is_floating_point():
-                raise TypeError(f"LSTMOptimizer needs floating-point parameters, got {p.dtype}")
+                problem = TypeError("LSTMOptimizer does not support complex parameters")
+            elif not p.is_floating_point():
+                problem = TypeError(
+                    f"LSTMOptimizer needs floating-point parameters, got {p.dtype}"
+                )
+            if problem is not None:
+                self.param_groups.pop()  # the optimizer stays as it was before the call
+                raise problem
         self._layouts.clear()
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -261,7 +316,10 @@ class LSTMOptimizer(torch.optim.Optimizer):
                     for key in STATE_KEYS
                 }
         validation = state_dict.get("validation")
-        state_dict = {k: v for k, v in state_dict.items() if k != "validation"}
+        saved_total = state_dict.get("total_steps")
+        state_dict = {
+            k: v for k, v in state_dict.items() if k not in ("validation", "total_steps")
+        }
         super().load_state_dict(state_dict)
         self._validation = ValidationSignal()
         self._reports += 1
@@ -269,6 +327,8 @@ class LSTMOptimizer(torch.optim.Optimizer):
         if isinstance(validation, Mapping):
             self._validation.load_state_dict(validation)
             self._n_steps = int(validation["steps"])
+        if self.total_steps is None and isinstance(saved_total, int) and self.net.horizon_aware:
+            self.total_steps = saved_total  # resuming a run: its planned length holds
         # torch casts state to each parameter's dtype; the network's state is always float32.
         for p, entry in originals.items():
             self.state[p].update(entry)

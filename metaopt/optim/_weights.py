@@ -103,5 +103,8 @@ def load_weights(weights: str | os.PathLike | Mapping[str, Any] = "default") -> 
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a corrupted or foreign file: say which one
-        raise ValueError(f"could not read LSTM optimizer weights from {path}: {exc}") from exc
+        raise ValueError(
+            f"could not read LSTM optimizer weights from {path}: not a weights file written by "
+            f"metaopt.optim.save_weights, or a corrupted one ({type(exc).__name__}: {exc})"
+        ) from exc
     return weights_to_net(payload, source=str(path)).eval()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +29,10 @@ from metaopt.samplers._rerank import MIN_WEIGHT, fading_weight, rerank_candidate
 from metaopt.samplers._transfer import InSearchTransfer, intersection
 
 _logger = logging.getLogger("metaopt.samplers")
+
+
+#: What :meth:`MetaSampler._guess_space` returns while the objective's names fit several spaces.
+_UNDECIDED = object()
 
 
 def _is_fixed(trial: FrozenTrial) -> bool:
@@ -171,9 +176,24 @@ class MetaSampler(BaseSampler):
             )
         if task is not None and task not in ("classification", "regression"):
             raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
+        if seed is not None and (
+            not isinstance(seed, int | np.integer) or isinstance(seed, bool) or seed < 0
+        ):
+            raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
+        if not isinstance(transfer, bool):
+            raise ValueError(f"transfer must be a bool, got {transfer!r}")
+        if source_studies and storage is None:
+            names = [s for s in source_studies if isinstance(s, str)]
+            if names:
+                raise ValueError(
+                    f"source_studies names {names} need storage= (the Optuna storage that "
+                    "holds them); or pass the optuna.Study objects"
+                )
         self._base_sampler = base_sampler if base_sampler is not None else TPESampler(seed=seed)
         self._n_warm = n_warm
-        self._seed = seed if seed is not None else int(np.random.SeedSequence().entropy % 2**31)
+        self._seed = (
+            int(seed) if seed is not None else int(np.random.SeedSequence().entropy % 2**31)
+        )
         self._transfer_enabled = bool(transfer)
         self._fade = float(fade)
         self._source_studies = list(source_studies or [])
@@ -182,6 +202,9 @@ class MetaSampler(BaseSampler):
         self._roles: dict[tuple[str, int], str] = {}
         self._space = space
         self._knowledge = knowledge
+        # What reloads it after unpickling: the argument as given (None or a folder), or the
+        # table itself when it cannot be reloaded (an object, or merged with source studies).
+        self._knowledge_origin = knowledge
         self._model = model
         self._dataset_info: dict[str, Any] = {}
         self._metafeatures = self._init_metafeatures(dataset, metafeatures)
@@ -196,6 +219,10 @@ class MetaSampler(BaseSampler):
         self._fitted: MetaModel | None = None
         self._reranked: set[tuple[str, int]] = set()
         self._recorded_studies: set[str] = set()
+        # Studies the knowledge cannot help (warned once each): the base sampler runs them.
+        self._unhelped: set[str] = set()
+        self._multi_objective: set[str] = set()  # warned that transfer is off for them
+        self._undecided: set[tuple[str, int]] = set()  # trials run before the space is known
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ set-up
@@ -212,13 +239,7 @@ class MetaSampler(BaseSampler):
                     f"{type(metafeatures).__name__}"
                 )
         if dataset is None:
-            if metafeatures is None:
-                warn_fallback(
-                    _logger,
-                    "MetaSampler got neither a dataset nor metafeatures: its prior over the "
-                    "known datasets cannot use the dataset",
-                )
-            return metafeatures
+            return metafeatures  # without either, a model needing them warns when it ranks
         from metaopt.datasets import Dataset, load_dataset
 
         data = dataset if isinstance(dataset, Dataset) else load_dataset(dataset)
@@ -245,9 +266,16 @@ class MetaSampler(BaseSampler):
         self, study: Study, trial: FrozenTrial, param: str | None
     ) -> list[WarmStart]:
         """The warm-start list, computed once (thread-safe)."""
+        key = (study.study_name, trial.number)
         with self._lock:
+            if key in self._undecided:
+                return []  # this trial is the base sampler's (see _guess_space)
             if self._warm is None:
                 space = self._space or self._guess_space(study, trial, param)
+                if space is _UNDECIDED:
+                    if param is not None:
+                        self._undecided.add(key)
+                    return []
                 if space is None and self._space is None and param is None:
                     return []  # decided at the first parameter request, which names one
                 self._warm = self._compute_warm(space)
@@ -258,8 +286,7 @@ class MetaSampler(BaseSampler):
             return []
         try:
             kb = self._knowledge_base()
-            if space not in kb.spaces:
-                raise ValueError(f"unknown space {space!r}; the knowledge base holds {kb.spaces}")
+            kb.check_covers(space, self._task)
             ranked, model_name = self._ranked(kb, space)
         except Exception as error:  # logged fallback to the base sampler, never a crash
             warn_fallback(_logger, f"warm start disabled ({error}); using the base sampler only")
@@ -304,43 +331,54 @@ class MetaSampler(BaseSampler):
                 studies.evaluations["space"] = self._space
             shipped = None if self._knowledge is False else resolve_knowledge(self._knowledge)
             self._knowledge = studies if shipped is None else shipped.concat(studies)
+            self._knowledge_origin = self._knowledge
             self._source_studies = []
         elif self._knowledge is False:
             raise ValueError("knowledge=False needs source_studies to learn from")
         kb = resolve_knowledge(self._knowledge)
-        self._knowledge = kb  # later calls (and pickles) reuse the loaded table
+        self._knowledge = kb  # later calls reuse the loaded table
         return kb
 
-    def _guess_space(self, study: Study, trial: FrozenTrial, param: str | None) -> str | None:
+    def _guess_space(self, study: Study, trial: FrozenTrial, param: str | None) -> Any:
+        """The knowledge space for the objective's parameters seen so far (see
+        :meth:`KnowledgeBase.space_matches`), ``None`` when none fits, or :data:`_UNDECIDED`.
+
+        Undecided: before any trial has finished, the first names fit several spaces equally
+        (``C`` fits ``svm`` and ``logistic_regression``, ``max_features`` the forests and
+        gradient boosting). That trial is then the base sampler's, and its warm-start
+        configuration goes to a later trial, once a finished trial shows all the names.
+        """
         names = set(trial.distributions) | ({param} if param else set())
-        for past in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        finished = False
+        for past in study.get_trials(
+            deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)
+        ):
+            finished = finished or bool(past.distributions)
             names |= set(past.distributions)
         if not names:
             return None
         try:
             kb = self._knowledge_base()
-            overlap = {s: len(names & set(kb.param_names(s))) for s in kb.spaces}
+            matches = kb.space_matches(names, self._task)
         except Exception as error:  # logged fallback to the base sampler
             warn_fallback(_logger, f"warm start disabled: knowledge base unusable ({error})")
             return None
-        # Jaccard overlap: a forest objective shares max_features with gradient boosting too,
-        # but all of its parameters only with the forest spaces.
-        jaccard = {
-            s: len(names & set(kb.param_names(s))) / len(names | set(kb.param_names(s)))
-            for s in kb.spaces
-        }
-        best = max(sorted(jaccard), key=lambda s: jaccard[s])
-        if overlap[best] == 0:
+        most = int(matches["shared"].max()) if len(matches) else 0
+        if most == 0:
             warn_fallback(
                 _logger,
                 f"warm start disabled: the objective's parameters {sorted(names)} match no "
-                f"space of the knowledge base {sorted(overlap)}",
+                f"space of the knowledge base {sorted(matches['space'])}",
             )
             return None
+        if not finished and int((matches["shared"] == most).sum()) > 1:
+            return _UNDECIDED
+        best = str(matches["space"].iloc[0])
         warn_fallback(
             _logger,
             f"MetaSampler chose the knowledge space {best!r} for the parameters "
-            f"{sorted(names)} (shares {overlap[best]}); pass space= to choose it yourself",
+            f"{sorted(names)} (shares {int(matches['shared'].iloc[0])}); pass space= to choose "
+            "it yourself",
         )
         return best
 
@@ -358,6 +396,8 @@ class MetaSampler(BaseSampler):
             return
         if _is_fixed(trial):
             return  # the user's own parameters (enqueue_trial, a retried trial)
+        if trial.number > 0 and self._knowledge_cannot_help(study):
+            return
         index: int | None = None
         skipped = False
         if trial.number < self._n_warm:
@@ -377,9 +417,47 @@ class MetaSampler(BaseSampler):
             with self._lock:
                 self._roles[(study.study_name, trial.number)] = "transfer"
 
+    def _knowledge_cannot_help(self, study: Study) -> bool:
+        """Whether no warm-start configuration can be expressed in the objective's space.
+
+        The objective's space is that of the study's first trial with parameters (as for
+        :meth:`_repeats_earlier_warm`). When none of the configurations maps into it (no shared
+        parameter name, or values of another kind, such as strings for an integer), neither the
+        warm start nor the transfer has anything to offer: the study is the base sampler's.
+        """
+        if study.study_name in self._unhelped:
+            return True
+        if self._warm is None:
+            return False  # not known yet in this process; decided on a later trial
+        distributions = next(
+            (t.distributions for t in study.get_trials(deepcopy=False) if t.distributions), None
+        )
+        if not distributions or any(fit_config(w.params, distributions) for w in self._warm):
+            return False
+        with self._lock:
+            self._unhelped.add(study.study_name)
+        if self._warm:
+            warn_fallback(
+                _logger,
+                f"warm start disabled: no configuration of the knowledge space "
+                f"{self._warm_origin.get('space')!r} can be expressed in the objective's "
+                f"parameters {sorted(distributions)}; using the base sampler only",
+            )
+        return True
+
     def _transfers(self, study: Study, trial: FrozenTrial) -> bool:
         """Whether in-search transfer proposes this trial (deterministic per seed and number)."""
         if not self._transfer_enabled:
+            return False
+        if len(study.directions) > 1:
+            if study.study_name not in self._multi_objective:
+                with self._lock:
+                    self._multi_objective.add(study.study_name)
+                warn_fallback(
+                    _logger,
+                    "in-search transfer needs a single objective: this multi-objective study "
+                    "gets the warm start, then the base sampler",
+                )
             return False
         if self._warm is None:  # the warm start ran in another process: set it up here too
             self.warm_start_configs(study)
@@ -485,6 +563,7 @@ class MetaSampler(BaseSampler):
             self._assigned.pop((study.study_name, trial.number), None)
             self._reranked.discard((study.study_name, trial.number))
             self._roles.pop((study.study_name, trial.number), None)
+            self._undecided.discard((study.study_name, trial.number))
         self._base_sampler.after_trial(study, trial, state, values)
 
     # ------------------------------------------------------------------ helpers
@@ -595,6 +674,9 @@ class MetaSampler(BaseSampler):
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         del state["_lock"]
+        if self._knowledge_origin is None or isinstance(self._knowledge_origin, str | os.PathLike):
+            # The loaded table (about 50 MB for the shipped one) is reloaded where needed.
+            state["_knowledge"] = self._knowledge_origin
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

@@ -40,6 +40,8 @@ logger = logging.getLogger("metaopt.spaces")
 
 CLASSIFICATION_METRICS = ("balanced_accuracy", "accuracy", "roc_auc", "neg_log_loss")
 REGRESSION_METRICS = ("r2", "neg_rmse", "neg_mae")
+#: Metrics computed from class probabilities (``predict_proba``).
+PROBABILITY_METRICS = ("roc_auc", "neg_log_loss")
 #: The primary metric per task (higher is better).
 DEFAULT_METRIC = {"classification": "balanced_accuracy", "regression": "r2"}
 #: The secondary metric recorded beside the primary one.
@@ -290,7 +292,7 @@ def _fold_inputs(
 
 
 def evaluate(
-    space: SearchSpace,
+    space: SearchSpace | str,
     X: pd.DataFrame,
     y: pd.Series | np.ndarray,
     params: Mapping[str, Any],
@@ -310,7 +312,18 @@ def evaluate(
     ``cache`` (a dict owned by the caller, one per ``(X, splits)``) keeps each fold's fitted
     preprocessing, which no hyperparameter changes, so many configurations on the same data
     fit it once; results are the same as fitting the whole pipeline each time.
+
+    ``space`` is a :class:`SearchSpace` or a registered name, resolved for the task ``y``
+    implies (:func:`metaopt.datasets.infer_task`).
     """
+    if isinstance(space, str):
+        from metaopt.datasets import infer_task
+
+        space = get(space, infer_task(pd.Series(np.asarray(y))))
+    elif not isinstance(space, SearchSpace):
+        raise TypeError(
+            f"space must be a SearchSpace or a registered space name, got {type(space).__name__}"
+        )
     metric = check_metric(metric, space.task)
     secondary = check_metric(secondary_metric or SECONDARY_METRIC[space.task], space.task)
     estimator_template = space.build(params)
@@ -407,6 +420,14 @@ def objective(
             f"space {resolved.name!r} is for {resolved.task}; got a {dataset.task} dataset."
         )
     metric = check_metric(metric, dataset.task)
+    if metric in PROBABILITY_METRICS and not hasattr(
+        resolved.build(resolved.default), "predict_proba"
+    ):
+        accepted = [m for m in CLASSIFICATION_METRICS if m not in PROBABILITY_METRICS]
+        raise ValueError(
+            f"metric {metric!r} needs class probabilities, which the models of space "
+            f"{resolved.name!r} do not give; accepted for it: {accepted}."
+        )
     data = prepare(dataset, max_rows=max_rows, cv=cv, seed=seed)
     splits = cv_splits(data.y, data.task, cv, seed)
     cache: dict[Any, Any] = {}

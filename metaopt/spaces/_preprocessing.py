@@ -23,7 +23,9 @@ class DropMissingColumns(TransformerMixin, BaseEstimator):
     """Drops the numeric columns that have no observed value when fitted.
 
     No model learns from such a column, and histogram gradient boosting cannot even bin one
-    (scikit-learn raises); the imputers would drop it too, with a warning.
+    (scikit-learn raises); the imputers would drop it too, with a warning. Infinite values
+    count as missing (``NaN``), which the imputers and gradient boosting handle, where
+    scikit-learn's models reject them.
 
     Example:
         >>> import numpy as np
@@ -35,11 +37,13 @@ class DropMissingColumns(TransformerMixin, BaseEstimator):
     def fit(self, X: object, y: object = None) -> DropMissingColumns:
         values = np.asarray(X, dtype=float)
         self.n_features_in_ = values.shape[1]
-        self.keep_ = ~np.isnan(values).all(axis=0)
+        self.keep_ = np.isfinite(values).any(axis=0)
         return self
 
     def transform(self, X: object) -> np.ndarray:
-        return np.asarray(X, dtype=float)[:, self.keep_]
+        values = np.asarray(X, dtype=float)[:, self.keep_]  # a copy: X is not changed
+        values[np.isinf(values)] = np.nan
+        return values
 
 
 def _categorical() -> make_column_selector:

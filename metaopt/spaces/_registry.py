@@ -39,6 +39,11 @@ def get(name: str | SearchSpace, task: str = "classification") -> SearchSpace:
     """
     if isinstance(name, SearchSpace):
         return name
+    if not isinstance(name, str):
+        raise TypeError(
+            f"a search space is given by its name (str) or a SearchSpace, got "
+            f"{type(name).__name__}; registered: {names()}."
+        )
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}; got {task!r}.")
     if name not in _FACTORIES:

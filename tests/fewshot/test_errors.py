@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from metaopt.fewshot import FewShotTasks, ProtoNet, RelationNet, pool_datasets
+from metaopt.fewshot import FewShotTasks, ProtoNet, RelationNet, Task, pool_datasets
 
 
 def learners() -> list:
@@ -33,6 +33,77 @@ def test_mismatched_shapes(index: int) -> None:
         learner.scores(torch.randn(5, 2), y, torch.randn(3, 2))
     with pytest.raises(ValueError, match="same shape"):
         learner.fit(torch.randn(4, 2), y).predict(torch.randn(3, 5))
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_query_labels_are_checked(index: int) -> None:
+    learner = learners()[index]
+    torch.manual_seed(0)
+    support_x, support_y = torch.randn(6, 2), torch.tensor([0, 1, 2, 0, 1, 2])
+    query_x, query_y = torch.randn(4, 2), torch.tensor([0, 1, 2, 2])
+    good = Task(support_x, support_y, query_x, query_y)
+    assert learner.evaluate([good]).shape == (1,)
+    bad = {
+        # (n, 1) against (n,) labels would broadcast to an (n, n) comparison.
+        "column": (ValueError, r"1-d tensor .* got shape \(4, 1\)", query_y[:, None]),
+        "range": (ValueError, r"labels 0\.\.2 .* got label\(s\) \[3, 4, 5\]", query_y + 3),
+        "negative": (ValueError, r"got label\(s\) \[-1\]", torch.tensor([0, 1, 2, -1])),
+        "length": (ValueError, "disagree on the number of examples", query_y[:3]),
+        "float": (TypeError, "integer class indices", query_y.float()),
+    }
+    for error, message, labels in bad.values():
+        task = Task(support_x, support_y, query_x, labels)
+        with pytest.raises(error, match="task 0: .*" + message):
+            learner.evaluate([task])
+        with pytest.raises(error, match="task 0: .*" + message):
+            learner.meta_step([task])
+        with pytest.raises(error, match=message):
+            learner.episode_loss(task)
+
+
+def test_numeric_options_must_be_finite_and_positive() -> None:
+    for temperature in (float("inf"), float("nan"), 0.0, -1):
+        with pytest.raises(ValueError, match="temperature must be a finite positive number"):
+            ProtoNet(nn.Identity(), temperature=temperature)
+    with pytest.raises(TypeError, match="temperature must be a float, got str"):
+        ProtoNet(nn.Identity(), temperature="1")  # type: ignore[arg-type]
+    assert ProtoNet(nn.Identity(), temperature=np.float32(0.5)).temperature == 0.5
+    relation = nn.Sequential(nn.Linear(6, 1), nn.Sigmoid())
+    for kwargs in ({"hidden": 0}, {"embedding_dim": -2}):
+        name = next(iter(kwargs))
+        with pytest.raises(ValueError, match=f"{name} must be positive"):
+            RelationNet(nn.Identity(), **{"embedding_dim": 3, **kwargs})
+        with pytest.raises(ValueError, match=f"{name} must be positive"):  # even if unused
+            RelationNet(nn.Identity(), relation, **kwargs)
+    for kwargs in ({"hidden": 1.5}, {"embedding_dim": float("inf")}):
+        name = next(iter(kwargs))
+        with pytest.raises(TypeError, match=f"{name} must be an int, got float"):
+            RelationNet(nn.Identity(), relation, **{"embedding_dim": 3, **kwargs})
+
+
+def test_load_state_dict_refuses_foreign_keys_and_shapes() -> None:
+    torch.manual_seed(0)
+    proto = ProtoNet(nn.Linear(2, 3))
+    relation = RelationNet(nn.Linear(2, 3), embedding_dim=3)
+    before = proto.state_dict()
+    with pytest.raises(ValueError, match=r"unexpected keys \['relation\.net\.0\.bias'"):
+        proto.load_state_dict(relation.state_dict())
+    with pytest.raises(
+        ValueError,
+        match=r"missing keys \['embedding\.bias', 'embedding\.weight'\], unexpected keys "
+        r"\['foo'\]",
+    ):
+        proto.load_state_dict({"foo": torch.zeros(1)})
+    with pytest.raises(ValueError, match=r"missing keys \['relation\.net\.0\.bias'"):
+        relation.load_state_dict(proto.state_dict())
+    wrong = {**before, "embedding.weight": torch.zeros(3, 3), "embedding.bias": torch.ones(3)}
+    with pytest.raises(ValueError, match=r"embedding\.weight: got \(3, 3\), expected \(3, 2\)"):
+        proto.load_state_dict(wrong)
+    with pytest.raises(TypeError, match="must be a mapping"):
+        proto.load_state_dict([("embedding.weight", torch.zeros(3, 2))])  # type: ignore[arg-type]
+    # A refused state loads nothing, not even its well-formed tensors.
+    for key, value in proto.state_dict().items():
+        assert torch.equal(value, before[key])
 
 
 class _Pooled(nn.Module):

@@ -1,14 +1,18 @@
-"""ProtoNet: prototypes and distances against a hand-computed case, learning, fit/predict."""
+"""ProtoNet: prototypes and distances against a hand-computed case, learning, fit/predict.
+
+Also the test-time behaviour both learners share (training modes around evaluation).
+"""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
-from metaopt.fewshot import FewShotTasks, ProtoNet, split_classes
+from metaopt.fewshot import FewShotTasks, ProtoNet, RelationNet, Task, split_classes
 
 SUPPORT_X = torch.tensor([[0.0, 0.0], [0.0, 2.0], [4.0, 0.0], [2.0, 2.0]])
 SUPPORT_Y = torch.tensor([0, 0, 1, 2])
@@ -72,3 +76,37 @@ def test_state_dict_round_trip() -> None:
     x, y = torch.randn(4, 3), torch.tensor([0, 1, 0, 1])
     q = torch.randn(5, 3)
     assert torch.equal(a.scores(x, y, q), b.scores(x, y, q))
+
+
+class _RecordsMode(nn.Module):
+    """An identity that records the training mode of each forward pass."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[bool] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen.append(self.training)
+        return x
+
+
+@pytest.mark.parametrize("kind", ["proto", "relation"])
+def test_evaluation_restores_each_modules_training_mode(kind: str) -> None:
+    torch.manual_seed(0)
+    recorder, frozen = _RecordsMode(), nn.BatchNorm1d(2)
+    embedding = nn.Sequential(recorder, nn.Dropout(0.5), frozen)
+    if kind == "proto":
+        learner = ProtoNet(embedding)
+    else:
+        learner = RelationNet(embedding, nn.Sequential(nn.Linear(4, 1), nn.Sigmoid()))
+    frozen.eval()  # the user keeps this one in eval mode while the rest trains
+    modes = {name: m.training for name, m in embedding.named_modules()}
+    assert modes[""] and not modes["2"]
+    task = Task(SUPPORT_X, SUPPORT_Y, QUERY_X, torch.tensor([1, 0]))
+    learner.evaluate([task])
+    learner.fit(SUPPORT_X, SUPPORT_Y).predict_proba(QUERY_X)
+    assert recorder.seen and not any(recorder.seen)  # both ran in eval mode ...
+    assert {name: m.training for name, m in embedding.named_modules()} == modes  # ... then back
+    embedding.eval()
+    learner.evaluate([task])
+    assert not any(m.training for m in embedding.modules())

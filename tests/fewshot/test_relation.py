@@ -76,3 +76,20 @@ def test_episodic_training_beats_chance_on_held_out_classes(blobs) -> None:
     net.meta_train(train, 600, progress=False)
     after = float(net.evaluate(test_tasks).mean())
     assert after > max(before, 0.2) + 0.25, (before, after)
+
+
+def test_probabilities_are_a_distribution_even_without_positive_scores() -> None:
+    torch.manual_seed(0)
+    # A module ending in a ReLU outputs exactly 0 for every pair here.
+    dead = nn.Sequential(nn.Linear(4, 1), nn.ReLU())
+    nn.init.zeros_(dead[0].weight)
+    nn.init.constant_(dead[0].bias, -1.0)
+    support_x, support_y = torch.randn(6, 2), torch.tensor([0, 1, 2, 0, 1, 2])
+    query_x = torch.randn(4, 2)
+    net = RelationNet(nn.Identity(), dead).fit(support_x, support_y)
+    assert torch.equal(net.scores(support_x, support_y, query_x), torch.zeros(4, 3))
+    assert torch.allclose(net.predict_proba(query_x), torch.full((4, 3), 1 / 3))
+    # Negative scores count as 0; a row with a positive score keeps its proportions.
+    scores = torch.tensor([[-1.0, 1.0, 3.0], [-2.0, -1.0, 0.0]])
+    expected = torch.tensor([[0.0, 0.25, 0.75], [1 / 3, 1 / 3, 1 / 3]])
+    assert torch.allclose(net.probabilities(scores), expected)

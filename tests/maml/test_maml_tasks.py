@@ -147,3 +147,22 @@ def test_few_shot_bad_inputs() -> None:
         FewShotTasks(regression, n_way=2)
     with pytest.raises(ValueError, match="n_test"):
         split_classes((X, y), n_test=3)
+
+
+def test_classes_are_compared_without_coercion_and_test_size_is_checked() -> None:
+    X, y = np.zeros((12, 2)), np.repeat([1, 2, 3], 4)
+    with pytest.raises(
+        ValueError,
+        match=r"classes \[1\.5, 2\.7\] do not occur in y; y has "
+        r"the classes \[1, 2, 3\]",
+    ):
+        FewShotTasks((X, y), n_way=2, k_shot=1, n_query=1, classes=[1.5, 2.7])
+    with pytest.raises(ValueError, match=r"classes \['a'\] do not occur in y"):
+        FewShotTasks((X, y), n_way=2, k_shot=1, n_query=1, classes=["a", 2])
+    sampler = FewShotTasks((X, y), n_way=2, k_shot=1, n_query=1, classes=[np.int64(3), 1.0])
+    assert sampler.classes == [1, 3]
+    with pytest.raises(TypeError, match="test_size must be a float, got str"):
+        split_rows((X, y), test_size="a")
+    for bad in (0.0, 1.0, float("nan")):
+        with pytest.raises(ValueError, match="test_size must be in"):
+            split_rows((X, y), test_size=bad)

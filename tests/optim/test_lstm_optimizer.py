@@ -5,7 +5,9 @@ from __future__ import annotations
 import copy
 import io
 import math
+import pickle
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -273,12 +275,17 @@ def _trajectory(net: LSTMOptimizerNet, steps: int, total_steps: int | None) -> t
     return p.detach().clone()
 
 
-def test_a_horizon_aware_network_follows_the_told_horizon() -> None:
+def _horizon_net() -> LSTMOptimizerNet:
     torch.manual_seed(0)
     net = LSTMOptimizerNet(hidden_size=4, mlp_hidden=3, horizon_aware=True)
     for layer in (net.head, net.coord_out):
         nn.init.normal_(layer.weight, std=0.5)
         nn.init.normal_(layer.bias, std=0.5)
+    return net
+
+
+def test_a_horizon_aware_network_follows_the_told_horizon() -> None:
+    net = _horizon_net()
     unknown = _trajectory(net, 8, None)
     assert not torch.allclose(_trajectory(net, 8, 10), unknown)
     assert not torch.allclose(_trajectory(net, 8, 10), _trajectory(net, 8, 1000))
@@ -585,3 +592,102 @@ def test_steps_between_reports_copy_nothing_from_the_host(monkeypatch: pytest.Mo
         p.grad = torch.ones_like(p)
     opt.step()
     opt.step()
+
+
+def test_a_copied_or_pickled_optimizer_continues_the_same_trajectory(
+    net: LSTMOptimizerNet,
+) -> None:
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
+    opt = LSTMOptimizer(model.parameters(), weights=net, lr=0.5)
+    _train(model, opt, 3)
+    model_copy, opt_copy = copy.deepcopy((model, opt))
+    buffer = io.BytesIO()
+    pickle.dump((model, opt), buffer)
+    buffer.seek(0)
+    model_pickled, opt_pickled = pickle.load(buffer)
+    for other, other_opt in [(model_copy, opt_copy), (model_pickled, opt_pickled)]:
+        assert other_opt.state_dict()["validation"]["steps"] == 3
+        _train(other, other_opt, 3, seed=1)
+    _train(model, opt, 3, seed=1)
+    for p, q, r in zip(
+        model.parameters(), model_copy.parameters(), model_pickled.parameters(), strict=True
+    ):
+        torch.testing.assert_close(p, q)
+        torch.testing.assert_close(p, r)
+
+
+def test_a_rejected_param_group_leaves_the_optimizer_unchanged(net: LSTMOptimizerNet) -> None:
+    p = nn.Parameter(torch.ones(2))
+    opt = LSTMOptimizer([p], weights=net)
+    bad = torch.zeros(3, dtype=torch.complex64, requires_grad=True)
+    with pytest.raises(TypeError, match="complex"):
+        opt.add_param_group({"params": [bad]})
+    with pytest.raises(TypeError, match="floating-point"):
+        opt.add_param_group({"params": [torch.zeros(2, dtype=torch.int64)]})
+    assert len(opt.param_groups) == 1
+    p.grad = torch.ones(2)
+    opt.step()  # still steps what it holds
+    assert not torch.equal(p.detach(), torch.ones(2))
+
+
+def test_options_of_other_optimizers_are_ignored_with_a_warning(net: LSTMOptimizerNet) -> None:
+    torch.manual_seed(0)
+    plain_model = nn.Linear(4, 2)
+    grouped_model = copy.deepcopy(plain_model)
+    plain = LSTMOptimizer(plain_model.parameters(), weights=net)
+    with pytest.warns(FallbackWarning, match=r"\['betas', 'weight_decay'\] are ignored") as rec:
+        grouped = LSTMOptimizer(
+            [{"params": grouped_model.parameters(), "weight_decay": 0.5, "betas": (0.8, 0.9)}],
+            weights=net,
+        )
+    assert rec[0].filename == __file__  # the warning points at the user's line
+    with pytest.warns(FallbackWarning, match=r"group 1: options \['momentum'\]") as rec:
+        grouped.add_param_group({"params": [nn.Parameter(torch.ones(1))], "momentum": 0.9})
+    assert rec[0].filename == __file__
+    _train(plain_model, plain, 3)
+    _train(grouped_model, grouped, 3)
+    for p, q in zip(plain_model.parameters(), grouped_model.parameters(), strict=True):
+        torch.testing.assert_close(p, q)
+
+
+def test_numpy_scalars_are_accepted_as_numbers(net: LSTMOptimizerNet) -> None:
+    trajectories = []
+    for lr in (0.5, np.float32(0.5), np.float64(0.5)):
+        torch.manual_seed(0)
+        model = nn.Linear(4, 2)
+        _train(model, LSTMOptimizer(model.parameters(), weights=net, lr=lr), 2)
+        trajectories.append(model.weight.detach())
+    torch.testing.assert_close(trajectories[0], trajectories[1])
+    torch.testing.assert_close(trajectories[0], trajectories[2])
+    opt = LSTMOptimizer([nn.Parameter(torch.ones(2))], weights=_validation_net(), lr=np.int64(2))
+    assert opt.param_groups[0]["lr"] == 2.0
+    opt.report_validation_loss(np.float32(0.3))
+    assert opt.state_dict()["validation"]["best"] == pytest.approx(0.3)
+    with pytest.raises(TypeError, match="real number"):
+        opt.report_validation_loss(np.bool_(True))
+
+
+def test_a_file_that_is_not_a_weights_file_is_named(tmp_path) -> None:
+    path = tmp_path / "notes.pt"
+    path.write_text("hello")
+    with pytest.raises(ValueError, match=r"notes\.pt: not a weights file written by"):
+        load_weights(path)
+
+
+def test_the_planned_horizon_is_kept_when_a_run_is_resumed() -> None:
+    net = _horizon_net()
+    torch.manual_seed(3)
+    model = nn.Linear(4, 2)
+    opt = LSTMOptimizer(model.parameters(), weights=net, total_steps=6)
+    _train(model, opt, 3)
+    saved, clone = opt.state_dict(), copy.deepcopy(model)
+    resumed = LSTMOptimizer(clone.parameters(), weights=net)  # total_steps not passed again
+    resumed.load_state_dict(saved)
+    assert resumed.total_steps == 6
+    _train(model, opt, 3, seed=1)
+    _train(clone, resumed, 3, seed=1)
+    torch.testing.assert_close(model.weight, clone.weight)
+    longer = LSTMOptimizer(nn.Linear(4, 2).parameters(), weights=net, total_steps=20)
+    longer.load_state_dict(saved)
+    assert longer.total_steps == 20  # a horizon passed explicitly wins

@@ -19,6 +19,7 @@ from metaopt.samplers import MetaSampler
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 TRANSFER = "metaopt:transfer"
+WARM = "metaopt:warm_start"
 
 
 def _two_kinds_of_datasets(n_per_kind: int = 6, n_configs: int = 40) -> KnowledgeBase:
@@ -513,3 +514,34 @@ def test_weights_updated_as_results_come_in_equal_those_computed_in_full() -> No
         seen, results = [observed[i] for i in order], [scores[i] for i in order]
         fresh = model.session(pd.Series({"f": 0.0}), space="bumps", distributions=dists)
         np.testing.assert_array_equal(running.weights(seen, results), fresh.weights(seen, results))
+
+
+@pytest.mark.parametrize(
+    "objective",
+    [
+        lambda t: t.suggest_float("learning_rate", 0.0, 1.0),  # no shared name
+        lambda t: float(t.suggest_categorical("x", ["low", "high"]) == "high"),  # values of
+    ],  # another kind: strings where the knowledge has numbers
+    ids=["no-shared-parameter", "unmappable-values"],
+)
+def test_an_objective_the_given_space_cannot_express_runs_on_the_base_sampler(objective) -> None:
+    sampler = _sampler(_two_kinds_of_datasets(), n_warm=2)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    with pytest.warns(FallbackWarning, match="can be expressed in the objective's parameters"):
+        study.optimize(objective, n_trials=8)
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 8
+    assert not any(TRANSFER in t.user_attrs or WARM in t.user_attrs for t in study.trials)
+
+
+def test_a_multi_objective_study_gets_the_warm_start_then_the_base_sampler() -> None:
+    def two(trial: optuna.Trial) -> tuple[float, float]:
+        return _like_b(trial), trial.params["y"]
+
+    study = optuna.create_study(
+        directions=["maximize", "minimize"], sampler=_sampler(_two_kinds_of_datasets(), n_warm=2)
+    )
+    with pytest.warns(FallbackWarning, match="needs a single objective"):
+        study.optimize(two, n_trials=6)
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 6
+    assert [WARM in t.user_attrs for t in study.trials] == [True, True] + [False] * 4
+    assert not any(TRANSFER in t.user_attrs for t in study.trials)

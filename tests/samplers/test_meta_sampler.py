@@ -12,6 +12,7 @@ import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.samplers import BaseSampler, RandomSampler
 
+import metaopt
 from metaopt.exceptions import FallbackWarning
 from metaopt.knowledge import SCHEMA_VERSION, KnowledgeBase
 from metaopt.metamodel import NearestDatasets
@@ -284,6 +285,12 @@ def test_constructor_rejects_bad_arguments(kb, target) -> None:
         MetaSampler(metafeatures=target, task="ranking")
     with pytest.raises(TypeError, match="metafeatures"):
         MetaSampler(metafeatures=[1.0, 2.0])
+    with pytest.raises(ValueError, match="seed must be a non-negative int"):
+        MetaSampler(metafeatures=target, seed="a")
+    with pytest.raises(ValueError, match="transfer must be a bool"):
+        MetaSampler(metafeatures=target, transfer="no")
+    with pytest.raises(ValueError, match=r"names \['last-week'\] need storage="):
+        MetaSampler(metafeatures=target, source_studies=["last-week"])
 
 
 @pytest.mark.parametrize(
@@ -391,3 +398,46 @@ def test_a_model_needing_metafeatures_without_them_warns_and_uses_the_portfolio(
     with pytest.warns(FallbackWarning, match="metafeatures"):
         warm = sampler.warm_start_configs()
     assert warm and all(w.source for w in warm)
+
+
+def test_a_first_name_that_fits_several_spaces_waits_for_a_finished_trial() -> None:
+    # "C" alone fits svm and logistic_regression: trial 0 is the base sampler's; the space
+    # is chosen from all of trial 0's names, and the first warm configuration runs later.
+    def svm_objective(trial: optuna.Trial) -> float:
+        c = trial.suggest_float("C", 1e-3, 1e3, log=True)
+        gamma = trial.suggest_float("gamma", 1e-4, 10.0, log=True)
+        return -abs(c - 1.0) - abs(gamma - 0.1)
+
+    sampler = MetaSampler(task="classification", model="portfolio", n_warm=3, seed=0)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    with pytest.warns(FallbackWarning, match="chose the knowledge space 'svm'"):
+        study.optimize(svm_objective, n_trials=5)
+    warm = [t.user_attrs.get(WARM) for t in study.trials]
+    assert warm[0] is None
+    assert [w["rank"] for w in warm[1:4]] == [2, 3, 1]
+    assert all(w["space"] == "svm" for w in warm[1:4]) and warm[4] is None
+    configs = sampler.warm_start_configs(study)
+    assert study.trials[3].params == pytest.approx(configs[0].params)
+
+
+def test_a_forest_objective_gets_the_better_known_of_two_spaces_with_its_names() -> None:
+    matches = metaopt.knowledge.load().space_matches(
+        ["max_features", "min_samples_leaf", "min_samples_split", "criterion", "bootstrap"]
+    )
+    assert list(matches["space"][:2]) == ["random_forest", "extra_trees"]
+    assert matches["jaccard"][0] == matches["jaccard"][1]  # same names: more evaluations win
+    assert matches["evaluations"][0] > matches["evaluations"][1]
+
+
+def test_a_used_sampler_pickles_without_the_shipped_knowledge_base() -> None:
+    def knn(trial: optuna.Trial) -> float:
+        return -abs(trial.suggest_int("n_neighbors", 1, 50) - 7) - trial.suggest_int("p", 1, 2)
+
+    sampler = MetaSampler(task="classification", space="knn", model="portfolio", n_warm=3, seed=0)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(knn, n_trials=4)
+    data = pickle.dumps(sampler)
+    assert len(data) < 2_000_000  # the shipped table alone pickles to about 50 MB
+    restored = pickle.loads(data)
+    assert restored.warm_start_configs() == sampler.warm_start_configs()
+    assert len(restored._knowledge_base().evaluations) == len(sampler._knowledge.evaluations)

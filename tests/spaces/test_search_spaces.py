@@ -123,8 +123,13 @@ def _messy_dataset(task: str) -> Dataset:
             # Never observed (OpenML's sick has such a column): histogram gradient boosting
             # cannot bin it, so the pipelines drop it.
             "empty": np.full(n, np.nan),
+            # Infinite values (a ratio divided by zero) count as missing.
+            "spiky": rng.normal(size=n),
+            "infinite": np.full(n, np.inf),
         }
     )
+    X.loc[::5, "spiky"] = np.inf
+    X.loc[::9, "spiky"] = -np.inf
     X.loc[::7, "a"] = np.nan
     X.loc[::11, "colour"] = np.nan
     signal = X["b"] + (X["colour"] == "red").astype(float)
@@ -136,7 +141,8 @@ def _messy_dataset(task: str) -> Dataset:
 
 
 @pytest.mark.parametrize(("name", "task"), ALL)
-def test_defaults_fit_data_with_missing_values_and_categories(name: str, task: str) -> None:
+def test_defaults_fit_messy_data(name: str, task: str) -> None:
+    # Missing and infinite values, a never-observed column, categories with gaps.
     data = _messy_dataset(task)
     space = spaces.get(name, task)
     splits = spaces.cv_splits(data.y, task, cv=3, seed=0)
@@ -167,6 +173,12 @@ def test_objective_scores_are_reproducible_and_recorded() -> None:
     assert replay.trials[0].value == first.value
     with pytest.raises(ValueError, match="metric"):
         spaces.objective("knn", data, metric="r2")
+    # An RBF SVC gives no probabilities: every trial would fail, so it is refused up front.
+    with pytest.raises(ValueError, match=r"'roc_auc' needs class probabilities.*'svm'"):
+        spaces.objective("svm", data, metric="roc_auc")
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(0))
+    study.optimize(spaces.objective("knn", data, cv=3, metric="neg_log_loss"), n_trials=2)
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
 
 
 def test_prepare_caps_rows_with_stratification_and_drops_rare_classes() -> None:
