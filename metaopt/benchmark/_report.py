@@ -414,13 +414,21 @@ def _goal_lines(
             mine = worst[worst["method"] == method]
             if not mine.empty:
                 row = mine.iloc[0]
-                lines.append(
+                head = (
                     f"- worst dataset for {method} vs TPE at {tpe_final} trials: {row['dataset']} "
                     f"(regret {row['method_regret']:.4f} vs {row['reference_regret']:.4f}, "
-                    f"difference {row['difference']:+.4f}, noise {row['noise']:.4f}, "
-                    f"z = {row['z']:.1f}); datasets worse by more than 2 noise units: "
-                    f"{int((mine['z'] > 2).sum())} of {len(mine)}."
+                    f"difference {row['difference']:+.4f}"
                 )
+                if mine["noise"].isna().any():
+                    lines.append(
+                        f"{head}); the noise cannot be estimated with one seed, so no dataset "
+                        "is called worse than TPE by more than noise."
+                    )
+                else:
+                    lines.append(
+                        f"{head}, noise {row['noise']:.4f}, z = {row['z']:.1f}); datasets worse "
+                        f"by more than 2 noise units: {int((mine['z'] > 2).sum())} of {len(mine)}."
+                    )
     return lines
 
 

@@ -82,7 +82,8 @@ def _normalise_feature(column: pd.Series) -> pd.Series:
         and not numeric.isna().any()
         and not pd.api.types.is_bool_dtype(non_missing.infer_objects().dtype)
     ):
-        return pd.to_numeric(column, errors="coerce").astype(float)
+        # Missing stays missing: NaT would otherwise become the smallest int64.
+        return pd.to_numeric(column, errors="coerce").astype(float).where(column.notna())
     return column.astype(str).where(column.notna()).astype("category")
 
 

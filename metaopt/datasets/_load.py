@@ -37,8 +37,16 @@ def load_file(
     Without ``target``, an ARFF file's last attribute is the target; other formats use the first
     column named one of ``target``, ``class``, ``Class``, ``y`` or ``label``.
     """
-    file = Path(path)
+    file = Path(path).expanduser()
     frame, format_target = read_table(file)
+    only = str(frame.columns[0]) if frame.shape[1] == 1 else ""
+    separator = next((sep for sep in (";", "|", "\t", ",") if sep in only), None)
+    if separator is not None:
+        raise ValueError(
+            f"{str(file)!r} reads as one column named {only[:60]!r}: its values seem separated "
+            f"by {separator!r}, not by what its suffix says. Read it with pandas.read_csv(path, "
+            f"sep={separator!r}) and pass the DataFrame with target='column'."
+        )
     column = target or format_target
     if column is None:
         column = next((c for c in CONVENTIONAL_TARGETS if c in frame.columns), None)
@@ -48,15 +56,18 @@ def load_file(
             f"{list(map(str, frame.columns[:20]))}); without it a column named one of "
             f"{list(CONVENTIONAL_TARGETS)} is used."
         )
-    X, y = split_target(frame, column)
     stem = file.name
     for suffix in sorted(SUPPORTED_SUFFIXES, key=len, reverse=True):
         if stem.lower().endswith(suffix):
             stem = stem[: -len(suffix)]
             break
-    return make_dataset(
-        X, y, task=task, name=name or stem, source=str(file), metadata={"target": column}
-    )
+    try:
+        X, y = split_target(frame, column)
+        return make_dataset(
+            X, y, task=task, name=name or stem, source=str(file), metadata={"target": column}
+        )
+    except ValueError as error:  # say which file, when several are loaded
+        raise ValueError(f"{str(file)!r}: {error}") from None
 
 
 def load_dataset(
@@ -105,6 +116,11 @@ def load_dataset(
         'classification'
     """
     if isinstance(source, Dataset):
+        if target is not None:
+            raise ValueError(
+                f"target={target!r} names a column of a DataFrame, file or OpenML source; a "
+                "Dataset already has its target (load its frame again to choose another)."
+            )
         return source
     if isinstance(source, tuple):
         if len(source) != 2:

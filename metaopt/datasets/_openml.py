@@ -12,7 +12,7 @@ from metaopt._settings import openml_mirror_dir
 from metaopt.datasets._catalog import cc18_dataset_for_task
 from metaopt.datasets._coerce import make_dataset, split_target
 from metaopt.datasets._dataset import Dataset
-from metaopt.datasets._readers import read_arff
+from metaopt.datasets._readers import read_table
 
 logger = logging.getLogger("metaopt.datasets")
 
@@ -51,10 +51,11 @@ def load_from_mirror(did: int, mirror: Path, *, target: str | None = None) -> Da
     file = _mirror_file(mirror, did)
     if file is None:
         raise FileNotFoundError(f"no file named {did}-<name>.arff in {mirror}")
-    frame, last = read_arff(file)
-    column = target or _mirror_target(mirror, file) or last
-    if column is None or column not in frame.columns:
-        column = last
+    frame, last = read_table(file)
+    column = target  # a target asked for must exist (split_target says so otherwise)
+    if column is None:
+        recorded = _mirror_target(mirror, file)
+        column = recorded if recorded in frame.columns else last
     X, y = split_target(frame, str(column))
     name = file.name.split("-", 1)[1].removesuffix(".gz").removesuffix(".arff")
     return make_dataset(
@@ -66,7 +67,8 @@ def load_from_mirror(did: int, mirror: Path, *, target: str | None = None) -> Da
     )
 
 
-def _load_through_openml(did: int, target: str | None) -> Dataset:
+def _fetch_from_openml(did: int) -> tuple[pd.DataFrame, str, str | None]:
+    """The dataset's frame, name and default target, through the ``openml`` package."""
     openml = require("openml", "loading datasets through OpenML")
 
     # Feather, not openml's default pickle, for the local cache openml writes.
@@ -77,21 +79,8 @@ def _load_through_openml(did: int, target: str | None) -> Dataset:
         download_qualities=False,
         download_features_meta_data=False,
     )
-    column = target or dataset.default_target_attribute
-    if column is None:
-        raise ValueError(
-            f"OpenML dataset {did} ({dataset.name}) has no default target; pass target='column'."
-        )
-    column = column.split(",")[0]
     frame, _, _, _ = dataset.get_data(target=None)
-    X, y = split_target(frame, column)
-    return make_dataset(
-        X,
-        y,
-        name=dataset.name,
-        source=f"openml:{did}",
-        metadata={"openml_did": did, "target": column, "loaded_from": "openml"},
-    )
+    return frame, str(dataset.name), dataset.default_target_attribute
 
 
 def load_openml_dataset(
@@ -99,9 +88,7 @@ def load_openml_dataset(
 ) -> Dataset:
     """Load an OpenML dataset through the ``openml`` package, else from the local mirror."""
     try:
-        return _load_through_openml(did, target)
-    except ValueError:
-        raise
+        frame, name, default_target = _fetch_from_openml(did)
     except Exception as openml_error:  # noqa: BLE001 - any OpenML failure moves on to the mirror
         mirror_dir = Path(mirror) if mirror is not None else openml_mirror_dir()
         if mirror_dir is not None and _mirror_file(mirror_dir, did) is not None:
@@ -124,6 +111,19 @@ def load_openml_dataset(
             "openml.org (or point openml.config at a cache that holds it), or set "
             "METAOPT_OPENML_MIRROR / pass openml_mirror= to a folder of <did>-<name>.arff files."
         ) from openml_error
+    # The data is here: a problem from now on is the request's, not OpenML's.
+    column = target or default_target
+    if column is None:
+        raise ValueError(f"OpenML dataset {did} ({name}) has no default target; pass target=.")
+    column = column.split(",")[0]
+    X, y = split_target(frame, column)
+    return make_dataset(
+        X,
+        y,
+        name=name,
+        source=f"openml:{did}",
+        metadata={"openml_did": did, "target": column, "loaded_from": "openml"},
+    )
 
 
 def load_openml_task(

@@ -79,6 +79,8 @@ def read_table(path: Path) -> tuple[pd.DataFrame, str | None]:
             f"cannot read {str(path)!r}: unsupported file type; accepted suffixes are "
             f"{', '.join(SUPPORTED_SUFFIXES)}."
         )
+    if path.is_dir():
+        raise ValueError(f"cannot read {str(path)!r}: it is a folder, not a data file.")
     if not path.is_file():
         raise ValueError(f"cannot read {str(path)!r}: no such file.")
     try:

@@ -223,12 +223,34 @@ class KnowledgeBase:
         """Every dataset's group: datasets that are the same data under other names share one.
 
         Copies of one table across sources (an OpenML file and its PMLB re-export, a class
-        subset, another target column of it) form a group, named after one member; a dataset
-        with no copy is its own group. Leave-one-out evaluations leave whole groups out
+        subset, another target column of it) form a group, named after one member, as the
+        build recorded them; datasets with the same content fingerprint always share one. A
+        dataset with no copy is its own group. Leave-one-out evaluations leave whole groups out
         (:meth:`without_group_of`).
         """
         recorded = self.provenance.get("groups") or {}
-        return {d: str(recorded.get(d, d)) for d in self.datasets}
+        groups = {d: str(recorded.get(d, d)) for d in self.datasets}
+        # The same rows under two ids (bases merged with concat, studies of one dataset) are
+        # one group whatever was recorded: their content fingerprints are equal.
+        for members in self._shared_fingerprints():
+            joined = {groups[m] for m in members}
+            name = min(joined)
+            groups = {d: name if g in joined else g for d, g in groups.items()}
+        return groups
+
+    def _shared_fingerprints(self) -> list[list[str]]:
+        """Sets of datasets with one content fingerprint (cached per evaluations table)."""
+        key = (id(self.evaluations), len(self.evaluations))
+        cached = getattr(self, "_fingerprint_cache", None)
+        if cached is None or cached[0] != key:
+            fingerprints = self.evaluations.groupby("dataset")["fingerprint"].first().dropna()
+            shared = [
+                sorted(map(str, members))
+                for members in fingerprints.groupby(fingerprints).groups.values()
+                if len(members) > 1
+            ]
+            self._fingerprint_cache = (key, shared)
+        return self._fingerprint_cache[1]
 
     def group_members(self, dataset: str) -> list[str]:
         """``dataset`` and every dataset of the knowledge base in its group, sorted."""
@@ -258,6 +280,7 @@ class KnowledgeBase:
         """
         if space not in self.spaces:
             raise ValueError(f"unknown space {space!r}: the knowledge base holds {self.spaces}")
+        _check_task(task)
         if task is None:
             return
         ok = self.evaluations[self.evaluations["status"] == "ok"]
@@ -286,6 +309,9 @@ class KnowledgeBase:
             >>> knowledge.load().space_matches(["C", "gamma"])["space"].iloc[0]
             'svm'
         """
+        if isinstance(names, str):
+            raise TypeError(f"names must be a list of parameter names, got the str {names!r}")
+        _check_task(task)
         wanted = set(names)
         ok = self.evaluations[self.evaluations["status"] == "ok"]
         if task is not None:
@@ -483,6 +509,11 @@ class KnowledgeBase:
         if problems:
             raise ValueError(f"invalid knowledge base at {directory}:\n- " + "\n- ".join(problems))
         return kb
+
+
+def _check_task(task: str | None) -> None:
+    if task not in (None, "classification", "regression"):
+        raise ValueError(f"task must be 'classification', 'regression' or None, got {task!r}")
 
 
 def _as_ids(datasets: Iterable[str]) -> set[str]:

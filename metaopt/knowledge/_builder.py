@@ -127,7 +127,10 @@ def _as_dataset_map(datasets: Any) -> dict[str, Any]:
         if isinstance(item, str):
             from metaopt.datasets import load_dataset
 
-            item = load_dataset(item)
+            try:
+                item = load_dataset(item)
+            except (ValueError, OSError) as error:  # skipped and recorded, like a suite entry
+                item = _Unloadable(item, error)
         if not isinstance(item, Dataset) and not hasattr(item, "load"):
             raise TypeError(
                 "datasets must be Dataset objects, suite entries (with .load()), source "
@@ -138,6 +141,18 @@ def _as_dataset_map(datasets: Any) -> dict[str, Any]:
             raise ValueError(f"two datasets share the id {key!r}; pass a mapping of unique ids")
         mapping[key] = item
     return mapping
+
+
+class _Unloadable:
+    """A source string that could not be loaded: the build records it as skipped."""
+
+    def __init__(self, source: str, error: Exception) -> None:
+        self.source, self.error = source, error
+        name = Path(source).name
+        self.name = name.split(".")[0] if "." in name and ":" not in source else source
+
+    def load(self) -> Dataset:
+        raise self.error
 
 
 def _resolve_spaces(spaces: Any) -> list[str]:
@@ -403,6 +418,8 @@ def build(
     Returns:
         The knowledge base of everything in ``work_dir`` (this run's units and earlier ones).
     """
+    if not isinstance(cv, int) or isinstance(cv, bool) or cv < 2:
+        raise ValueError(f"cv must be an int >= 2 (the number of folds), got {cv!r}")
     layout = _Layout(Path(work_dir))
     space_names = _resolve_spaces(spaces)
     for space in space_names:

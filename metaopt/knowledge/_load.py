@@ -24,4 +24,9 @@ def load(path: str | os.PathLike[str] | None = None) -> KnowledgeBase:
         >>> kb.metafeatures.index.name
         'dataset'
     """
-    return KnowledgeBase.read(SHIPPED_DIR if path is None else Path(path))
+    if path is not None and not isinstance(path, str | os.PathLike):
+        raise TypeError(
+            f"path must be a directory (str or path) or None for the shipped knowledge base, "
+            f"got {type(path).__name__}"
+        )
+    return KnowledgeBase.read(SHIPPED_DIR if path is None else Path(path).expanduser())

@@ -50,15 +50,16 @@ def from_studies(
             several.
 
     Raises:
-        ValueError: for a missing study, a multi-objective study, a study without metafeatures
-            or task, or a study without finished trials.
+        ValueError: for a missing study, a study given twice, a multi-objective study, a
+            study without metafeatures or task, a study without finished trials, or parameters
+            named like the knowledge base's own columns (:data:`RESERVED_COLUMNS`).
 
     Example:
         >>> import optuna
         >>> import metaopt.knowledge
         >>> storage = optuna.storages.InMemoryStorage()
         >>> study = optuna.create_study(storage=storage, study_name="mine")
-        >>> study.set_user_attr("metaopt:metafeatures", {"general.n_rows": 100.0})
+        >>> study.set_user_attr("metaopt:metafeatures", {"general.n_instances": 100.0})
         >>> study.set_user_attr("metaopt:task", "classification")
         >>> study.optimize(lambda t: t.suggest_float("x", 0, 1) ** 2, n_trials=3)
         >>> kb = metaopt.knowledge.from_studies(storage, "mine")
@@ -85,6 +86,8 @@ def from_studies(
             except KeyError as error:
                 raise ValueError(f"no study named {item!r} in the storage") from error
         name = study.study_name
+        if name in names:
+            raise ValueError(f"study {name!r} is given twice; each study is one dataset")
         names.append(name)
         dataset = f"study:{name}"
         study_rows, features = _study_rows(study, dataset)
@@ -134,8 +137,16 @@ def _study_rows(study: optuna.Study, dataset: str) -> tuple[list[dict[str, Any]]
     info = attrs.get(_DATASET) if isinstance(attrs.get(_DATASET), dict) else {}
     fingerprint = str(info.get("fingerprint", dataset))
     metric = str(attrs.get(_METRIC, "objective" if sign > 0 else "negated objective"))
+    trials = study.get_trials(deepcopy=False, states=tuple(_STATUS))
+    clashes = sorted({p for t in trials for p in t.params} & set(RESERVED_COLUMNS))
+    if clashes:
+        raise ValueError(
+            f"study {name!r} has parameters named like the knowledge base's own columns "
+            f"{clashes}; those names are reserved ({list(RESERVED_COLUMNS)}): rename them in "
+            "the objective (e.g. 'n_estimators' for 'n_trees') to learn from the study"
+        )
     rows = []
-    for trial in study.get_trials(deepcopy=False, states=tuple(_STATUS)):
+    for trial in trials:
         status = _STATUS[trial.state]
         value = trial.value if status == "ok" else None
         if value is None or not math.isfinite(value):

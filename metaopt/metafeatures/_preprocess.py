@@ -217,10 +217,10 @@ def _is_categorical_dtype(dtype: Any) -> bool:
 def _numeric_column(column: pd.Series) -> np.ndarray:
     dtype = column.dtype
     if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
-        values = column.to_numpy()
-        missing = pd.isna(values)
-        out = values.astype("int64").astype(float)
-        out[missing] = np.nan
+        # The column's own time unit since the epoch (UTC for time-zone-aware columns), as
+        # metaopt.load_dataset turns them into numbers.
+        out = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+        out[column.isna().to_numpy()] = np.nan
         return out
     return column.to_numpy(dtype=float, na_value=np.nan)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +19,7 @@ from optuna.samplers import BaseSampler, TPESampler
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
-from metaopt.exceptions import warn_fallback
+from metaopt.exceptions import MetaoptWarning, warn_fallback
 from metaopt.metamodel._base import MetaModel
 from metaopt.metamodel._data import plain
 from metaopt.metamodel._default import dataset_metafeatures, fitted_model, resolve_knowledge
@@ -667,6 +668,21 @@ class MetaSampler(BaseSampler):
         import metaopt
 
         updates[_attrs.STUDY_VERSION] = metaopt.__version__
+        recorded = present.get(_attrs.STUDY_DATASET)
+        ours = self._dataset_info.get("fingerprint")
+        if isinstance(recorded, dict) and recorded.get("fingerprint") not in (None, ours) and ours:
+            # The study's record describes its earlier trials: keep it, and say so.
+            message = (
+                f"study {study.study_name!r} was run on other data ({recorded.get('name')}, "
+                f"fingerprint {recorded.get('fingerprint')}) than this sampler's "
+                f"({self._dataset_info.get('name')}, fingerprint {ours}): its earlier trials' "
+                "values do not describe this data, yet the search learns from them; use a new "
+                "study for new data"
+            )
+            _logger.warning(message)
+            warnings.warn(message, MetaoptWarning, stacklevel=3)
+            updates.pop(_attrs.STUDY_DATASET, None)
+            updates.pop(_attrs.STUDY_METAFEATURES, None)
         for key, value in updates.items():
             if present.get(key) != value:
                 study.set_user_attr(key, value)

@@ -118,6 +118,11 @@ def test_worst_case_compares_seed_means_with_their_noise() -> None:
     assert worst["difference"] == pytest.approx(0.4 - 0.1)
     assert worst["noise"] == pytest.approx(np.std([0.5, 0.3], ddof=1) / np.sqrt(2))
     assert table.iloc[1]["difference"] == pytest.approx(-0.1)
+    # One seed: no spread to measure, so no dataset is called worse than noise.
+    single = traces({("x", "meta", 0): [0.5], ("x", "tpe", 0): [0.9]})
+    row = worst_case(regret_curves(single, BOUNDS), "meta", "tpe", budget=1).iloc[0]
+    assert row["difference"] == pytest.approx(0.4) and np.isnan(row["noise"])
+    assert np.isnan(row["z"])
 
 
 def test_datasets_with_unfinished_runs_are_left_out_of_the_summary() -> None:

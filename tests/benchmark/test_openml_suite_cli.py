@@ -177,3 +177,189 @@ def test_live_datasets_with_many_classes_are_skipped_and_told(tmp_path, monkeypa
     assert skipped["sklearn:digits"] == "10 classes, more than 2"
     with pytest.raises(ValueError, match="max_classes must be an int >= 2 or None, got 1"):
         live_datasets("bundled", 2, online=False, max_classes=1)
+
+
+# --- Usage errors: refused up front with a short `error:` line (exit 2), no traceback. ---
+
+
+def _usage_error(script, argv: list[str], capsys) -> str:
+    """The error line of a refused command line (after checking the exit status is 2)."""
+    with pytest.raises(SystemExit) as exit_info:
+        script.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("methods", "expected"),
+    [
+        (["--methods", "tpe", "metasampler:fade=x"], ["metasampler:fade=x", "fade must be"]),
+        (["--methods", "tpee"], ["--methods", "'tpee'", "available"]),
+        (["--methods", "metasampler:bogus=1"], ["'bogus=1'", "accepted options"]),
+        # A meta-model parameter, otherwise checked only when the model is fitted in each run.
+        (["--methods", "metasampler:temperature=-1"], ["temperature must be a positive"]),
+        (["--live-methods", "tpe", "metasampler:fade=0"], ["--live-methods", "fade must be"]),
+        (["--live-methods", "nope"], ["--live-methods", "'nope'"]),
+    ],
+)
+def test_bad_methods_are_refused_before_any_run(tmp_path, capsys, monkeypatch, methods, expected):
+    script = load_script()
+    from metaopt import benchmark
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("a run started")
+
+    monkeypatch.setattr(benchmark, "run_pool_benchmark", no_run)
+    argv = [*_toy_run(tmp_path), *methods]
+    if methods[0] == "--live-methods":
+        argv.remove("--no-live")
+        argv += ["--offline", "--suite", "bundled"]
+    line = _usage_error(script, argv, capsys)
+    assert line.startswith("openml_suite.py: error:")
+    assert all(text in line for text in expected), line
+    assert not (tmp_path / "out").exists()
+
+
+def test_valid_configured_methods_pass_the_check() -> None:
+    script = load_script()
+    parser = script._parser()
+    names = ["tpe", "metasampler:fade=25,temperature=0.5,n_warm=none", "metasampler:n_warm=3"]
+    script._check_methods(parser, "--methods", names)  # no SystemExit
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("--n-warm", "0"),
+        ("--n-warm", "-1"),
+        ("--live-n-warm", "0"),
+        ("--seeds", "0"),
+        ("--pool-seeds", "0"),
+        ("--live-seeds", "0"),
+        ("--budget", "0"),
+        ("--live-budget", "0"),
+        ("--n-jobs", "0"),
+        ("--n-jobs", "-2"),
+        ("--max-datasets", "-1"),
+        ("--max-rows", "-1"),
+        ("--cv", "1"),
+        ("--live-max-classes", "1"),
+        ("--live-datasets", "0"),
+        ("--seeds", "two"),
+    ],
+)
+def test_out_of_range_numbers_are_usage_errors(capsys, flag, value) -> None:
+    parser = load_script()._parser()
+    with pytest.raises(SystemExit) as exit_info:
+        parser.parse_args([flag, value])
+    assert exit_info.value.code == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"argument {flag}:" in line and value in line
+
+
+def test_documented_edge_values_are_accepted() -> None:
+    parser = load_script()._parser()
+    args = parser.parse_args(["--n-jobs", "-1", "--max-datasets", "0", "--max-rows", "0"])
+    assert (args.n_jobs, args.max_datasets, args.max_rows) == (-1, 0, 0)
+    assert parser.parse_args([]).live is True
+    assert parser.parse_args(["--no-live"]).live is False
+
+
+@pytest.mark.parametrize("suite", ["99999", "no-such-suite", "absent-dir/", "FILE"])
+def test_offline_an_unknown_suite_is_refused_without_asking_openml(
+    tmp_path, capsys, monkeypatch, suite
+) -> None:
+    import metaopt.datasets._suites as suites
+
+    def no_openml(name: str):
+        raise AssertionError("OpenML was asked")
+
+    monkeypatch.setattr(suites, "_openml_suite", no_openml)
+    kind = suite
+    if kind == "FILE":
+        suite = str(tmp_path / "data.csv")
+        (tmp_path / "data.csv").write_text("a,b\n1,2\n")
+    elif kind.endswith("/"):
+        suite = str(tmp_path / kind)
+    script = load_script()
+    argv = ["--offline", "--no-knowledge-base", "--suite", suite, "--out", str(tmp_path / "o")]
+    line = _usage_error(script, argv, capsys)
+    assert f"--suite {suite}" in line
+    if kind.endswith("/"):
+        assert "does not exist" in line
+    elif kind == "FILE":
+        assert "not a folder" in line
+    else:
+        assert "known offline" in line and "--offline" in line and "bundled" in line
+    assert not (tmp_path / "o").exists()
+
+
+def test_offline_known_suites_and_folders_pass_the_suite_check(tmp_path) -> None:
+    script = load_script()
+    parser = script._parser()
+    for suite in ["auto", "bundled", "OpenML-CC18", "cc18", "99", str(tmp_path)]:
+        args = parser.parse_args(["--offline", "--suite", suite])
+        script._check_suite(args, parser, online=False)  # no SystemExit
+
+
+def test_stored_runs_of_other_settings_are_a_usage_error(tmp_path, capsys) -> None:
+    script = load_script()
+    argv = _toy_run(tmp_path)  # --budget 3
+    assert script.main(argv) == 0
+    capsys.readouterr()
+    line = _usage_error(script, [*argv, "--budget", "4"], capsys)
+    assert "made with other data or settings" in line and "--fresh" in line
+    assert "'budget': 3" in line and "'budget': 4" in line
+
+
+def test_ctrl_c_says_how_to_resume(tmp_path, capsys, monkeypatch) -> None:
+    script = load_script()
+    from metaopt import benchmark
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(benchmark, "run_pool_benchmark", interrupted)
+    try:
+        status = script.main(_toy_run(tmp_path))
+    except KeyboardInterrupt:  # not caught: fail this test rather than stop the session
+        pytest.fail("KeyboardInterrupt escaped main()")
+    assert status == 130
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in captured.err
+    assert "finished runs are stored" in lines[0] and "rerun the same command" in lines[0]
+
+
+def test_help_states_each_default_once_and_only_real_methods() -> None:
+    import inspect
+
+    from metaopt.benchmark import available_methods
+    from metaopt.benchmark._metasampler import VARIANTS
+    from metaopt.samplers import MetaSampler
+
+    script = load_script()
+    parser = script._parser()
+    text = parser.format_help()
+    for shown in ("(default: None)", "(default: True)", "(default: False)", "(default: [])"):
+        assert shown not in text
+    formatter = script._Formatter("openml_suite.py")
+    for action in parser._actions:
+        helped = formatter._get_help_string(action) or ""
+        assert helped.count("(default:") <= 1, action.option_strings
+    assert "metasampler-<model>" not in text
+    assert "metasampler:<option>=<value>" in text
+    methods = text.split("Methods (--methods", 1)[1].split("\n\n", 1)[0]
+    assert all(name in methods for name in available_methods())
+    # --n-warm names exactly the methods that take it; `metasampler` keeps MetaSampler's own.
+    n_warm = " ".join(
+        next(a for a in parser._actions if "--n-warm" in a.option_strings).help.split()
+    )
+    harness = [name for name, (_, options, _) in VARIANTS.items() if "n_warm" in options]
+    assert all(name in n_warm for name in harness) and "metasampler uses" in n_warm
+    default = inspect.signature(MetaSampler).parameters["n_warm"].default
+    assert f"own default ({default};" in n_warm
+    metafeatures = next(a for a in parser._actions if "--metafeatures" in a.option_strings)
+    assert "--meta-dataset requires it or --datasets-dir" in metafeatures.help

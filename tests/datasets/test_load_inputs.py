@@ -76,6 +76,23 @@ def test_sklearn_sources() -> None:
 def test_dataset_passes_through() -> None:
     iris = load_dataset("sklearn:iris")
     assert load_dataset(iris) is iris
+    with pytest.raises(ValueError, match="a Dataset already has its target"):
+        load_dataset(iris, target="petal length (cm)")
+
+
+def test_file_errors_name_the_file_and_paths_expand_home(tmp_path, monkeypatch) -> None:
+    (tmp_path / "single.csv").write_text("a,b,class\n1,2,0\n3,4,0\n")
+    with pytest.raises(ValueError, match=r"single\.csv': the target has a single value"):
+        load_dataset(str(tmp_path / "single.csv"))
+    (tmp_path / "folder.csv").mkdir()
+    with pytest.raises(ValueError, match="it is a folder, not a data file"):
+        load_dataset(str(tmp_path / "folder.csv"))
+    (tmp_path / "semicolons.csv").write_text("a;class\n1;0\n2;1\n")
+    with pytest.raises(ValueError, match=r"seem separated by ';'.*sep=';'"):
+        load_dataset(str(tmp_path / "semicolons.csv"))
+    (tmp_path / "ok.csv").write_text("a,class\n1,0\n2,1\n3,0\n4,1\n")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert load_dataset("~/ok.csv").shape == (4, 1)
 
 
 def test_fingerprint_ignores_names_and_column_and_row_order() -> None:

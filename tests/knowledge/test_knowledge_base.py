@@ -173,6 +173,16 @@ def test_groups_leave_out_together_and_unrecorded_datasets_are_their_own(kb) -> 
     assert kb.without(["b"]).datasets == ["a"]
 
 
+def test_the_same_rows_under_two_ids_are_one_group(kb) -> None:
+    # A copy added later (concat, a study of the same data) has the same fingerprint.
+    copy = kb.subset(["a"])
+    copy.evaluations["dataset"] = "a_again"
+    copy.metafeatures.index = pd.Index(["a_again"], name="dataset")
+    merged = kb.concat(copy)
+    assert merged.group_members("a_again") == ["a", "a_again"]
+    assert merged.without_group_of(["a"]).datasets == ["b"]
+
+
 def test_a_space_whose_every_evaluation_failed_is_refused() -> None:
     rows = _rows("a", "knn", 3, failed=3) + _rows("a", "svm", 3)
     metafeatures = pd.DataFrame({"n_rows": [1.0]}, index=pd.Index(["a"], name="dataset"))

@@ -91,3 +91,14 @@ def test_unusable_studies_raise_clear_errors() -> None:
     empty.set_user_attr("metaopt:task", "classification")
     with pytest.raises(ValueError, match="no completed trial"):
         from_studies(storage, "empty")
+    plain.set_user_attr("metaopt:task", "classification")
+    with pytest.raises(ValueError, match="given twice"):
+        from_studies(storage, ["plain", "plain"])
+    forest = optuna.create_study(storage=storage, study_name="forest")
+    forest.set_user_attr("metaopt:metafeatures", {"a": 1.0})
+    forest.set_user_attr("metaopt:task", "classification")
+    forest.optimize(lambda t: t.suggest_int("n_trees", 10, 500) / 500, n_trials=2)
+    with pytest.raises(
+        ValueError, match=r"named like the knowledge base's own columns \['n_trees'\]"
+    ):
+        from_studies(storage, "forest")  # its values would overwrite the schema's n_trees

@@ -136,3 +136,18 @@ def test_degenerate_lda_fold_is_nan_with_a_reason() -> None:
     result = extract_metafeatures(X, y, task="classification", random_state=1)
     assert np.isnan(result["landmarking.lda"])
     assert "lda could not be fitted" in result.attrs["nan_reasons"]["landmarking.lda"]
+
+
+def test_time_zone_aware_dates_are_numbers_as_the_loader_makes_them() -> None:
+    from metaopt.datasets import load_dataset
+    from metaopt.metafeatures import describe_dataset
+
+    X, y = _base(100)
+    X["when"] = pd.date_range("2020", periods=100, freq="h", tz="Europe/Paris")
+    X.loc[3, "when"] = pd.NaT
+    loaded = load_dataset((X, y))
+    assert loaded.X["when"].isna().sum() == 1  # NaT stays missing, not the smallest int64
+    direct = _check(extract_metafeatures(X, y))
+    pd.testing.assert_series_equal(
+        direct, describe_dataset(loaded), check_exact=False, check_names=False
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+import warnings
 from typing import Any
 
 import optuna
@@ -13,7 +14,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from optuna.samplers import BaseSampler, RandomSampler
 
 import metaopt
-from metaopt.exceptions import FallbackWarning
+from metaopt.exceptions import FallbackWarning, MetaoptWarning
 from metaopt.knowledge import SCHEMA_VERSION, KnowledgeBase
 from metaopt.metamodel import NearestDatasets
 from metaopt.samplers import MetaSampler, fit_to_distribution
@@ -441,3 +442,22 @@ def test_a_used_sampler_pickles_without_the_shipped_knowledge_base() -> None:
     restored = pickle.loads(data)
     assert restored.warm_start_configs() == sampler.warm_start_configs()
     assert len(restored._knowledge_base().evaluations) == len(sampler._knowledge.evaluations)
+
+
+def test_continuing_a_study_on_other_data_warns_and_keeps_its_record() -> None:
+    def knn(trial: optuna.Trial) -> float:
+        return float(trial.suggest_int("n_neighbors", 1, 50))
+
+    storage = optuna.storages.InMemoryStorage()
+    options = {"space": "knn", "model": "portfolio", "n_warm": 1, "seed": 0}
+    first = MetaSampler("sklearn:iris", **options)
+    optuna.create_study(storage=storage, study_name="s", sampler=first).optimize(knn, n_trials=1)
+    again = MetaSampler("sklearn:iris", **options)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MetaoptWarning)  # the same data: nothing to say
+        optuna.load_study(storage=storage, study_name="s", sampler=again).optimize(knn, n_trials=1)
+    other = MetaSampler("sklearn:wine", **options)
+    study = optuna.load_study(storage=storage, study_name="s", sampler=other)
+    with pytest.warns(MetaoptWarning, match="was run on other data"):
+        study.optimize(knn, n_trials=1)
+    assert study.user_attrs["metaopt:dataset"]["name"] == "iris"
