@@ -438,42 +438,9 @@ def _check_methods(parser: argparse.ArgumentParser, option: str, names: list[str
     if names is None:
         return
     try:
-        methods = benchmark.resolve_methods(names)
+        benchmark.resolve_methods(names)
     except ValueError as error:
         parser.error(f"{option}: {error}")
-    for name, method in zip(names, methods, strict=True):
-        problem = _configured_problem(method) if name.startswith("metasampler:") else None
-        if problem:
-            parser.error(
-                f"{option} {name}: {problem} (a value is read as true/false, none, an int, a "
-                "float, or else a string)"
-            )
-
-
-def _configured_problem(method: object) -> str | None:
-    """Why a ``metasampler:...`` method's values would fail every run, or None.
-
-    The values are checked where the runs use them: MetaSampler's options by constructing one,
-    the meta-model's by its own check (which otherwise runs only when it is fitted).
-    """
-    from metaopt.metamodel import make_model
-    from metaopt.samplers import MetaSampler
-
-    # configured_method keeps the parsed values in its build (MetaSampler) and prepare
-    # (meta-model) partials; reading them there checks exactly what the runs would get.
-    options = dict(getattr(getattr(method, "build", None), "keywords", {}).get("options", {}))
-    settings = getattr(getattr(method, "prepare", None), "keywords", {}).get("settings", {})
-    if "n_warm" in options and options["n_warm"] is None:  # the harness's --n-warm, >= 1
-        options["n_warm"] = 1
-    try:
-        MetaSampler(None, **options)
-        model = make_model(None).set_params(**settings)
-        check = getattr(model, "_check", None)
-        if callable(check):
-            check()
-    except (TypeError, ValueError) as error:
-        return str(error)
-    return None
 
 
 def _spread(names: list[str], n: int) -> list[str]:

@@ -72,7 +72,8 @@ def configured_method(name: str) -> Method:
     string.
 
     Raises:
-        ValueError: when the name is malformed or sets an option neither has.
+        ValueError: when the name is malformed, sets an option neither has, or gives an option
+            a value its owner refuses.
     """
     spec = name[len(CONFIGURED_PREFIX) :] if name.startswith(CONFIGURED_PREFIX) else ""
     sampler_options = set(inspect.signature(MetaSampler).parameters) - _HARNESS_ARGUMENTS
@@ -97,6 +98,17 @@ def configured_method(name: str) -> Method:
     )
     settings = {k: v for k, v in options.items() if k in model_options}
     sampler = {k: v for k, v in options.items() if k not in model_options}
+    # Values are checked now, where their owners check them, not in every run of the method.
+    try:
+        MetaSampler(
+            None, **{k: (1 if k == "n_warm" and v is None else v) for k, v in sampler.items()}
+        )
+        make_model(None).set_params(**settings)._check()
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"method {name!r}: {error} (values are read as true/false, none, an int, a float, "
+            "or else a string)"
+        ) from None
     return _method(name, None, sampler, description, settings)
 
 

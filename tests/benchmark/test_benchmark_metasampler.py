@@ -116,6 +116,11 @@ def test_configured_metasampler_sets_its_options(tmp_path) -> None:
         resolve_methods(["metasampler:fades=25"])
     with pytest.raises(ValueError, match="sets no option"):
         resolve_methods(["metasampler:"])
+    # A value its owner refuses fails here, not in every run of the method.
+    with pytest.raises(ValueError, match="fade must be a positive number, got 'x'"):
+        resolve_methods(["metasampler:fade=x"])
+    with pytest.raises(ValueError, match="similarity must be"):
+        resolve_methods(["metasampler:similarity=cosine"])
     (method,) = resolve_methods(["metasampler:fade=2.5,rerank=0"])
     assert method.learns and "fade=2.5" in method.description and "rerank=0" in method.description
 
