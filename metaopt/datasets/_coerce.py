@@ -73,7 +73,8 @@ def _normalise_feature(column: pd.Series) -> pd.Series:
     if pd.api.types.is_bool_dtype(dtype):
         return column.astype(float)
     if pd.api.types.is_numeric_dtype(dtype):
-        return column.astype(float) if not pd.api.types.is_float_dtype(dtype) else column
+        # float64 with NaN for missing, also from nullable (Float64, Int64: pd.NA) columns.
+        return column if dtype == np.float64 else column.astype(float)
     # Object columns that hold only numbers (e.g. read with missing markers) stay numeric.
     non_missing = column.dropna()
     numeric = pd.to_numeric(non_missing, errors="coerce")

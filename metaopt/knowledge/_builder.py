@@ -195,11 +195,14 @@ def full_fidelity_ids(
 
 def n_configs_for(n_configs: int | Mapping[str, int], space: str) -> int:
     """Configurations per dataset of ``space`` (an int for all spaces or a mapping)."""
+    count = n_configs
     if isinstance(n_configs, Mapping):
         if space not in n_configs:
             raise ValueError(f"n_configs names no count for space {space!r}: {dict(n_configs)}")
-        return int(n_configs[space])
-    return int(n_configs)
+        count = n_configs[space]
+    if not isinstance(count, int | np.integer) or isinstance(count, bool):
+        raise TypeError(f"n_configs must be an int (or a mapping of ints), got {count!r}")
+    return int(count)
 
 
 def _library_versions() -> dict[str, str]:

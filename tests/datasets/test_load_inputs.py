@@ -48,6 +48,12 @@ def test_dataframe_with_target_keeps_categoricals_and_missing_values() -> None:
     assert dataset.X["flag"].tolist() == [1.0, 0.0, 1.0, 0.0]
     assert dataset.task == "classification"
     assert "label" not in dataset.X.columns
+    # Nullable numbers become float64 with NaN, like every numeric column.
+    frame["nullable"] = pd.array([1.5, None, 2.5, 3.5], dtype="Float64")
+    frame["counts"] = pd.array([1, 2, None, 4], dtype="Int64")
+    dataset = load_dataset(frame, target="label")
+    assert dataset.X["nullable"].dtype == np.float64 and dataset.X["counts"].dtype == np.float64
+    assert dataset.X["nullable"].isna().sum() == 1 and dataset.X["counts"].isna().sum() == 1
 
 
 def test_rows_with_missing_target_are_dropped() -> None:

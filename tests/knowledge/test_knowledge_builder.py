@@ -103,6 +103,26 @@ def test_small_real_build_end_to_end(real_datasets: list[Dataset], tmp_path: Pat
         knowledge.build(real_datasets, ["knn"], n_configs=5, work_dir=tmp_path / "work")
 
 
+def test_bad_settings_are_refused_before_any_work(tmp_path) -> None:
+    data = ["sklearn:iris"]
+    with pytest.raises(ValueError, match="cv must be an int >= 2"):
+        knowledge.build(data, ["knn"], n_configs=2, cv=1, work_dir=tmp_path / "a")
+    with pytest.raises(TypeError, match="n_configs must be an int"):
+        knowledge.build(data, ["knn"], n_configs=2.5, work_dir=tmp_path / "b")
+
+
+def test_a_source_that_cannot_be_loaded_is_skipped_and_recorded(tmp_path) -> None:
+    bad = tmp_path / "single.csv"
+    bad.write_text("a,b,class\n1,2,0\n3,4,0\n5,6,0\n")
+    kb = knowledge.build(
+        [str(bad), "sklearn:iris"], ["knn"], n_configs=2, work_dir=tmp_path / "w", progress=False
+    )
+    assert kb.datasets == ["sklearn:iris"]
+    records = [json.loads(f.read_text()) for f in (tmp_path / "w").rglob("datasets/*.json")]
+    skipped = [r for r in records if r.get("skipped")]
+    assert len(skipped) == 1 and "single value" in skipped[0]["skipped"]
+
+
 _KILLED_BUILD = textwrap.dedent(
     """
     import sys
