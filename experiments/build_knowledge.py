@@ -31,6 +31,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import metaopt.knowledge as knowledge  # noqa: E402
+from metaopt._help import HelpFormatter  # noqa: E402
 from metaopt._settings import shared_dir  # noqa: E402
 from metaopt.datasets import (  # noqa: E402
     SuiteEntry,
@@ -66,7 +67,7 @@ SHIPPED = Path("metaopt/knowledge/data")
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     shared = shared_dir() / "datasets"
     parser.add_argument(
@@ -92,16 +93,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         nargs="+",
         default=None,
         metavar="SPACE=N",
-        help="spaces and base-fidelity configurations per dataset; default: the task's "
-        "DEFAULT_CONFIGS",
+        help="spaces and base-fidelity configurations per dataset (default: the task's "
+        "DEFAULT_CONFIGS)",
     )
     parser.add_argument(
         "--spaces",
         nargs="+",
         default=None,
         metavar="SPACE",
-        help="run only these of the configured spaces (the others keep their finished parts); "
-        "default: all",
+        help="run only these of the configured spaces (the others keep their finished parts) "
+        "(default: all)",
     )
     parser.add_argument("--max-rows", type=int, default=2000, help="row cap of the base fidelity")
     parser.add_argument(
@@ -115,7 +116,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--timeout", type=float, default=600.0, help="safety limit in seconds per configuration"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of samples, splits, configs")
-    parser.add_argument("--max-datasets", type=int, default=None, help="cheapest N datasets only")
+    parser.add_argument(
+        "--max-datasets", type=int, default=None, help="cheapest N datasets only (default: all)"
+    )
     parser.add_argument(
         "--min-rows",
         type=int,
@@ -123,12 +126,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="only datasets of at least this many rows (datasets already built stay)",
     )
     parser.add_argument("--n-jobs", type=int, default=2, help="local worker processes")
-    parser.add_argument("--dask-scheduler", default=None, help="address of a Dask scheduler")
+    parser.add_argument(
+        "--dask-scheduler",
+        default=None,
+        help="address of a Dask scheduler (default: none, local worker processes)",
+    )
     parser.add_argument(
         "--budget-min",
         type=float,
         default=None,
-        help="stop dispatching new datasets after this many minutes (a rerun continues)",
+        help="stop dispatching new datasets after this many minutes, a rerun continues "
+        "(default: no limit)",
     )
     parser.add_argument(
         "--work-dir",
@@ -145,7 +153,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--consolidate-only", action="store_true", help="only gather finished parts"
     )
-    parser.add_argument("--note", default=None, help="free text stored in the provenance")
+    parser.add_argument(
+        "--note", default=None, help="free text stored in the provenance (default: none)"
+    )
     args = parser.parse_args(argv)
     args.work_dir = Path(args.work_dir or WORK_DIR / args.task)
     args.output = Path(args.output or Path("runs") / "knowledge" / args.task)

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from metaopt._help import HelpFormatter
 from metaopt.benchmark import (
     TraceStore,
     known_bounds,
@@ -199,7 +200,9 @@ def tables(curves: pd.DataFrame, budget: int | None = None) -> dict[str, pd.Data
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0], formatter_class=HelpFormatter
+    )
     parser.add_argument(
         "folders",
         nargs="+",

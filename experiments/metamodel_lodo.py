@@ -43,6 +43,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+from metaopt._help import HelpFormatter  # noqa: E402
 from metaopt.metamodel import MODEL_NAMES, make_model, normalize_scores  # noqa: E402
 from metaopt.metamodel._data import canonical_key, parse_params  # noqa: E402
 
@@ -285,10 +286,17 @@ def report(frame: pd.DataFrame, fit_times: dict[str, float], kb, out: Path) -> s
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
-    parser.add_argument("--knowledge", default=None, help="knowledge base directory")
-    parser.add_argument("--build-dir", default=None, help="consolidate a knowledge build dir")
+    parser.add_argument(
+        "--knowledge", default=None, help="knowledge base directory (default: the shipped one)"
+    )
+    parser.add_argument(
+        "--build-dir",
+        default=None,
+        help="consolidate a knowledge build dir and evaluate it instead of --knowledge "
+        "(default: not used)",
+    )
     parser.add_argument(
         "--spaces", nargs="*", default=None, help="spaces to evaluate (default: all)"
     )
@@ -299,7 +307,9 @@ def main(argv: list[str] | None = None) -> int:
         default=[1, 3, 5, 10],
         help="numbers of suggested configurations at which regret is reported",
     )
-    parser.add_argument("--max-datasets", type=int, default=None, help="per space")
+    parser.add_argument(
+        "--max-datasets", type=int, default=None, help="datasets per space (default: all)"
+    )
     parser.add_argument("--out", default=str(RESULTS), help="results folder")
     parser.add_argument(
         "--variants",

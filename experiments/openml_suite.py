@@ -63,21 +63,13 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from metaopt._help import HelpFormatter  # noqa: E402
+
 logger = logging.getLogger("metaopt.benchmark")
 
 DEFAULT_SPACES = ("hist_gradient_boosting",)
 DEFAULT_OUT = REPO / "runs" / "openml_suite"
 COMMITTED_RESULTS = REPO / "experiments" / "results" / "openml_suite"
-
-
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults shown after each flag's help, except None, empty lists and switches (their help
-    says what happens); the description and examples kept as written."""
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.default is None or action.default == [] or action.nargs == 0:
-            return action.help
-        return super()._get_help_string(action)
 
 
 def _int_at_least(
@@ -115,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="openml_suite.py",
         description=__doc__.split("\n\n")[0],
         epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=_Formatter,
+        formatter_class=HelpFormatter,
     )
     pool = parser.add_argument_group("pool mode (recorded evaluations)")
     pool.add_argument(

@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
 import sys
 import time
 import warnings
@@ -64,7 +65,14 @@ def _datasets(openml_ids: list[int], max_rows: int, cv: int) -> list[metaopt.Dat
         print(f"note: no shared data at {shared_dir()}: OpenML datasets skipped")
         return found
     for did in openml_ids:
-        found.append(metaopt.load_dataset(f"openml:{did}"))
+        # Only ids of the shared data, as the help says: a missing one is skipped, not fetched.
+        if not any(mirror.glob(f"{did}-*.arff*")):
+            print(f"note: OpenML {did}: no {did}-<name>.arff in {mirror}: skipped")
+            continue
+        try:
+            found.append(metaopt.load_dataset(f"openml:{did}"))
+        except ValueError as error:
+            print(f"note: OpenML {did} could not be loaded ({error}): skipped")
     return found
 
 
@@ -131,16 +139,9 @@ def _run_one(dataset, kb, space, seed, args) -> list[dict]:
 
 
 def _command(argv: list[str]) -> str:
-    """The command as a fresh run, without machine paths (--resume, --results-dir dropped)."""
-    kept, skip = [], False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg == "--results-dir":
-            skip = True
-        elif arg != "--resume" and not arg.startswith("--results-dir="):
-            kept.append(arg)
-    return " ".join(["python experiments/search_cv.py", *kept])
+    """The command with its arguments as given: --results-dir too, so that rerunning it as
+    written does not overwrite the committed results of the default folder."""
+    return shlex.join(["python", "experiments/search_cv.py", *argv])
 
 
 def _cached(path: Path, settings: dict) -> dict[str, list[dict]]:
@@ -195,6 +196,16 @@ def _wtl(diff: pd.Series, tol: float = 1e-9) -> str:
     return f"{int((diff > tol).sum())}/{int((diff.abs() <= tol).sum())}/{int((diff < -tol).sum())}"
 
 
+def _totals_text(t: dict) -> str:
+    return (
+        f"metaopt vs tpe over {t['datasets']} datasets: CV wins/ties/losses "
+        f"{t['cv wins/ties/losses']} (mean {t['mean cv diff']:+.4f}); test "
+        f"{t['test wins/ties/losses']} (mean {t['mean test diff']:+.4f}). Per search "
+        f"({t['searches']} dataset-seed pairs): CV {t['search cv wins/ties/losses']}, test "
+        f"{t['search test wins/ties/losses']}."
+    )
+
+
 def _plot(frame: pd.DataFrame, path: Path) -> None:
     top = frame[frame["budget"] == frame["budget"].max()]
     names = list(dict.fromkeys(top["dataset"]))
@@ -245,15 +256,7 @@ def _markdown(table: pd.DataFrame, totals: dict, meta: dict) -> str:
                 f"{row['test metaopt']:.4f} | {row['test tpe']:.4f} | {row['test diff']:+.4f} |"
             )
         t = totals[int(budget)]
-        lines += [
-            "",
-            f"metaopt vs tpe over {t['datasets']} datasets: CV wins/ties/losses "
-            f"{t['cv wins/ties/losses']} (mean {t['mean cv diff']:+.4f}); test "
-            f"{t['test wins/ties/losses']} (mean {t['mean test diff']:+.4f}). Per search "
-            f"({t['searches']} dataset-seed pairs): CV {t['search cv wins/ties/losses']}, test "
-            f"{t['search test wins/ties/losses']}.",
-            "",
-        ]
+        lines += ["", _totals_text(t), ""]
     lines.append(
         f"CPU time of the searches (both arms): {meta['cpu_minutes']:.1f} min. "
         f"Command: `{meta['command']}`"
@@ -281,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         nargs="*",
         default=[31, 54, 59],
-        help="OpenML ids from the shared data (default 31 54 59; skipped without it)",
+        help="OpenML ids from the shared data (default 31 54 59; skipped without it, and an id "
+        "it lacks is skipped with a note)",
     )
     parser.add_argument(
         "--max-rows", type=int, default=2000, help="row cap per dataset (default 2000)"
@@ -295,8 +299,19 @@ def main(argv: list[str] | None = None) -> int:
         help="reuse the finished searches of an interrupted run (same settings; default off)",
     )
     args = parser.parse_args(argv)
-    if max(args.budgets) > args.trials:
-        parser.error(f"--budgets must be <= --trials ({args.trials}), got {args.budgets}")
+    for flag, value, least in (
+        ("--trials", args.trials, 1),
+        ("--seeds", args.seeds, 1),
+        ("--cv", args.cv, 2),
+        ("--max-rows", args.max_rows, args.cv),
+    ):
+        if value < least:
+            parser.error(f"{flag} must be >= {least}, got {value}")
+    if not 1 <= min(args.budgets) or max(args.budgets) > args.trials:
+        parser.error(
+            f"--budgets must be between 1 and --trials ({args.trials}), got "
+            + " ".join(map(str, args.budgets))
+        )
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     logging.getLogger("metaopt").setLevel(logging.ERROR)
     kb_full = knowledge.load()
@@ -346,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     cache.unlink()
     print(table.round(4).to_string())
     for budget, t in totals.items():
-        print(f"{budget} trials: {t}")
+        print(f"{budget} trials: {_totals_text(t)}")
     print(f"wrote {out}/summary.md, results.json, curves.png")
     return 0
 

@@ -19,6 +19,9 @@ import sys
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results" / "suggest_latency"
+# make_classification below: 10 informative and 2 redundant features need 12 columns.
+MIN_COLS = 12
+MIN_ROWS = 10
 
 CHILD = """
 import json, statistics, sys, time
@@ -45,13 +48,43 @@ print(json.dumps({"cold": cold, "warm": statistics.median(warm),
 """
 
 
+def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Catch bad arguments here, not as a failed child process per model."""
+    from metaopt import spaces
+    from metaopt.metamodel import MODEL_NAMES
+
+    if args.rows < MIN_ROWS:
+        parser.error(f"--rows must be >= {MIN_ROWS}, got {args.rows}")
+    if args.cols < MIN_COLS:
+        parser.error(
+            f"--cols must be >= {MIN_COLS} (the synthetic data has 10 informative and 2 "
+            f"redundant features), got {args.cols}"
+        )
+    if args.repeats < 1:
+        parser.error(f"--repeats must be >= 1, got {args.repeats}")
+    unknown = [m for m in args.models if m != "default" and m not in MODEL_NAMES]
+    if unknown:
+        parser.error(
+            f"unknown --models {', '.join(map(repr, unknown))}; accepted: default, "
+            + ", ".join(MODEL_NAMES)
+        )
+    if args.space not in spaces.names():
+        parser.error(f"unknown --space {args.space!r}; accepted: {', '.join(spaces.names())}")
+    if args.knowledge != "shipped" and not Path(args.knowledge).is_dir():
+        parser.error(f"--knowledge {args.knowledge!r} is not a folder (or 'shipped')")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--rows", type=int, default=10_000, help="rows of the synthetic dataset")
-    parser.add_argument("--cols", type=int, default=50, help="columns of the synthetic dataset")
+    parser.add_argument(
+        "--rows", type=int, default=10_000, help=f"rows of the synthetic dataset, >= {MIN_ROWS}"
+    )
+    parser.add_argument(
+        "--cols", type=int, default=50, help=f"columns of the synthetic dataset, >= {MIN_COLS}"
+    )
     parser.add_argument("--repeats", type=int, default=5, help="timed calls per model")
     parser.add_argument("--space", default="hist_gradient_boosting", help="search space name")
     parser.add_argument(
@@ -63,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--knowledge", default="shipped", help="knowledge base dir or 'shipped'")
     parser.add_argument("--out", default=str(RESULTS), help="results folder")
     args = parser.parse_args(argv)
+    _check(parser, args)
     load = os.getloadavg()[0]
     rows = []
     for model in args.models:
@@ -80,8 +114,13 @@ def main(argv: list[str] | None = None) -> int:
             ],
             capture_output=True,
             text=True,
-            check=True,
         )
+        if done.returncode != 0:  # its own error, not the child script CalledProcessError shows
+            print(done.stderr.rstrip(), file=sys.stderr)
+            print(
+                f"error: timing model {model!r} failed (exit {done.returncode})", file=sys.stderr
+            )
+            return 1
         result = json.loads(done.stdout.strip().splitlines()[-1])
         rows.append((model, result))
     lines = [

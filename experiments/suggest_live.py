@@ -6,7 +6,8 @@ cross-validated with metaopt's own objective (``metaopt.spaces.evaluate``, seede
 - ``suggest@1``: the first configuration of ``metaopt.suggest(dataset, space=...)``;
 - ``default``: the space's default configuration (scikit-learn's defaults);
 - ``suggest@5``: the best of the first five suggestions;
-- ``random@10``: the best of ten random configurations (the space's seeded Sobol sample).
+- ``random@N``: the best of ``--n-random`` random configurations (10 by default; the space's
+  seeded Sobol sample).
 
 Leave-one-group-out: each dataset is suggested for by the knowledge base without every dataset
 of its group (every copy or variant, found by :func:`metaopt.datasets.group_datasets`), so
@@ -44,6 +45,7 @@ from tqdm.auto import tqdm  # noqa: E402
 
 import metaopt  # noqa: E402
 from metaopt import knowledge, spaces  # noqa: E402
+from metaopt._help import HelpFormatter  # noqa: E402
 from metaopt._settings import shared_dir  # noqa: E402
 from metaopt.benchmark import keel_suite  # noqa: E402
 from metaopt.datasets import (  # noqa: E402
@@ -60,7 +62,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "suggest_live"
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--space", default="hist_gradient_boosting", help="search space")
     parser.add_argument("--n-datasets", type=int, default=12, help="unseen datasets to check")
@@ -70,7 +72,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--max-dataset-rows",
         type=int,
         default=None,
-        help="leave out datasets with more rows (to check small data)",
+        help="leave out datasets with more rows, to check small data (default: no limit)",
     )
     parser.add_argument("--n-random", type=int, default=10, help="random configurations")
     parser.add_argument("--cv", type=int, default=3, help="cross-validation folds")
@@ -96,7 +98,39 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--report-only", action="store_true", help="rewrite the report from results.json"
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    for flag, value, least in (
+        ("--n-datasets", args.n_datasets, 1),
+        ("--min-rows", args.min_rows, 0),
+        ("--max-rows", args.max_rows, args.cv),
+        ("--n-random", args.n_random, 1),
+        ("--cv", args.cv, 2),
+    ):
+        if value < least:
+            parser.error(f"{flag} must be >= {least}, got {value}")
+    if args.max_dataset_rows is not None and args.max_dataset_rows < args.min_rows:
+        parser.error(
+            f"--max-dataset-rows ({args.max_dataset_rows}) must be >= --min-rows ({args.min_rows})"
+        )
+    if args.n_jobs == 0:
+        parser.error("--n-jobs must not be 0 (joblib: -1 is every core)")
+    if args.out is None:
+        args.out = RESULTS / "keel" if args.keel else RESULTS
+    if args.report_only and not (args.out / "results.json").is_file():
+        parser.error(f"--report-only: no {args.out / 'results.json'} to report on (run it first)")
+    return args
+
+
+def _random_label(rows: list[dict]) -> str:
+    """The random baseline's column, ``random@<n>``: read from the rows, which name their n."""
+    return next((k for k in rows[0] if k.startswith("random@")), "random@10")
+
+
+def _save(rows: list[dict], path: Path) -> None:
+    """Write ``rows`` whole or not at all, so a killed run leaves a readable file."""
+    partial = path.with_suffix(".json.part")
+    partial.write_text(json.dumps(rows, indent=2))
+    partial.replace(path)
 
 
 def _expand(source: str) -> str:
@@ -158,9 +192,12 @@ def run_dataset(entry: object, kb: knowledge.KnowledgeBase, args: argparse.Names
         "random": space.sample(args.n_random, seed=0),
     }
     flat = [(name, i, c) for name, cs in configs.items() for i, c in enumerate(cs)]
-    scores = Parallel(n_jobs=args.n_jobs)(
+    # A generator keeps the order of ``flat`` and lets the bar follow the evaluations.
+    results = Parallel(n_jobs=args.n_jobs, return_as="generator")(
         delayed(_evaluate)(args.space, data, c, args.cv) for _, _, c in flat
     )
+    name = source.rsplit("/", 1)[-1]
+    scores = list(tqdm(results, total=len(flat), desc=name, unit="config", leave=False))
     by = {name: [] for name in configs}
     for (name, _, _), score in zip(flat, scores, strict=True):
         by[name].append(score)
@@ -172,6 +209,7 @@ def run_dataset(entry: object, kb: knowledge.KnowledgeBase, args: argparse.Names
         value = np.nanmax(values) if np.isfinite(values).any() else worst
         return (best - float(value)) / span
 
+    label = f"random@{args.n_random}"
     return {
         "dataset": source.replace(str(shared_dir()), "$METAOPT_SHARED"),
         "rows": int(data.X.shape[0]),
@@ -181,21 +219,22 @@ def run_dataset(entry: object, kb: knowledge.KnowledgeBase, args: argparse.Names
         "default": by["default"][0],
         "suggest@1": by["suggest"][0],
         "suggest@5": float(np.nanmax(by["suggest"])),
-        "random@10": float(np.nanmax(by["random"])),
+        label: float(np.nanmax(by["random"])),
         "regret default": regret(by["default"]),
         "regret suggest@1": regret(by["suggest"][:1]),
         "regret suggest@5": regret(by["suggest"]),
-        "regret random@10": regret(by["random"]),
+        f"regret {label}": regret(by["random"]),
     }
 
 
 def report(rows: list[dict], args: argparse.Namespace, seconds: float) -> str:
     frame = pd.DataFrame(rows)
-    columns = ["regret suggest@1", "regret default", "regret suggest@5", "regret random@10"]
+    rnd = _random_label(rows)
+    columns = ["regret suggest@1", "regret default", "regret suggest@5", f"regret {rnd}"]
     mean, median = frame[columns].mean(), frame[columns].median()
     points = {
         "suggest@1 - default": float((frame["suggest@1"] - frame["default"]).mean() * 100),
-        "suggest@5 - random@10": float((frame["suggest@5"] - frame["random@10"]).mean() * 100),
+        f"suggest@5 - {rnd}": float((frame["suggest@5"] - frame[rnd]).mean() * 100),
     }
 
     def record(a: str, b: str) -> str:
@@ -219,16 +258,16 @@ def report(rows: list[dict], args: argparse.Namespace, seconds: float) -> str:
         f"suggest@1 against the default: {record('suggest@1', 'default')}; mean difference "
         f"{points['suggest@1 - default']:+.2f} balanced-accuracy points.",
         "",
-        f"suggest@5 against random@10: {record('suggest@5', 'random@10')}; mean difference "
-        f"{points['suggest@5 - random@10']:+.2f} points.",
+        f"suggest@5 against {rnd}: {record('suggest@5', rnd)}; mean difference "
+        f"{points[f'suggest@5 - {rnd}']:+.2f} points.",
         "",
         "| dataset | rows | features | classes | left out | suggest@1 | default | suggest@5 "
-        "| random@10 |",
+        f"| {rnd} |",
         "|---|---|---|---|---|---|---|---|---|",
         *[
             f"| {r['dataset'].split('/')[-1]} | {r['rows']} | {r['features']} | {r['classes']} "
             f"| {r.get('left_out', 0)} | {r['suggest@1']:.4f} | {r['default']:.4f} "
-            f"| {r['suggest@5']:.4f} | {r['random@10']:.4f} |"
+            f"| {r['suggest@5']:.4f} | {r[rnd]:.4f} |"
             for r in rows
         ],
         "",
@@ -239,6 +278,8 @@ def report(rows: list[dict], args: argparse.Namespace, seconds: float) -> str:
             if args.max_dataset_rows is not None
             else ""
         )
+        + (f" --n-random {rnd.removeprefix('random@')}" if rnd != "random@10" else "")
+        + (f" --cv {args.cv}" if args.cv != 3 else "")
         + f"{' --keel' if args.keel else ''}"
         f"{f' --knowledge {args.knowledge}' if args.knowledge else ''}`"
         + ("." if args.report_only else f"; {seconds / 60:.0f} min on {args.n_jobs} workers."),
@@ -248,7 +289,7 @@ def report(rows: list[dict], args: argparse.Namespace, seconds: float) -> str:
 
 def plot(rows: list[dict], path: Path) -> None:
     frame = pd.DataFrame(rows)
-    names = ["suggest@1", "default", "suggest@5", "random@10"]
+    names = ["suggest@1", "default", "suggest@5", _random_label(rows)]
     fig, ax = plt.subplots(figsize=(6, 3.5))
     values = [frame[f"regret {n}"] for n in names]
     ax.boxplot(values, tick_labels=names)
@@ -263,10 +304,8 @@ def plot(rows: list[dict], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.out is None:
-        args.out = RESULTS / "keel" if args.keel else RESULTS
     logging.basicConfig(level=logging.WARNING)
-    if not (shared_dir() / "datasets").is_dir():
+    if not args.report_only and not (shared_dir() / "datasets").is_dir():
         print(f"no shared datasets under {shared_dir()} (METAOPT_SHARED)", file=sys.stderr)
         return 1
     start = time.perf_counter()
@@ -279,12 +318,15 @@ def main(argv: list[str] | None = None) -> int:
         )
         held_out = held_out_knowledge(kb, chosen)
         rows = []
+        args.out.mkdir(parents=True, exist_ok=True)
         for entry in tqdm(chosen, desc="datasets"):
             kept = held_out[entry.source]
             row = run_dataset(entry, kept, args)
             rows.append({**row, "left_out": len(kb.datasets) - len(kept.datasets)})
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "results.json").write_text(json.dumps(rows, indent=2))
+            _save(rows, args.out / "results.json")  # a killed run keeps what it finished
+    if not rows:  # nothing chosen, or an empty results.json
+        print(f"{Path(__file__).name}: error: no datasets to report on", file=sys.stderr)
+        return 1
     seconds = time.perf_counter() - start
     text = report(rows, args, seconds)
     (args.out / "results.md").write_text(text)

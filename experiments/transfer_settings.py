@@ -42,6 +42,7 @@ import pandas as pd  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 from metaopt import benchmark, knowledge  # noqa: E402
+from metaopt._help import HelpFormatter  # noqa: E402
 from metaopt._settings import shared_dir  # noqa: E402
 from metaopt.benchmark._problems import PoolProblem  # noqa: E402
 from metaopt.metamodel import TransferEnsemble  # noqa: E402
@@ -265,13 +266,21 @@ def report(frame: pd.DataFrame, out: Path, chosen: str | None) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "--pools", nargs="+", default=list(SELECTION_POOLS), help="kb-<space> pools or pimp"
     )
     parser.add_argument(
-        "--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS), help="settings"
+        "--variants",
+        nargs="+",
+        default=list(VARIANTS),
+        choices=list(VARIANTS),
+        metavar="VARIANT",
+        # The names hold commas and spaces: listed once here, each quoted, not in the usage.
+        help="settings to replay, any of "
+        + ", ".join(f"'{name}'" for name in VARIANTS)
+        + " (default: all of them)",
     )
     parser.add_argument("--seeds", type=int, default=1, help="replays per dataset and variant")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder (resumable)")

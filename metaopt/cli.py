@@ -13,14 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows defaults, except ``None`` and off switches (their help says what happens)."""
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.default is None or action.default is False:
-            return action.help
-        return super()._get_help_string(action)
+from metaopt._help import HelpFormatter
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,7 +22,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="metaopt",
         description="Meta-learning for hyperparameter optimization.",
-        formatter_class=_Formatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "--version",
@@ -44,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Print the n configurations of a search space to try first on a dataset, "
         "best first, from the knowledge base: one JSON object per line, or a JSON list with "
         "--json.",
-        formatter_class=_Formatter,
+        formatter_class=HelpFormatter,
     )
     suggest.add_argument(
         "dataset",

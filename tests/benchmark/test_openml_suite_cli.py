@@ -345,7 +345,7 @@ def test_help_states_each_default_once_and_only_real_methods() -> None:
     text = parser.format_help()
     for shown in ("(default: None)", "(default: True)", "(default: False)", "(default: [])"):
         assert shown not in text
-    formatter = script._Formatter("openml_suite.py")
+    formatter = script.HelpFormatter("openml_suite.py")
     for action in parser._actions:
         helped = formatter._get_help_string(action) or ""
         assert helped.count("(default:") <= 1, action.option_strings
