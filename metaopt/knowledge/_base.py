@@ -431,7 +431,10 @@ class KnowledgeBase:
             evaluations[column] = normalise_parameter_column(evaluations[column])
         extra = other.metafeatures[~other.metafeatures.index.isin(self.metafeatures.index)]
         metafeatures = pd.concat([self.metafeatures, extra]) if len(extra) else self.metafeatures
-        parts = [*build_parts(self.provenance), *build_parts(other.provenance)]
+        parts: list[dict[str, Any]] = []
+        for part in [*build_parts(self.provenance), *build_parts(other.provenance)]:
+            if part not in parts:  # two pieces of one build keep one record of it
+                parts.append(part)
         provenance: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "parts": parts}
         # What readers look up by dataset stays at the top: groups keep leave-one-group-out
         # whole, and the datasets' sources keep the data findable.

@@ -111,6 +111,14 @@ def test_a_base_shipped_again_keeps_one_record_per_build(kb: KnowledgeBase) -> N
     assert commands == ["second", "regression"]
     assert all("parts" not in part for part in reshipped.provenance["parts"])
     assert knowledge.build_parts(old.provenance) == [old.provenance]
+    # Two pieces of one build merged again are still one build.
+    both = KnowledgeBase(
+        pd.DataFrame(_rows("x", "svm", 2) + _rows("y", "svm", 2)),
+        pd.DataFrame({"n_rows": [50.0, 60.0]}, index=pd.Index(["x", "y"], name="dataset")),
+        {"schema_version": SCHEMA_VERSION, "command": "both", "datasets": {"x": {}, "y": {}}},
+    )
+    again = both.subset(["x"]).concat(both.subset(["y"]))
+    assert [p["command"] for p in knowledge.build_parts(again.provenance)] == ["both"]
 
 
 def test_validate_reports_every_problem(kb: KnowledgeBase) -> None:
