@@ -1310,6 +1310,16 @@ def group_datasets(
     """
     from tqdm.auto import tqdm
 
+    if not isinstance(sketches, Mapping) or not all(
+        isinstance(v, DatasetSketch) for v in sketches.values()
+    ):
+        got = type(sketches).__name__
+        if isinstance(sketches, Mapping) and sketches:
+            got = f"a mapping of {type(next(iter(sketches.values()))).__name__}"
+        raise TypeError(
+            f"sketches must map names to DatasetSketch objects (sketch_dataset(dataset)), got "
+            f"{got}"
+        )
     names = list(sketches)
     parent = list(range(len(names)))
 

@@ -6,6 +6,7 @@ import datetime
 import json
 import math
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -69,6 +70,8 @@ def from_studies(
     items = [study_names] if isinstance(study_names, str | optuna.Study) else list(study_names)
     if not items:
         raise ValueError("study_names is empty: name at least one study")
+    if isinstance(storage, str):
+        storage = _open_storage(storage)
     rows: list[dict[str, Any]] = []
     metafeatures: dict[str, pd.Series] = {}
     names = []
@@ -109,6 +112,25 @@ def from_studies(
         "command": "metaopt.knowledge.from_studies",
     }
     return KnowledgeBase(evaluations.reset_index(drop=True), frame, provenance)
+
+
+def _open_storage(url: str) -> optuna.storages.BaseStorage:
+    """The storage at ``url``; a clear error for a malformed URL or a database that is absent.
+
+    An SQLite file is not created by reading it: a misspelled name is an error, not a new,
+    empty database.
+    """
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///")).expanduser()
+        if not path.is_file():
+            raise ValueError(f"storage {url!r}: there is no SQLite file {str(path)!r}")
+    try:
+        return optuna.storages.get_storage(url)
+    except Exception as error:  # sqlalchemy's errors for a URL it cannot use
+        raise ValueError(
+            f"storage {url!r} cannot be opened ({type(error).__name__}: {error}); pass an "
+            "Optuna storage or a database URL such as 'sqlite:///studies.db'"
+        ) from error
 
 
 def _study_rows(study: optuna.Study, dataset: str) -> tuple[list[dict[str, Any]], pd.Series]:

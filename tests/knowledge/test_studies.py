@@ -83,6 +83,10 @@ def test_unusable_studies_raise_clear_errors() -> None:
         from_studies(storage, ["missing"])
     with pytest.raises(ValueError, match="empty"):
         from_studies(storage, [])
+    with pytest.raises(ValueError, match="there is no SQLite file 'typo.db'"):
+        from_studies("sqlite:///typo.db", "plain")  # and no empty typo.db is created
+    with pytest.raises(ValueError, match="storage 'studies.db' cannot be opened"):
+        from_studies("studies.db", "plain")
     optuna.create_study(storage=storage, study_name="multi", directions=["minimize"] * 2)
     with pytest.raises(ValueError, match="multi-objective"):
         from_studies(storage, "multi")
