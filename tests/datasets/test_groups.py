@@ -227,6 +227,14 @@ def test_rank_agreement() -> None:
         rank_agreement(a, [0.1, 0.2])  # type: ignore[arg-type]
 
 
+def test_grouping_wants_sketches() -> None:
+    iris = metaopt.load_dataset("sklearn:iris")
+    with pytest.raises(TypeError, match="got a mapping of Dataset"):
+        group_datasets({"a": iris})  # type: ignore[dict-item]
+    with pytest.raises(TypeError, match="got list"):
+        group_datasets([sketch_dataset(iris)])  # type: ignore[arg-type]
+
+
 KNOWN_GROUPS = [
     ["openml/56-vote.arff", "pmlb/house_votes_84.tsv.gz", "pmlb/vote.tsv.gz", "keel:housevotes"],
     ["openml/13-breast-cancer.arff", "pmlb/breast_cancer.tsv.gz"],
