@@ -459,8 +459,15 @@ class KnowledgeBase:
         """Write ``evaluations.parquet``, ``metafeatures.parquet`` and ``provenance.json``.
 
         Each file is written atomically. Returns the directory.
+
+        Raises:
+            ValueError: The base is one :meth:`read` would refuse (see :meth:`validate`; a
+                base may describe all of its datasets or none).
         """
-        directory = Path(directory)
+        problems = validation_problems(self, require_metafeatures=not self.metafeatures.empty)
+        if problems:
+            raise ValueError("not saved, it could not be read back:\n- " + "\n- ".join(problems))
+        directory = Path(directory).expanduser()
         evaluations = self.evaluations.copy()
         evaluations["fold_scores"] = evaluations["fold_scores"].map(
             lambda v: [float(x) for x in v] if v is not None else []
@@ -508,7 +515,9 @@ class KnowledgeBase:
             kb = cls(evaluations, metafeatures, provenance)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{paths[0]} has values of the wrong type: {exc}") from exc
-        problems = validation_problems(kb)
+        # A base built without descriptions (build(metafeatures=False)) is readable; one that
+        # describes some datasets must describe them all (as save checks).
+        problems = validation_problems(kb, require_metafeatures=not kb.metafeatures.empty)
         if problems:
             raise ValueError(f"invalid knowledge base at {directory}:\n- " + "\n- ".join(problems))
         return kb

@@ -111,6 +111,25 @@ def test_bad_settings_are_refused_before_any_work(tmp_path) -> None:
         knowledge.build(data, ["knn"], n_configs=2.5, work_dir=tmp_path / "b")
 
 
+def test_a_base_built_without_metafeatures_is_saved_readable(tmp_path) -> None:
+    kb = knowledge.build(
+        ["sklearn:iris"],
+        ["knn"],
+        n_configs=2,
+        work_dir=tmp_path / "w",
+        metafeatures=False,
+        output=tmp_path / "out",
+        progress=False,
+    )
+    again = knowledge.load(tmp_path / "out")
+    assert again.metafeatures.empty and len(again.evaluations) == len(kb.evaluations)
+    # One that describes some datasets must describe them all.
+    partial = again.concat(knowledge.load().subset(["openml:31"]))
+    with pytest.raises(ValueError, match=r"(?s)could not be read back.*lack metafeat"):
+        partial.save(tmp_path / "partial")
+    assert not (tmp_path / "partial").exists()
+
+
 def test_a_source_that_cannot_be_loaded_is_skipped_and_recorded(tmp_path) -> None:
     bad = tmp_path / "single.csv"
     bad.write_text("a,b,class\n1,2,0\n3,4,0\n5,6,0\n")
