@@ -790,7 +790,7 @@ def measure_cost(
         x, y = torch.randn(128, 32), torch.randint(0, 10, (128,))
         opts = {
             "adam": torch.optim.Adam(model.parameters(), lr=1e-3),
-            "lstm": LSTMOptimizer(model.parameters(), weights=net, lr=1e-3),
+            "lstm": LSTMOptimizer(model.parameters(), weights=net, lr=1.0),
         }
         times = {(o, c, m): [] for o in opts for c in clocks for m in ("step", "full")}
         for _ in range(repeats):

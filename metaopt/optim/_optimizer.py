@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from metaopt.exceptions import FallbackWarning, warn_fallback
+from metaopt.exceptions import FallbackWarning, MetaoptWarning, warn_fallback
 from metaopt.optim._network import (
     COORD_STATE_KEYS,
     TENSOR_STATE_KEYS,
@@ -31,6 +31,13 @@ WeightsLike = str | os.PathLike | Mapping[str, Any] | LSTMOptimizerNet
 #: group's ``lr`` to 0 during training). The largest multiplier at which no benchmark task
 #: ends above its initial loss after 10x the horizon (at 100 some did).
 MAX_LR = 10.0
+#: How far (relative to ``MAX_LR``) a scheduler-set ``lr`` may lie outside ``[0, MAX_LR]`` and
+#: still be accepted, clamped into it: chained schedulers such as ``CosineAnnealingLR`` drift
+#: by floating-point rounding (``10.000000000006`` after a few thousand steps from 10).
+LR_ROUNDING = 1e-6
+#: Below this an ``lr`` given at construction or in ``add_param_group`` is most likely an
+#: Adam learning rate carried over (``1e-3``), not a multiplier: it gets a warning.
+SMALL_LR = 0.05
 STATE_KEYS: tuple[str, ...] = COORD_STATE_KEYS + TENSOR_STATE_KEYS
 #: Parameter-group keys the optimizer reads or that torch itself keeps in a group; any other
 #: option (``weight_decay``, ``betas``, ...) is ignored, with a warning.
@@ -43,13 +50,21 @@ def _is_real(value: Any) -> bool:
 
 
 def _check_lr(value: Any, where: str, *, allow_zero: bool = False) -> float:
-    """``value`` as a float if it is a valid ``lr`` multiplier, else a ValueError."""
+    """``value`` as a float if it is a valid ``lr`` multiplier, else a ValueError.
+
+    With ``allow_zero`` (a value a scheduler may have set), values within ``LR_ROUNDING`` of
+    the range are clamped into it instead of rejected.
+    """
     if isinstance(value, Tensor) and value.numel() == 1 and not value.requires_grad:
         value = float(value)
     accepted = f"{'0 <=' if allow_zero else '0 <'} lr <= {MAX_LR:g}"
     if not _is_real(value):
         raise ValueError(f"{where}: lr must be a real number with {accepted}, got {value!r}")
     value = float(value)
+    if allow_zero and math.isfinite(value):
+        slack = LR_ROUNDING * MAX_LR
+        if -slack <= value < 0.0 or MAX_LR < value <= MAX_LR + slack:
+            value = min(max(value, 0.0), MAX_LR)
     low_ok = value >= 0 if allow_zero else value > 0
     if not (math.isfinite(value) and low_ok and value <= MAX_LR):
         raise ValueError(
@@ -57,6 +72,18 @@ def _check_lr(value: Any, where: str, *, allow_zero: bool = False) -> float:
             f"size; 1.0 uses it as meta-trained), got {value!r}"
         )
     return float(value)
+
+
+def _warn_if_adam_lr(value: float, where: str) -> None:
+    """Warn when ``lr`` looks like an Adam learning rate rather than a multiplier."""
+    if value < SMALL_LR:
+        message = (
+            f"{where}: lr={value:g} makes every step {1 / value:.0f}x smaller than the "
+            "meta-learned one; lr multiplies the learned step size (1.0 uses it as "
+            "meta-trained, the useful range is about 0.1 to 10), it is not Adam's learning rate"
+        )
+        warnings.warn(message, MetaoptWarning, stacklevel=3)
+        logger.warning(message)
 
 
 class LSTMOptimizer(torch.optim.Optimizer):
@@ -125,6 +152,7 @@ class LSTMOptimizer(torch.optim.Optimizer):
         compile: bool | None = None,
     ) -> None:
         lr = _check_lr(lr, "LSTMOptimizer")
+        _warn_if_adam_lr(lr, "LSTMOptimizer")
         if total_steps is not None and (
             isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1
         ):
@@ -236,10 +264,25 @@ class LSTMOptimizer(torch.optim.Optimizer):
         group = dict(param_group)
         if "lr" in group:
             group["lr"] = _check_lr(group["lr"], f"parameter group {index}")
+            _warn_if_adam_lr(group["lr"], f"parameter group {index}")
         if "maximize" in group and not isinstance(group["maximize"], bool):
             raise ValueError(
                 f"parameter group {index}: maximize must be a bool, got {group['maximize']!r}"
             )
+        params = group.get("params")
+        if not isinstance(params, (Tensor, set)) and isinstance(params, Iterable):
+            # Materialised once here so that a generator survives the duplicate check.
+            group["params"] = params = list(params)
+            tensors = [q[1] if isinstance(q, tuple) else q for q in params]
+            seen: dict[int, int] = {}
+            for j, q in enumerate(tensors):
+                if isinstance(q, Tensor) and id(q) in seen:
+                    raise ValueError(
+                        f"parameter group {index} holds the same parameter (shape "
+                        f"{tuple(q.shape)}) twice, at positions {seen[id(q)]} and {j}; pass each "
+                        "parameter once (a shared parameter gets one update per step)"
+                    )
+                seen.setdefault(id(q), j)
         ignored = sorted(str(key) for key in group if key not in GROUP_KEYS)
         if ignored:
             warn_fallback(
@@ -266,10 +309,20 @@ class LSTMOptimizer(torch.optim.Optimizer):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Load a state from :meth:`state_dict`, checking it fits these parameters.
 
+        Hooks registered with :meth:`register_load_state_dict_pre_hook` run first, as in
+        torch, so that they can adapt a saved state (e.g. of a model with other parameters)
+        before it is checked.
+
         Raises:
             ValueError: The state does not fit (another model, another network architecture,
                 or invalid group options); the message names the parameter.
         """
+        if isinstance(state_dict, Mapping):
+            state_dict = dict(state_dict)  # shallow copy, as torch makes
+            for pre_hook in list(self._optimizer_load_state_dict_pre_hooks.values()):
+                hook_result = pre_hook(self, state_dict)
+                if hook_result is not None:
+                    state_dict = hook_result
         groups = state_dict.get("param_groups") if isinstance(state_dict, Mapping) else None
         if not isinstance(groups, list) or "state" not in state_dict:
             raise ValueError("state_dict must be a dict from LSTMOptimizer.state_dict()")
@@ -320,7 +373,13 @@ class LSTMOptimizer(torch.optim.Optimizer):
         state_dict = {
             k: v for k, v in state_dict.items() if k not in ("validation", "total_steps")
         }
-        super().load_state_dict(state_dict)
+        # The pre-hooks already ran on the state checked above; torch must not run them again.
+        pre_hooks = self._optimizer_load_state_dict_pre_hooks
+        self._optimizer_load_state_dict_pre_hooks = type(pre_hooks)()
+        try:
+            super().load_state_dict(state_dict)
+        finally:
+            self._optimizer_load_state_dict_pre_hooks = pre_hooks
         self._validation = ValidationSignal()
         self._reports += 1
         self._n_steps = 0
@@ -360,11 +419,19 @@ class LSTMOptimizer(torch.optim.Optimizer):
         by_device: dict[torch.device, list[tuple[Tensor, float, bool]]] = {}
         for g_i, group in enumerate(self.param_groups):
             lr = _check_lr(group["lr"], f"parameter group {g_i}", allow_zero=True)
-            for p in group["params"]:
+            for j, p in enumerate(group["params"]):
                 if p.grad is None:
                     continue
-                if p.grad.is_sparse:
-                    raise TypeError("LSTMOptimizer does not support sparse gradients")
+                if p.grad.layout != torch.strided:
+                    names = group.get("param_names")
+                    label = f"parameter {names[j]!r}" if names else f"parameter {j} of group {g_i}"
+                    raise TypeError(
+                        f"LSTMOptimizer does not support sparse gradients: {label} (shape "
+                        f"{tuple(p.shape)}) has a gradient of layout {p.grad.layout}, it needs "
+                        "torch.strided (dense); build the module with dense gradients, e.g. "
+                        "nn.Embedding(..., sparse=False), or step those parameters with "
+                        "torch.optim.SparseAdam"
+                    )
                 by_device.setdefault(p.device, []).append(
                     (p, lr, bool(group.get("maximize", False)))
                 )
@@ -379,6 +446,7 @@ class LSTMOptimizer(torch.optim.Optimizer):
         if layout is None or not layout.matches(params):
             layout = _Layout(params, self.state, self.net, device)
             self._layouts[device] = layout
+            self._detach_skipped_state(device, params)
         grads = [-p.grad if flip else p.grad for p, _, flip in entries]
         torch.cat([g.reshape(-1) for g in grads], out=layout.grad)
         param_norms = Segments.tensor_norms(params)
@@ -406,6 +474,21 @@ class LSTMOptimizer(torch.optim.Optimizer):
         layout.state["h"].copy_(state["h"])
         layout.state["c"].copy_(state["c"])
         layout.apply(update, step_size, decay_factor)
+
+    def _detach_skipped_state(self, device: torch.device, stepped: list[Tensor]) -> None:
+        """Give the parameters on ``device`` left out of its new layout state of their own.
+
+        Their entries are still views into an earlier layout's flat buffers, which would
+        otherwise stay alive (a full copy of the state for every layout left behind, e.g. when
+        the heads of a multi-task model take turns) and be written out whole by ``torch.save``.
+        """
+        stepped_ids = {id(p) for p in stepped}
+        for p, entry in self.state.items():
+            if id(p) in stepped_ids or p.device != device:
+                continue
+            for key, value in entry.items():
+                if isinstance(value, Tensor) and value._base is not None:
+                    entry[key] = value.clone()
 
 
 def _compiled(net: LSTMOptimizerNet) -> Callable[..., Tensor]:
@@ -482,12 +565,24 @@ class _Layout:
         )
 
     def lr_tensor(self, lrs: list[float]) -> Tensor | float:
+        """The per-tensor ``lr`` multipliers: one number when they agree, else a ``(T,)`` tensor.
+
+        The tensor is filled run by run (parameters of one group are adjacent) rather than
+        built from a host list, whose copy to an accelerator would synchronise with the host
+        every step a scheduler changes the groups' ``lr``.
+        """
         if lrs != self._lrs:
             self._lrs = list(lrs)
             if all(lr == lrs[0] for lr in lrs):
                 self._lr = lrs[0]
             else:
-                self._lr = torch.tensor(lrs, device=self.grad.device)
+                lr = torch.empty(len(lrs), device=self.grad.device)
+                start = 0
+                for i in range(1, len(lrs) + 1):
+                    if i == len(lrs) or lrs[i] != lrs[start]:
+                        lr[start:i].fill_(lrs[start])
+                        start = i
+                self._lr = lr
         return self._lr
 
     def apply(self, update: Tensor, step_size: Tensor, decay_factor: Tensor) -> None:
