@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from numbers import Integral
 
 import numpy as np
 import torch
@@ -329,8 +330,11 @@ class EpisodicLearner:
         if not callable(getattr(sampler, "sample", None)):
             raise TypeError(f"sampler must have a sample(n) method, got {type(sampler).__name__}.")
         for name, value in (("iterations", iterations), ("tasks_per_step", tasks_per_step)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if isinstance(value, bool) or not isinstance(value, Integral):
+                raise TypeError(f"{name} must be an int, got {type(value).__name__}.")
+            if value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}.")
+        iterations, tasks_per_step = int(iterations), int(tasks_per_step)
         losses = []
         bar = tqdm(range(iterations), desc=type(self).__name__, disable=not progress)
         for _ in bar:
@@ -364,14 +368,26 @@ class EpisodicLearner:
 
         Returns:
             ``self``, so that ``learner.fit(x, y).predict(q)`` works.
+
+        Raises:
+            TypeError: ``support_y`` mixes strings with other labels (numpy would silently turn
+                ``[1, "a"]`` into the strings ``["1", "a"]``).
         """
-        labels = np.asarray(
-            support_y.tolist() if isinstance(support_y, torch.Tensor) else support_y
-        )
+        raw = support_y.tolist() if isinstance(support_y, torch.Tensor) else support_y
+        labels = np.asarray(raw)
         if labels.ndim != 1:
             raise ValueError(f"support_y must be 1-d, got shape {labels.shape}.")
+        if labels.dtype.kind == "U" and not isinstance(raw, np.ndarray):
+            kinds = sorted({type(label).__name__ for label in raw if not isinstance(label, str)})
+            if kinds:
+                raise TypeError(
+                    f"support_y mixes strings with labels of type {', '.join(kinds)}; give every "
+                    "label the same type (all strings or all numbers)."
+                )
         classes, index = np.unique(labels, return_inverse=True)
-        index_t = torch.as_tensor(index, dtype=torch.long)
+        # On the support examples' device: the class means multiply the two.
+        device = support_x.device if isinstance(support_x, torch.Tensor) else None
+        index_t = torch.as_tensor(index.reshape(-1), dtype=torch.long, device=device)
         check_episode(support_x, index_t)
         self._support = (support_x, index_t, classes)
         return self
@@ -403,4 +419,4 @@ class EpisodicLearner:
 
     def predict(self, query_x: torch.Tensor) -> np.ndarray:
         """The most likely label of each query example, in the labels given to :meth:`fit`."""
-        return self.classes_[self.predict_proba(query_x).argmax(-1).numpy()]
+        return self.classes_[self.predict_proba(query_x).argmax(-1).cpu().numpy()]

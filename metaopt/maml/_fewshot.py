@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
@@ -114,8 +114,9 @@ def split_classes(
     """
     _, labels = as_arrays(data)
     classes = np.unique(labels)
-    if isinstance(n_test, bool) or not isinstance(n_test, int):
+    if isinstance(n_test, bool) or not isinstance(n_test, Integral):
         raise TypeError(f"n_test must be an int, got {type(n_test).__name__}.")
+    n_test = int(n_test)
     if not 1 <= n_test < len(classes):
         raise ValueError(f"n_test must be between 1 and {len(classes) - 1}, got {n_test}.")
     order = np.random.default_rng(seed).permutation(len(classes))
@@ -145,6 +146,15 @@ def split_rows(
         test.append(rows[:n_test])
         train.append(rows[n_test:])
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+
+
+def _check_count(value: object, name: str) -> int:
+    """A positive integer (int or numpy integer, not bool), as an int."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}.")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}.")
+    return int(value)
 
 
 def _same(a: object, b: object) -> bool:
@@ -197,11 +207,10 @@ class FewShotTasks:
         seed: int | None = None,
     ) -> None:
         features, labels = as_arrays(data)
-        for name, value in (("n_way", n_way), ("k_shot", k_shot), ("n_query", n_query)):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"{name} must be an int, got {type(value).__name__}.")
-            if value < 1:
-                raise ValueError(f"{name} must be at least 1, got {value}.")
+        n_way, k_shot, n_query = (
+            _check_count(value, name)
+            for name, value in (("n_way", n_way), ("k_shot", k_shot), ("n_query", n_query))
+        )
         if n_way < 2:
             raise ValueError(f"n_way must be at least 2, got {n_way}.")
         if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
@@ -237,8 +246,9 @@ class FewShotTasks:
         for label in np.unique(chosen):
             rows_of_class = np.flatnonzero(allowed & (labels == label))
             if len(rows_of_class) < need:
+                shown = label.item() if isinstance(label, np.generic) else label
                 raise ValueError(
-                    f"class {label!r} has {len(rows_of_class)} usable rows but a task needs "
+                    f"class {shown!r} has {len(rows_of_class)} usable rows but a task needs "
                     f"k_shot + n_query = {need}; lower n_query or drop the class."
                 )
             self._rows_by_class.append(rows_of_class)
@@ -253,9 +263,7 @@ class FewShotTasks:
 
     def sample(self, n: int) -> list[Task]:
         """Draw ``n`` independent tasks."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive int, got {n!r}.")
-        return [self._one_task() for _ in range(n)]
+        return [self._one_task() for _ in range(_check_count(n, "n"))]
 
     def _one_task(self) -> Task:
         picked = self._rng.choice(len(self.classes), size=self.n_way, replace=False)

@@ -14,7 +14,8 @@ import copy
 import logging
 import math
 import numbers
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Literal, TypeVar
 
 import torch
@@ -442,9 +443,25 @@ class MAML:
         )
 
     def meta_step(self, task_batch: Sequence[Task], loss_fn: LossFn | None = None) -> float:
-        """One outer update over a batch of tasks; returns the mean post-adaptation query loss."""
+        """One outer update over a batch of tasks; returns the mean post-adaptation query loss.
+
+        Raises:
+            FloatingPointError: The mean query loss is NaN or infinite (the inner steps
+                diverged, e.g. ``inner_lr`` too large for ``inner_steps``, or a task holds NaN
+                or infinite values). The model, its buffers, the learned step sizes and the
+                optimizer are then left as they were, instead of every parameter turning NaN.
+        """
         self.meta_optimizer.zero_grad(set_to_none=True)
+        saved = _snapshot_buffers(self.model)
         loss = self.meta_loss(task_batch, loss_fn)
+        if not bool(torch.isfinite(loss.detach())):
+            _restore_buffers(self.model, saved)  # batch-norm statistics of diverged steps
+            raise FloatingPointError(
+                f"the mean query loss after adaptation is {float(loss.detach())}: the inner "
+                f"steps diverged (inner_lr={self.inner_lr}, inner_steps={self.inner_steps}) or "
+                "the tasks hold NaN or infinite values. Nothing was updated; lower inner_lr or "
+                "inner_steps, or check the tasks."
+            )
         loss.backward()
         self.meta_optimizer.step()
         return float(loss.detach())
@@ -473,13 +490,17 @@ class MAML:
         Returns:
             A ``(n_tasks, steps + 1)`` tensor: column ``t`` is the query metric after ``t`` steps
             of adaptation at the (possibly learned) inner step sizes.
+
+        The model runs in its current mode (``model.train()`` or ``model.eval()``), as in
+        :meth:`adapt`; its buffers (e.g. batch-norm running statistics) are left as they were,
+        so evaluating never changes the model.
         """
         _check_bool(safeguard, "safeguard")
         step_scale = _check_positive(step_scale, "step_scale")
         loss_fn = self._resolve_loss(loss_fn)
         if metric is not None and not callable(metric):
             raise TypeError(f"metric must be callable or None, got {type(metric).__name__}.")
-        score = loss_fn if metric is None else metric
+        score = _checked_score(loss_fn if metric is None else metric, metric is not None)
         steps = self.inner_steps if steps is None else _check_steps(steps, "steps", minimum=0)
         tasks = as_tasks(task_batch)
         self._check_differentiable(loss_fn, tasks[0])
@@ -488,11 +509,14 @@ class MAML:
             with torch.no_grad():
                 return self._vmapped_curves(stacked, loss_fn, score, steps, safeguard, step_scale)
 
-        return self._vmap_or_loop(
-            tasks,
-            vmapped,
-            lambda: self._looped_curves(tasks, loss_fn, score, steps, safeguard, step_scale),
-        )
+        # Batch norm in training mode would otherwise fold every evaluation task (and every
+        # intermediate adapted network) into the running statistics.
+        with _buffers_kept(self.model):
+            return self._vmap_or_loop(
+                tasks,
+                vmapped,
+                lambda: self._looped_curves(tasks, loss_fn, score, steps, safeguard, step_scale),
+            )
 
     def _looped_curves(
         self,
@@ -513,8 +537,9 @@ class MAML:
                     curve.append(score(self._forward(fast, task.query_x), task.query_y))
                 if step == steps:
                     break
-                loss = loss_fn(self._forward(fast, task.support_x), task.support_y)
-                grads = torch.autograd.grad(loss, list(fast.values()), allow_unused=True)
+                with torch.enable_grad():  # also under a caller's torch.no_grad()
+                    loss = loss_fn(self._forward(fast, task.support_x), task.support_y)
+                    grads = torch.autograd.grad(loss, list(fast.values()), allow_unused=True)
                 with torch.no_grad():
                     grads_by_name = dict(zip(fast, grads, strict=True))
                     if safeguard:
@@ -650,6 +675,11 @@ class MAML:
 
     # ------------------------------------------------------------------ loss checks
     def _resolve_loss(self, loss_fn: LossFn | None) -> LossFn:
+        if torch.is_inference_mode_enabled():
+            raise RuntimeError(
+                "MAML adapts with gradient steps, which torch.inference_mode() forbids; use "
+                "torch.no_grad() instead (adapt and evaluate then keep no meta-gradient)."
+            )
         loss_fn = self.loss_fn if loss_fn is None else loss_fn
         if loss_fn is None:
             raise ValueError(
@@ -680,10 +710,58 @@ class MAML:
 
     def _check_differentiable(self, loss_fn: LossFn, task: Task) -> None:
         # vmap would silently return zero gradients for a non-differentiable loss, so the loss is
-        # checked with plain autograd on the first task (one forward pass).
-        with torch.enable_grad():
+        # checked with plain autograd on the first task (one forward pass). That pass is not part
+        # of the algorithm: it must not count in batch-norm running statistics.
+        with torch.enable_grad(), _buffers_kept(self.model):
             prediction = self._forward(self.parameters(), task.support_x)
             self._checked_loss(loss_fn, prediction, task.support_y)
+
+
+def _snapshot_buffers(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Copies of the model's buffers by name (batch-norm running statistics, counters)."""
+    return {name: buffer.detach().clone() for name, buffer in model.named_buffers()}
+
+
+def _restore_buffers(model: nn.Module, saved: Mapping[str, torch.Tensor]) -> None:
+    """Copy the values of :func:`_snapshot_buffers` back into the model's buffers, in place."""
+    with torch.no_grad():
+        for name, buffer in model.named_buffers():
+            value = saved.get(name)
+            if value is not None and value.shape == buffer.shape:
+                buffer.copy_(value)
+
+
+@contextmanager
+def _buffers_kept(model: nn.Module) -> Iterator[None]:
+    """Run the block, then put every buffer of ``model`` back to its value before it."""
+    saved = _snapshot_buffers(model)
+    try:
+        yield
+    finally:
+        if saved:
+            _restore_buffers(model, saved)
+
+
+def _checked_score(score: Callable[..., object], is_metric: bool) -> LossFn:
+    """Wrap the reported score so that a non-tensor or non-scalar result gets a clear error."""
+    name = "metric" if is_metric else "loss_fn"
+
+    def checked(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        value = score(prediction, target)
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(
+                f"{name} must return a scalar torch.Tensor, got {type(value).__name__}; keep "
+                "it in torch, e.g. (prediction.argmax(-1) == target).float().mean(), not "
+                "float(...) or .item()."
+            )
+        if value.ndim != 0:
+            raise ValueError(
+                f"{name} must return a scalar per task, got a tensor of shape "
+                f"{tuple(value.shape)} (reduce it with .mean())."
+            )
+        return value
+
+    return checked
 
 
 def _held(optimizer: torch.optim.Optimizer) -> set[int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 
@@ -21,11 +22,12 @@ def _check_range(value: object, name: str, *, positive: bool = False) -> tuple[f
 
 
 def _check_size(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    """A positive integer (int or numpy integer, not bool), as an int."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}.")
     if value < 1:
         raise ValueError(f"{name} must be at least 1, got {value}.")
-    return value
+    return int(value)
 
 
 class SinusoidTasks:
