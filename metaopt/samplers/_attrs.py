@@ -18,6 +18,9 @@ TRIAL_WARM_START = "metaopt:warm_start"
 #: Trial user attribute of a warm-start trial whose configuration, in the objective's own
 #: distributions, is an earlier warm-start trial's: it is not evaluated twice.
 TRIAL_WARM_REPEAT = "metaopt:warm_start_repeat"
+#: Trial system attribute of a trial from ``n_warm`` on that evaluates an earlier trial's
+#: warm-start configuration (its index): tells it apart from a trial added finished.
+TRIAL_HANDED_ON = "metaopt:handed_on"
 #: Trial user attribute: the trial's parameters were chosen by the meta-model among this many
 #: candidates of the base sampler.
 TRIAL_RERANKED = "metaopt:reranked"
@@ -32,6 +35,30 @@ def json_floats(values: dict[str, float]) -> dict[str, float | None]:
         str(k): (float(v) if v is not None and math.isfinite(float(v)) else None)
         for k, v in values.items()
     }
+
+
+def study_user_attrs(study: optuna.Study) -> dict[str, Any]:
+    """The study's user attributes, read from its storage.
+
+    A sampler hook may receive a view of the study rather than the study itself
+    (``HyperbandPruner`` hands samplers a per-bracket study that refuses ``user_attrs``); every
+    such view keeps the storage and the study's id.
+    """
+    return study._storage.get_study_user_attrs(study._study_id)
+
+
+def set_study_user_attr(study: optuna.Study, key: str, value: Any) -> None:
+    """Set a study user attribute through its storage (see :func:`study_user_attrs`)."""
+    study._storage.set_study_user_attr(study._study_id, key, value)
+
+
+def set_trial_system_attr(
+    study: optuna.Study, trial: optuna.trial.FrozenTrial, key: str, value: Any
+) -> None:
+    """Set a system attribute of a running trial from inside a sampler hook (as Optuna's own
+    samplers do; see :func:`set_trial_user_attr`)."""
+    study._storage.set_trial_system_attr(trial._trial_id, key, value)
+    trial.system_attrs[key] = value
 
 
 def set_trial_user_attr(

@@ -41,6 +41,21 @@ def _is_fixed(trial: FrozenTrial) -> bool:
     return bool(trial.system_attrs.get("fixed_params"))
 
 
+def _added(trial: FrozenTrial) -> bool:
+    """Whether the trial was added finished (``study.add_trial``) rather than run.
+
+    A finished trial that evaluated a handed-on warm configuration carries
+    :data:`_attrs.TRIAL_HANDED_ON` (or, from older versions, the warm-start attribute); one added
+    finished never went through :meth:`MetaSampler.before_trial` and carries neither. A trial
+    still running is never one that was added.
+    """
+    return (
+        trial.state.is_finished()
+        and _attrs.TRIAL_HANDED_ON not in trial.system_attrs
+        and _attrs.TRIAL_WARM_START not in trial.user_attrs
+    )
+
+
 @dataclass(frozen=True)
 class WarmStart:
     """One warm-start configuration: what it is and why."""
@@ -101,7 +116,8 @@ class MetaSampler(BaseSampler):
             objective's parameters, chosen at the first warm-start trial.
         n_warm: How many warm-start trials. The default, 5, was chosen by replaying searches on
             knowledge pools the benchmark does not report: re-weighting the known datasets on
-            fewer results costs more than it gains.
+            fewer results costs more than it gains. 0 turns the knowledge off (no warm start,
+            transfer or re-ranking): the base sampler alone, the study still recorded.
         base_sampler: The sampler for everything else; default ``TPESampler(seed=seed)``.
         knowledge: A :class:`metaopt.knowledge.KnowledgeBase`, a directory holding one, or
             ``None`` for the shipped knowledge base.
@@ -224,7 +240,12 @@ class MetaSampler(BaseSampler):
         self._unhelped: set[str] = set()
         self._multi_objective: set[str] = set()  # warned that transfer is off for them
         self._undecided: set[tuple[str, int]] = set()  # trials run before the space is known
+        # What the transfer proposed to this process's running trials (see InSearchTransfer).
+        self._proposals: dict[tuple[str, int], dict[str, Any]] = {}
+        # Parameters of a warm or transfer trial left to the base sampler's relative sampling.
+        self._completed_by_base: dict[tuple[str, int], set[str]] = {}
         self._lock = threading.Lock()
+        self._transfer_lock = threading.Lock()  # one transfer proposal at a time
 
     # ------------------------------------------------------------------ set-up
 
@@ -280,6 +301,10 @@ class MetaSampler(BaseSampler):
                 if space is None and self._space is None and param is None:
                     return []  # decided at the first parameter request, which names one
                 self._warm = self._compute_warm(space)
+                guessed = self._warm_origin.get("space") if self._space is None else None
+                if guessed is not None:
+                    # The study's record names the space it tuned (read by from_studies).
+                    _attrs.set_study_user_attr(study, _attrs.STUDY_SPACE, guessed)
             return self._warm
 
     def _compute_warm(self, space: str | None) -> list[WarmStart]:
@@ -411,6 +436,9 @@ class MetaSampler(BaseSampler):
                 index, skipped = None, True
         else:
             index = self._handed_on_index(study, trial.number)
+            if index is not None:
+                # Tells the other workers that this trial took it, once it has finished.
+                _attrs.set_trial_system_attr(study, trial, _attrs.TRIAL_HANDED_ON, index)
         if index is not None:
             with self._lock:
                 self._assigned[(study.study_name, trial.number)] = index
@@ -472,9 +500,24 @@ class MetaSampler(BaseSampler):
     def infer_relative_search_space(
         self, study: Study, trial: FrozenTrial
     ) -> dict[str, BaseDistribution]:
-        if self._warm_index(study, trial) is not None:
-            # Warm-start values come from sample_independent; skip the base sampler's work.
-            return {}
+        index = self._warm_index(study, trial)
+        if index is not None:
+            # Warm-start values come from sample_independent; the base sampler's relative
+            # sampling only for parameters of its space the configuration cannot give.
+            warm = self._warm if self._warm is not None and index < len(self._warm) else None
+            if warm is None or isinstance(self._base_sampler, TPESampler):
+                return {}  # TPE samples the rest independently (see _base_relative)
+            base_space = self._base_sampler.infer_relative_search_space(study, trial)
+            rest = {
+                name
+                for name, distribution in base_space.items()
+                if fit_to_distribution(warm[index].params.get(name), distribution) is UNMAPPABLE
+            }
+            if not rest:
+                return {}
+            with self._lock:
+                self._completed_by_base[(study.study_name, trial.number)] = rest
+            return base_space
         if (study.study_name, trial.number) in self._roles:
             space = intersection(study)
             if space:
@@ -492,19 +535,31 @@ class MetaSampler(BaseSampler):
     def sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
+        key = (study.study_name, trial.number)
         if self._warm_index(study, trial) is not None:
-            return {}
-        if (study.study_name, trial.number) in self._roles:
+            rest = self._completed_by_base.get(key)
+            if not rest or not search_space:
+                return {}
+            values = self._base_sampler.sample_relative(study, trial, search_space)
+            return {name: value for name, value in values.items() if name in rest}
+        if key in self._roles:
             assert self._transfer is not None  # a role is only given with transfer set up
-            proposal = self._transfer.propose(study, trial, search_space, self._seed)
+            with self._transfer_lock:  # threads: one proposal at a time, each sees the others
+                running = {
+                    number: params
+                    for (name, number), params in self._proposals.items()
+                    if name == study.study_name
+                }
+                proposal = self._transfer.propose(study, trial, search_space, self._seed, running)
+                if proposal is not None:
+                    self._proposals[key] = proposal
             if proposal is not None:
-                return proposal
+                return {**self._base_relative(study, trial, search_space, proposal), **proposal}
             # Nothing left to transfer: this trial is the base sampler's, as a whole.
             with self._lock:
-                self._roles.pop((study.study_name, trial.number), None)
-            base_space = self._base_sampler.infer_relative_search_space(study, trial)
-            return self._base_sampler.sample_relative(study, trial, base_space)
-        if (study.study_name, trial.number) in self._reranked and search_space:
+                self._roles.pop(key, None)
+            return self._base_relative(study, trial, search_space, {})
+        if key in self._reranked and search_space:
             assert self._fitted is not None and self._metafeatures is not None  # set together
             chosen = rerank_candidates(
                 study,
@@ -520,6 +575,34 @@ class MetaSampler(BaseSampler):
             _attrs.set_trial_user_attr(study, trial, _attrs.TRIAL_RERANKED, self._rerank)
             return chosen
         return self._base_sampler.sample_relative(study, trial, search_space)
+
+    def _base_relative(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        search_space: dict[str, BaseDistribution],
+        given: dict[str, Any],
+    ) -> dict[str, Any]:
+        """The base sampler's relative values for the parameters of ``search_space`` not given.
+
+        The base sampler samples its own relative search space; only the values Optuna can take
+        as relative ones (those of ``search_space``, which this trial's relative search space
+        is) and not in ``given`` are kept. A relative-only base sampler (CMA-ES, QMC, GP) thus
+        models the parameters the knowledge lacks, instead of falling back to random sampling
+        with a warning for each of them. TPE, whose independent sampling is a model of its own,
+        samples them independently, as it always has.
+        """
+        if given and isinstance(self._base_sampler, TPESampler):
+            return {}
+        base_space = self._base_sampler.infer_relative_search_space(study, trial)
+        if not any(name in search_space and name not in given for name in base_space):
+            return {}
+        values = self._base_sampler.sample_relative(study, trial, base_space)
+        return {
+            name: value
+            for name, value in values.items()
+            if name in search_space and name not in given
+        }
 
     def _rerank_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
         """The parameters to re-rank for this trial, or {} when it is not re-ranked."""
@@ -565,6 +648,8 @@ class MetaSampler(BaseSampler):
             self._reranked.discard((study.study_name, trial.number))
             self._roles.pop((study.study_name, trial.number), None)
             self._undecided.discard((study.study_name, trial.number))
+            self._proposals.pop((study.study_name, trial.number), None)
+            self._completed_by_base.pop((study.study_name, trial.number), None)
         self._base_sampler.after_trial(study, trial, state, values)
 
     # ------------------------------------------------------------------ helpers
@@ -577,10 +662,11 @@ class MetaSampler(BaseSampler):
         added finished (``add_trial``), or it failed (its configuration is retried once, e.g.
         after a worker died and Optuna's heartbeat marked the trial failed). Each such
         configuration goes to the first later trial from ``n_warm`` on, without fixed
-        parameters, created after the configuration became available (the failure's time), in
-        trial-number order. Every storage numbers trials densely in creation order and stores
-        their start and end times, so every worker computes the same answer from the trials
-        before ``number`` without coordinating.
+        parameters and not itself added finished (see :func:`_added`), created after the
+        configuration became available (the failure's time), in trial-number order. Every
+        storage numbers trials densely in creation order and stores their start and end times,
+        so every worker computes the same answer from the trials before ``number`` without
+        coordinating.
         """
         trials = {t.number: t for t in study.get_trials(deepcopy=False) if t.number <= number}
         available: list[tuple[Any, int]] = []
@@ -604,7 +690,7 @@ class MetaSampler(BaseSampler):
         taken: set[int] = set()
         for m in range(self._n_warm, number + 1):
             candidate = trials.get(m)
-            if candidate is None or _is_fixed(candidate):
+            if candidate is None or _is_fixed(candidate) or _added(candidate):
                 continue
             start = candidate.datetime_start or datetime.max
             for when, k in available:
@@ -655,7 +741,7 @@ class MetaSampler(BaseSampler):
         if study.study_name in self._recorded_studies:
             return
         self._recorded_studies.add(study.study_name)
-        present = study.user_attrs
+        present = _attrs.study_user_attrs(study)
         updates: dict[str, Any] = {}
         if self._metafeatures is not None:
             updates[_attrs.STUDY_METAFEATURES] = _attrs.json_floats(self._metafeatures.to_dict())
@@ -663,8 +749,9 @@ class MetaSampler(BaseSampler):
             updates[_attrs.STUDY_DATASET] = self._dataset_info
         if self._task is not None:
             updates[_attrs.STUDY_TASK] = self._task
-        if self._space is not None:
-            updates[_attrs.STUDY_SPACE] = self._space
+        space = self._space or self._warm_origin.get("space")
+        if space is not None:
+            updates[_attrs.STUDY_SPACE] = space
         import metaopt
 
         updates[_attrs.STUDY_VERSION] = metaopt.__version__
@@ -685,11 +772,11 @@ class MetaSampler(BaseSampler):
             updates.pop(_attrs.STUDY_METAFEATURES, None)
         for key, value in updates.items():
             if present.get(key) != value:
-                study.set_user_attr(key, value)
+                _attrs.set_study_user_attr(study, key, value)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        del state["_lock"]
+        del state["_lock"], state["_transfer_lock"]
         if self._knowledge_origin is None or isinstance(self._knowledge_origin, str | os.PathLike):
             # The loaded table (about 50 MB for the shipped one) is reloaded where needed.
             state["_knowledge"] = self._knowledge_origin
@@ -697,7 +784,10 @@ class MetaSampler(BaseSampler):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self.__dict__.setdefault("_proposals", {})  # pickled by an earlier version
+        self.__dict__.setdefault("_completed_by_base", {})
         self._lock = threading.Lock()
+        self._transfer_lock = threading.Lock()
 
     @property
     def base_sampler(self) -> BaseSampler:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -22,8 +23,11 @@ class InSearchTransfer:
     """Proposes each trial's configuration from a :class:`~metaopt.metamodel.TransferSession`.
 
     One session per search space the study asks for (rebuilt when the space changes). Observed
-    are the study's completed trials (the value negated for a minimised study); pending are the
-    other running trials, so parallel workers spread over different configurations.
+    are the study's completed trials with a finite value (negated for a minimised study); an
+    infeasible one (``trial.set_constraint``, or a base sampler's ``constraints_func``) counts
+    as worse than every feasible one, as Optuna's own samplers rank it. Pending are all the
+    others: running trials, so parallel workers spread over different configurations, and
+    pruned, failed or non-finite ones, which were tried and are not proposed again.
     """
 
     def __init__(self, model: Any, metafeatures: Any, space: str, task: str | None) -> None:
@@ -48,21 +52,48 @@ class InSearchTransfer:
         trial: FrozenTrial,
         search_space: dict[str, BaseDistribution],
         seed: int,
+        running: Mapping[int, Mapping[str, Any]] | None = None,
     ) -> dict[str, Any] | None:
-        """Parameters for ``trial``, or ``None`` when transfer has nothing better to offer."""
+        """Parameters for ``trial``, or ``None`` when transfer has nothing better to offer.
+
+        Args:
+            study: The study.
+            trial: The trial to propose for.
+            search_space: The objective's distributions to propose in.
+            seed: Seed of the session's space-filling candidates.
+            running: What this process proposed to trials still running, by trial number: a
+                running trial stores its parameters only as the objective asks for them, so
+                a trial started a moment before (another thread) may have none stored yet.
+        """
         session = self._session(search_space, seed)
         sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
         observed, scores, pending = [], [], []
+        violations: list[float] = []  # > 0 for an infeasible result, in the order of observed
         for past in study.get_trials(deepcopy=False):
             if past.number == trial.number:
                 continue
             params = {k: v for k, v in past.params.items() if k in search_space}
-            if past.state == TrialState.COMPLETE and past.value is not None:
-                if math.isfinite(past.value):
-                    observed.append(params)
-                    scores.append(sign * float(past.value))
-            elif past.state in (TrialState.RUNNING, TrialState.WAITING):
-                pending.append(params)
+            value = past.value if past.state == TrialState.COMPLETE else None
+            if value is not None and math.isfinite(value):
+                observed.append(params)
+                scores.append(sign * float(value))
+                violations.append(sum(max(c, 0.0) for c in past.constraints.values()))
+                continue
+            if running and not past.state.is_finished() and past.number in running:
+                proposed = running[past.number]
+                params = {**{k: v for k, v in proposed.items() if k in search_space}, **params}
+            if past.state.is_finished() and not params:
+                continue  # ended before asking for any of these parameters
+            # Running, pruned, failed or without a finite value: tried, but not a result.
+            pending.append(params)
+        if any(v > 0.0 for v in violations):
+            # As Optuna's samplers rank them: below every feasible result, by their violation.
+            floor = min(
+                (s for s, v in zip(scores, violations, strict=True) if v <= 0.0), default=0.0
+            )
+            scores = [
+                s if v <= 0.0 else floor - 1.0 - v for s, v in zip(scores, violations, strict=True)
+            ]
         proposal = session.propose(observed, scores, pending)
         if proposal is None:
             return None
