@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import logging
 import numbers
 import time
@@ -18,6 +19,7 @@ from optuna.samplers import BaseSampler
 from optuna.trial import FrozenTrial, TrialState
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier, is_regressor
+from sklearn.compose import TransformedTargetRegressor
 from sklearn.exceptions import FitFailedWarning
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv, cross_validate
@@ -80,6 +82,7 @@ class MetaSearchCV(MetaEstimatorMixin, BaseEstimator):
             or, with ``estimator``, the knowledge-base space whose configurations warm-start
             the study. ``None``: ``"hist_gradient_boosting"`` without ``estimator``; with it,
             the knowledge-base space sharing most parameter names with ``param_distributions``.
+            With ``estimator``, a name the knowledge base lacks raises ``ValueError``.
         param_distributions: With ``estimator``: parameter name to Optuna distribution
             (:class:`~optuna.distributions.FloatDistribution`,
             :class:`~optuna.distributions.IntDistribution`,
@@ -99,6 +102,9 @@ class MetaSearchCV(MetaEstimatorMixin, BaseEstimator):
         n_jobs: Parallel jobs over the cross-validation folds of a trial (joblib; ``None``: 1).
             Trials themselves run one after another, so results do not depend on ``n_jobs``.
         refit: Refit the best configuration on all the data, enabling ``predict`` and the like.
+            A callable ``refit(cv_results_) -> index`` chooses the configuration instead of the
+            best mean score (as in :class:`~sklearn.model_selection.GridSearchCV`; then
+            ``best_score_`` is not set). A str is accepted only when it is ``scoring`` itself.
         error_score: Score of a fold whose fit fails (a trial with a NaN fold fails and is
             ignored for the best trial), or ``"raise"`` to raise the error.
         return_train_score: Also record training scores in ``cv_results_``.
@@ -120,7 +126,7 @@ class MetaSearchCV(MetaEstimatorMixin, BaseEstimator):
     Attributes:
         best_estimator_: The best configuration refitted on all the data (``refit=True``).
         best_params_: Its parameters, under your names.
-        best_score_: Its mean cross-validated score.
+        best_score_: Its mean cross-validated score (not set when ``refit`` is a callable).
         best_index_: Its row in ``cv_results_``.
         cv_results_: One entry per trial, in scikit-learn's layout (``params``,
             ``param_<name>``, ``split<k>_test_score``, ``mean_test_score``,
@@ -159,7 +165,7 @@ class MetaSearchCV(MetaEstimatorMixin, BaseEstimator):
         cv: Any = 5,
         scoring: str | Callable[..., float] | None = None,
         n_jobs: int | None = None,
-        refit: bool = True,
+        refit: bool | str | Callable[[dict[str, Any]], int] = True,
         error_score: float | str = np.nan,
         return_train_score: bool = False,
         timeout: float | None = None,
@@ -257,6 +263,16 @@ class MetaSearchCV(MetaEstimatorMixin, BaseEstimator):
                 "scoring must be a single scorer (a name, a callable or None); several metrics "
                 f"at once are not supported, got {type(self.scoring).__name__}"
             )
+        if not (
+            isinstance(self.refit, bool | np.bool_)
+            or callable(self.refit)
+            or (isinstance(self.refit, str) and self.refit == self.scoring)
+        ):
+            raise ValueError(
+                "refit must be True, False or a callable cv_results_ -> index; a metric name "
+                "is accepted only when it is the scoring name (MetaSearchCV scores one "
+                f"metric), got refit={self.refit!r} with scoring={self.scoring!r}"
+            )
         if self.base_sampler is not None and not isinstance(self.base_sampler, BaseSampler):
             raise TypeError(
                 "base_sampler must be an optuna BaseSampler or None, got "
@@ -314,13 +330,60 @@ class MetaSearchCV(MetaEstimatorMixin, BaseEstimator):
         )
         return space, to_user
 
+    def _check_knowledge_space(self) -> None:
+        """With ``estimator``, a ``space`` the knowledge base lacks is a typo: raise."""
+        if self.estimator is None or self.space is None or self.n_warm == 0:
+            return
+        from metaopt.metamodel._default import resolve_knowledge
+
+        known = resolve_knowledge(self.knowledge).spaces
+        if self.space not in known:
+            raise ValueError(
+                f"unknown knowledge space {self.space!r} (space= names the knowledge-base space "
+                f"that warm-starts your estimator): the knowledge base holds {known}; pass "
+                "space=None to choose it from the parameter names, or n_warm=0 for no warm start"
+            )
+
+    def _route_fit_params(self, space: Any, fit_params: dict[str, Any]) -> dict[str, Any]:
+        """For a named space, ``sample_weight=...`` goes to the pipeline's ``model`` step.
+
+        A parameter with a ``step__`` prefix is passed as it is. Raises ``TypeError`` at once
+        for a parameter the space's model does not take, rather than after every trial failed.
+        """
+        if self.estimator is not None or not fit_params:
+            return fit_params
+        pipeline = space.build(space.default)
+        steps = getattr(pipeline, "named_steps", {})
+        if "model" not in steps:
+            return fit_params
+        model = steps["model"]
+        if isinstance(model, TransformedTargetRegressor) and model.regressor is not None:
+            model = model.regressor  # it passes every fit parameter on to its regressor
+        accepted = inspect.signature(model.fit).parameters
+        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
+        routed = {}
+        for name, value in fit_params.items():
+            if "__" in name:
+                routed[name] = value
+                continue
+            if not takes_any and name not in accepted:
+                names = [n for n in accepted if n not in ("self", "X", "y")]
+                raise TypeError(
+                    f"the {space.name!r} space's model ({type(model).__name__}) does not take the "
+                    f"fit parameter {name!r}; its fit takes {names or 'only X and y'}"
+                )
+            routed[f"model__{name}"] = value
+        return routed
+
     # ------------------------------------------------------------------ data
 
     def _validate_X(self, X: Any, *, reset: bool) -> Any:
         """Check ``X``; for a named space, the DataFrame its pipeline expects."""
         if self.estimator is not None:
             return X
-        if not isinstance(X, pd.DataFrame):
+        if isinstance(X, pd.DataFrame):
+            X = _plain_dtypes(X)
+        else:
             if hasattr(X, "toarray") or hasattr(X, "tocsr"):
                 raise TypeError(
                     "a named search space needs dense X (a numpy array or a pandas DataFrame), "
@@ -341,6 +404,9 @@ class MetaSearchCV(MetaEstimatorMixin, BaseEstimator):
                 else [f"x{i}" for i in range(checked.shape[1])]
             )
         if isinstance(X, pd.DataFrame):
+            if not reset and not hasattr(self, "feature_names_in_"):
+                # Fitted without feature names (validate_data warned): columns by position.
+                X = X.set_axis(self._columns_, axis=1)
             return X
         columns = self._columns_
         frame = pd.DataFrame(checked, columns=columns)
@@ -396,11 +462,19 @@ class MetaSearchCV(MetaEstimatorMixin, BaseEstimator):
         """Run the search on ``X, y`` and refit the best configuration.
 
         Args:
-            X: Features: an array-like or a pandas DataFrame (categorical and missing values
-                are handled by a named space's preprocessing).
+            X: Features: an array-like or a pandas DataFrame (categorical and missing values,
+                ``pd.NA`` of nullable columns included, are handled by a named space's
+                preprocessing).
             y: Target.
             groups: Group labels for a group-aware ``cv`` splitter.
-            **fit_params: Passed to the estimator's ``fit``.
+            **fit_params: Passed to the estimator's ``fit`` (split with the folds). For a named
+                space a parameter without a ``step__`` prefix, such as ``sample_weight``, goes
+                to the space's model step (``model__sample_weight``).
+
+        Raises:
+            TypeError: for a fit parameter a named space's model does not take (before any
+                trial runs).
+            ValueError: for invalid arguments, or a regression target that is not numeric.
 
         Returns:
             self.
@@ -418,7 +492,11 @@ class MetaSearchCV(MetaEstimatorMixin, BaseEstimator):
             from sklearn.utils.multiclass import check_classification_targets
 
             check_classification_targets(y_array)
+        else:
+            _check_numeric_target(y_array)
         space, to_user = self._search_space(task)
+        self._check_knowledge_space()
+        fit_params = self._route_fit_params(space, fit_params)
         cv = check_cv(self.cv, y_array, classifier=task == "classification")
         splits = list(cv.split(X_input, y_array, groups))
         self.n_splits_ = len(splits)
@@ -542,10 +620,13 @@ class MetaSearchCV(MetaEstimatorMixin, BaseEstimator):
                         error.add_note(message)
                     raise
             raise ValueError(f"{message}; set error_score='raise' to see the error")
-        best = max(complete, key=lambda i: (trials[i].value, -i))
+        if callable(self.refit):
+            best = _refit_index(self.refit, self.cv_results_)
+        else:
+            best = max(complete, key=lambda i: (trials[i].value, -i))
+            self.best_score_ = float(self.cv_results_["mean_test_score"][best])
         self.best_index_ = int(best)
         self.best_params_ = dict(self.cv_results_["params"][best])
-        self.best_score_ = float(self.cv_results_["mean_test_score"][best])
 
     # ------------------------------------------------------------------ delegation
 
@@ -642,6 +723,31 @@ def _check_int(name: str, value: Any, low: int) -> None:
         raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
 
 
+def _refit_index(refit: Callable[[dict[str, Any]], Any], results: dict[str, Any]) -> int:
+    """The ``cv_results_`` row a callable ``refit`` chose, checked."""
+    index = refit(results)
+    n = len(results["params"])
+    if not isinstance(index, numbers.Integral) or isinstance(index, bool) or not 0 <= index < n:
+        raise ValueError(
+            f"refit={getattr(refit, '__name__', refit)!r} must return an int index into "
+            f"cv_results_ (0 to {n - 1}), got {index!r}"
+        )
+    return int(index)
+
+
+def _check_numeric_target(y: np.ndarray) -> None:
+    """A regression target must be numbers."""
+    if y.dtype.kind in "biuf":
+        return
+    try:
+        y.astype(float)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"regression needs a numeric target, got y of dtype {y.dtype} (e.g. {y[0]!r}); "
+            "class labels need task='classification' (or a classifier as estimator)"
+        ) from None
+
+
 def _failed_result(n_splits: int, error_score: float, train: bool) -> dict[str, np.ndarray]:
     """What :func:`~sklearn.model_selection.cross_validate` returns when every fold failed."""
     scores = np.full(n_splits, float(error_score))
@@ -664,6 +770,31 @@ def _check_object_values(X: np.ndarray) -> None:
             f"X holds the {type(value).__name__} value {value!r:.60}; every feature value "
             "argument must be a string or a number (or missing)"
         )
+
+
+def _plain_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with pandas' ``pd.NA``-based columns in NumPy types, ``pd.NA`` as ``NaN``.
+
+    Nullable numbers and booleans (``Int64``, ``boolean``, ...) become float64, as
+    :func:`metaopt.datasets.make_dataset` stores them, and ``string`` columns object: neither
+    scikit-learn's input checks nor the spaces' imputers accept ``pd.NA``.
+    """
+    converted = frame
+    for i, dtype in enumerate(frame.dtypes):
+        if not isinstance(dtype, pd.api.extensions.ExtensionDtype) or isinstance(
+            dtype, pd.CategoricalDtype
+        ):
+            continue
+        if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            values = frame.iloc[:, i].to_numpy(dtype=float, na_value=np.nan)
+        elif isinstance(dtype, pd.StringDtype) and dtype.na_value is pd.NA:
+            values = frame.iloc[:, i].to_numpy(dtype=object, na_value=np.nan)
+        else:
+            continue
+        if converted is frame:
+            converted = frame.copy()
+        converted.isetitem(i, values)
+    return converted
 
 
 def _seed(random_state: Any) -> int | None:
@@ -704,7 +835,8 @@ def _cv_results(
     names = [n for n in to_user if any(n in t.params for t in trials)]
     params = [{to_user[k]: v for k, v in t.params.items()} for t in trials]
     for name in names:
-        column = np.ma.MaskedArray(np.empty(len(trials), dtype=object), mask=True)
+        dtype = _param_dtype([t.params[name] for t in trials if name in t.params])
+        column = np.ma.MaskedArray(np.empty(len(trials), dtype=dtype), mask=True)
         for i, t in enumerate(trials):
             if name in t.params:
                 column[i] = t.params[name]
@@ -722,6 +854,16 @@ def _cv_results(
     results["trial_number"] = np.array([t.number for t in trials], dtype=int)
     results["warm_start"] = np.array([_TRIAL_WARM_START in t.user_attrs for t in trials])
     return results
+
+
+def _param_dtype(values: list[Any]) -> np.dtype:
+    """The dtype of a ``param_<name>`` column, as :class:`~sklearn.model_selection.GridSearchCV`
+    infers it: the values' own (numbers, booleans), or object for strings and mixtures."""
+    try:
+        array = np.array(values)
+    except ValueError:
+        return np.dtype(object)
+    return array.dtype if array.dtype.kind in "biuf" and array.ndim == 1 else np.dtype(object)
 
 
 def _rank(means: np.ndarray) -> np.ndarray:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import math
+import numbers
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from metaopt.exceptions import warn_fallback
@@ -126,7 +128,8 @@ def suggest(
         dataset: Anything :func:`metaopt.load_dataset` accepts (a Dataset, ``(X, y)``, a file
             path with ``target=``, ``"openml:<id>"``, ...).
         space: A search-space name of :mod:`metaopt.spaces` (or a space of ``knowledge``).
-        n: How many configurations.
+        n: How many configurations (any integer, a NumPy one included); more than the model
+            knows returns all it knows.
         knowledge: A :class:`metaopt.knowledge.KnowledgeBase`, a directory holding one, or
             ``None`` for the shipped knowledge base.
         model: A meta-model name (``"transfer"``, ``"surrogate"``, ``"nearest"``,
@@ -134,7 +137,8 @@ def suggest(
             the default (:data:`metaopt.metamodel.DEFAULT_MODEL`, ``"transfer"``).
         explain: Return an :class:`Explanation` (scores, sources, nearest datasets) instead of
             the plain list.
-        target: Target column, for a file or DataFrame ``dataset``.
+        target: Target column, for a file or DataFrame ``dataset`` (a ``Dataset`` or an
+            ``(X, y)`` pair already holds its target: ``target`` is then an error).
         metafeatures: The dataset's metafeatures when already computed.
 
     Returns:
@@ -143,7 +147,9 @@ def suggest(
 
     Raises:
         ValueError: for an unknown space, a space the knowledge base holds no evaluations of
-            for the dataset's task (classification or regression), or bad ``n``.
+            for the dataset's task (classification or regression), bad ``n``, or ``target``
+            with a dataset that already holds its target.
+        TypeError: for ``n`` that is not an integer, or ``space`` that is not a str.
 
     Example:
         >>> import metaopt
@@ -151,10 +157,11 @@ def suggest(
         >>> len(configs)
         3
     """
-    if not isinstance(n, int) or isinstance(n, bool):
+    if not isinstance(n, numbers.Integral) or isinstance(n, bool | np.bool_):
         raise TypeError(f"n must be a positive int, got {type(n).__name__} {n!r}")
     if n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
+    n = int(n)
     if not isinstance(space, str):
         raise TypeError(f"space must be a str, got {type(space).__name__}")
     data = _as_dataset(dataset, target)
@@ -164,10 +171,14 @@ def suggest(
 
 
 def _as_dataset(dataset: Any, target: str | None) -> Any:
-    from metaopt.datasets import Dataset, load_dataset
+    from metaopt.datasets import load_dataset
 
-    if isinstance(dataset, Dataset):
-        return dataset
+    if target is not None and isinstance(dataset, tuple):
+        # load_dataset refuses target= with a Dataset; an (X, y) pair holds its target too.
+        raise ValueError(
+            f"target={target!r} names the target column of a DataFrame or a file; an (X, y) "
+            "pair already holds its target: drop target="
+        )
     return load_dataset(dataset, target=target)
 
 
