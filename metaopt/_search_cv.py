@@ -98,13 +98,18 @@ class MetaSearchCV(MetaEstimatorMixin, BaseEstimator):
             stratified folds for classification).
         scoring: A scorer name, a callable ``scorer(estimator, X, y)`` or ``None`` for the
             estimator's ``score`` (accuracy or R^2). The shipped knowledge base ranked
-            configurations by balanced accuracy.
+            configurations by balanced accuracy. Several metrics, as in
+            :class:`~sklearn.model_selection.GridSearchCV`: a list, tuple or set of scorer
+            names, or a dict of name -> scorer name or callable; every trial records all of
+            them and the search maximises the one ``refit`` names (with ``refit=False`` or a
+            callable, the first).
         n_jobs: Parallel jobs over the cross-validation folds of a trial (joblib; ``None``: 1).
             Trials themselves run one after another, so results do not depend on ``n_jobs``.
         refit: Refit the best configuration on all the data, enabling ``predict`` and the like.
             A callable ``refit(cv_results_) -> index`` chooses the configuration instead of the
             best mean score (as in :class:`~sklearn.model_selection.GridSearchCV`; then
-            ``best_score_`` is not set). A str is accepted only when it is ``scoring`` itself.
+            ``best_score_`` is not set). With several metrics, the name of the one to refit by
+            (and to search for), a callable or False; with one, a str must be ``scoring`` itself.
         error_score: Score of a fold whose fit fails (a trial with a NaN fold fails and is
             ignored for the best trial), or ``"raise"`` to raise the error.
         return_train_score: Also record training scores in ``cv_results_``.
@@ -127,15 +132,18 @@ class MetaSearchCV(MetaEstimatorMixin, BaseEstimator):
         best_estimator_: The best configuration refitted on all the data (``refit=True``).
         best_params_: Its parameters, under your names.
         best_score_: Its mean cross-validated score (not set when ``refit`` is a callable).
+            With several metrics, ``best_*`` refer to the ``refit`` metric and are not set when
+            ``refit=False``.
         best_index_: Its row in ``cv_results_``.
         cv_results_: One entry per trial, in scikit-learn's layout (``params``,
             ``param_<name>``, ``split<k>_test_score``, ``mean_test_score``,
-            ``rank_test_score``, times), plus ``trial_number`` and ``warm_start`` (whether the
-            configuration came from the meta-model).
+            ``rank_test_score``, times; with several metrics ``..._test_<metric>``), plus
+            ``trial_number`` and ``warm_start`` (whether the configuration came from the
+            meta-model).
         study_: The Optuna study.
         n_trials_: Trials in ``cv_results_``.
         n_splits_: Cross-validation splits.
-        scorer_: The scorer used.
+        scorer_: The scorer used (with several metrics, a dict of name -> scorer).
         refit_time_: Seconds spent refitting the best configuration.
         classes_: Class labels (classifiers, ``refit=True``).
         n_features_in_: Number of features seen in ``fit``.
@@ -258,20 +266,26 @@ class MetaSearchCV(MetaEstimatorMixin, BaseEstimator):
             )
         ):
             raise ValueError(f"error_score must be a number or 'raise', got {self.error_score!r}")
-        if isinstance(self.scoring, list | tuple | set | dict):
-            raise TypeError(
-                "scoring must be a single scorer (a name, a callable or None); several metrics "
-                f"at once are not supported, got {type(self.scoring).__name__}"
-            )
-        if not (
+        metrics = _metric_names(self.scoring)
+        if metrics is None and not (
             isinstance(self.refit, bool | np.bool_)
             or callable(self.refit)
             or (isinstance(self.refit, str) and self.refit == self.scoring)
         ):
             raise ValueError(
                 "refit must be True, False or a callable cv_results_ -> index; a metric name "
-                "is accepted only when it is the scoring name (MetaSearchCV scores one "
-                f"metric), got refit={self.refit!r} with scoring={self.scoring!r}"
+                "is accepted only when it is the scoring name (or one of several metrics in "
+                f"scoring), got refit={self.refit!r} with scoring={self.scoring!r}"
+            )
+        if metrics is not None and not (
+            (isinstance(self.refit, bool | np.bool_) and not self.refit)
+            or callable(self.refit)
+            or (isinstance(self.refit, str) and self.refit in metrics)
+        ):
+            raise ValueError(
+                "with several metrics, refit must name the one to search for and refit by "
+                f"(one of {metrics}), be a callable cv_results_ -> index, or be False, got "
+                f"refit={self.refit!r}"
             )
         if self.base_sampler is not None and not isinstance(self.base_sampler, BaseSampler):
             raise TypeError(
@@ -501,7 +515,16 @@ class MetaSearchCV(MetaEstimatorMixin, BaseEstimator):
         splits = list(cv.split(X_input, y_array, groups))
         self.n_splits_ = len(splits)
         template = space.build(space.default) if self.estimator is None else self.estimator
-        self.scorer_ = check_scoring(template, scoring=self.scoring)
+        metrics = _metric_names(self.scoring)
+        if metrics is None:
+            self.scorer_ = check_scoring(template, scoring=self.scoring)
+        else:
+            scorers = self.scoring if isinstance(self.scoring, Mapping) else {}
+            self.scorer_ = {
+                name: check_scoring(template, scoring=scorers.get(name, name)) for name in metrics
+            }
+        # The metric the study maximises: the refit one, else the first.
+        searched = self.refit if isinstance(self.refit, str) else (metrics or [None])[0]
 
         seed = _seed(self.random_state)
         base = copy.deepcopy(self.base_sampler) if self.base_sampler is not None else None
@@ -555,16 +578,20 @@ class MetaSearchCV(MetaEstimatorMixin, BaseEstimator):
                     FitFailedWarning,
                     stacklevel=2,
                 )
-                result = _failed_result(len(splits), self.error_score, self.return_train_score)
-            record = {
-                "test": [float(s) for s in result["test_score"]],
+                result = _failed_result(
+                    len(splits), self.error_score, self.return_train_score, metrics
+                )
+            record: dict[str, Any] = {
                 "fit_time": [float(s) for s in result["fit_time"]],
                 "score_time": [float(s) for s in result["score_time"]],
             }
-            if self.return_train_score:
-                record["train"] = [float(s) for s in result["train_score"]]
+            for kind in ("test", "train") if self.return_train_score else ("test",):
+                if metrics is None:
+                    record[kind] = [float(s) for s in result[f"{kind}_score"]]
+                else:  # one list per metric
+                    record[kind] = {m: [float(s) for s in result[f"{kind}_{m}"]] for m in metrics}
             trial.set_user_attr(TRIAL_CV, record)
-            return float(np.mean(record["test"]))
+            return float(np.mean(record["test"] if metrics is None else record["test"][searched]))
 
         study.optimize(
             objective,
@@ -574,7 +601,7 @@ class MetaSearchCV(MetaEstimatorMixin, BaseEstimator):
             catch=(),
         )
         self.study_ = study
-        self._store_results(study, space, to_user, X_input, y, fit_params)
+        self._store_results(study, space, to_user, X_input, y, fit_params, metrics, searched)
         if self.refit:
             best = space.build(self._study_params_[self.best_index_])
             start = time.perf_counter()
@@ -595,6 +622,8 @@ class MetaSearchCV(MetaEstimatorMixin, BaseEstimator):
         X: Any,
         y: Any,
         fit_params: dict[str, Any],
+        metrics: list[str] | None,
+        searched: str | None,
     ) -> None:
         trials = [
             t
@@ -604,7 +633,9 @@ class MetaSearchCV(MetaEstimatorMixin, BaseEstimator):
             if TRIAL_CV in t.user_attrs
         ]
         self._study_params_ = [dict(t.params) for t in trials]
-        self.cv_results_ = _cv_results(trials, to_user, self.n_splits_, self.return_train_score)
+        self.cv_results_ = _cv_results(
+            trials, to_user, self.n_splits_, self.return_train_score, metrics
+        )
         self.n_trials_ = len(trials)
         complete = [i for i, t in enumerate(trials) if t.state == TrialState.COMPLETE]
         if not complete:
@@ -620,11 +651,14 @@ class MetaSearchCV(MetaEstimatorMixin, BaseEstimator):
                         error.add_note(message)
                     raise
             raise ValueError(f"{message}; set error_score='raise' to see the error")
+        if metrics is not None and not self.refit:
+            return  # as GridSearchCV: no best_* without a metric to choose by
         if callable(self.refit):
             best = _refit_index(self.refit, self.cv_results_)
         else:
             best = max(complete, key=lambda i: (trials[i].value, -i))
-            self.best_score_ = float(self.cv_results_["mean_test_score"][best])
+            key = "mean_test_score" if metrics is None else f"mean_test_{searched}"
+            self.best_score_ = float(self.cv_results_[key][best])
         self.best_index_ = int(best)
         self.best_params_ = dict(self.cv_results_["params"][best])
 
@@ -682,7 +716,15 @@ class MetaSearchCV(MetaEstimatorMixin, BaseEstimator):
     def score(self, X: Any, y: Any = None) -> float:
         """The ``scoring`` metric (or the estimator's own score) of the best estimator on X, y."""
         self._check_refit("score")
-        return float(self.scorer_(self.best_estimator_, self._as_input(X), y))
+        scorer = self.scorer_
+        if isinstance(scorer, dict):
+            if not isinstance(self.refit, str):
+                raise AttributeError(
+                    "score needs a metric: with several metrics it uses the one refit names, "
+                    f"got refit={self.refit!r}"
+                )
+            scorer = scorer[self.refit]
+        return float(scorer(self.best_estimator_, self._as_input(X), y))
 
     @property
     def classes_(self) -> np.ndarray:
@@ -748,17 +790,39 @@ def _check_numeric_target(y: np.ndarray) -> None:
         ) from None
 
 
-def _failed_result(n_splits: int, error_score: float, train: bool) -> dict[str, np.ndarray]:
+def _failed_result(
+    n_splits: int, error_score: float, train: bool, metrics: list[str] | None
+) -> dict[str, np.ndarray]:
     """What :func:`~sklearn.model_selection.cross_validate` returns when every fold failed."""
-    scores = np.full(n_splits, float(error_score))
-    result = {
-        "test_score": scores,
-        "fit_time": np.zeros(n_splits),
-        "score_time": np.zeros(n_splits),
-    }
-    if train:
-        result["train_score"] = scores.copy()
+    result = {"fit_time": np.zeros(n_splits), "score_time": np.zeros(n_splits)}
+    for kind in ("test", "train") if train else ("test",):
+        for suffix in ["score"] if metrics is None else metrics:
+            result[f"{kind}_{suffix}"] = np.full(n_splits, float(error_score))
     return result
+
+
+def _metric_names(scoring: Any) -> list[str] | None:
+    """The metric names of a multi-metric ``scoring``, in its order; None for one metric.
+
+    Raises:
+        TypeError, ValueError: for a malformed list or dict of metrics.
+    """
+    if not isinstance(scoring, list | tuple | set | Mapping):
+        return None
+    names = list(scoring) if not isinstance(scoring, set) else sorted(scoring, key=str)
+    accepted = (
+        "a non-empty list, tuple or set of scorer names, or a dict of name -> scorer name or "
+        "callable"
+    )
+    if not names or not all(isinstance(name, str) for name in names):
+        raise TypeError(f"several metrics in scoring must be {accepted}, got {scoring!r}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"scoring names a metric twice: {names}; accepted: {accepted}")
+    if isinstance(scoring, Mapping):
+        bad = [k for k, v in scoring.items() if not (isinstance(v, str) or callable(v))]
+        if bad:
+            raise TypeError(f"scoring[{bad[0]!r}] must be a scorer name or a callable")
+    return names
 
 
 def _check_object_values(X: np.ndarray) -> None:
@@ -823,7 +887,11 @@ def _any_value(dist: BaseDistribution) -> Any:
 
 
 def _cv_results(
-    trials: list[FrozenTrial], to_user: dict[str, str], n_splits: int, train: bool
+    trials: list[FrozenTrial],
+    to_user: dict[str, str],
+    n_splits: int,
+    train: bool,
+    metrics: list[str] | None = None,
 ) -> dict[str, Any]:
     """``cv_results_`` in scikit-learn's layout, one entry per trial."""
     results: dict[str, Any] = {}
@@ -843,14 +911,18 @@ def _cv_results(
         results[f"param_{to_user[name]}"] = column
     results["params"] = params
     for kind in ("test", "train") if train else ("test",):
-        scores = np.array([r[kind] for r in records], dtype=float).reshape(len(trials), n_splits)
-        for k in range(n_splits):
-            results[f"split{k}_{kind}_score"] = scores[:, k]
-        means = scores.mean(axis=1)
-        results[f"mean_{kind}_score"] = means
-        results[f"std_{kind}_score"] = scores.std(axis=1)
-        if kind == "test":
-            results["rank_test_score"] = _rank(means)
+        for metric in [None] if metrics is None else metrics:
+            suffix = "score" if metric is None else metric
+            scores = np.array(
+                [r[kind] if metric is None else r[kind][metric] for r in records], dtype=float
+            ).reshape(len(trials), n_splits)
+            for k in range(n_splits):
+                results[f"split{k}_{kind}_{suffix}"] = scores[:, k]
+            means = scores.mean(axis=1)
+            results[f"mean_{kind}_{suffix}"] = means
+            results[f"std_{kind}_{suffix}"] = scores.std(axis=1)
+            if kind == "test":
+                results[f"rank_test_{suffix}"] = _rank(means)
     results["trial_number"] = np.array([t.number for t in trials], dtype=int)
     results["warm_start"] = np.array([_TRIAL_WARM_START in t.user_attrs for t in trials])
     return results

@@ -160,3 +160,38 @@ def test_an_unknown_knowledge_space_for_an_estimator_raises() -> None:
     X, y = load_iris(return_X_y=True)
     with pytest.raises(ValueError, match=r"unknown knowledge space 'logistic'.*'svm'\]"):
         _logistic().set_params(space="logistic").fit(X, y)
+
+
+def test_several_metrics_are_recorded_and_the_refit_one_is_searched(cancer) -> None:
+    X, y = cancer
+    search = _logistic(scoring=["accuracy", "roc_auc"], refit="roc_auc").fit(X, y)
+    results = search.cv_results_
+    for metric in ("accuracy", "roc_auc"):
+        assert results[f"mean_test_{metric}"].shape == (3,)
+        assert results[f"rank_test_{metric}"].min() == 1
+    assert "mean_test_score" not in results
+    # The study maximised roc_auc: its best trial is the best by roc_auc, and best_* follow it.
+    assert search.best_index_ == int(np.argmax(results["mean_test_roc_auc"]))
+    assert search.best_score_ == pytest.approx(results["mean_test_roc_auc"].max())
+    assert search.study_.best_value == pytest.approx(search.best_score_)
+    assert set(search.scorer_) == {"accuracy", "roc_auc"}
+    # score() uses the refit metric: roc_auc of the refitted model, not its accuracy.
+    from sklearn.metrics import roc_auc_score
+
+    expected = roc_auc_score(y, search.best_estimator_.predict_proba(X)[:, 1])
+    assert search.score(X, y) == pytest.approx(expected)
+
+
+def test_several_metrics_without_refit_set_no_best_attributes(cancer) -> None:
+    X, y = cancer
+    search = _logistic(
+        scoring={"acc": "accuracy", "bal": "balanced_accuracy"},
+        refit=False,
+        return_train_score=True,
+    ).fit(X, y)
+    assert {"mean_test_acc", "mean_test_bal", "mean_train_acc", "split2_train_bal"} <= set(
+        search.cv_results_
+    )
+    assert not hasattr(search, "best_index_") and not hasattr(search, "best_score_")
+    # The search maximised the first metric.
+    assert search.study_.best_value == pytest.approx(search.cv_results_["mean_test_acc"].max())
