@@ -147,7 +147,11 @@ def canonical_evaluations(evaluations: pd.DataFrame) -> pd.DataFrame:
         elif column == "config_id":
             frame[column] = frame[column].astype("int64")
         elif column == "fold_scores":
-            frame[column] = [[] if v is None else [float(x) for x in v] for v in frame[column]]
+            # Parquet stores a part whose fold scores are all NaN as nulls: read them as NaN.
+            frame[column] = [
+                [] if v is None else [math.nan if x is None else float(x) for x in v]
+                for v in frame[column]
+            ]
         else:
             frame[column] = normalise_parameter_column(frame[column])
     return frame

@@ -27,7 +27,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -53,7 +53,14 @@ from metaopt.knowledge._base import (
     write_parquet,
 )
 from metaopt.spaces import SearchSpace, cv_splits, evaluate, prepare
-from metaopt.spaces._objective import DEFAULT_METRIC, SECONDARY_METRIC, _check_metric
+from metaopt.spaces._objective import (
+    DEFAULT_METRIC,
+    PROBABILITY_METRICS,
+    SECONDARY_METRIC,
+    _check_metric,
+    check_probabilities,
+)
+from metaopt.spaces._registry import BUILT_IN, TASKS, registered_factory
 
 logger = logging.getLogger("metaopt.knowledge")
 
@@ -111,6 +118,15 @@ def dataset_id(dataset: Any) -> str:
     return f"{folder}:{name}"
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+
+
+def _is_number(value: Any) -> bool:
+    number = isinstance(value, int | float | np.integer | np.floating)
+    return number and not isinstance(value, bool | np.bool_) and math.isfinite(value)
+
+
 def _safe_name(text: str) -> str:
     digest = hashlib.sha1(text.encode()).hexdigest()[:8]
     return f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', text)[:80]}-{digest}"
@@ -119,28 +135,56 @@ def _safe_name(text: str) -> str:
 def _as_dataset_map(datasets: Any) -> dict[str, Any]:
     """``{id: Dataset or loadable entry}`` from a mapping, a sequence or a suite."""
     if isinstance(datasets, Mapping):
-        return {str(k): v for k, v in datasets.items()}
+        return {str(k): _as_item(v, key=str(k)) for k, v in datasets.items()}
     if isinstance(datasets, Dataset | str):
         datasets = [datasets]
+    if isinstance(datasets, pd.DataFrame) or not hasattr(datasets, "__iter__"):
+        raise TypeError(
+            "datasets must be a list (or suite) of datasets or a mapping of id to dataset; "
+            f"got {type(datasets).__name__}"
+        )
     mapping: dict[str, Any] = {}
     for item in datasets:
-        if isinstance(item, str):
-            from metaopt.datasets import load_dataset
-
-            try:
-                item = load_dataset(item)
-            except (ValueError, OSError) as error:  # skipped and recorded, like a suite entry
-                item = _Unloadable(item, error)
-        if not isinstance(item, Dataset) and not hasattr(item, "load"):
+        if isinstance(item, tuple):
             raise TypeError(
-                "datasets must be Dataset objects, suite entries (with .load()), source "
-                f"strings, or a mapping of id to those; got {type(item).__name__}"
+                "an (X, y) pair has no id of its own; pass a mapping such as "
+                "{'my-data': (X, y)}, or metaopt.load_dataset((X, y), name=...) objects"
             )
+        item = _as_item(item)
         key = dataset_id(item)
         if key in mapping:
             raise ValueError(f"two datasets share the id {key!r}; pass a mapping of unique ids")
         mapping[key] = item
     return mapping
+
+
+def _as_item(item: Any, key: str | None = None) -> Any:
+    """One dataset of a build: a Dataset, a suite entry, or an unloadable source string.
+
+    Source strings (and, in a mapping, ``(X, y)`` pairs) are loaded here; one whose loading
+    raises is kept as :class:`_Unloadable`, so the build records it as skipped.
+    """
+    if isinstance(item, str) or (key is not None and isinstance(item, tuple)):
+        from metaopt.datasets import load_dataset
+
+        try:
+            if isinstance(item, tuple):
+                return load_dataset(item, name=key)
+            return load_dataset(item)
+        except Exception as error:  # noqa: BLE001 -- skipped and recorded, like a suite entry
+            return _Unloadable(item if isinstance(item, str) else str(key), error)
+    if isinstance(item, pd.DataFrame):
+        raise TypeError(
+            "a DataFrame needs its target column: pass metaopt.load_dataset(frame, "
+            "target='<column>') instead"
+        )
+    if not isinstance(item, Dataset) and not hasattr(item, "load"):
+        raise TypeError(
+            "datasets must be Dataset objects, suite entries (with .load()), source "
+            "strings, or a mapping of id to those (or to (X, y) pairs); got "
+            f"{type(item).__name__}"
+        )
+    return item
 
 
 class _Unloadable:
@@ -165,7 +209,8 @@ def _resolve_spaces(spaces: Any) -> list[str]:
                 f"unknown space {key!r}; registered: {space_registry.names()} "
                 "(register a custom one with metaopt.spaces.register)"
             )
-        resolved.append(key)
+        if key not in resolved:
+            resolved.append(key)
     return resolved
 
 
@@ -222,8 +267,13 @@ def _evaluate_unit(
     config_ids: list[int],
     settings: Mapping[str, Any],
     fidelity: str,
+    factory: Callable[[str], SearchSpace] | None = None,
 ) -> pd.DataFrame:
-    """Evaluate configurations of one space on one (prepared) dataset; runs in a worker."""
+    """Evaluate configurations of one space on one (prepared) dataset; runs in a worker.
+
+    ``factory`` is the registered factory of a space that is not built in, registered in the
+    worker before use.
+    """
     seed, cv = settings["seed"], settings["cv"]
     metric = settings["metric"][data.task]
     with threadpool_limits(1):
@@ -231,6 +281,8 @@ def _evaluate_unit(
             import torch
 
             torch.set_num_threads(1)
+        if factory is not None:  # a user's space: worker processes have their own registry
+            space_registry.register(space_name, factory)
         space = space_registry.get(space_name, data.task)
         if "n_trees" in space.fidelity and fidelity == "base":
             space = space.with_fidelity(n_trees=settings["base_n_trees"])
@@ -292,7 +344,11 @@ def _metafeature_unit(dataset_key: str, data: Dataset) -> pd.DataFrame:
 
 
 def _run_unit(
-    unit: _Unit, data: Dataset, settings: dict[str, Any], config_ids: list[int] | None
+    unit: _Unit,
+    data: Dataset,
+    settings: dict[str, Any],
+    config_ids: list[int] | None,
+    factory: Callable[[str], SearchSpace] | None = None,
 ) -> tuple[_Unit, Any, float]:
     start = time.perf_counter()
     try:
@@ -303,7 +359,7 @@ def _run_unit(
             if ids is None:
                 ids = list(range(n_configs_for(settings["n_configs"], str(unit.space))))
             result = _evaluate_unit(
-                unit.dataset_id, data, str(unit.space), ids, settings, unit.fidelity
+                unit.dataset_id, data, str(unit.space), ids, settings, unit.fidelity, factory
             )
     except Exception as exc:  # noqa: BLE001 -- reported per unit; the build goes on
         result = exc
@@ -385,8 +441,12 @@ def build(
 
     Args:
         datasets: :class:`~metaopt.datasets.Dataset` objects, suite entries (anything with a
-            ``.load()``, loaded lazily), source strings, or a mapping of id to any of those.
-        spaces: Space names (or :class:`~metaopt.spaces.SearchSpace` of registered names).
+            ``.load()``, loaded lazily), source strings, or a mapping of id to any of those or
+            to ``(X, y)`` pairs. A DataFrame needs its target named first
+            (``metaopt.load_dataset(frame, target=...)``).
+        spaces: Space names (or :class:`~metaopt.spaces.SearchSpace` of registered names); a
+            space registered with :func:`metaopt.spaces.register` has its factory sent to the
+            worker processes. A name given twice is evaluated once.
         n_configs: Configurations per (dataset, space) at the base fidelity, the default
             included: one count, or a mapping of space name to count.
         work_dir: Folder of the resumable parts.
@@ -420,8 +480,17 @@ def build(
 
     Returns:
         The knowledge base of everything in ``work_dir`` (this run's units and earlier ones).
+
+    Raises:
+        ValueError: an invalid setting (checked before anything is written to ``work_dir``),
+            an unknown space, a metric a space cannot compute (``roc_auc`` for ``svm``),
+            settings that differ from the build already in ``work_dir``, or two datasets with
+            one id.
+        TypeError: datasets or a ``metric`` of an unsupported type.
     """
-    if not isinstance(cv, int) or isinstance(cv, bool) or cv < 2:
+    # Every setting is checked before anything is written: build.json fixes the settings of
+    # the work directory, and parts made with a wrong one would be kept by every rerun.
+    if not _is_int(cv) or cv < 2:
         raise ValueError(f"cv must be an int >= 2 (the number of folds), got {cv!r}")
     layout = _Layout(Path(work_dir))
     space_names = _resolve_spaces(spaces)
@@ -429,27 +498,60 @@ def build(
         count = n_configs_for(n_configs, space)
         if count < 1:
             raise ValueError(f"n_configs must be positive, got {count!r} for space {space!r}")
+    for name, value, low in (
+        ("max_rows", max_rows, 1),
+        ("full_max_rows", full_max_rows, 1),
+        ("base_n_trees", base_n_trees, 1),
+        ("n_full_best", n_full_best, 0),
+        ("n_full_random", n_full_random, 0),
+        ("seed", seed, 0),
+    ):
+        optional = name in ("max_rows", "full_max_rows")
+        if not ((optional and value is None) or (_is_int(value) and value >= low)):
+            kind = "a positive int" if low else "a non-negative int"
+            accepted = f"{kind} or None" if optional else kind
+            raise ValueError(f"{name} must be {accepted}; got {value!r}")
+    if max_rows is not None and full_max_rows is not None and full_max_rows < max_rows:
+        raise ValueError(
+            f"full_max_rows ({full_max_rows!r}) must be at least max_rows ({max_rows!r}): the "
+            "full fidelity evaluates at least as many rows as the base one"
+        )
+    if timeout is not None and not (_is_number(timeout) and timeout > 0):
+        raise ValueError(f"timeout must be a positive number of seconds or None; got {timeout!r}")
+    if budget_s is not None and not (_is_number(budget_s) and budget_s >= 0):
+        raise ValueError(f"budget_s must be a number of seconds >= 0 or None; got {budget_s!r}")
+    if metric is not None and not isinstance(metric, Mapping):
+        raise TypeError(
+            f"metric maps each task to its metric, e.g. {{'classification': 'accuracy'}}; got "
+            f"{type(metric).__name__} {metric!r}"
+        )
+    unknown_tasks = sorted(set(metric or {}) - set(TASKS))
+    if unknown_tasks:
+        raise ValueError(f"metric names unknown tasks {unknown_tasks}; accepted: {list(TASKS)}")
     settings: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "n_configs": dict(n_configs) if isinstance(n_configs, Mapping) else n_configs,
-        "cv": cv,
-        "max_rows": max_rows,
-        "full_max_rows": full_max_rows,
-        "base_n_trees": base_n_trees,
-        "n_full_best": n_full_best,
-        "n_full_random": n_full_random,
-        "seed": seed,
+        "cv": int(cv),
+        "max_rows": None if max_rows is None else int(max_rows),
+        "full_max_rows": None if full_max_rows is None else int(full_max_rows),
+        "base_n_trees": int(base_n_trees),
+        "n_full_best": int(n_full_best),
+        "n_full_random": int(n_full_random),
+        "seed": int(seed),
         "timeout": timeout,
         "metric": {**DEFAULT_METRIC, **(metric or {})},
     }
     for task, name in settings["metric"].items():
         _check_metric(name, task)
+        if name in PROBABILITY_METRICS:  # only spaces with predict_proba can give it
+            for space in space_names:
+                check_probabilities(space_registry.get(space, task), name)
+    dataset_map = _as_dataset_map(datasets)
     _check_settings(layout, settings)
     if known_groups:
         path = layout.known_groups
         recorded = json.loads(path.read_text()) if path.is_file() else {}
         write_json(dict(sorted({**recorded, **known_groups}.items())), layout.known_groups)
-    dataset_map = _as_dataset_map(datasets)
     keys = list(dataset_map)
     start = time.perf_counter()
     total = len(keys) * (len(space_names) * 2 + int(metafeatures))
@@ -542,7 +644,8 @@ def _base_tasks(
         original, base, _ = data
         for unit in todo:
             source = original if unit.kind == "metafeatures" else base
-            yield joblib.delayed(_run_unit)(unit, source, settings, None)
+            factory = None if unit.space is None else _custom_factory(unit.space)
+            yield joblib.delayed(_run_unit)(unit, source, settings, None, factory)
 
 
 def _full_tasks(
@@ -572,7 +675,12 @@ def _full_tasks(
                 settings["n_full_random"],
                 settings["seed"],
             )
-            yield joblib.delayed(_run_unit)(unit, data[2], settings, ids)
+            yield joblib.delayed(_run_unit)(unit, data[2], settings, ids, _custom_factory(space))
+
+
+def _custom_factory(space: str) -> Callable[[str], SearchSpace] | None:
+    """The registered factory of a space that is not built in (``None`` for built-in ones)."""
+    return None if space in BUILT_IN else registered_factory(space)
 
 
 def _base_units(

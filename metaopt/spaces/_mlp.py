@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import threading
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,11 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from metaopt._extras import require
 
 OPTIMIZERS = ("adam", "lstm")
+
+#: Training seeds and draws from torch's global RNG (layer initialisation, dropout) and sets
+#: torch's global thread count; fits in threads (Optuna's ``n_jobs``) take turns, so each is
+#: as reproducible as it is alone.
+_TRAIN_LOCK = threading.Lock()
 
 
 def _torch() -> Any:
@@ -73,13 +79,14 @@ class _TorchMLP(BaseEstimator):
         torch = _torch()
 
         seed = 0 if self.random_state is None else int(self.random_state)
-        threads = torch.get_num_threads()
-        # Networks this small gain nothing from intra-op threads, which only contend.
-        torch.set_num_threads(1)
-        try:
-            self._train_seeded(X, target, n_outputs, loss_name, seed)
-        finally:
-            torch.set_num_threads(threads)
+        with _TRAIN_LOCK:
+            threads = torch.get_num_threads()
+            # Networks this small gain nothing from intra-op threads, which only contend.
+            torch.set_num_threads(1)
+            try:
+                self._train_seeded(X, target, n_outputs, loss_name, seed)
+            finally:
+                torch.set_num_threads(threads)
 
     def _train_seeded(
         self, X: np.ndarray, target: np.ndarray, n_outputs: int, loss_name: str, seed: int

@@ -33,6 +33,7 @@ from sklearn.metrics import (
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from metaopt.datasets import Dataset
+from metaopt.exceptions import warn_fallback
 from metaopt.spaces._registry import get
 from metaopt.spaces._space import SearchSpace
 
@@ -84,8 +85,10 @@ def prepare(
     share of rows, and at least ``cv`` rows. For regression the subsample is uniform.
 
     Raises:
-        ValueError: when fewer than two classes remain, or ``max_rows`` is too small.
+        ValueError: when fewer than two classes remain, or ``max_rows`` is not a positive int
+            or is too small.
     """
+    _check_max_rows(max_rows)
     X, y = dataset.X, dataset.y
     notes: dict[str, object] = {"n_rows_original": int(len(y))}
     if dataset.task == "classification":
@@ -144,12 +147,72 @@ def _subsample_rows(y: pd.Series, task: str, max_rows: int, cv: int, seed: int) 
     return np.sort(np.concatenate(chosen))
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+
+
+def _check_folds(cv: Any) -> int:
+    """``cv`` as an int number of folds (at least 2), or a ValueError/TypeError saying why."""
+    if _is_int(cv) and cv >= 2:
+        return int(cv)
+    if _is_int(cv):
+        raise ValueError(f"cv must be an int >= 2 (the number of folds); got {cv!r}.")
+    if hasattr(cv, "split") or isinstance(cv, list | tuple):
+        raise TypeError(
+            f"cv is the number of folds (an int >= 2); got {type(cv).__name__}. To evaluate "
+            "on splits of your own, pass them to metaopt.spaces.evaluate(space, X, y, params, "
+            "splits), e.g. splits=list(KFold(5).split(X))."
+        )
+    raise TypeError(f"cv must be an int >= 2 (the number of folds); got {cv!r}.")
+
+
+def _check_max_rows(max_rows: Any) -> None:
+    if max_rows is not None and not (_is_int(max_rows) and max_rows >= 1):
+        raise ValueError(f"max_rows must be a positive int or None (no cap); got {max_rows!r}.")
+
+
+def _check_seed(seed: Any) -> None:
+    if not (_is_int(seed) and seed >= 0):
+        raise ValueError(f"seed must be a non-negative int; got {seed!r}.")
+
+
+def _check_timeout(timeout: Any) -> None:
+    number = isinstance(timeout, int | float | np.integer | np.floating) and not isinstance(
+        timeout, bool | np.bool_
+    )
+    if timeout is not None and not (number and math.isfinite(timeout) and timeout > 0):
+        raise ValueError(
+            f"timeout must be a positive number of seconds or None (no limit); got {timeout!r}."
+        )
+
+
+def check_probabilities(space: SearchSpace, metric: str, estimator: Any = None) -> None:
+    """Refuse a metric on class probabilities for a space whose models have none.
+
+    Args:
+        space: The search space.
+        metric: The primary metric.
+        estimator: A model of the space (default: its default configuration).
+
+    Raises:
+        ValueError: ``metric`` needs ``predict_proba``, which the space's models lack.
+    """
+    if metric not in PROBABILITY_METRICS:
+        return
+    estimator = space.build(space.default) if estimator is None else estimator
+    if not hasattr(estimator, "predict_proba"):
+        accepted = [m for m in CLASSIFICATION_METRICS if m not in PROBABILITY_METRICS]
+        raise ValueError(
+            f"metric {metric!r} needs class probabilities, which the models of space "
+            f"{space.name!r} do not give; accepted for it: {accepted}."
+        )
+
+
 def cv_splits(
     y: pd.Series | np.ndarray, task: str, cv: int = 3, seed: int = 0
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Fixed, seeded ``cv``-fold splits (stratified for classification)."""
-    if not isinstance(cv, int) or cv < 2:
-        raise ValueError(f"cv must be an int >= 2; got {cv!r}.")
+    cv = _check_folds(cv)
     target = np.asarray(pd.factorize(pd.Series(y))[0] if task == "classification" else y)
     splitter = (
         StratifiedKFold(cv, shuffle=True, random_state=seed)
@@ -268,6 +331,85 @@ def _time_limit(seconds: float | None) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+_SILENCE_LOCK = threading.Lock()
+_silence_depth = 0
+_silence_saved: Any = None
+
+
+@contextlib.contextmanager
+def _fit_warnings_silenced() -> Iterator[None]:
+    """Ignore convergence and user warnings of the models while any evaluation runs.
+
+    Warning filters are global to the process. Evaluations in threads (Optuna's ``n_jobs``)
+    share one silencing: the first to start installs it, the last to end restores the filters
+    as they were before, so overlapping evaluations cannot leave the filters changed.
+    """
+    global _silence_depth, _silence_saved
+    with _SILENCE_LOCK:
+        if _silence_depth == 0:
+            _silence_saved = warnings.catch_warnings()
+            _silence_saved.__enter__()
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.simplefilter("ignore", UserWarning)
+        _silence_depth += 1
+    try:
+        yield
+    finally:
+        with _SILENCE_LOCK:
+            _silence_depth -= 1
+            if _silence_depth == 0:
+                _silence_saved.__exit__(None, None, None)
+                _silence_saved = None
+
+
+def _check_features(X: Any) -> pd.DataFrame:
+    """``X`` as a DataFrame (a 2-d array becomes one), or a TypeError/ValueError."""
+    if isinstance(X, pd.DataFrame):
+        return X
+    if isinstance(X, np.ndarray | list):
+        array = np.asarray(X)
+        if array.ndim == 2:
+            return pd.DataFrame(array)
+        raise ValueError(f"X must be 2-dimensional (rows x features); got shape {array.shape}.")
+    raise TypeError(f"X must be a pandas DataFrame or a 2-d numpy array; got {type(X).__name__}.")
+
+
+def _check_splits(splits: Any, n_rows: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``splits`` as a list of (train, test) row-position arrays within ``n_rows`` rows."""
+    if _is_int(splits) or hasattr(splits, "split") or not hasattr(splits, "__iter__"):
+        raise TypeError(
+            "splits must be a list of (train, test) row-position arrays, e.g. "
+            "metaopt.spaces.cv_splits(y, task, cv, seed) or list(KFold(5).split(X)); got "
+            f"{type(splits).__name__}."
+        )
+    checked = []
+    for fold, split in enumerate(splits):
+        if not isinstance(split, tuple | list) or len(split) != 2:
+            raise ValueError(f"split {fold} must be a (train, test) pair; got {split!r:.80}.")
+        pair = []
+        for part, index in zip(("train", "test"), split, strict=True):
+            index = np.asarray(index)
+            if index.dtype == bool and len(index) == n_rows:
+                index = np.flatnonzero(index)
+            if index.ndim != 1 or len(index) == 0 or not np.issubdtype(index.dtype, np.integer):
+                raise ValueError(
+                    f"split {fold}: {part} must be a non-empty 1-d array of row positions; "
+                    f"got {index!r:.80}."
+                )
+            if index.min() < 0 or index.max() >= n_rows:
+                raise ValueError(
+                    f"split {fold}: {part} holds row positions outside [0, {n_rows - 1}] "
+                    f"(min {index.min()}, max {index.max()}); X and y have {n_rows} rows."
+                )
+            pair.append(index)
+        checked.append((pair[0], pair[1]))
+    if not checked:
+        raise ValueError(
+            "splits is empty (an exhausted generator?); pass a list of (train, test) pairs."
+        )
+    return checked
+
+
 def _fold_inputs(
     pipeline: Any,
     X: pd.DataFrame,
@@ -314,8 +456,30 @@ def evaluate(
     fit it once; results are the same as fitting the whole pipeline each time.
 
     ``space`` is a :class:`SearchSpace` or a registered name, resolved for the task ``y``
-    implies (:func:`metaopt.datasets.infer_task`).
+    implies (:func:`metaopt.datasets.infer_task`). ``X`` is a DataFrame (a 2-d array is
+    wrapped in one); ``splits`` a list of ``(train, test)`` row positions, e.g. from
+    :func:`cv_splits` or ``list(KFold(5).split(X))``.
+
+    Raises:
+        TypeError: ``X`` or ``splits`` of an unsupported type (e.g. a splitter object instead
+            of its splits).
+        ValueError: invalid ``params``; ``X`` and ``y`` of different lengths; missing values in
+            ``y``; a non-numeric ``y`` for a regression space; empty splits or row positions
+            out of range; an unknown metric, or one on class probabilities for a space
+            without them; a ``timeout`` that is not a positive number.
     """
+    X = _check_features(X)
+    labels = pd.Series(np.asarray(y).ravel() if not isinstance(y, pd.Series) else y)
+    if len(labels) != len(X):
+        raise ValueError(
+            f"X and y must have the same number of rows; got {len(X)} rows in X and "
+            f"{len(labels)} values in y."
+        )
+    if labels.isna().any():
+        raise ValueError(
+            f"y has {int(labels.isna().sum())} missing values; drop those rows (as "
+            "metaopt.load_dataset does) before evaluating."
+        )
     if isinstance(space, str):
         from metaopt.datasets import infer_task
 
@@ -326,12 +490,21 @@ def evaluate(
         )
     metric = check_metric(metric, space.task)
     secondary = check_metric(secondary_metric or SECONDARY_METRIC[space.task], space.task)
+    _check_timeout(timeout)
+    splits = _check_splits(splits, len(X))
     estimator_template = space.build(params)
     if space.task == "classification":
+        check_probabilities(space, metric, estimator_template)
         target = pd.Series(pd.Categorical(np.asarray(y))).cat.codes.to_numpy()
         n_classes = int(target.max()) + 1
     else:
-        target = np.asarray(y, dtype=float)
+        try:
+            target = np.asarray(y, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"space {space.name!r} is for regression, which needs a numeric y; got "
+                f"values such as {labels.iloc[0]!r}. Use the classification space."
+            ) from None
         n_classes = 0
     steps = getattr(estimator_template, "steps", None)
     has_preprocess = bool(steps) and steps[0][0] == "preprocess"
@@ -341,9 +514,7 @@ def evaluate(
     status, error = "ok", None
     start = time.perf_counter()
     try:
-        with _time_limit(timeout), warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            warnings.simplefilter("ignore", UserWarning)
+        with _time_limit(timeout), _fit_warnings_silenced():
             for fold, (train, test) in enumerate(splits):
                 model, X_train, X_test = _fold_inputs(
                     estimator_template, X, train, test, fold, cache, preprocess_key
@@ -395,11 +566,21 @@ def objective(
         space: A space name (resolved for the dataset's task) or a :class:`SearchSpace`.
         dataset: A :class:`~metaopt.datasets.Dataset` or anything
             :func:`metaopt.load_dataset` accepts.
-        cv: Number of folds.
+        cv: Number of folds (an int >= 2). For splits of your own (a splitter, groups,
+            time order) call :func:`evaluate` with them instead.
         metric: Primary metric; default ``balanced_accuracy`` (classification) or ``r2``.
-        seed: Seed of the splits and of row subsampling.
+        seed: Seed of the splits and of row subsampling (a non-negative int).
         max_rows: Optional cap on rows (stratified seeded subsample).
-        timeout: Optional seconds per configuration.
+        timeout: Optional seconds per configuration (a positive number).
+
+    Classes with fewer than ``cv`` rows are left out (a stratified split cannot place them in
+    every fold), with a :class:`~metaopt.exceptions.FallbackWarning` naming them.
+
+    Raises:
+        TypeError: ``cv`` that is not a number of folds (a splitter, a list of splits).
+        ValueError: an unknown space or metric, a metric the space cannot compute, a space
+            of the other task, invalid ``cv``, ``seed``, ``max_rows`` or ``timeout``, or
+            fewer than two classes with at least ``cv`` rows.
 
     Example:
         >>> import optuna, metaopt
@@ -410,6 +591,10 @@ def objective(
         >>> 0.0 <= study.best_value <= 1.0
         True
     """
+    cv = _check_folds(cv)
+    _check_seed(seed)
+    _check_max_rows(max_rows)
+    _check_timeout(timeout)
     if not isinstance(dataset, Dataset):
         from metaopt.datasets import load_dataset
 
@@ -420,15 +605,16 @@ def objective(
             f"space {resolved.name!r} is for {resolved.task}; got a {dataset.task} dataset."
         )
     metric = check_metric(metric, dataset.task)
-    if metric in PROBABILITY_METRICS and not hasattr(
-        resolved.build(resolved.default), "predict_proba"
-    ):
-        accepted = [m for m in CLASSIFICATION_METRICS if m not in PROBABILITY_METRICS]
-        raise ValueError(
-            f"metric {metric!r} needs class probabilities, which the models of space "
-            f"{resolved.name!r} do not give; accepted for it: {accepted}."
-        )
+    check_probabilities(resolved, metric)
     data = prepare(dataset, max_rows=max_rows, cv=cv, seed=seed)
+    dropped = data.metadata.get("dropped_classes")
+    if dropped:
+        warn_fallback(
+            logger,
+            f"classes {dropped} of dataset {dataset.name!r} have fewer than cv={cv} rows, "
+            "which a stratified split cannot place in every fold; the objective scores the "
+            "other classes only (lower cv to keep them)",
+        )
     splits = cv_splits(data.y, data.task, cv, seed)
     cache: dict[Any, Any] = {}
 

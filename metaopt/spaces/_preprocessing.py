@@ -9,6 +9,7 @@ Both drop numeric columns without a single observed value.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.impute import SimpleImputer
@@ -35,15 +36,22 @@ class DropMissingColumns(TransformerMixin, BaseEstimator):
     """
 
     def fit(self, X: object, y: object = None) -> DropMissingColumns:
-        values = np.asarray(X, dtype=float)
+        values = _as_float(X)
         self.n_features_in_ = values.shape[1]
         self.keep_ = np.isfinite(values).any(axis=0)
         return self
 
     def transform(self, X: object) -> np.ndarray:
-        values = np.asarray(X, dtype=float)[:, self.keep_]  # a copy: X is not changed
+        values = _as_float(X)[:, self.keep_]  # a copy: X is not changed
         values[np.isinf(values)] = np.nan
         return values
+
+
+def _as_float(X: object) -> np.ndarray:
+    """``X`` as a float array; pandas' missing value ``pd.NA`` (nullable dtypes) becomes NaN."""
+    if isinstance(X, pd.DataFrame):
+        return X.to_numpy(dtype=float, na_value=np.nan)
+    return np.asarray(X, dtype=float)
 
 
 def _categorical() -> make_column_selector:

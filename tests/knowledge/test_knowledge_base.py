@@ -244,3 +244,20 @@ def test_a_space_of_two_tasks_keeps_the_parameters_of_both(kb: KnowledgeBase) ->
     assert "criterion" in both.for_space("random_forest").columns
     with pytest.raises(ValueError, match="for task 'ranking'"):
         both.param_names("random_forest", task="ranking")
+
+
+def test_null_fold_scores_read_as_nan(tmp_path: Path) -> None:
+    # Parquet writes a part whose every fold score is NaN as a list of nulls.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = _rows("a", "knn", 3, failed=1)
+    rows[0]["fold_scores"] = [math.nan, math.nan]
+    frame = pd.DataFrame(rows)
+    frame["fold_scores"] = [[None, None]] * len(frame)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    assert table.schema.field("fold_scores").type == pa.list_(pa.null())
+    pq.write_table(table, tmp_path / "part.parquet")
+    back = pd.read_parquet(tmp_path / "part.parquet")
+    base = KnowledgeBase(back, pd.DataFrame(), {"schema_version": SCHEMA_VERSION})
+    assert all(np.isnan(v).all() and len(v) == 2 for v in base.evaluations["fold_scores"])
