@@ -40,7 +40,7 @@ class Explanation:
             nearest datasets, the portfolio's mean best-so-far for the portfolio.
         sources: Where each configuration came from, in words.
         neighbors: The nearest known datasets (``dataset``, ``distance``), empty without
-            metafeatures.
+            metafeatures. They shaped the ranking only when ``uses_metafeatures`` is true.
         model: Name of the meta-model class that ranked.
         space: The search space.
         task: ``"classification"`` or ``"regression"``.
@@ -48,6 +48,8 @@ class Explanation:
         fallback: Why the portfolio was used instead of the requested model, or ``None``.
         metafeatures: The dataset's metafeatures, as the model saw them (``None`` when none
             were extracted).
+        uses_metafeatures: Whether the ranking depends on the dataset (false for the
+            portfolio, which ranks the same for every dataset, and after a fallback to it).
     """
 
     configs: list[dict[str, Any]]
@@ -60,6 +62,7 @@ class Explanation:
     novelty: float = math.nan
     fallback: str | None = None
     metafeatures: pd.Series | None = field(default=None, repr=False)
+    uses_metafeatures: bool = True
 
     # It reads like the list ``suggest`` returns without ``explain=True``.
     def __len__(self) -> int:
@@ -79,6 +82,7 @@ class Explanation:
             "model": self.model,
             "fallback": self.fallback,
             "novelty": None if math.isnan(self.novelty) else round(self.novelty, 4),
+            "uses_metafeatures": self.uses_metafeatures,
             "suggestions": [
                 {"params": c, "score": round(float(s), 4), "source": src}
                 for c, s, src in zip(self.configs, self.scores, self.sources, strict=True)
@@ -100,7 +104,13 @@ class Explanation:
             lines.append(f"{i:>3}. score {score:.3f}  {json.dumps(config)}  [{source}]")
         if len(self.neighbors):
             lines.append(
-                "nearest known datasets: "
+                "nearest known datasets"
+                + (
+                    ""
+                    if self.uses_metafeatures
+                    else f" (not used: {self.model} ranks the same for every dataset)"
+                )
+                + ": "
                 + ", ".join(
                     f"{d} ({x:.3f})"
                     for d, x in zip(
@@ -232,4 +242,5 @@ def _rank(
         novelty=novelty,
         fallback=fallback,
         metafeatures=metafeatures,
+        uses_metafeatures=chosen.uses_metafeatures,
     )

@@ -38,3 +38,15 @@ def test_target_with_a_dataset_that_holds_its_target_raises(kb, iris, form) -> N
     dataset = (iris.X, iris.y) if form == "pair" else iris
     with pytest.raises(ValueError, match="target='species'.*already"):
         suggest(dataset, space="knn", n=2, knowledge=kb, model="portfolio", target="species")
+
+
+def test_an_explanation_says_when_the_nearest_datasets_had_no_effect() -> None:
+    import metaopt
+
+    data = metaopt.load_dataset("sklearn:wine")
+    portfolio = metaopt.suggest(data, space="knn", n=2, model="portfolio", explain=True)
+    assert not portfolio.uses_metafeatures and len(portfolio.neighbors)
+    assert "not used: Portfolio ranks the same for every dataset" in str(portfolio)
+    assert portfolio.to_dict()["uses_metafeatures"] is False
+    transfer = metaopt.suggest(data, space="knn", n=2, explain=True)
+    assert transfer.uses_metafeatures and "not used" not in str(transfer)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import math
+import numbers
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -9,6 +14,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from metaopt.exceptions import warn_fallback
 from metaopt.metamodel._data import (
     as_tables,
     base_fidelity,
@@ -18,6 +24,87 @@ from metaopt.metamodel._data import (
 )
 from metaopt.metamodel._normalize import NORMALIZATIONS, normalize_scores
 from metaopt.metamodel._scaling import MetafeatureScaler
+
+_logger = logging.getLogger("metaopt.metamodel")
+_PACKAGE = str(Path(__file__).resolve().parent)
+
+#: The tasks a knowledge table holds.
+TASKS: tuple[str, ...] = ("classification", "regression")
+
+#: What ``fit`` sets; a fit that raises removes them, so the model is left unfitted.
+FITTED_ATTRIBUTES: tuple[str, ...] = (
+    "scaler_",
+    "scaled_metafeatures_",
+    "metafeature_names_",
+    "models_",
+    "datasets_",
+    "typical_distance_",
+    "spaces_",
+)
+
+
+def warn_user(message: str) -> None:
+    """:func:`~metaopt.exceptions.warn_fallback`, pointing at the first caller outside here."""
+    frame = sys._getframe(1)
+    level = 3  # warn_fallback -> warn_user -> its caller
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame = frame.f_back
+        level += 1
+    warn_fallback(_logger, message, stacklevel=level)
+
+
+def check_int(
+    value: Any, name: str, minimum: int, *, wrong_type: type[Exception] = ValueError
+) -> None:
+    """Raise unless ``value`` is an integer (a NumPy one included, not a bool) >= ``minimum``.
+
+    An option of the wrong type is a ValueError, as scikit-learn's are; an argument's
+    (``wrong_type=TypeError``) a TypeError.
+    """
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool | np.bool_):
+        raise wrong_type(
+            f"{name} must be an int >= {minimum}, got {type(value).__name__} {value!r}"
+        )
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+
+
+def check_number(value: Any, name: str, *, positive: bool = False) -> None:
+    """Raise ValueError unless ``value`` is a finite real number, > 0 (``positive``) or >= 0."""
+    accepted = "a finite number > 0" if positive else "a finite number >= 0"
+    if not isinstance(value, numbers.Real) or isinstance(value, bool | np.bool_):
+        raise ValueError(f"{name} must be {accepted}, got {type(value).__name__} {value!r}")
+    if not math.isfinite(float(value)) or value < 0 or (positive and value == 0):
+        raise ValueError(f"{name} must be {accepted}, got {value!r}")
+
+
+def check_bool(value: Any, name: str) -> None:
+    """Raise ValueError unless ``value`` is True or False."""
+    if not isinstance(value, bool | np.bool_):
+        raise ValueError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+
+
+def as_query(metafeatures: Any, *, describe: bool) -> tuple[Any, str | None]:
+    """The metafeatures to rank for, and the dataset's task when they tell it.
+
+    A :class:`metaopt.datasets.Dataset` is described by
+    :func:`metaopt.metafeatures.describe_dataset` (the rule the knowledge base was built by)
+    when ``describe``; its task is its own. Metafeatures from
+    :func:`~metaopt.metafeatures.extract_metafeatures` carry the task in ``attrs["task"]``.
+    """
+    from metaopt.datasets import Dataset
+
+    if isinstance(metafeatures, Dataset):
+        task = str(metafeatures.task)
+        if not describe:
+            return None, task
+        from metaopt.metafeatures import describe_dataset
+
+        return describe_dataset(metafeatures), task
+    if isinstance(metafeatures, pd.Series):
+        task = metafeatures.attrs.get("task")
+        return metafeatures, task if task in TASKS else None
+    return metafeatures, None
 
 
 class MetaModel(BaseEstimator):
@@ -50,24 +137,51 @@ class MetaModel(BaseEstimator):
 
         Returns:
             self
+
+        Raises:
+            TypeError: for a knowledge table of the wrong type.
+            ValueError: for an invalid option, a table without the needed columns or
+                metafeatures, an unknown space, or a space where every evaluation failed.
+                A fit that raises leaves the model unfitted.
+
+        A dataset whose every evaluation in a space failed is left out of that space, with a
+        :class:`~metaopt.exceptions.FallbackWarning`. Dataset ids are compared as strings.
         """
+        try:
+            self._check_params()
+            return self._fit(knowledge, space, metafeatures)
+        except BaseException:
+            for name in FITTED_ATTRIBUTES:  # a failed (re)fit leaves no half-fitted state
+                self.__dict__.pop(name, None)
+            raise
+
+    def _check_params(self) -> None:
+        """Validate the constructor's options (``fit`` calls it before anything else)."""
         normalization = getattr(self, "normalization", "rank")
-        if normalization not in NORMALIZATIONS:
+        if not isinstance(normalization, str) or normalization not in NORMALIZATIONS:
             raise ValueError(
                 f"normalization must be one of {list(NORMALIZATIONS)}, got {normalization!r}"
             )
+
+    def _fit(self, knowledge: Any, space: str | None, metafeatures: Any) -> MetaModel:
+        normalization = getattr(self, "normalization", "rank")
         evaluations, mf = as_tables(knowledge, metafeatures)
         evaluations = base_fidelity(evaluations)
         pairs = space_tasks(evaluations, space)
         evaluations = evaluations[evaluations["space"].isin({s for s, _ in pairs})]
+        evaluations = _without_failed_datasets(_failed_as_nan(evaluations), pairs)
         evaluations = evaluations.assign(
             normalized_score=normalize_scores(evaluations, method=normalization).to_numpy()
         )
         used = mf.loc[sorted(set(evaluations["dataset"]))]
-        self.scaler_ = MetafeatureScaler().fit(used)
-        self.scaled_metafeatures_ = pd.DataFrame(
-            self.scaler_.transform(used), index=used.index, columns=self.scaler_.columns_
-        )
+        self.scaler_: MetafeatureScaler | None = None
+        if self.uses_metafeatures or np.isfinite(used.to_numpy(dtype=float)).any():
+            self.scaler_ = MetafeatureScaler().fit(used)
+        else:  # a model that ranks without metafeatures needs none
+            _logger.info("%s: no usable metafeature; fitted without", type(self).__name__)
+        columns = [] if self.scaler_ is None else self.scaler_.columns_
+        scaled = np.zeros((len(used), 0)) if self.scaler_ is None else self.scaler_.transform(used)
+        self.scaled_metafeatures_ = pd.DataFrame(scaled, index=used.index, columns=columns)
         self.metafeature_names_ = list(mf.columns)
         self.models_: dict[tuple[str, str], Any] = {}
         self.datasets_: dict[tuple[str, str], list[str]] = {}
@@ -92,12 +206,23 @@ class MetaModel(BaseEstimator):
         """The ``n`` configurations to try first on the dataset, best first.
 
         Args:
-            metafeatures: The dataset's metafeatures (as from
-                :func:`metaopt.metafeatures.extract_metafeatures`).
-            n: How many configurations.
+            metafeatures: The dataset's metafeatures (a Series or dict, as from
+                :func:`metaopt.metafeatures.describe_dataset`), or the
+                :class:`metaopt.datasets.Dataset` itself (described that way); ``None`` for a
+                model that ranks without them (:attr:`uses_metafeatures` false). Metafeatures
+                the knowledge base has and these lack are skipped, with a
+                :class:`~metaopt.exceptions.FallbackWarning`; missing (NaN) values are skipped.
+            n: How many configurations; more than the model knows gives all it knows.
             space: Which space; may be omitted when the model was fitted on one space.
             task: ``"classification"`` or ``"regression"``; may be omitted when the space was
-                fitted for one task only.
+                fitted for one task only, or when the dataset tells it (a Dataset, or
+                metafeatures whose ``attrs["task"]`` is set, as extract_metafeatures sets it).
+
+        Raises:
+            sklearn.exceptions.NotFittedError: before :meth:`fit`.
+            TypeError: for ``n`` that is not an int, or metafeatures of another type.
+            ValueError: for a negative ``n``, an unfitted space or task, or metafeatures that
+                share no known metafeature with the knowledge base.
         """
         return list(self.explain(metafeatures, n, space=space, task=task)["params"])
 
@@ -111,10 +236,10 @@ class MetaModel(BaseEstimator):
     ) -> pd.DataFrame:
         """Like :meth:`rank`, as a frame with the predicted ``score`` and ``source`` of each."""
         check_is_fitted(self, "models_")
-        if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 0:
-            raise ValueError(f"n must be a non-negative int, got {n!r}")
-        key = self._key(space, task)
-        target = self._target(metafeatures)
+        check_int(n, "n", 0, wrong_type=TypeError)
+        query, hint = as_query(metafeatures, describe=self.uses_metafeatures)
+        key = self._key(space, task, hint)
+        target = self._target(query)
         frame = self._explain_space(self.models_[key], target, int(n))
         return frame.reset_index(drop=True)
 
@@ -133,8 +258,12 @@ class MetaModel(BaseEstimator):
             metafeature), nearest first.
         """
         check_is_fitted(self, "models_")
-        key = self._key(space, task)
-        target = self._scaled(metafeatures, fill=False)
+        check_int(k, "k", 0, wrong_type=TypeError)
+        query, hint = as_query(metafeatures, describe=True)
+        key = self._key(space, task, hint)
+        return self._neighbors(self._scaled(query, fill=False), key, int(k))
+
+    def _neighbors(self, target: np.ndarray, key: tuple[str, str], k: int) -> pd.DataFrame:
         datasets = self.datasets_[key]
         distances = self._distances(target, datasets)
         order = np.argsort(distances, kind="stable")[:k]
@@ -155,13 +284,16 @@ class MetaModel(BaseEstimator):
         distance among the known datasets: about 1 for a typical dataset, much larger for one
         unlike anything known.
         """
-        nearest = float(self.neighbors(metafeatures, 1, space=space, task=task)["distance"][0])
-        typical = self.typical_distance_[self._key(space, task)]
+        check_is_fitted(self, "models_")
+        query, hint = as_query(metafeatures, describe=True)
+        key = self._key(space, task, hint)
+        nearest = float(self._neighbors(self._scaled(query, fill=False), key, 1)["distance"][0])
+        typical = self.typical_distance_[key]
         return nearest / typical if typical > 0 else (0.0 if nearest == 0 else float("inf"))
 
     def _typical_distance(self, datasets: list[str]) -> float:
         known = self._known_scaled(datasets)
-        if len(known) < 2:
+        if len(known) < 2 or known.shape[1] == 0:
             return 0.0
         pairwise = np.abs(known[:, None, :] - known[None, :, :]).mean(axis=2)
         np.fill_diagonal(pairwise, np.inf)
@@ -178,7 +310,11 @@ class MetaModel(BaseEstimator):
     def _known_scaled(self, datasets: list[str]) -> np.ndarray:
         return self.scaled_metafeatures_.loc[datasets].to_numpy()
 
-    def _key(self, space: str | None, task: str | None) -> tuple[str, str]:
+    def _key(
+        self, space: str | None, task: str | None, hint: str | None = None
+    ) -> tuple[str, str]:
+        """The fitted ``(space, task)`` to rank in; ``hint`` is the dataset's own task."""
+        check_is_fitted(self, "models_")
         if space is None:
             if len(self.spaces_) != 1:
                 raise ValueError(
@@ -190,6 +326,13 @@ class MetaModel(BaseEstimator):
             raise ValueError(
                 f"the model was not fitted on space {space!r}; fitted: {self.spaces_}"
             )
+        if task is None and hint is not None:
+            if hint not in tasks:
+                raise ValueError(
+                    f"the dataset is a {hint} dataset, but space {space!r} was fitted for "
+                    f"{tasks} only; pass task= to rank for another task on purpose"
+                )
+            task = hint
         return space, resolve_task(tasks, task, space)
 
     def _target(self, metafeatures: pd.Series | None) -> np.ndarray | None:
@@ -202,16 +345,30 @@ class MetaModel(BaseEstimator):
             metafeatures = pd.Series(metafeatures, dtype=float)
         if not isinstance(metafeatures, pd.Series):
             raise TypeError(
-                f"{type(self).__name__} needs the dataset's metafeatures as a pandas Series "
-                f"(from metaopt.metafeatures.extract_metafeatures), got "
-                f"{type(metafeatures).__name__}"
+                f"{type(self).__name__} needs the dataset's metafeatures as a pandas Series or "
+                "dict (from metaopt.metafeatures.describe_dataset), or the "
+                f"metaopt.datasets.Dataset itself; got {type(metafeatures).__name__}"
+            )
+        if self.scaler_ is None:
+            raise ValueError(
+                f"{type(self).__name__} was fitted on datasets without usable metafeatures, so "
+                "it cannot compare a dataset with them; rank with metafeatures=None"
             )
         values = pd.to_numeric(metafeatures, errors="coerce").astype(float)
-        shared = [c for c in self.scaler_.columns_ if c in values.index]
+        known = self.scaler_.columns_
+        shared = [c for c in known if c in values.index]
         if not shared or values.reindex(shared).isna().all():
             raise ValueError(
                 "the metafeatures share no known, non-missing metafeature with the knowledge "
-                f"base (it uses e.g. {self.scaler_.columns_[:5]})"
+                f"base (it uses e.g. {known[:5]})"
+            )
+        if len(shared) < len(known):
+            missing = [c for c in known if c not in values.index]
+            warn_user(
+                f"the metafeatures lack {len(missing)} of the {len(known)} metafeatures the "
+                f"datasets are compared by (e.g. {missing[:3]}); they are skipped, so the "
+                f"comparison rests on the other {len(shared)}. Describe the dataset with "
+                "metaopt.metafeatures.describe_dataset to compare by all of them"
             )
         return self.scaler_.transform(values, fill=fill)[0]
 
@@ -222,3 +379,43 @@ class MetaModel(BaseEstimator):
 
     def _explain_space(self, state: Any, target: np.ndarray | None, n: int) -> pd.DataFrame:
         raise NotImplementedError
+
+
+def _failed_as_nan(evaluations: pd.DataFrame) -> pd.DataFrame:
+    """``score`` as floats, NaN for a failed evaluation (a ``status`` other than ``"ok"``)."""
+    score = pd.to_numeric(evaluations["score"], errors="coerce").astype(float)
+    if "status" in evaluations.columns:
+        score = score.where(evaluations["status"].fillna("ok").eq("ok"))
+    return evaluations.assign(score=score.to_numpy())
+
+
+def _without_failed_datasets(
+    evaluations: pd.DataFrame, pairs: list[tuple[str, str]]
+) -> pd.DataFrame:
+    """The rows of datasets with a successful evaluation in their space (others warned of).
+
+    A dataset on which every configuration failed says nothing about which is better: as a
+    neighbour it would offer an arbitrary one.
+    """
+    ok = np.isfinite(evaluations["score"].to_numpy(dtype=float))
+    keys = [evaluations["space"], evaluations["task"], evaluations["dataset"]]
+    usable = pd.Series(ok, index=evaluations.index).groupby(keys).transform("any")
+    if usable.all():
+        return evaluations
+    dropped = evaluations.loc[~usable, ["space", "task", "dataset"]].drop_duplicates()
+    kept = evaluations[usable.to_numpy()]
+    left = set(zip(kept["space"], kept["task"], strict=True))
+    empty = [pair for pair in pairs if pair not in left]
+    if empty:
+        raise ValueError(
+            f"every evaluation failed (a status other than 'ok', or a missing or non-finite "
+            f"score) in {', '.join(f'space {s!r} ({t})' for s, t in empty)}: nothing to learn "
+            "from there; fit another space or a table with successful evaluations"
+        )
+    for (space, task), group in dropped.groupby(["space", "task"], sort=True):
+        names = sorted(group["dataset"])
+        warn_user(
+            f"{len(names)} datasets of space {space!r} ({task}) have no successful evaluation, "
+            f"e.g. {names[:3]}; they are left out of the knowledge for that space"
+        )
+    return kept

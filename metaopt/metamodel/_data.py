@@ -52,6 +52,21 @@ def as_tables(
         )
     if len(evaluations) == 0:
         raise ValueError("the knowledge table holds no evaluations")
+    # Dataset ids are compared as strings, so ids such as OpenML's integers work as well.
+    if not _all_strings(evaluations["dataset"]):
+        evaluations = evaluations.assign(dataset=evaluations["dataset"].astype(str))
+    if not _all_strings(metafeatures.index):
+        metafeatures = metafeatures.set_axis(metafeatures.index.astype(str), axis=0)
+    duplicated = sorted(set(metafeatures.index[metafeatures.index.duplicated()]))
+    if duplicated:
+        raise ValueError(
+            f"the metafeatures hold several rows for {len(duplicated)} datasets, e.g. "
+            f"{duplicated[:3]}; one row per dataset is accepted"
+        )
+    if not _all_strings(evaluations["params"]):
+        evaluations = evaluations.assign(
+            params=[p if isinstance(p, str) else params_text(p) for p in evaluations["params"]]
+        )
     unknown = sorted(set(evaluations["dataset"]) - set(metafeatures.index))
     if unknown:
         raise ValueError(
@@ -60,6 +75,15 @@ def as_tables(
         )
     numeric = metafeatures.apply(pd.to_numeric, errors="coerce").astype(float)
     return evaluations, numeric
+
+
+def _all_strings(values: pd.Series | pd.Index) -> bool:
+    return bool(all(isinstance(v, str) for v in values))
+
+
+def params_text(params: Any) -> str:
+    """A configuration given as a mapping, as the JSON text of the ``params`` column."""
+    return json.dumps(parse_params(params), default=str)
 
 
 def base_fidelity(evaluations: pd.DataFrame) -> pd.DataFrame:

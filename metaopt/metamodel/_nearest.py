@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from metaopt.metamodel._base import MetaModel
+from metaopt.metamodel._base import MetaModel, check_int
 from metaopt.metamodel._data import parse_params
 
 
@@ -47,11 +47,13 @@ class NearestDatasets(MetaModel):
         self.normalization = normalization
         self.per_dataset = per_dataset
 
+    def _check_params(self) -> None:
+        super()._check_params()
+        check_int(self.per_dataset, "per_dataset", 1)
+
     def _fit_space(
         self, rows: pd.DataFrame, metafeatures: pd.DataFrame, space: str, task: str
     ) -> _SpaceState:
-        if not isinstance(self.per_dataset, int) or self.per_dataset < 1:
-            raise ValueError(f"per_dataset must be a positive int, got {self.per_dataset!r}")
         ordered = rows.sort_values(
             ["dataset", "normalized_score", "config_key"], ascending=[True, False, True]
         )
@@ -79,9 +81,11 @@ class NearestDatasets(MetaModel):
         while len(chosen) < n and depth < longest:
             for index in order:
                 dataset = state.datasets[index]
-                for key, score in state.ranked[dataset][depth : depth + self.per_dataset]:
+                block = state.ranked[dataset][depth : depth + self.per_dataset]
+                for offset, (key, score) in enumerate(block):
                     if key not in chosen and len(chosen) < n:
-                        source = f"rank {depth + 1} on {dataset} (distance {distances[index]:.3f})"
+                        rank = depth + offset + 1
+                        source = f"rank {rank} on {dataset} (distance {distances[index]:.3f})"
                         chosen[key] = (score, source)
             depth += self.per_dataset
         return pd.DataFrame(

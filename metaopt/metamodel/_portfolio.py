@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from metaopt.metamodel._base import MetaModel
+from metaopt.metamodel._base import MetaModel, check_int, check_number
 from metaopt.metamodel._data import parse_params
 from metaopt.metamodel._encoding import ConfigEncoder
 
@@ -22,6 +22,10 @@ class _SpaceState:
     datasets: list[str]
     keys: list[str]
     table: np.ndarray
+    # How many of ``order`` the greedy portfolio chose (the rest is by mean score), and the
+    # normalisation of the scores.
+    steps: int = 0
+    normalization: str = "rank"
 
 
 def greedy_portfolio(
@@ -136,11 +140,16 @@ class Portfolio(MetaModel):
         """Only a locality-weighted portfolio looks at the dataset."""
         return self.locality is not None
 
+    def _check_params(self) -> None:
+        super()._check_params()
+        check_int(self.max_size, "max_size", 1)
+        check_int(self.candidates_per_dataset, "candidates_per_dataset", 1)
+        if self.locality is not None:
+            check_number(self.locality, "locality", positive=True)
+
     def _fit_space(
         self, rows: pd.DataFrame, metafeatures: pd.DataFrame, space: str, task: str
     ) -> _SpaceState:
-        if not isinstance(self.max_size, int) or self.max_size < 1:
-            raise ValueError(f"max_size must be a positive int, got {self.max_size!r}")
         table = rows.pivot_table(
             index="dataset", columns="config_key", values="normalized_score", aggfunc="mean"
         )
@@ -165,6 +174,8 @@ class Portfolio(MetaModel):
             [str(d) for d in table.index],
             table_keys,
             table.to_numpy(float),
+            steps=len(chosen),
+            normalization=str(self.normalization),
         )
 
     def _explain_space(
@@ -173,9 +184,9 @@ class Portfolio(MetaModel):
         if target is not None:
             return self._local(state, target, n)
         keys = state.order[:n]
+        rest = "mean rank" if state.normalization == "rank" else "mean normalised score"
         sources = [
-            f"portfolio step {i + 1}" if i < self.max_size else "mean rank"
-            for i in range(len(keys))
+            f"portfolio step {i + 1}" if i < state.steps else rest for i in range(len(keys))
         ]
         return pd.DataFrame(
             {
@@ -187,8 +198,7 @@ class Portfolio(MetaModel):
         )
 
     def _local(self, state: _SpaceState, target: np.ndarray, n: int) -> pd.DataFrame:
-        if not isinstance(self.locality, int | float) or self.locality <= 0:
-            raise ValueError(f"locality must be a positive number or None, got {self.locality!r}")
+        check_number(self.locality, "locality", positive=True)  # it may be set after fit
         distances = self._distances(target, state.datasets)
         typical = np.median(np.sort(distances)[: max(1, len(distances) // 10)])
         scale = float(self.locality) * max(float(typical), 1e-6)

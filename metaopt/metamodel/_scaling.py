@@ -43,7 +43,10 @@ class MetafeatureScaler:
             keep = finite
             high = np.where(finite, low + 1.0, high)
         if not keep.any():
-            raise ValueError("the known datasets have no defined metafeature to compare by")
+            raise ValueError(
+                "the known datasets have no defined metafeature to compare by (Portfolio() and "
+                "TransferEnsemble(similarity='uniform') rank without metafeatures)"
+            )
         self.columns_ = [c for c, k in zip(metafeatures.columns, keep, strict=True) if k]
         self.low_ = low[keep]
         self.span_ = (high - low)[keep]

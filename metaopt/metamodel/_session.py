@@ -436,8 +436,16 @@ class TransferSession:
 
     def portfolio(self, n: int) -> list[tuple[dict[str, Any], float]]:
         """The first ``n`` proposals before any observation: a greedy portfolio under the prior."""
+        return self.portfolio_steps(n)[0]
+
+    def portfolio_steps(self, n: int) -> tuple[list[tuple[dict[str, Any], float]], int]:
+        """:meth:`portfolio`, and how many of it the greedy portfolio chose.
+
+        Each of those comes with its expected gain; once no candidate is expected to improve
+        on the ones chosen, the rest follow by expected score under the prior, with that score.
+        """
         if not self.sources:
-            return []
+            return [], 0
         chosen: list[dict[str, Any]] = []
         out = []
         for _ in range(min(n, len(self.candidates))):
@@ -446,6 +454,7 @@ class TransferSession:
                 break
             chosen.append(proposal[0])
             out.append(proposal)
+        steps = len(out)
         if len(out) < n:  # nothing improves any more: the rest by mean value under the prior
             mean = self.weights([], []) @ self._candidate_values
             taken = {canonical_key(c) for c in chosen}
@@ -456,7 +465,7 @@ class TransferSession:
                 if canonical_key(candidate) not in taken:
                     taken.add(canonical_key(candidate))
                     out.append((dict(candidate), float(mean[index])))
-        return out
+        return out, steps
 
 
 def build_session(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,7 @@ from sklearn.neighbors import KDTree
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from metaopt.metamodel._base import MetaModel
+from metaopt.metamodel._base import MetaModel, as_query, check_bool, check_int, check_number
 from metaopt.metamodel._candidates import sample_space
 from metaopt.metamodel._data import canonical_key, parse_params, plain
 from metaopt.metamodel._diverse import greedy_diverse_top_n
@@ -101,13 +102,21 @@ class SurrogateRanker(MetaModel):
         self.config_prior = config_prior
         self.random_state = random_state
 
+    def _check_params(self) -> None:
+        super()._check_params()
+        check_int(self.n_candidates, "n_candidates", 0)
+        check_number(self.diversity, "diversity")
+        check_int(self.max_iter, "max_iter", 1)
+        check_number(self.learning_rate, "learning_rate", positive=True)
+        if self.max_leaf_nodes is not None:  # None: unlimited, as in scikit-learn
+            check_int(self.max_leaf_nodes, "max_leaf_nodes", 2)
+        if self.n_components is not None:
+            check_int(self.n_components, "n_components", 1)
+        check_bool(self.config_prior, "config_prior")
+
     def _fit_space(
         self, rows: pd.DataFrame, metafeatures: pd.DataFrame, space: str, task: str
     ) -> _SpaceState:
-        if not isinstance(self.n_candidates, int) or self.n_candidates < 0:
-            raise ValueError(f"n_candidates must be an int >= 0, got {self.n_candidates!r}")
-        if self.diversity < 0:
-            raise ValueError(f"diversity must be >= 0, got {self.diversity!r}")
         configs = [parse_params(p) for p in rows["params"]]
         first = rows.drop_duplicates("config_key")
         candidates = [parse_params(p) for p in first["params"]]
@@ -190,10 +199,6 @@ class SurrogateRanker(MetaModel):
         """PCA of the scaled metafeatures of the training datasets (``None``: keep them all)."""
         if self.n_components is None:
             return None
-        if not isinstance(self.n_components, int) or self.n_components < 1:
-            raise ValueError(
-                f"n_components must be a positive int or None, got {self.n_components!r}"
-            )
         known = self.scaled_metafeatures_.loc[datasets].to_numpy()
         if known.shape[1] <= self.n_components:
             return None  # already few enough: a rotation would only hide them from the trees
@@ -217,10 +222,23 @@ class SurrogateRanker(MetaModel):
         space: str | None = None,
         task: str | None = None,
     ) -> np.ndarray:
-        """Predicted normalised score (1 = best of a dataset) of each configuration."""
+        """Predicted normalised score (1 = best of a dataset) of each configuration.
+
+        Args:
+            metafeatures: The dataset's metafeatures, or the Dataset (as for :meth:`rank`).
+            configs: A list of parameter dicts.
+            space: Which space; may be omitted when the model was fitted on one space.
+            task: Which task; may be omitted as for :meth:`rank`.
+        """
         check_is_fitted(self, "models_")
-        state: _SpaceState = self.models_[self._key(space, task)]
-        target = self._scaled(metafeatures, fill=False)
+        if isinstance(configs, Mapping) or not all(isinstance(c, Mapping) for c in configs):
+            raise TypeError(
+                "configs must be a list of parameter dicts, got "
+                f"{type(configs).__name__} (for one configuration pass [config])"
+            )
+        query, hint = as_query(metafeatures, describe=True)
+        state: _SpaceState = self.models_[self._key(space, task, hint)]
+        target = self._scaled(query, fill=False)
         configs = [plain(c) for c in configs]
         encoded = state.encoder.transform(configs)
         prior = None

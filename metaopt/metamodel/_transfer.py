@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from optuna.distributions import BaseDistribution
 
-from metaopt.metamodel._base import MetaModel
+from metaopt.metamodel._base import MetaModel, as_query, check_bool, check_int, check_number
 from metaopt.metamodel._kernel_regression import BANDWIDTHS
 from metaopt.metamodel._session import (
     Source,
@@ -127,35 +127,39 @@ class TransferEnsemble(MetaModel):
         """Only the metafeature prior looks at the dataset before the first trial."""
         return self.similarity != "uniform"
 
+    def _check_params(self) -> None:
+        super()._check_params()
+        self._check()
+
     def _check(self) -> None:
-        if self.similarity not in ("uniform", "metafeatures", "learned"):
+        """Validate the options (:meth:`fit` does, before anything else)."""
+        if not isinstance(self.similarity, str) or self.similarity not in (
+            "uniform",
+            "metafeatures",
+            "learned",
+        ):
             raise ValueError(
                 "similarity must be 'uniform', 'metafeatures' or 'learned', got "
                 f"{self.similarity!r}"
             )
-        for name in ("temperature", "bandwidth"):
-            value = getattr(self, name)
-            if name == "bandwidth" and value is None:
-                continue
-            if not isinstance(value, int | float) or not value > 0:
-                raise ValueError(f"{name} must be a positive number, got {value!r}")
-        if not isinstance(self.target_model, bool):
-            raise ValueError(f"target_model must be True or False, got {self.target_model!r}")
-        if self.target_mean not in ("constant", "transfer"):
+        check_number(self.temperature, "temperature", positive=True)
+        if self.bandwidth is not None:
+            check_number(self.bandwidth, "bandwidth", positive=True)
+        check_bool(self.target_model, "target_model")
+        if not isinstance(self.target_mean, str) or self.target_mean not in (
+            "constant",
+            "transfer",
+        ):
             raise ValueError(
                 f"target_mean must be 'constant' or 'transfer', got {self.target_mean!r}"
             )
-        if self.agreement not in ("rank", "weighted"):
+        if not isinstance(self.agreement, str) or self.agreement not in ("rank", "weighted"):
             raise ValueError(f"agreement must be 'rank' or 'weighted', got {self.agreement!r}")
-        if not isinstance(self.evidence, int | float) or self.evidence < 0:
-            raise ValueError(f"evidence must be a number >= 0, got {self.evidence!r}")
+        check_number(self.evidence, "evidence")
         for name in ("candidates_per_dataset", "n_random", "local_candidates"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+            check_int(getattr(self, name), name, 0)
 
     def _fit_space(self, rows: Any, metafeatures: Any, space: str, task: str) -> _SpaceState:
-        self._check()
         from metaopt.metamodel._data import parse_params
 
         sources = []
@@ -221,9 +225,10 @@ class TransferEnsemble(MetaModel):
         """
         from metaopt.samplers._mapping import fit_config
 
-        key = self._key(space, task)
+        query, hint = as_query(metafeatures, describe=self.uses_metafeatures)
+        key = self._key(space, task, hint)
         state: _SpaceState = self.models_[key]
-        target = self._target(metafeatures) if metafeatures is not None else None
+        target = self._target(query) if query is not None else None
         space_dists = dict(distributions) if distributions is not None else state.distributions
 
         def map_config(config: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -274,24 +279,57 @@ class TransferEnsemble(MetaModel):
         session = dataclasses.replace(
             state.template, prior=prior, _cache={}, _last_weights=None, _pair_sums=None
         )
-        picks = session.portfolio(n)
+        picks, steps = session.portfolio_steps(n)
         configs = [p for p, _ in picks]
         # The score is comparable across picks: the expected normalised score under the prior
         # mixture. The order is the portfolio's: each pick adds the most expected gain.
-        expected = (
-            session.weights([], []) @ session.source_values(configs) if configs else np.zeros(0)
-        )
+        weights = session.weights([], [])
+        values = session.source_values(configs)
+        expected = weights @ values if configs else np.zeros(0)
         return pd.DataFrame(
             {
                 "params": configs,
                 "score": [float(s) for s in expected],
-                "source": [
-                    f"transfer portfolio step {i + 1} (expected gain {gain:.3f})"
-                    for i, (_, gain) in enumerate(picks)
-                ],
+                "source": _sources(session.sources, weights, values, picks, steps),
             },
             columns=["params", "score", "source"],
         )
+
+
+def _sources(
+    names: list[str],
+    weights: np.ndarray,
+    values: np.ndarray,
+    picks: list[tuple[dict[str, Any], float]],
+    steps: int,
+) -> list[str]:
+    """Each pick's source, in words, with the known dataset that contributed most to it.
+
+    A greedy pick's expected gain is the sum over the known datasets of their prior weight
+    times what the pick adds, in their model, to the best of the picks before; a later pick's
+    expected score is the sum of their weight times their model's value. The dataset with the
+    largest term, and its share of the sum, say which dataset the pick rests on.
+    """
+    out = []
+    best = np.full(len(names), -np.inf)
+    for i, (_, value) in enumerate(picks):
+        column = values[:, i]
+        if i < steps:
+            terms = weights * (column if i == 0 else np.maximum(column - best, 0.0))
+            what = f"transfer portfolio step {i + 1}"
+            amount = f"expected gain {value:.3f}"
+        else:
+            terms = weights * column
+            what = f"transfer by expected score after {steps} portfolio steps"
+            amount = f"expected score {value:.3f}"
+        best = np.maximum(best, column)
+        total = float(terms.sum())
+        if total > 0 and len(names):
+            top = int(np.argmax(terms))
+            out.append(f"{what} (most from {names[top]}, {terms[top] / total:.0%}; {amount})")
+        else:
+            out.append(f"{what} ({amount})")
+    return out
 
 
 def _registered_distributions(space: str, task: str) -> dict[str, BaseDistribution] | None:
