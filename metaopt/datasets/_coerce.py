@@ -170,14 +170,61 @@ def make_dataset(
     )
 
 
-def split_target(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.Series]:
-    """Separate the column ``target`` from a frame, with a clear error when it is absent."""
-    if not isinstance(target, str):
-        raise TypeError(f"target must be a column name (str); got {type(target).__name__}.")
-    if target not in frame.columns:
-        shown = list(map(str, frame.columns[:20]))
-        more = f" (and {frame.shape[1] - 20} more)" if frame.shape[1] > 20 else ""
-        raise ValueError(
-            f"target column {target!r} does not exist; the columns are {shown}{more}."
+def target_position(frame: pd.DataFrame, target: object) -> int:
+    """The position of the column of ``frame`` that ``target`` names.
+
+    ``target`` is a column name, or an integer: the column labelled with that integer when the
+    frame has one (a DataFrame built from an array), else the column at that position
+    (negative positions count from the end, ``-1`` is the last column).
+
+    Raises:
+        TypeError: ``target`` is neither a string nor an integer.
+        ValueError: No such column or position, or a name shared by several columns.
+    """
+    if isinstance(target, (bool, np.bool_)) or not isinstance(target, (str, int, np.integer)):
+        raise TypeError(
+            "target must be a column name (str) or a column position (int); got "
+            f"{type(target).__name__}."
         )
-    return frame.drop(columns=[target]), frame[target]
+    n_columns = frame.shape[1]
+    shown = list(map(str, frame.columns[:20]))
+    more = f" (and {n_columns - 20} more)" if n_columns > 20 else ""
+    if isinstance(target, str):
+        matches = [i for i, c in enumerate(frame.columns) if isinstance(c, str) and c == target]
+        if not matches:
+            wanted = target.strip().lower()
+            close = [str(c) for c in frame.columns if str(c).strip().lower() == wanted]
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(
+                f"target column {target!r} does not exist; the columns are {shown}{more}.{hint}"
+            )
+    else:
+        matches = [
+            i
+            for i, c in enumerate(frame.columns)
+            if isinstance(c, (int, np.integer)) and not isinstance(c, bool) and c == int(target)
+        ]
+        if not matches:
+            if not -n_columns <= int(target) < n_columns:
+                raise ValueError(
+                    f"target position {int(target)} is out of range: the data has {n_columns} "
+                    f"columns (positions 0 to {n_columns - 1}, or -1 for the last); the "
+                    f"columns are {shown}{more}."
+                )
+            return int(target) % n_columns
+    if len(matches) > 1:
+        raise ValueError(
+            f"target {target!r} names {len(matches)} columns (at positions {matches}); name "
+            "the target by position (target=<int>) or give the columns distinct names."
+        )
+    return matches[0]
+
+
+def split_target(frame: pd.DataFrame, target: object) -> tuple[pd.DataFrame, pd.Series]:
+    """Separate the target column from a frame, with a clear error when it is absent.
+
+    ``target`` is a column name or position, as :func:`target_position` reads it.
+    """
+    position = target_position(frame, target)
+    keep = [i for i in range(frame.shape[1]) if i != position]
+    return frame.iloc[:, keep], frame.iloc[:, position]

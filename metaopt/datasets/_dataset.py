@@ -62,7 +62,8 @@ class Dataset:
     @property
     def numeric_columns(self) -> list[str]:
         """Names of the numeric (including boolean) feature columns."""
-        return [c for c in self.X.columns if c not in set(self.categorical_columns)]
+        categorical = set(self.categorical_columns)
+        return [c for c in self.X.columns if c not in categorical]
 
     @cached_property
     def fingerprint(self) -> str:

@@ -94,8 +94,7 @@ def test_file_errors_name_the_file_and_paths_expand_home(tmp_path, monkeypatch) 
     with pytest.raises(ValueError, match="it is a folder, not a data file"):
         load_dataset(str(tmp_path / "folder.csv"))
     (tmp_path / "semicolons.csv").write_text("a;class\n1;0\n2;1\n")
-    with pytest.raises(ValueError, match=r"seem separated by ';'.*sep=';'"):
-        load_dataset(str(tmp_path / "semicolons.csv"))
+    assert load_dataset(str(tmp_path / "semicolons.csv")).shape == (2, 1)  # ';' detected
     (tmp_path / "ok.csv").write_text("a,class\n1,0\n2,1\n3,0\n4,1\n")
     monkeypatch.setenv("HOME", str(tmp_path))
     assert load_dataset("~/ok.csv").shape == (4, 1)
