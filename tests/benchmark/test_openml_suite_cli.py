@@ -199,7 +199,7 @@ def _usage_error(script, argv: list[str], capsys) -> str:
         (["--methods", "tpee"], ["--methods", "'tpee'", "available"]),
         (["--methods", "metasampler:bogus=1"], ["'bogus=1'", "accepted options"]),
         # A meta-model parameter, otherwise checked only when the model is fitted in each run.
-        (["--methods", "metasampler:temperature=-1"], ["temperature must be a positive"]),
+        (["--methods", "metasampler:temperature=-1"], ["temperature must be a finite number > 0"]),
         (["--live-methods", "tpe", "metasampler:fade=0"], ["--live-methods", "fade must be"]),
         (["--live-methods", "nope"], ["--live-methods", "'nope'"]),
     ],

@@ -15,25 +15,13 @@ from optuna.samplers import BaseSampler, RandomSampler
 
 import metaopt
 from metaopt.exceptions import FallbackWarning, MetaoptWarning
-from metaopt.knowledge import SCHEMA_VERSION, KnowledgeBase
+from metaopt.knowledge import KnowledgeBase
 from metaopt.metamodel import NearestDatasets
 from metaopt.samplers import MetaSampler, fit_to_distribution
 from metaopt.samplers._mapping import UNMAPPABLE
-from metaopt.testing import toy_knowledge
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 WARM = "metaopt:warm_start"
-
-
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    evaluations, metafeatures = toy_knowledge(n_datasets=10, n_configs=20, seed=3)
-    return KnowledgeBase(evaluations, metafeatures, {"schema_version": SCHEMA_VERSION})
-
-
-@pytest.fixture(scope="module")
-def target(kb: KnowledgeBase) -> pd.Series:
-    return kb.metafeatures.iloc[2] * 1.01
 
 
 def _sampler(kb: KnowledgeBase, target: pd.Series, **kwargs: Any) -> MetaSampler:

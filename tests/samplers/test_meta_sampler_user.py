@@ -13,24 +13,12 @@ import pandas as pd
 import pytest
 from optuna.trial import TrialState
 
-from metaopt.knowledge import SCHEMA_VERSION, KnowledgeBase
+from metaopt.knowledge import KnowledgeBase
 from metaopt.samplers import MetaSampler
-from metaopt.testing import toy_knowledge
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 WARM = "metaopt:warm_start"
 TRANSFER = "metaopt:transfer"
-
-
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    evaluations, metafeatures = toy_knowledge(n_datasets=10, n_configs=20, seed=3)
-    return KnowledgeBase(evaluations, metafeatures, {"schema_version": SCHEMA_VERSION})
-
-
-@pytest.fixture(scope="module")
-def target(kb: KnowledgeBase) -> pd.Series:
-    return kb.metafeatures.iloc[2] * 1.01
 
 
 def _sampler(kb: KnowledgeBase, target: pd.Series, **kwargs: Any) -> MetaSampler:
