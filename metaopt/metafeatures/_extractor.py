@@ -44,6 +44,11 @@ def _resolve_groups(groups: str | Iterable[str] | None) -> tuple[str, ...]:
         return GROUPS
     if isinstance(groups, str):
         groups = [groups]
+    if not isinstance(groups, Iterable):
+        raise TypeError(
+            "groups must be a group name, an iterable of group names or None (all of "
+            f"{list(GROUPS)}); got {type(groups).__name__}."
+        )
     requested = list(groups)
     unknown = [g for g in requested if g not in REGISTRY]
     if unknown:
@@ -117,7 +122,9 @@ class MetafeatureExtractor:
     def _validate(self) -> tuple[str, ...]:
         groups = _resolve_groups(self.groups)
         if self.budget_s is not None and not (
-            isinstance(self.budget_s, (int, float)) and self.budget_s > 0
+            isinstance(self.budget_s, (int, float, np.integer, np.floating))
+            and not isinstance(self.budget_s, (bool, np.bool_))
+            and self.budget_s > 0
         ):
             raise ValueError(f"budget_s must be a positive number or None; got {self.budget_s!r}.")
         for name in ("max_rows_statistics", "max_rows_models"):

@@ -311,6 +311,17 @@ def prepare(
 
     names = list(frame.columns)
     dtypes = list(frame.dtypes)
+    complex_columns = [
+        name
+        for name, dtype in zip(names, dtypes, strict=True)
+        if pd.api.types.is_complex_dtype(dtype)
+    ]
+    if complex_columns:
+        raise TypeError(
+            f"X has complex-valued column(s) {complex_columns[:5]}; metafeatures accept real "
+            "numeric, boolean, categorical/string/object and datetime columns. Split them into "
+            "real and imaginary parts first."
+        )
     categorical = [_is_categorical_dtype(dtype) for dtype in dtypes]
     numeric_pos = [i for i, is_cat in enumerate(categorical) if not is_cat]
     cat_pos = [i for i, is_cat in enumerate(categorical) if is_cat]

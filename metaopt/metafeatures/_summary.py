@@ -22,6 +22,20 @@ def summarise(values: np.ndarray, how: str) -> float:
     finite = values[np.isfinite(values)]
     if finite.size == 0:
         raise Undefined("no column (or pair) for which the measure is defined")
+    with np.errstate(over="ignore", invalid="ignore"):
+        value = _summary(finite, how)
+    if not np.isfinite(value):
+        # Huge entries (near the float64 limit) overflow the sums and squares of the mean, the
+        # sd and the quantile interpolation although the summary itself is representable:
+        # compute it in units of the largest magnitude. Finite results are left untouched.
+        scale = float(np.abs(finite).max())
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = _summary(finite / scale, how) * scale
+    return value
+
+
+def _summary(finite: np.ndarray, how: str) -> float:
+    """The summary ``how`` of a non-empty vector of finite values (may overflow)."""
     if how == "mean":
         return float(finite.mean())
     if how == "sd":
