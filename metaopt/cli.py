@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
+import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TextIO
 
 from metaopt._help import HelpFormatter
+from metaopt.exceptions import MissingExtraError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,15 +37,17 @@ def _parser() -> argparse.ArgumentParser:
     suggest = commands.add_parser(
         "suggest",
         help="the configurations to try first on a dataset",
-        description="Print the n configurations of a search space to try first on a dataset, "
-        "best first, from the knowledge base: one JSON object per line, or a JSON list with "
-        "--json.",
+        description="Print the n configurations of a search space to try first on a dataset,\n"
+        "best first, from the knowledge base: one JSON object per line, or a JSON list with\n"
+        "--json. With --explain, a readable table of scores, sources and the nearest known\n"
+        "datasets, or with --explain --json one JSON object (non-finite numbers as null).\n"
+        "Exit status: 0 done, 2 bad input, 130 interrupted.",
         formatter_class=HelpFormatter,
     )
     suggest.add_argument(
         "dataset",
-        help="a data file (csv, tsv, parquet, arff), openml:<id>, openml-task:<id> or "
-        "sklearn:<name>",
+        help="a data file (csv, tsv, parquet, arff), openml:<id>, openml-task:<id>, "
+        "sklearn:<name> or keel:<name>",
     )
     suggest.add_argument(
         "--target",
@@ -55,7 +60,12 @@ def _parser() -> argparse.ArgumentParser:
         default="hist_gradient_boosting",
         help="search space name",
     )
-    suggest.add_argument("-n", type=int, default=5, help="how many configurations")
+    suggest.add_argument(
+        "-n",
+        type=int,
+        default=5,
+        help="how many configurations (more than the knowledge base holds prints all it holds)",
+    )
     suggest.add_argument(
         "--model",
         default=None,
@@ -79,15 +89,20 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 2 bad input)."""
-    args = _parser().parse_args(argv)
+    """Run the command line; returns the exit status (0 ok, 2 bad input, 130 interrupted)."""
     try:
-        lines = _suggest(args)
-    except (ValueError, TypeError, FileNotFoundError) as error:
-        # The library's messages name the Python argument; here it is the --target option.
-        message = str(error).replace("pass target='column'", "pass --target COLUMN")
-        print(f"metaopt suggest: error: {message}", file=sys.stderr)
-        return 2
+        args = _parser().parse_args(argv)
+        with warnings.catch_warnings():
+            # A warning is one line for the user, not the library's source line.
+            warnings.showwarning = _show_warning
+            try:
+                lines = _suggest(args)
+            except (ValueError, TypeError, OSError, MissingExtraError) as error:
+                print(f"metaopt suggest: error: {_one_line(error)}", file=sys.stderr)
+                return 2
+    except KeyboardInterrupt:
+        print("metaopt: interrupted", file=sys.stderr)
+        return 130
     try:
         for line in lines:
             print(line)
@@ -99,6 +114,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     return 0
+
+
+def _one_line(error: BaseException) -> str:
+    """``error``'s message on one line, with the command line's names for the arguments."""
+    # The library's messages name the Python argument; here it is the --target option.
+    message = str(error).replace("pass target='column'", "pass --target COLUMN")
+    lines = [line.strip().removeprefix("- ") for line in message.splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    head, *rest = lines
+    return head if not rest else f"{head.rstrip(':')}: " + "; ".join(rest)
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Print a warning as ``metaopt suggest: warning: <message>`` on one line of stderr."""
+    text = " ".join(str(message).split())
+    print(f"metaopt suggest: warning: {text}", file=sys.stderr if file is None else file)
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float (NaN, infinity) as ``None``: valid JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _suggest(args: argparse.Namespace) -> list[str]:
@@ -117,10 +167,11 @@ def _suggest(args: argparse.Namespace) -> list[str]:
         explain=args.explain,
     )
     if args.json:
-        return [json.dumps(result.to_dict() if args.explain else result, indent=2)]
+        payload = _finite(result.to_dict() if args.explain else list(result))
+        return [json.dumps(payload, indent=2, allow_nan=False)]
     if args.explain:
         return [str(result)]
-    return [json.dumps(config) for config in result]
+    return [json.dumps(_finite(config), allow_nan=False) for config in result]
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import os
@@ -391,8 +392,18 @@ class KnowledgeBase:
         return rows[keep].reset_index(drop=True)
 
     def subset(self, datasets: Iterable[str]) -> KnowledgeBase:
-        """A new knowledge base with only ``datasets``."""
-        return self._selected(self.evaluations["dataset"].isin(_as_ids(datasets)))
+        """A new knowledge base with only ``datasets``.
+
+        Raises:
+            ValueError: when a dataset is not in the knowledge base (a misspelled id would
+                otherwise select nothing); the message names the closest known ids.
+        """
+        wanted = _as_ids(datasets)
+        known = set(self.datasets)
+        unknown = sorted(wanted - known)
+        if unknown:
+            raise ValueError(_unknown_datasets_message(unknown, sorted(known)))
+        return self._selected(self.evaluations["dataset"].isin(wanted))
 
     def without(self, datasets: Iterable[str]) -> KnowledgeBase:
         """A new knowledge base without ``datasets`` (e.g. for leave-one-dataset-out)."""
@@ -490,6 +501,12 @@ class KnowledgeBase:
             ValueError: for a missing or corrupted file or another schema version.
         """
         directory = Path(directory)
+        if directory.exists() and not directory.is_dir():
+            raise ValueError(
+                f"knowledge base at {directory}: not a directory; pass the directory that "
+                f"KnowledgeBase.save wrote ({EVALUATIONS_FILE}, {METAFEATURES_FILE}, "
+                f"{PROVENANCE_FILE})"
+            )
         paths = [directory / n for n in (EVALUATIONS_FILE, METAFEATURES_FILE, PROVENANCE_FILE)]
         missing = [p.name for p in paths if not p.is_file()]
         if missing:
@@ -530,6 +547,19 @@ class KnowledgeBase:
 def _check_task(task: str | None) -> None:
     if task not in (None, "classification", "regression"):
         raise ValueError(f"task must be 'classification', 'regression' or None, got {task!r}")
+
+
+def _unknown_datasets_message(unknown: list[str], known: list[str]) -> str:
+    """Which ``unknown`` datasets were asked for, and the known ids closest to them."""
+    if not known:
+        return f"unknown datasets {unknown}: the knowledge base holds no dataset"
+    close = sorted({m for u in unknown for m in difflib.get_close_matches(u, known, n=3)})
+    listing = known if len(known) <= 10 else [*known[:10], "..."]
+    hint = f" (did you mean {close}?)" if close else ""
+    return (
+        f"unknown datasets {unknown}{hint}; the knowledge base holds {len(known)} datasets "
+        f"(KnowledgeBase.datasets): {listing}"
+    )
 
 
 def _as_ids(datasets: Iterable[str]) -> set[str]:

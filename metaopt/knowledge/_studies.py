@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import difflib
 import json
 import math
 from collections.abc import Iterable
@@ -67,11 +68,30 @@ def from_studies(
         >>> kb.spaces, len(kb.evaluations), bool(kb.evaluations["score"].max() <= 0)
         (['study:mine'], 3, True)
     """
-    items = [study_names] if isinstance(study_names, str | optuna.Study) else list(study_names)
+    if isinstance(study_names, str | optuna.Study):
+        items: list[Any] = [study_names]
+    elif isinstance(study_names, Iterable):
+        items = list(study_names)
+    else:
+        raise TypeError(
+            "study_names must be a study name, an optuna.Study or an iterable of them, got "
+            f"{type(study_names).__name__} {study_names!r}"
+        )
     if not items:
         raise ValueError("study_names is empty: name at least one study")
+    wrong = [item for item in items if not isinstance(item, str | optuna.Study)]
+    if wrong:
+        raise TypeError(
+            "study_names must hold study names (str) or optuna.Study objects, got "
+            f"{type(wrong[0]).__name__} {wrong[0]!r}"
+        )
     if isinstance(storage, str):
         storage = _open_storage(storage)
+    elif storage is not None and not isinstance(storage, optuna.storages.BaseStorage):
+        raise TypeError(
+            "storage must be an Optuna storage, a database URL such as "
+            f"'sqlite:///studies.db', or None, got {type(storage).__name__} {storage!r}"
+        )
     rows: list[dict[str, Any]] = []
     metafeatures: dict[str, pd.Series] = {}
     names = []
@@ -87,7 +107,13 @@ def from_studies(
             try:
                 study = optuna.load_study(study_name=str(item), storage=storage)
             except KeyError as error:
-                raise ValueError(f"no study named {item!r} in the storage") from error
+                existing = optuna.get_all_study_names(storage)
+                close = difflib.get_close_matches(str(item), existing, n=3)
+                hint = f" (did you mean {close}?)" if close else ""
+                raise ValueError(
+                    f"no study named {item!r} in the storage{hint}; it holds the studies "
+                    f"{sorted(existing)}"
+                ) from error
         name = study.study_name
         if name in names:
             raise ValueError(f"study {name!r} is given twice; each study is one dataset")
@@ -197,4 +223,27 @@ def _study_rows(study: optuna.Study, dataset: str) -> tuple[list[dict[str, Any]]
         )
     if not any(r["status"] == "ok" for r in rows):
         raise ValueError(f"study {name!r} has no completed trial to learn from")
-    return rows, pd.Series(features, dtype=float)
+    return rows, _metafeature_values(name, features)
+
+
+def _metafeature_values(name: str, features: dict[str, Any]) -> pd.Series:
+    """The metafeatures of study ``name`` as floats (``None`` is missing, NaN)."""
+    bad = {key: value for key, value in features.items() if not _is_number(value)}
+    if bad:
+        raise ValueError(
+            f"study {name!r}: the study user attribute {_METAFEATURES!r} must map names to "
+            f"numbers (None or NaN when unknown), got {dict(list(bad.items())[:5])!r}; set it "
+            "to metaopt.metafeatures.extract_metafeatures(dataset).to_dict()"
+        )
+    return pd.Series(features, dtype=float)
+
+
+def _is_number(value: Any) -> bool:
+    """Whether ``value`` reads as one float (``None`` counts, as a missing value)."""
+    if value is None:
+        return True
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
