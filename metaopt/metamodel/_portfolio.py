@@ -153,6 +153,14 @@ class Portfolio(MetaModel):
         table = rows.pivot_table(
             index="dataset", columns="config_key", values="normalized_score", aggfunc="mean"
         )
+        # A configuration that failed wherever it ran scores like the worst one, so once the
+        # portfolio covers every dataset it would tie with real candidates: never offer it.
+        ok = rows["score"].notna()
+        if "status" in rows.columns:
+            ok &= rows["status"].fillna("ok").eq("ok")
+        succeeded = set(rows.loc[ok, "config_key"])
+        if succeeded and len(succeeded) < table.shape[1]:
+            table = table[[k for k in table.columns if k in succeeded]]
         first = rows.drop_duplicates("config_key")
         params = {
             k: parse_params(p) for k, p in zip(first["config_key"], first["params"], strict=True)

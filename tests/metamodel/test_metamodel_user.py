@@ -327,3 +327,19 @@ def test_a_fitted_model_ranks_from_several_threads_as_from_one(name: str, toy) -
     shared = _model(name).fit(evaluations, metafeatures=metafeatures)  # nothing built yet
     with ThreadPoolExecutor(4) as pool:
         assert list(pool.map(lambda t: shared.rank(t, 4), targets)) == expected
+
+
+def test_the_portfolio_never_offers_a_configuration_that_failed_wherever_it_ran() -> None:
+    evaluations, metafeatures = toy_knowledge(n_datasets=3, n_configs=6, seed=0)
+    failed_key = evaluations["params"].iloc[0]
+    # One configuration fails on every dataset; another fails on one dataset only.
+    everywhere = evaluations["params"] == failed_key
+    once = (evaluations["params"] == evaluations["params"].iloc[1]) & (
+        evaluations["dataset"] == evaluations["dataset"].iloc[0]
+    )
+    evaluations.loc[everywhere | once, "status"] = "failed"
+    evaluations.loc[everywhere | once, "score"] = np.nan
+    model = Portfolio().fit(evaluations, metafeatures=metafeatures)
+    offered = [json.dumps(p, sort_keys=True) for p in model.rank(None, 10, space="toy")]
+    assert json.dumps(json.loads(failed_key), sort_keys=True) not in offered
+    assert len(offered) == evaluations["params"].nunique() - 1
