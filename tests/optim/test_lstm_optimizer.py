@@ -17,17 +17,6 @@ from metaopt.optim import LSTMOptimizer, LSTMOptimizerNet, Segments, load_weight
 from metaopt.optim._optimizer import MAX_LR
 
 
-@pytest.fixture()
-def net() -> LSTMOptimizerNet:
-    # Random (non-zero) heads so that the learned paths, not only the Adam path, are exercised.
-    torch.manual_seed(0)
-    network = LSTMOptimizerNet(hidden_size=4, mlp_hidden=3)
-    for layer in (network.head, network.coord_out):
-        nn.init.normal_(layer.weight, std=0.5)
-        nn.init.normal_(layer.bias, std=0.5)
-    return network
-
-
 def _quadratic_step(opt: torch.optim.Optimizer, params: list[torch.Tensor], seed: int) -> None:
     generator = torch.Generator().manual_seed(seed)
     opt.zero_grad()

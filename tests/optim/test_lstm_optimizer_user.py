@@ -14,17 +14,6 @@ from metaopt.optim import LSTMOptimizer, LSTMOptimizerNet
 from metaopt.optim._optimizer import MAX_LR
 
 
-@pytest.fixture()
-def net() -> LSTMOptimizerNet:
-    # Random (non-zero) heads so that the learned paths, not only the Adam path, are exercised.
-    torch.manual_seed(0)
-    network = LSTMOptimizerNet(hidden_size=4, mlp_hidden=3)
-    for layer in (network.head, network.coord_out):
-        nn.init.normal_(layer.weight, std=0.5)
-        nn.init.normal_(layer.bias, std=0.5)
-    return network
-
-
 def _step(module: nn.Module, opt: torch.optim.Optimizer, seed: int) -> None:
     generator = torch.Generator().manual_seed(seed)
     x, y = torch.randn(16, 4, generator=generator), torch.randn(16, 2, generator=generator)
