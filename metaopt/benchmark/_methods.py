@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import optuna
@@ -87,6 +87,54 @@ class Method:
     description: str
     prepare: Callable[[MethodContext], None] | None = None
 
+    @classmethod
+    def from_sampler(
+        cls,
+        name: str,
+        sampler: Callable[[int], optuna.samplers.BaseSampler],
+        description: str = "",
+    ) -> Method:
+        """A method that learns nothing from other datasets: ``sampler(seed)`` per run.
+
+        Args:
+            name: Name in reports and trace folders (not one of the built-in names).
+            sampler: Factory taking the run's seed and returning a fresh Optuna sampler.
+            description: One line for the report.
+
+        Returns:
+            The method, to pass in ``methods=`` of :func:`run_pool_benchmark` or
+            :func:`run_live_benchmark`.
+
+        Example:
+            >>> import optuna
+            >>> qmc = lambda seed: optuna.samplers.QMCSampler(seed=seed)
+            >>> mine = Method.from_sampler("qmc", qmc)
+            >>> mine.name, mine.learns
+            ('qmc', False)
+        """
+        if not callable(sampler):
+            raise TypeError(
+                f"sampler must be a callable taking the seed and returning an Optuna sampler; "
+                f"got {type(sampler).__name__}."
+            )
+        return cls(name, _SamplerFactory(sampler), False, description or f"custom sampler {name}")
+
+
+@dataclass(frozen=True)
+class _SamplerFactory:
+    """``(context, seed) -> Plan`` around a ``seed -> sampler`` factory (picklable)."""
+
+    factory: Callable[[int], optuna.samplers.BaseSampler]
+
+    def __call__(self, context: MethodContext, seed: int) -> Plan:
+        sampler = self.factory(seed)
+        if not isinstance(sampler, optuna.samplers.BaseSampler):
+            raise TypeError(
+                f"the sampler factory returned {type(sampler).__name__}; expected an "
+                "optuna.samplers.BaseSampler."
+            )
+        return Plan(sampler)
+
 
 def _random(context: MethodContext, seed: int) -> Plan:
     return Plan(optuna.samplers.RandomSampler(seed=seed))
@@ -143,27 +191,53 @@ def available_methods() -> dict[str, Method]:
     return methods
 
 
-def resolve_methods(names: list[str] | None) -> list[Method]:
-    """Methods by name (``None``: all available); unknown names raise ValueError.
+def resolve_methods(names: Sequence[str | Method] | None) -> list[Method]:
+    """Methods by name or as :class:`Method` objects (``None``: all available).
 
     ``metasampler:<option>=<value>,...`` names MetaSampler as shipped with some options set
-    (e.g. ``metasampler:fade=25``).
+    (e.g. ``metasampler:fade=25``). A :class:`Method` (e.g. :meth:`Method.from_sampler`) is used
+    as given; its name must not be a built-in one.
+
+    Raises:
+        TypeError: ``names`` is a single string, or holds something else than names and methods.
+        ValueError: Unknown or repeated names.
     """
     methods = available_methods()
     if names is None:
         return list(methods.values())
-    for name in names:
+    if isinstance(names, str | Method):
+        raise TypeError(
+            f"methods must be a list of names or Method objects; got {names!r} alone "
+            f"(write [{names!r}])."
+        )
+    wrong = [n for n in names if not isinstance(n, str | Method)]
+    if wrong:
+        raise TypeError(
+            f"methods must be names (str) or metaopt.benchmark.Method objects; got {wrong!r}. "
+            "Wrap a sampler factory with Method.from_sampler(name, lambda seed: ...)."
+        )
+    given = [n.name for n in names if isinstance(n, Method)]
+    labels = [n.name if isinstance(n, Method) else n for n in names]
+    repeated = sorted({n for n in labels if labels.count(n) > 1})
+    if repeated:
+        raise ValueError(f"methods {repeated} are given more than once; names must be unique.")
+    clash = [n for n in given if n in methods or n.startswith("metasampler:")]
+    if clash:
+        raise ValueError(f"custom methods {clash} reuse a built-in name; give them another name.")
+    for name in labels:
+        if name in given:
+            continue
         if name not in methods and name.startswith("metasampler:"):
             from metaopt.benchmark._metasampler import configured_method
 
             methods[name] = configured_method(name)
-    unknown = [n for n in names if n not in methods]
+    unknown = [n for n in labels if n not in methods and n not in given]
     if unknown:
         raise ValueError(
             f"unknown methods {unknown}; available: {sorted(methods)}, or "
             "'metasampler:<option>=<value>,...'."
         )
-    return [methods[n] for n in names]
+    return [n if isinstance(n, Method) else methods[n] for n in names]
 
 
 def _metasampler_methods() -> dict[str, Method]:

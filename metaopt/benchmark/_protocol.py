@@ -11,7 +11,12 @@ from pathlib import Path
 import pandas as pd
 
 from metaopt.benchmark._metadataset import MetaDataset
-from metaopt.benchmark._methods import Method, MethodContext, resolve_methods
+from metaopt.benchmark._methods import (
+    Method,
+    MethodContext,
+    available_methods,
+    resolve_methods,
+)
 from metaopt.benchmark._problems import LiveProblem, PoolProblem
 from metaopt.benchmark._report import read_benchmark_infos, write_benchmark_info
 from metaopt.benchmark._resolve import MetafeatureFn, default_metafeatures
@@ -47,6 +52,12 @@ def meta_hash(meta: MetaDataset | None) -> str | None:
     return digest.hexdigest()[:16]
 
 
+def distributions_hash(distributions: dict[str, object]) -> str:
+    """Hash of a flat search space (names, types, ranges, log scales, choices)."""
+    text = repr(sorted((name, repr(d)) for name, d in distributions.items()))
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
 def _claim(store: TraceStore, name: str, key: dict[str, object], fresh: bool) -> None:
     """Make sure stored runs of benchmark ``name`` were made with the same data and settings.
 
@@ -54,7 +65,11 @@ def _claim(store: TraceStore, name: str, key: dict[str, object], fresh: bool) ->
     mismatch ``fresh=True`` deletes them; otherwise a ValueError says what to do.
     """
     info = read_benchmark_infos(store.root).get(name)
-    if info is None or info.get("key") == key:
+    stored = info.get("key") if info is not None else None
+    if isinstance(stored, dict) and "distributions" not in stored:
+        # Runs stored before the search space was part of the key: compare the rest.
+        key = {k: v for k, v in key.items() if k != "distributions"}
+    if info is None or stored == key:
         return
     if not fresh:
         raise ValueError(
@@ -76,7 +91,7 @@ def run_pool_benchmark(
     meta: MetaDataset,
     out_dir: str | Path,
     *,
-    methods: Sequence[str] | None = None,
+    methods: Sequence[str | Method] | None = None,
     seeds: int | Sequence[int] = 5,
     budget: int = 50,
     n_warm: int = 10,
@@ -96,7 +111,9 @@ def run_pool_benchmark(
     Args:
         meta: The meta-dataset (with metafeatures when learning methods run).
         out_dir: Benchmark folder (traces, settings, summary).
-        methods: Method names; default every available method.
+        methods: Method names or :class:`Method` objects (your own sampler:
+            ``Method.from_sampler("mine", lambda seed: MySampler(seed=seed))``); default every
+            available method.
         seeds: Number of seeds (``0..n-1``) or explicit seeds.
         budget: Trials per run.
         n_warm: Warm-start configurations of warm-starting methods.
@@ -116,7 +133,7 @@ def run_pool_benchmark(
     """
     _check_budget(budget)
     seed_list = _seeds(seeds)
-    chosen = resolve_methods(list(methods) if methods is not None else None)
+    chosen = resolve_methods(methods)
     if any(m.learns for m in chosen) and meta.metafeatures is None:
         raise ValueError(
             f"methods {[m.name for m in chosen if m.learns]} learn from other datasets but "
@@ -131,7 +148,13 @@ def run_pool_benchmark(
         d: [float(g["score"].max()), float(g["score"].min())]
         for d, g in meta.evaluations.groupby("dataset")
     }
-    key = {"meta": meta_hash(meta), "budget": budget, "n_warm": n_warm, "protocol": PROTOCOL}
+    key = {
+        "meta": meta_hash(meta),
+        "distributions": distributions_hash(meta.distributions),
+        "budget": budget,
+        "n_warm": n_warm,
+        "protocol": PROTOCOL,
+    }
     _claim(store, meta.name, key, fresh)
     write_benchmark_info(
         out_dir,
@@ -174,7 +197,7 @@ def run_pool_benchmark(
                     n_warm=n_warm,
                     dataset=dataset,
                 )
-                yield Unit(problem, method.name, method_seeds, budget, context)
+                yield Unit(problem, method.name, method_seeds, budget, context, _custom(method))
 
     n_units = len({(d, m) for (d, m, _) in pending})
     return execute(
@@ -194,7 +217,7 @@ def run_live_benchmark(
     out_dir: str | Path,
     *,
     knowledge: MetaDataset | None = None,
-    methods: Sequence[str] | None = None,
+    methods: Sequence[str | Method] | None = None,
     seeds: int | Sequence[int] = 3,
     budget: int = 20,
     n_warm: int = 10,
@@ -220,7 +243,8 @@ def run_live_benchmark(
         space: Registered space name (:func:`metaopt.spaces.names`).
         out_dir: Benchmark folder.
         knowledge: What learning methods learn from.
-        methods: Method names (default all available; learning ones need ``knowledge``).
+        methods: Method names or :class:`Method` objects (default all available; learning ones
+            need ``knowledge``).
         seeds: Number of seeds or explicit seeds.
         budget: Trials per run.
         n_warm: Warm-start configurations of warm-starting methods.
@@ -240,7 +264,7 @@ def run_live_benchmark(
     """
     _check_budget(budget)
     seed_list = _seeds(seeds)
-    chosen = resolve_methods(list(methods) if methods is not None else None)
+    chosen = resolve_methods(methods)
     learning = [m.name for m in chosen if m.learns]
     if learning and (knowledge is None or knowledge.metafeatures is None):
         raise ValueError(f"methods {learning} need knowledge= with metafeatures.")
@@ -300,7 +324,7 @@ def run_live_benchmark(
                     n_warm=n_warm,
                     dataset=dataset,
                 )
-                yield Unit(problem, method.name, method_seeds, budget, context)
+                yield Unit(problem, method.name, method_seeds, budget, context, _custom(method))
 
     n_units = len({(d, m) for (d, m, _) in pending})
     return execute(
@@ -312,6 +336,13 @@ def run_live_benchmark(
         progress=progress,
         desc=f"{name} (live)",
     )
+
+
+def _custom(method: Method) -> Method | None:
+    """``method`` when workers cannot find it by name (a user-defined method), else ``None``."""
+    if method.name in available_methods() or method.name.startswith("metasampler:"):
+        return None
+    return method
 
 
 def _pending(

@@ -17,7 +17,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from metaopt._extras import require
-from metaopt.benchmark._methods import MethodContext, resolve_methods
+from metaopt.benchmark._methods import Method, MethodContext, resolve_methods
 from metaopt.benchmark._problems import LiveProblem, PoolProblem, suggest_flat
 from metaopt.benchmark._storage import TraceStore
 
@@ -30,10 +30,11 @@ class Unit:
 
     Attributes:
         problem: What a trial evaluates.
-        method: Method name (resolved in the worker).
+        method: Method name (resolved in the worker unless ``spec`` is given).
         seeds: Seeds still to run.
         budget: Trials per run.
         context: What the method may learn from (already leave-one-dataset-out).
+        spec: The method itself, for methods that are not found by name (user-defined ones).
     """
 
     problem: PoolProblem | LiveProblem
@@ -41,11 +42,12 @@ class Unit:
     seeds: list[int]
     budget: int
     context: MethodContext
+    spec: Method | None = None
 
 
 def run_study(
     problem: PoolProblem | LiveProblem,
-    method: str,
+    method: str | Method,
     context: MethodContext,
     seed: int,
     budget: int,
@@ -54,9 +56,11 @@ def run_study(
     """Run one method with one seed for ``budget`` trials; return its per-trial trace.
 
     Pool runs use an in-memory study. Live runs use an Optuna SQLite study next to the traces, so
-    a killed live run resumes from its last finished trial.
+    a killed live run resumes from its last finished trial. ``method`` is a method name or a
+    :class:`~metaopt.benchmark.Method`.
     """
     (resolved,) = resolve_methods([method])
+    method = resolved.name
     prepare = context.prepare(resolved)
     began = time.perf_counter()
     plan = resolved.build(context, seed)
@@ -165,7 +169,9 @@ def run_unit(unit: Unit, store: TraceStore) -> list[str]:
         if store.done(benchmark, unit.method, dataset, seed):
             continue
         try:
-            trace = run_study(unit.problem, unit.method, unit.context, seed, unit.budget, store)
+            trace = run_study(
+                unit.problem, unit.spec or unit.method, unit.context, seed, unit.budget, store
+            )
         except Exception:  # noqa: BLE001 - one method's crash must not stop the others' runs
             # Recorded, logged and reported by the summary; retried on the next run.
             text = traceback.format_exc()
