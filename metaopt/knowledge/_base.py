@@ -406,7 +406,12 @@ class KnowledgeBase:
         return self._selected(self.evaluations["dataset"].isin(wanted))
 
     def without(self, datasets: Iterable[str]) -> KnowledgeBase:
-        """A new knowledge base without ``datasets`` (e.g. for leave-one-dataset-out)."""
+        """A new knowledge base without ``datasets`` (e.g. for leave-one-dataset-out).
+
+        Ids the base does not hold are ignored, so a dataset can be left out whether or not
+        the base has it (unlike :meth:`subset`, which refuses unknown ids). To leave out a
+        dataset with its copies, use :meth:`without_group_of`.
+        """
         return self._selected(~self.evaluations["dataset"].isin(_as_ids(datasets)))
 
     def _selected(self, rows: pd.Series) -> KnowledgeBase:

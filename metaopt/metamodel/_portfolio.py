@@ -35,7 +35,8 @@ def greedy_portfolio(
 
     Each step adds the configuration that most raises the (weighted) mean over datasets of the
     best score reached so far; NaN (not evaluated) never raises it. Ties go to the earlier
-    column.
+    column. It stops early once no configuration raises that mean any more: every remaining
+    column would tie, and the order among ties says nothing.
 
     Returns:
         The chosen column indices and the mean best score after each addition.
@@ -57,6 +58,8 @@ def greedy_portfolio(
         value = w @ np.maximum(filled, best[:, None])
         value[~available] = -np.inf
         pick = int(np.argmax(value))
+        if chosen and value[pick] <= values[-1] + 1e-12:
+            break
         chosen.append(pick)
         values.append(float(value[pick]))
         available[pick] = False
@@ -212,11 +215,22 @@ class Portfolio(MetaModel):
         scale = float(self.locality) * max(float(typical), 1e-6)
         weights = np.exp(-(distances - distances.min()) / scale)
         chosen, gains = greedy_portfolio(state.table, min(n, len(state.keys)), weights)
+        sources = [f"local portfolio step {i + 1}" for i in range(len(chosen))]
+        # Once nothing improves any more, the rest by weighted mean score.
+        mean = (weights / weights.sum()) @ np.nan_to_num(state.table, nan=0.0)
+        taken = set(chosen)
+        for i in np.argsort(-mean, kind="stable"):
+            if len(chosen) >= n:
+                break
+            if int(i) not in taken:
+                chosen.append(int(i))
+                gains.append(float(mean[i]))
+                sources.append("locally weighted mean score")
         return pd.DataFrame(
             {
                 "params": [dict(state.params[state.keys[i]]) for i in chosen],
                 "score": gains,
-                "source": [f"local portfolio step {i + 1}" for i in range(len(chosen))],
+                "source": sources,
             },
             columns=["params", "score", "source"],
         )

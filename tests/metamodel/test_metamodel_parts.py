@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -105,6 +107,38 @@ def test_greedy_portfolio_complements_rather_than_repeats() -> None:
     assert chosen[0] == 0
     assert set(chosen[1:]) == {1, 2}
     assert values == sorted(values)
+
+
+def test_greedy_portfolio_stops_once_nothing_improves() -> None:
+    # After 1 and 2 every dataset is at its best: the later columns would all tie.
+    performance = np.array([[0.1, 1.0, 0.0, 0.5], [0.2, 0.0, 1.0, 0.5]])
+    chosen, values = greedy_portfolio(performance, 4)
+    assert set(chosen) == {1, 2}
+    assert values[-1] == 1.0
+
+
+def test_portfolio_orders_ties_after_saturation_by_mean_score() -> None:
+    from metaopt.metamodel import Portfolio
+    from metaopt.testing import toy_knowledge
+
+    # Configurations 3, 1 and 2 bring both datasets to their best; after them the rest must
+    # follow by mean score (4 before 0), not by the order of their keys.
+    evaluations, metafeatures = toy_knowledge(n_datasets=2, n_configs=5)
+    per_config = {0: (0.0, 0.0), 1: (1.0, 0.0), 2: (0.0, 1.0), 3: (0.5, 0.5), 4: (0.4, 0.4)}
+    first = evaluations["dataset"] == evaluations["dataset"].iloc[0]
+    evaluations["score"] = [
+        per_config[c][0 if f else 1] for c, f in zip(evaluations["config_id"], first, strict=True)
+    ]
+    model = Portfolio().fit(evaluations, "toy", metafeatures=metafeatures)
+    ids = {
+        json.loads(text)["x"]: c
+        for c, text in zip(evaluations["config_id"], evaluations["params"], strict=True)
+    }
+    explained = model.explain(None, n=5, space="toy")
+    ranked = [ids[p["x"]] for p in explained["params"]]
+    assert ranked[0] == 3 and sorted(ranked[1:3]) == [1, 2]
+    assert ranked[3:] == [4, 0]
+    assert list(explained["source"])[3:] == ["mean rank", "mean rank"]
 
 
 def test_kernel_regression_of_stacked_sources_matches_each_source_alone() -> None:
