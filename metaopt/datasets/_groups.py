@@ -1410,33 +1410,58 @@ def rank_agreement(
 # -- cache -----------------------------------------------------------------------------------
 
 
-def _sketch_cache_path() -> Path:
+#: Sketches kept in the cache; beyond it the least recently used are removed.
+MAX_CACHED_SKETCHES = 2000
+
+
+def _sketch_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "metaopt" / f"sketches-v{SKETCH_VERSION}.json"
+    return Path(base) / "metaopt" / f"sketches-v{SKETCH_VERSION}"
 
 
-def load_sketch_cache() -> dict[str, dict[str, object]]:
-    """The cached sketches, ``{cache key: sketch dict}`` (empty when absent or unreadable)."""
-    path = _sketch_cache_path()
+def read_cached_sketch(key: str) -> dict[str, object] | None:
+    """The cached sketch dict under ``key`` (``None`` when absent or unreadable).
+
+    One file per sketch, so a lookup reads only what it needs however large the cache grows.
+    """
+    path = _sketch_cache_dir() / f"{key}.json"
     try:
-        return json.loads(path.read_text("utf-8"))
+        data = json.loads(path.read_text("utf-8"))
+        os.utime(path)  # recently used: kept when the cache is trimmed
     except FileNotFoundError:
-        return {}
+        return None
     except (OSError, ValueError) as error:
-        logger.warning("ignoring unreadable sketch cache %s (%s)", path, error)
-        return {}
+        logger.warning("ignoring unreadable cached sketch %s (%s)", path, error)
+        return None
+    return data if isinstance(data, dict) else None
 
 
-def save_sketch_cache(cache: Mapping[str, Mapping[str, object]]) -> None:
-    """Write the sketch cache atomically (a failure to write is logged, not raised)."""
-    path = _sketch_cache_path()
+def write_cached_sketch(key: str, sketch: Mapping[str, object]) -> None:
+    """Cache ``sketch`` under ``key`` atomically (a failure to write is logged, not raised)."""
+    folder = _sketch_cache_dir()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(cache, separators=(",", ":")), "utf-8")
-        os.replace(temporary, path)
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary = folder / f"{key}.{os.getpid()}.tmp"
+        temporary.write_text(json.dumps(sketch, separators=(",", ":")), "utf-8")
+        os.replace(temporary, folder / f"{key}.json")
     except OSError as error:
-        logger.warning("could not write the sketch cache %s (%s)", path, error)
+        logger.warning("could not write to the sketch cache %s (%s)", folder, error)
+
+
+def _trim_sketch_cache() -> None:
+    """Remove the least recently used sketches beyond :data:`MAX_CACHED_SKETCHES`.
+
+    Sketches of temporary or deleted files would otherwise accumulate for ever.
+    """
+    folder = _sketch_cache_dir()
+    try:
+        # The single-file cache of earlier versions is never read any more.
+        folder.with_suffix(".json").unlink(missing_ok=True)
+        files = sorted(folder.glob("*.json"), key=lambda f: f.stat().st_mtime_ns)
+        for old in files[: max(0, len(files) - MAX_CACHED_SKETCHES)]:
+            old.unlink(missing_ok=True)
+    except OSError as error:
+        logger.warning("could not trim the sketch cache %s (%s)", folder, error)
 
 
 def file_cache_key(path: str | Path, target: str | None = None) -> str:
@@ -1486,12 +1511,11 @@ def sketch_sources(
     from tqdm.auto import tqdm
 
     key_of = cache_key or _default_cache_key
-    cache = load_sketch_cache()
     changed = 0
     result: dict[str, SketchedSource] = {}
     for source in tqdm(list(sources), desc="sketching datasets", disable=not progress):
         key = key_of(source)
-        cached = cache.get(key) if key is not None else None
+        cached = read_cached_sketch(key) if key is not None else None
         if cached is not None:
             try:
                 result[source] = SketchedSource(source, DatasetSketch.from_dict(cached))
@@ -1506,12 +1530,10 @@ def sketch_sources(
             continue
         result[source] = SketchedSource(source, sketch)
         if key is not None:
-            cache[key] = sketch.to_dict()
+            write_cached_sketch(key, sketch.to_dict())
             changed += 1
-            if changed % 25 == 0:  # an interrupted run keeps most of its work
-                save_sketch_cache(cache)
     if changed:
-        save_sketch_cache(cache)
+        _trim_sketch_cache()
     return result
 
 

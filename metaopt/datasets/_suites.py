@@ -221,10 +221,10 @@ def sketch_folders(
     """Sketch every data file of one or several folders, with a JSON cache between runs.
 
     Targets, task types and OpenML ids come from each folder's ``index.csv`` when it has one
-    (as for :func:`suite`). Sketches are cached in ``~/.cache/metaopt/sketches-v<version>.json``
-    (``$XDG_CACHE_HOME`` when set), keyed by resolved path, size, modification time and target,
-    so only new or changed files are read again. A file that cannot be loaded is skipped with a
-    warning on the ``metaopt`` logger.
+    (as for :func:`suite`). Sketches are cached in ``~/.cache/metaopt/sketches-v<version>/``
+    (``$XDG_CACHE_HOME`` when set), one JSON file per dataset, keyed by resolved path, size,
+    modification time and target, so only new or changed files are read again. A file that
+    cannot be loaded is skipped with a warning on the ``metaopt`` logger.
 
     Args:
         folders: A folder or a list of folders.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -201,7 +203,8 @@ def test_declared_links_join_groups_content_does_not() -> None:
     assert linked == {"a": "a", "b": "a"}
 
 
-def test_sketch_sources_caches_sketches(tmp_path: Path) -> None:
+def test_sketch_sources_caches_sketches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     path = tmp_path / "table.csv"
     _table().to_csv(path, index=False)
     calls: list[str] = []
@@ -215,6 +218,31 @@ def test_sketch_sources_caches_sketches(tmp_path: Path) -> None:
     assert first[str(path)].sketch == again[str(path)].sketch
     assert first["missing.csv"].sketch is None and first["missing.csv"].error
     assert calls == [str(path), "missing.csv"]  # the second call read the cache
+
+
+def test_sketch_cache_keeps_the_most_recently_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from metaopt.datasets import _groups
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(_groups, "MAX_CACHED_SKETCHES", 2)
+    paths = []
+    for i in range(3):
+        paths.append(tmp_path / f"table{i}.csv")
+        _table().assign(extra=i).to_csv(paths[-1], index=False)
+
+    def load(source: str) -> metaopt.Dataset:
+        return metaopt.load_dataset(source, target="class")
+
+    sketch_sources([str(paths[0]), str(paths[1])], load, progress=False)
+    folder = tmp_path / "cache" / "metaopt" / f"sketches-v{_groups.SKETCH_VERSION}"
+    assert len(list(folder.glob("*.json"))) == 2  # one small file per sketch
+    old = time.time() - 100
+    os.utime(folder / f"{_groups.file_cache_key(paths[1])}.json", (old, old))
+    sketch_sources([str(paths[2])], load, progress=False)
+    kept = {f.stem for f in folder.glob("*.json")}
+    assert kept == {_groups.file_cache_key(p) for p in (paths[0], paths[2])}
 
 
 def test_rank_agreement() -> None:
