@@ -19,6 +19,7 @@ import importlib.util
 import logging
 from typing import TYPE_CHECKING, Any
 
+# The one place the version is set: pyproject.toml reads it from here (without importing).
 __version__ = "0.1.0"
 
 # Public name -> module that defines it, imported on first attribute access.
@@ -82,7 +83,21 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *_LAZY, *present})
 
 
-if TYPE_CHECKING:  # static type checkers and IDEs see the real names
+if TYPE_CHECKING:  # static type checkers and IDEs see the real names and subpackages
+    # Subpackages as attributes of metaopt (the redundant aliases mark them as re-exported).
+    from metaopt import benchmark as benchmark
+    from metaopt import datasets as datasets
+    from metaopt import exceptions as exceptions
+    from metaopt import fewshot as fewshot
+    from metaopt import knowledge as knowledge
+    from metaopt import maml as maml
+    from metaopt import metafeatures as metafeatures
+    from metaopt import metamodel as metamodel
+    from metaopt import optim as optim
+    from metaopt import samplers as samplers
+    from metaopt import spaces as spaces
+    from metaopt import testing as testing
+    from metaopt._search_cv import MetaSearchCV
     from metaopt._suggest import Explanation, suggest
     from metaopt.datasets import Dataset, load_dataset
     from metaopt.metafeatures import MetafeatureExtractor, extract_metafeatures

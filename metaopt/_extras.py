@@ -34,5 +34,5 @@ def require(module: str, feature: str) -> ModuleType:
         extra = EXTRA_OF.get(top, "all")
         raise MissingExtraError(
             f"{feature} needs the optional dependency {top!r}, which is not installed: "
-            f"pip install 'metaopt-hpo[{extra}]'"
+            f'pip install "metaopt-hpo[{extra}]"'
         ) from error

@@ -8,7 +8,7 @@ import math
 import numbers
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -119,6 +119,48 @@ class Explanation:
                 )
             )
         return "\n".join(lines)
+
+
+@overload
+def suggest(
+    dataset: Any,
+    *,
+    space: str = "hist_gradient_boosting",
+    n: int = 5,
+    knowledge: Any = None,
+    model: str | MetaModel | None = None,
+    explain: Literal[False] = ...,
+    target: str | None = None,
+    metafeatures: pd.Series | None = None,
+) -> list[dict[str, Any]]: ...
+
+
+@overload
+def suggest(
+    dataset: Any,
+    *,
+    space: str = "hist_gradient_boosting",
+    n: int = 5,
+    knowledge: Any = None,
+    model: str | MetaModel | None = None,
+    explain: Literal[True],
+    target: str | None = None,
+    metafeatures: pd.Series | None = None,
+) -> Explanation: ...
+
+
+@overload
+def suggest(
+    dataset: Any,
+    *,
+    space: str = "hist_gradient_boosting",
+    n: int = 5,
+    knowledge: Any = None,
+    model: str | MetaModel | None = None,
+    explain: bool,
+    target: str | None = None,
+    metafeatures: pd.Series | None = None,
+) -> list[dict[str, Any]] | Explanation: ...
 
 
 def suggest(

@@ -85,7 +85,7 @@ import sys
 
 class Uninstalled:  # as if the [torch] and [benchmark] extras were not installed
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("torch", "matplotlib"):
+        if name.split(".")[0] in ("torch", "matplotlib", "cmaes"):
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 
 
@@ -98,7 +98,7 @@ for get in (lambda: metaopt.optim, lambda: metaopt.maml, lambda: metaopt.LSTMOpt
     try:
         get()
     except MissingExtraError as error:
-        assert "pip install 'metaopt-hpo[torch]'" in str(error), error
+        assert 'pip install "metaopt-hpo[torch]"' in str(error), error
     else:
         raise AssertionError("no error without torch")
 from metaopt.spaces import TorchMLPClassifier
@@ -116,6 +116,14 @@ except MissingExtraError as error:
     assert "metaopt-hpo[benchmark]" in str(error), error
 else:
     raise AssertionError("plotted without matplotlib")
+from metaopt.benchmark import available_methods, resolve_methods
+assert "cmaes" not in available_methods() and "tpe" in available_methods()
+try:
+    resolve_methods(["tpe", "ws-cmaes"])
+except MissingExtraError as error:
+    assert "metaopt-hpo[benchmark]" in str(error) and "ws-cmaes" in str(error), error
+else:
+    raise AssertionError("a CMA-ES method was accepted without cmaes")
 print("ok")
 """
     )

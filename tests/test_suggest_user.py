@@ -50,3 +50,20 @@ def test_an_explanation_says_when_the_nearest_datasets_had_no_effect() -> None:
     assert portfolio.to_dict()["uses_metafeatures"] is False
     transfer = metaopt.suggest(data, space="knn", n=2, explain=True)
     assert transfer.uses_metafeatures and "not used" not in str(transfer)
+
+
+def test_type_checkers_know_what_explain_returns() -> None:
+    # Without overloads `suggest(...)` is typed as a union, so `why.neighbors` after
+    # `explain=True` (as documented) fails a type checker.
+    import typing
+
+    from metaopt._suggest import suggest
+
+    get_overloads = getattr(typing, "get_overloads", None)
+    if get_overloads is None:
+        pytest.skip("typing.get_overloads needs Python 3.11")
+    returns = {
+        o.__annotations__["explain"]: o.__annotations__["return"] for o in get_overloads(suggest)
+    }
+    assert returns["Literal[True]"] == "Explanation"
+    assert returns["Literal[False]"] == "list[dict[str, Any]]"

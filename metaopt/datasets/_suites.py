@@ -153,12 +153,18 @@ def suite(
 
 
 def _openml_suite(name: str) -> Suite:
+    shipped = sorted(shipped_suites())
     try:
         import openml
-
+    except ImportError as error:
+        raise ValueError(
+            f"unknown suite {name!r}: it is not shipped (shipped: {shipped}) and looking it up "
+            'on OpenML needs the openml package: pip install "metaopt-hpo[openml]". Or pass '
+            "a local folder."
+        ) from error
+    try:
         study = openml.study.get_suite(int(name) if name.isdigit() else name)
     except Exception as error:  # noqa: BLE001 - reported with what to do instead
-        shipped = sorted(shipped_suites())
         raise ValueError(
             f"unknown suite {name!r}: it is not shipped (shipped: {shipped}) and "
             f"openml.study.get_suite failed ({type(error).__name__}: {error}). Pass a shipped "

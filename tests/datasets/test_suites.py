@@ -41,6 +41,15 @@ def test_unknown_suite_is_a_clear_error() -> None:
         suite(3.5)  # type: ignore[arg-type]
 
 
+def test_unknown_suite_without_openml_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "openml", None)  # as if not installed
+    with pytest.raises(ValueError, match=r"unknown suite 'x'.*metaopt-hpo\[openml\]") as info:
+        suite("x")
+    assert isinstance(info.value.__cause__, ImportError)
+
+
 def test_local_folder_deduplicates_renamed_copies(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"a": rng.normal(size=50), "b": rng.normal(size=50)})
