@@ -17,9 +17,12 @@ Modes:
         base (--knowledge-base), an OpenML run export in ARFF (--openml-runs, e.g. the
         openml-pimp random-forest runs of the shared data folder: --pimp), or a long-format
         table (--meta-dataset FILE with a `dataset` column, one column per parameter and a
-        `score` column, higher is better; plus --metafeatures FILE indexed by `dataset`, or
-        --datasets-dir DIR of data files named after the datasets, from which metafeatures are
-        computed).
+        `score` column, higher is better, or another one with --score-column, negated with
+        --lower-is-better; plus --metafeatures FILE indexed by `dataset`, or --datasets-dir DIR
+        of data files named after the datasets, from which metafeatures are computed). Rows
+        left out (status not ok, no score) or merged (repeated configurations) and datasets
+        skipped (no metafeatures, a pool of one configuration or of equal scores) are warned
+        about and counted in the report.
   live  Each trial cross-validates the real model of a metaopt space on a dataset of --suite.
         Without network OpenML datasets come from the local mirror (and the report says so);
         datasets that cannot be found are skipped and counted.
@@ -55,6 +58,7 @@ import shlex
 import shutil
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +68,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from metaopt._help import HelpFormatter  # noqa: E402
+from metaopt.exceptions import FallbackWarning  # noqa: E402
 
 logger = logging.getLogger("metaopt.benchmark")
 
@@ -170,6 +175,18 @@ def _parser() -> argparse.ArgumentParser:
         help="metafeature table of --meta-dataset, indexed by its `dataset` column; "
         "--meta-dataset requires it or --datasets-dir, and it wins over --datasets-dir when "
         "both are given (default: none)",
+    )
+    pool.add_argument(
+        "--score-column",
+        default="score",
+        metavar="COLUMN",
+        help="column of --meta-dataset holding the score",
+    )
+    pool.add_argument(
+        "--lower-is-better",
+        action="store_true",
+        help="the score column of --meta-dataset is an error or loss: it is negated, so that "
+        "higher is better (default: higher is better)",
     )
     pool.add_argument(
         "--datasets-dir",
@@ -360,6 +377,9 @@ def _main(
     args: argparse.Namespace, parser: argparse.ArgumentParser, argv: list[str] | None
 ) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # A fallback (e.g. skipped datasets) is logged, which the line above prints; its
+    # FallbackWarning would print it a second time.
+    warnings.filterwarnings("ignore", category=FallbackWarning)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from metaopt import benchmark
 
@@ -498,6 +518,9 @@ def _plan(args: argparse.Namespace, parser: argparse.ArgumentParser, online: boo
             )
 
         plan.pool.append((path.name, resolve))
+    if args.meta_dataset is None and (args.score_column != "score" or args.lower_is_better):
+        given = "--lower-is-better" if args.lower_is_better else "--score-column"
+        parser.error(f"{given} describes the score of --meta-dataset, which was not given")
     if args.meta_dataset is None and (args.metafeatures or args.datasets_dir):
         given = "--metafeatures" if args.metafeatures else "--datasets-dir"
         parser.error(
@@ -514,7 +537,12 @@ def _plan(args: argparse.Namespace, parser: argparse.ArgumentParser, online: boo
             )
 
         def resolve_long() -> object:
-            meta = benchmark.read_long_format(args.meta_dataset, metafeatures=args.metafeatures)
+            meta = benchmark.read_long_format(
+                args.meta_dataset,
+                metafeatures=args.metafeatures,
+                score=args.score_column,
+                higher_is_better=not args.lower_is_better,
+            )
             if args.metafeatures is not None:
                 return meta
             return benchmark.resolve_datasets(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -17,7 +18,10 @@ from optuna.distributions import (
     IntDistribution,
 )
 
+from metaopt.exceptions import warn_fallback
 from metaopt.knowledge._base import RESERVED_COLUMNS as KNOWLEDGE_RESERVED_COLUMNS
+
+logger = logging.getLogger("metaopt.benchmark")
 
 # Columns of a long-format table that are never hyperparameters: the knowledge-base schema's
 # reserved names plus a few common extras of external meta-datasets.
@@ -53,6 +57,8 @@ class MetaDataset:
         space: Name of the registered :mod:`metaopt.spaces` space the configurations come from,
             or ``None`` for an external search space.
         skipped: Datasets dropped before benchmarking, mapped to the reason.
+        dropped_rows: Rows of the input left out (or merged) before benchmarking, counted by
+            reason, e.g. ``{"missing or infinite score": 3}``; the report lists them.
 
     Example:
         >>> import pandas as pd
@@ -74,6 +80,7 @@ class MetaDataset:
     task: str = "classification"
     space: str | None = None
     skipped: dict[str, str] = field(default_factory=dict)
+    dropped_rows: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         missing = {"dataset", "score"} - set(self.evaluations.columns)
@@ -89,8 +96,14 @@ class MetaDataset:
             evaluations = evaluations.assign(
                 config_id=evaluations.groupby("dataset", sort=False).cumcount()
             )
+        unnamed = int(evaluations["dataset"].isna().sum())
+        if unnamed:
+            raise ValueError(
+                f"{unnamed} of {len(evaluations)} evaluations of {self.name!r} have no dataset "
+                "name (a missing value in the 'dataset' column); every row needs one."
+            )
         evaluations = evaluations.assign(dataset=evaluations["dataset"].astype(str))
-        evaluations = evaluations[np.isfinite(evaluations["score"].to_numpy(dtype=float))]
+        evaluations = self._without_unscored(evaluations)
         object.__setattr__(self, "evaluations", evaluations.reset_index(drop=True))
         names = list(dict.fromkeys(self.evaluations["dataset"]))
         datasets = self.datasets
@@ -107,6 +120,44 @@ class MetaDataset:
         ]
         datasets.index.name = "dataset"
         object.__setattr__(self, "datasets", datasets)
+
+    def _without_unscored(self, evaluations: pd.DataFrame) -> pd.DataFrame:
+        """``evaluations`` without rows whose score is missing or infinite, counted and told.
+
+        Such a row is a configuration without a usable result (e.g. a crashed fit): it cannot be
+        a pool's best or worst, so it is left out, never silently. A dataset left with no row
+        is listed in :attr:`skipped`.
+        """
+        try:
+            scores = pd.to_numeric(evaluations["score"], errors="raise").to_numpy(dtype=float)
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"the 'score' column of {self.name!r} must hold numbers (higher is better); "
+                f"got {error}."
+            ) from error
+        finite = np.isfinite(scores)
+        if not pd.api.types.is_numeric_dtype(evaluations["score"]):  # e.g. numbers as text
+            evaluations = evaluations.assign(score=scores)
+        if finite.all():
+            return evaluations
+        lost = sorted(set(evaluations["dataset"]) - set(evaluations.loc[finite, "dataset"]))
+        n_bad = int((~finite).sum())
+        dropped = dict(self.dropped_rows)
+        dropped["missing or infinite score"] = dropped.get("missing or infinite score", 0) + n_bad
+        object.__setattr__(self, "dropped_rows", dropped)
+        skipped = dict(self.skipped)
+        for dataset in lost:
+            skipped.setdefault(dataset, "no evaluation with a finite score")
+        object.__setattr__(self, "skipped", skipped)
+        warn_fallback(
+            logger,
+            f"{self.name}: {n_bad} of {len(scores)} evaluations have a missing or infinite score "
+            "and are left out of the pools"
+            + (f"; {len(lost)} datasets have no other evaluation and are skipped" if lost else "")
+            + " (a configuration that failed has no score to compare).",
+            stacklevel=5,
+        )
+        return evaluations[finite]
 
     @property
     def param_names(self) -> list[str]:
@@ -168,12 +219,32 @@ class MetaDataset:
         )
 
     def with_metafeatures(self, metafeatures: pd.DataFrame) -> MetaDataset:
-        """A copy with metafeatures, keeping only datasets that have them."""
+        """A copy with metafeatures, keeping only datasets that have them.
+
+        Datasets without a row in ``metafeatures`` are skipped and listed in :attr:`skipped`
+        (with a :class:`~metaopt.exceptions.FallbackWarning` for those not skipped before).
+
+        Raises:
+            ValueError: When no dataset has a row in ``metafeatures``.
+        """
         keep = [d for d in self.dataset_names if d in metafeatures.index]
+        if not keep and self.dataset_names:
+            raise ValueError(
+                f"no dataset of {self.name!r} is in the metafeature table: its datasets are "
+                f"{_some(self.dataset_names)}, the table's index (its 'dataset' column, else its "
+                f"first column) has {_some(list(metafeatures.index))}."
+            )
         skipped = dict(self.skipped)
-        for dataset in self.dataset_names:
-            if dataset not in metafeatures.index:
-                skipped.setdefault(dataset, "no metafeatures (data not found)")
+        missing = [d for d in self.dataset_names if d not in metafeatures.index]
+        new = [d for d in missing if d not in skipped]
+        for dataset in missing:
+            skipped.setdefault(dataset, "no metafeatures (not in the metafeature table)")
+        if new:
+            warn_fallback(
+                logger,
+                f"{self.name}: {len(new)} of {len(self.dataset_names)} datasets have no row in "
+                f"the metafeature table and are skipped: {_some(new)}.",
+            )
         reduced = replace(self, metafeatures=metafeatures.loc[keep], skipped=skipped)
         return reduced.subset(keep)
 
@@ -251,24 +322,36 @@ def params_records(frame: pd.DataFrame, names: list[str]) -> list[dict[str, obje
 
 
 def infer_distributions(
-    frame: pd.DataFrame, names: list[str], log: Mapping[str, bool] | None = None
+    frame: pd.DataFrame,
+    names: list[str],
+    log: Mapping[str, bool] | None = None,
+    categorical: Collection[str] = (),
 ) -> dict[str, BaseDistribution]:
     """Optuna distributions for parameter columns of an external meta-dataset.
 
     Numeric columns become :class:`~optuna.distributions.IntDistribution` when every value is an
-    integer, otherwise :class:`~optuna.distributions.FloatDistribution`. The scale is read from
-    how the recorded values are spread (:func:`sampled_on_log_scale`): a learning rate sampled
-    log-uniformly between 0.01 and 2 is log, one sampled uniformly over the same range is not.
-    ``log`` overrides that per parameter name. Other columns become categorical. Columns with
-    fewer than two distinct values are left out: no method can choose anything there.
+    integer (``3.0`` included), otherwise :class:`~optuna.distributions.FloatDistribution`. The
+    scale is read from how the recorded values are spread (:func:`sampled_on_log_scale`): a
+    learning rate sampled log-uniformly between 0.01 and 2 is log, one sampled uniformly over the
+    same range is not. ``log`` overrides that per parameter name. Other columns become
+    categorical, as do boolean columns (missing values included) and the columns named in
+    ``categorical`` (numbers used as labels, e.g. ``max_features`` chosen from 1, 2 and 4).
+    Columns with fewer than two distinct values are left out: no method can choose anything
+    there.
     """
     distributions: dict[str, BaseDistribution] = {}
     for name in names:
         values = frame[name].dropna()
         if values.nunique() < 2:
+            logger.info("parameter %r has fewer than two distinct values: left out", name)
             continue
         numeric = pd.to_numeric(values, errors="coerce")
-        if numeric.notna().all() and not pd.api.types.is_bool_dtype(values):
+        if (
+            name not in categorical
+            and numeric.notna().all()
+            and not pd.api.types.is_bool_dtype(values)
+            and not all(isinstance(v, (bool, np.bool_)) for v in values)
+        ):
             low, high = float(numeric.min()), float(numeric.max())
             on_log = sampled_on_log_scale(numeric.to_numpy(dtype=float))
             if log is not None and name in log:
@@ -304,6 +387,12 @@ def sampled_on_log_scale(values: np.ndarray) -> bool:
         return float(np.max(np.maximum(ranks - unit, unit - (ranks - 1 / len(x)))))
 
     return distance(np.log(values)) < distance(values)
+
+
+def _some(names: list[object], n: int = 5) -> str:
+    """The first ``n`` of ``names`` for a message, and how many more there are."""
+    shown = ", ".join(repr(str(x)) for x in names[:n])
+    return f"[{shown}{f', ... ({len(names) - n} more)' if len(names) > n else ''}]"
 
 
 def _python_value(value: object) -> object:

@@ -184,9 +184,21 @@ BUILTIN_METHODS: dict[str, Method] = {
 }
 
 
+#: Built-in methods that need the optional ``cmaes`` package (the ``[benchmark]`` extra).
+NEEDS_CMAES = ("cmaes", "ws-cmaes")
+
+
 def available_methods() -> dict[str, Method]:
-    """Every method that can run here: the built-in baselines and MetaSampler's meta-models."""
+    """Every method that can run here: the built-in baselines and MetaSampler's meta-models.
+
+    The CMA-ES methods are left out when the ``cmaes`` package is not installed.
+    """
     methods = dict(BUILTIN_METHODS)
+    try:
+        import cmaes  # noqa: F401
+    except ImportError:
+        for name in NEEDS_CMAES:
+            methods.pop(name)
     methods.update(_metasampler_methods())
     return methods
 
@@ -231,6 +243,11 @@ def resolve_methods(names: Sequence[str | Method] | None) -> list[Method]:
             from metaopt.benchmark._metasampler import configured_method
 
             methods[name] = configured_method(name)
+    for name in labels:
+        if name in NEEDS_CMAES and name not in methods:
+            from metaopt._extras import require
+
+            require("cmaes", f"the {name!r} benchmark method")
     unknown = [n for n in labels if n not in methods and n not in given]
     if unknown:
         raise ValueError(

@@ -22,6 +22,7 @@ from metaopt.benchmark._report import read_benchmark_infos, write_benchmark_info
 from metaopt.benchmark._resolve import MetafeatureFn, default_metafeatures
 from metaopt.benchmark._runner import Unit, execute
 from metaopt.benchmark._storage import TraceStore, slug
+from metaopt.exceptions import warn_fallback
 
 logger = logging.getLogger("metaopt.benchmark")
 
@@ -148,6 +149,7 @@ def run_pool_benchmark(
         d: [float(g["score"].max()), float(g["score"].min())]
         for d, g in meta.evaluations.groupby("dataset")
     }
+    names, skipped = _without_flat_pools(meta, names, bounds, budget)
     key = {
         "meta": meta_hash(meta),
         "distributions": distributions_hash(meta.distributions),
@@ -164,7 +166,8 @@ def run_pool_benchmark(
             "mode": "pool",
             "space": meta.space,
             "datasets": names,
-            "skipped": meta.skipped,
+            "skipped": skipped,
+            "dropped_rows": meta.dropped_rows,
             "bounds": bounds,
             "methods": [m.name for m in chosen],
             "seeds": seed_list,
@@ -209,6 +212,58 @@ def run_pool_benchmark(
         progress=progress,
         desc=f"{meta.name} (pool)",
     )
+
+
+def _without_flat_pools(
+    meta: MetaDataset, names: list[str], bounds: dict[str, list[float]], budget: int
+) -> tuple[list[str], dict[str, str]]:
+    """The datasets to evaluate without those whose pool cannot rank methods, and all skips.
+
+    A pool with one configuration, or whose scores are all equal, gives every method regret 0
+    from its first trial: evaluating it would pull every method's mean regret towards 0 alike.
+    Such datasets are skipped with the reason (they stay available to learn from). Pools
+    smaller than ``budget`` are kept, with a warning: once a run has tried all of them, every
+    method has found the best.
+    """
+    sizes = meta.evaluations.groupby("dataset").size()
+    skipped = dict(meta.skipped)
+    kept, flat = [], []
+    for dataset in names:
+        best, worst = bounds[dataset]
+        if best > worst:
+            kept.append(dataset)
+            continue
+        flat.append(dataset)
+        skipped[dataset] = (
+            "a single configuration"
+            if sizes[dataset] == 1
+            else "every configuration has the same score"
+        )
+    if flat:
+        warn_fallback(
+            logger,
+            f"{meta.name}: {len(flat)} of {len(names)} datasets are skipped because their pool "
+            "has a single configuration or only equal scores, so every method would have "
+            f"regret 0 there: {flat[:5]}{' ...' if len(flat) > 5 else ''}.",
+        )
+    if not kept:
+        raise ValueError(
+            f"no dataset of {meta.name!r} can be evaluated: each pool has a single "
+            "configuration or only equal scores; a pool needs two or more different scores."
+        )
+    small = [d for d in kept if sizes[d] < budget]
+    if small:
+        logger.warning(
+            "%s: %d of %d pools have fewer configurations than the budget of %d trials "
+            "(smallest: %d); after trying a whole pool every method has found its best, so "
+            "late budgets cannot separate methods there",
+            meta.name,
+            len(small),
+            len(kept),
+            budget,
+            int(sizes[small].min()),
+        )
+    return kept, skipped
 
 
 def run_live_benchmark(

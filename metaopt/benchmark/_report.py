@@ -69,6 +69,22 @@ def summarise(
     if traces.empty:
         raise ValueError(f"no stored runs under {root}/traces: run a benchmark first.")
     infos = read_benchmark_infos(root)
+    # Runs stored for a dataset that the benchmark now skips (e.g. by older code) are not
+    # summarised: the report counts that dataset as skipped.
+    skipped = {
+        (name, str(dataset))
+        for name, info in infos.items()
+        for dataset in info.get("skipped") or {}  # type: ignore[union-attr]
+    }
+    if skipped:
+        traces = traces[
+            [
+                (b, d) not in skipped
+                for b, d in zip(traces["benchmark"], traces["dataset"], strict=True)
+            ]
+        ]
+        if traces.empty:
+            raise ValueError(f"every stored run under {root}/traces is of a skipped dataset.")
     store = TraceStore(root)
     failed = {b: store.failures(b) for b in traces["benchmark"].unique()}
     # A method that crashed anywhere is left out of its benchmark's tables (and listed), so
@@ -302,6 +318,13 @@ def _benchmark_section(
             + "; ".join(f"{reason} ({count})" for reason, count in reasons.items())
             + "."
         )
+    dropped = dict(info.get("dropped_rows") or {})  # type: ignore[arg-type]
+    if dropped:
+        lines.append(
+            "Rows of the meta-dataset left out or merged: "
+            + "; ".join(f"{reason} ({count})" for reason, count in dropped.items())
+            + "."
+        )
     lines.append("")
     final = int(curves["trial"].max())
     shown = sorted({b for b in budgets if b <= final} | {final})
@@ -452,7 +475,14 @@ def _reason_kind(reason: str) -> str:
     # Group reasons that differ only by ids ("task 11 is not in ..." -> "task N is not in ...").
     import re
 
-    return re.sub(r"\d+", "N", reason)
+    # Only whole numbers, and never within a path (a folder such as "runs/data3" stays).
+    return re.sub(
+        r"\S+",
+        lambda word: (
+            word.group() if "/" in word.group() else re.sub(r"\b\d+\b", "N", word.group())
+        ),
+        reason,
+    )
 
 
 def brief(
@@ -493,6 +523,20 @@ def brief(
         )
         if info.get("note"):
             lines.append(f"  data: {info['note']}")
+        skipped = dict(info.get("skipped") or {})  # type: ignore[arg-type]
+        if skipped:
+            reasons = Counter(_reason_kind(r) for r in skipped.values())
+            lines.append(
+                f"  skipped {len(skipped)} datasets: "
+                + "; ".join(f"{reason} ({count})" for reason, count in reasons.most_common(3))
+                + ("; ..." if len(reasons) > 3 else "")
+            )
+        dropped = dict(info.get("dropped_rows") or {})  # type: ignore[arg-type]
+        if dropped:
+            lines.append(
+                "  rows left out or merged: "
+                + "; ".join(f"{reason} ({count})" for reason, count in dropped.items())
+            )
         table = part.set_index(["method", "budget"])
         order = table.xs(final, level="budget")["mean_regret"].sort_values().index
         width = max(len("method"), *(len(m) for m in order))

@@ -232,7 +232,8 @@ def folder_loader(directory: str | Path) -> Callable[[str], object]:
 
     def load(dataset: str) -> object:
         if dataset not in entries:
-            raise LookupError(f"no data file for {dataset!r} in {directory}")
+            # The reason is reported per dataset and grouped: it does not repeat the name.
+            raise LookupError(f"no data file named after the dataset in {directory}")
         return entries[dataset].load()
 
     return load
