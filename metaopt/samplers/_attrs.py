@@ -18,8 +18,9 @@ TRIAL_WARM_START = "metaopt:warm_start"
 #: Trial user attribute of a warm-start trial whose configuration, in the objective's own
 #: distributions, is an earlier warm-start trial's: it is not evaluated twice.
 TRIAL_WARM_REPEAT = "metaopt:warm_start_repeat"
-#: Trial system attribute of a trial from ``n_warm`` on that evaluates an earlier trial's
-#: warm-start configuration (its index): tells it apart from a trial added finished.
+#: Trial system attribute of a trial that evaluates another trial's warm-start configuration
+#: (its index): one from ``n_warm`` on, or Optuna's retry of a stale trial; tells it apart from
+#: a trial added finished.
 TRIAL_HANDED_ON = "metaopt:handed_on"
 #: Trial user attribute: the trial's parameters were chosen by the meta-model among this many
 #: candidates of the base sampler.
@@ -72,3 +73,13 @@ def set_trial_user_attr(
     """
     study._storage.set_trial_user_attr(trial._trial_id, key, value)
     trial.user_attrs[key] = value
+
+
+def fail_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    """Mark a running trial failed from inside a sampler hook that is about to raise.
+
+    An exception in ``before_trial`` reaches the caller of ``study.ask`` (or
+    ``study.optimize``) before the trial exists for it, so nothing else would finish the trial:
+    it would stay running in the storage.
+    """
+    study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import threading
@@ -20,6 +21,7 @@ from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from metaopt.exceptions import MetaoptWarning, warn_fallback
+from metaopt.knowledge._base import KnowledgeBase
 from metaopt.metamodel._base import MetaModel
 from metaopt.metamodel._data import plain
 from metaopt.metamodel._default import dataset_metafeatures, fitted_model, resolve_knowledge
@@ -35,10 +37,47 @@ _logger = logging.getLogger("metaopt.samplers")
 #: What :meth:`MetaSampler._guess_space` returns while the objective's names fit several spaces.
 _UNDECIDED = object()
 
+#: System attribute of a trial created by Optuna's ``RetryHeartbeatStaleTrialCallback`` (for a
+#: trial whose worker died, once the heartbeat marked it failed): the number of the trial it
+#: retries (what ``RetryHeartbeatStaleTrialCallback.retried_trial_number`` reads).
+_RETRY_OF = "failed_trial"
+
 
 def _is_fixed(trial: FrozenTrial) -> bool:
     """Whether the trial carries parameters fixed by the user (``study.enqueue_trial``)."""
     return bool(trial.system_attrs.get("fixed_params"))
+
+
+def _is_retry(trial: FrozenTrial) -> bool:
+    """Whether the trial is Optuna's retry of a stale trial (``RetryHeartbeatStaleTrialCallback``).
+
+    Such a trial is created with the failed trial's parameters, user attributes and system
+    attributes, copied: it evaluates what the failed trial evaluated, not a configuration of
+    its own number.
+    """
+    return isinstance(trial.system_attrs.get(_RETRY_OF), int)
+
+
+def _retried_warm_index(trial: FrozenTrial, n_warm: int) -> int | None:
+    """The warm-start index a retry (see :func:`_is_retry`) evaluates, or ``None``.
+
+    That of the trial it retries, read from the attributes the retry copied: the warm-start
+    rank, or the index a handed-on trial evaluated; when the failed trial had not yet sampled
+    anything, its own number below ``n_warm``. A retry of any other trial (the base sampler's,
+    the transfer's, one the user fixed) evaluates no warm configuration.
+    """
+    if not _is_retry(trial) or _is_fixed(trial):
+        return None
+    warm = trial.user_attrs.get(_attrs.TRIAL_WARM_START)
+    if isinstance(warm, dict) and isinstance(warm.get("rank"), int):
+        return int(warm["rank"]) - 1
+    handed_on = trial.system_attrs.get(_attrs.TRIAL_HANDED_ON)
+    if isinstance(handed_on, int):
+        return handed_on
+    original = int(trial.system_attrs[_RETRY_OF])
+    if trial.params or original >= n_warm or _attrs.TRIAL_WARM_REPEAT in trial.user_attrs:
+        return None
+    return original
 
 
 def _added(trial: FrozenTrial) -> bool:
@@ -53,6 +92,20 @@ def _added(trial: FrozenTrial) -> bool:
         trial.state.is_finished()
         and _attrs.TRIAL_HANDED_ON not in trial.system_attrs
         and _attrs.TRIAL_WARM_START not in trial.user_attrs
+    )
+
+
+def _check_space_known(space: str, known: list[str]) -> None:
+    """Raise a ``ValueError`` for a ``space=`` that the knowledge base lacks (a misspelt name)."""
+    if space in known:
+        return
+    close = difflib.get_close_matches(space, known, n=3)
+    hint = f" (did you mean {close}?)" if close else ""
+    raise ValueError(
+        f"unknown knowledge space {space!r}{hint}: space= names the knowledge-base space whose "
+        f"configurations warm-start the study, and the knowledge base holds {known}; pass "
+        "space=None to choose it from the objective's parameter names, or n_warm=0 for no "
+        "warm start"
     )
 
 
@@ -102,17 +155,20 @@ class MetaSampler(BaseSampler):
     Optuna storage, any search space) to the knowledge, or replaces it with
     ``knowledge=False``; each study is one more known dataset.
 
-    **Fallbacks.** An unknown space, an objective sharing no parameter with the knowledge base,
-    a dataset whose metafeatures cannot be computed or a knowledge base that cannot be read
-    emit a :class:`metaopt.exceptions.FallbackWarning` (and are logged on
-    ``"metaopt.samplers"``), and the study continues with the portfolio or the base sampler
-    alone; errors in the arguments themselves raise at construction.
+    **Fallbacks.** An objective sharing no parameter with the knowledge base, a dataset whose
+    metafeatures cannot be computed or a knowledge base that cannot be read emit a
+    :class:`metaopt.exceptions.FallbackWarning` (and are logged on ``"metaopt.samplers"``),
+    and the study continues with the portfolio or the base sampler alone; errors in the
+    arguments themselves raise at construction, a ``space`` the knowledge base lacks as soon
+    as it is read (at construction for a :class:`~metaopt.knowledge.KnowledgeBase` object,
+    else when the first trial starts, which then ends failed).
 
     Args:
         dataset: The dataset being tuned: anything :func:`metaopt.load_dataset` accepts. May be
             ``None`` when ``metafeatures`` are given.
         space: Knowledge-base space whose configurations warm-start the study (e.g.
-            ``"random_forest"``). ``None``: the space sharing most parameter names with the
+            ``"random_forest"``; a name the knowledge base lacks raises ``ValueError``, see
+            *Fallbacks*). ``None``: the space sharing most parameter names with the
             objective's parameters, chosen at the first warm-start trial.
         n_warm: How many warm-start trials. The default, 5, was chosen by replaying searches on
             knowledge pools the benchmark does not report: re-weighting the known datasets on
@@ -206,6 +262,9 @@ class MetaSampler(BaseSampler):
                     f"source_studies names {names} need storage= (the Optuna storage that "
                     "holds them); or pass the optuna.Study objects"
                 )
+        if space is not None and n_warm > 0 and not source_studies:
+            if isinstance(knowledge, KnowledgeBase):  # known now; a stored base at first use
+                _check_space_known(space, knowledge.spaces)
         self._base_sampler = base_sampler if base_sampler is not None else TPESampler(seed=seed)
         self._n_warm = n_warm
         self._seed = (
@@ -308,10 +367,23 @@ class MetaSampler(BaseSampler):
             return self._warm
 
     def _compute_warm(self, space: str | None) -> list[WarmStart]:
+        """The warm-start list for ``space``.
+
+        Raises:
+            ValueError: for a ``space=`` the knowledge base lacks (source studies given as
+                well are that space's, whatever its name). Any other problem falls back to the
+                base sampler with a warning.
+        """
         if space is None:
             return []
         try:
             kb = self._knowledge_base()
+        except Exception as error:  # logged fallback to the base sampler, never a crash
+            warn_fallback(_logger, f"warm start disabled ({error}); using the base sampler only")
+            return []
+        if space == self._space:
+            _check_space_known(space, kb.spaces)
+        try:
             kb.check_covers(space, self._task)
             ranked, model_name = self._ranked(kb, space)
         except Exception as error:  # logged fallback to the base sampler, never a crash
@@ -421,12 +493,19 @@ class MetaSampler(BaseSampler):
         if self._n_warm == 0:
             return
         if _is_fixed(trial):
-            return  # the user's own parameters (enqueue_trial, a retried trial)
+            return  # the user's own parameters (enqueue_trial, a retry of such a trial)
         if trial.number > 0 and self._knowledge_cannot_help(study):
             return
         index: int | None = None
         skipped = False
-        if trial.number < self._n_warm:
+        if _is_retry(trial):
+            # Optuna's retry of a failed trial: it evaluates what that trial evaluated.
+            index = _retried_warm_index(trial, self._n_warm)
+            if index is None:
+                return  # the failed trial's parameters; the base sampler samples the rest
+            if trial.system_attrs.get(_attrs.TRIAL_HANDED_ON) != index:
+                _attrs.set_trial_system_attr(study, trial, _attrs.TRIAL_HANDED_ON, index)
+        elif trial.number < self._n_warm:
             index = trial.number
             same_as = self._repeats_earlier_warm(study, index)
             if same_as is not None:
@@ -489,7 +568,13 @@ class MetaSampler(BaseSampler):
                 )
             return False
         if self._warm is None:  # the warm start ran in another process: set it up here too
-            self.warm_start_configs(study)
+            try:
+                self.warm_start_configs(study)
+            except ValueError:
+                # An unknown space= (see _compute_warm), raised while Optuna creates the trial:
+                # end the trial rather than leave it running.
+                _attrs.fail_trial(study, trial)
+                raise
         if self._transfer is None:
             return False
         n_own = trial.number - self._n_warm
@@ -658,31 +743,36 @@ class MetaSampler(BaseSampler):
         """The warm index trial ``number`` (>= n_warm) evaluates for an earlier trial.
 
         A trial number below ``n_warm`` hands its warm configuration on when it could not or
-        did not evaluate it: it carries parameters the user fixed (``enqueue_trial``), it was
-        added finished (``add_trial``), or it failed (its configuration is retried once, e.g.
-        after a worker died and Optuna's heartbeat marked the trial failed). Each such
-        configuration goes to the first later trial from ``n_warm`` on, without fixed
-        parameters and not itself added finished (see :func:`_added`), created after the
-        configuration became available (the failure's time), in trial-number order. Every
-        storage numbers trials densely in creation order and stores their start and end times,
-        so every worker computes the same answer from the trials before ``number`` without
-        coordinating.
+        did not evaluate it: it carries parameters the user fixed (``enqueue_trial``), it is
+        Optuna's retry of another failed trial (``RetryHeartbeatStaleTrialCallback``), it was added
+        finished (``add_trial``), or it failed (its configuration is retried once, e.g. after
+        a worker died and Optuna's heartbeat marked the trial failed; not when Optuna retries
+        it already). Each such configuration goes to the first later trial from ``n_warm``
+        on, without fixed parameters, not a retry and not itself added finished (see
+        :func:`_added`), created after the configuration became available (the failure's
+        time), in trial-number order. Every storage numbers trials densely in creation order
+        and stores their start and end times, so every worker computes the same answer from
+        the trials before ``number`` without coordinating.
         """
         trials = {t.number: t for t in study.get_trials(deepcopy=False) if t.number <= number}
+        retried = {_retried_warm_index(t, self._n_warm) for t in trials.values()}
         available: list[tuple[Any, int]] = []
         earliest = datetime.min
         for k in range(self._n_warm):
             past = trials.get(k)
             if past is None:
                 continue
-            done = past.state.is_finished()
+            if _is_fixed(past) or _is_retry(past):
+                available.append((earliest, k))  # it evaluates other parameters
+                continue
             if _attrs.TRIAL_WARM_REPEAT in past.user_attrs:
                 continue  # its configuration is an earlier warm trial's
-            if _is_fixed(past):
-                available.append((earliest, k))
-            elif done and _attrs.TRIAL_WARM_START not in past.user_attrs:
-                available.append((past.datetime_complete or earliest, k))
-            elif past.state == TrialState.FAIL:
+            if k in retried:
+                continue  # Optuna's retry of the failed trial evaluates it
+            done = past.state.is_finished()
+            if past.state == TrialState.FAIL or (
+                done and _attrs.TRIAL_WARM_START not in past.user_attrs
+            ):
                 available.append((past.datetime_complete or earliest, k))
         if not available:
             return None
@@ -690,7 +780,13 @@ class MetaSampler(BaseSampler):
         taken: set[int] = set()
         for m in range(self._n_warm, number + 1):
             candidate = trials.get(m)
-            if candidate is None or _is_fixed(candidate) or _added(candidate):
+            if candidate is None or _is_fixed(candidate) or _is_retry(candidate):
+                continue  # absent, or evaluating parameters given to it
+            if _added(candidate):
+                continue
+            recorded = candidate.system_attrs.get(_attrs.TRIAL_HANDED_ON)
+            if isinstance(recorded, int):
+                taken.add(recorded)  # what that trial took, whatever became of it since
                 continue
             start = candidate.datetime_start or datetime.max
             for when, k in available:

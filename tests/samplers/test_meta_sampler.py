@@ -108,14 +108,6 @@ def test_objective_sharing_no_parameter_falls_back_to_the_base_sampler(kb, targe
     assert "match no space" in caplog.text
 
 
-def test_unknown_space_is_logged_and_the_study_continues(kb, target, caplog) -> None:
-    with caplog.at_level(logging.WARNING, logger="metaopt"):
-        study = optuna.create_study(sampler=_sampler(kb, target, space="no_such_space"))
-        study.optimize(objective, n_trials=3)
-    assert len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))) == 3
-    assert "unknown space 'no_such_space'" in caplog.text
-
-
 def test_corrupted_knowledge_directory_is_logged_and_the_study_continues(target, tmp_path, caplog):
     (tmp_path / "provenance.json").write_text("{not json")
     (tmp_path / "evaluations.parquet").write_bytes(b"garbage")
