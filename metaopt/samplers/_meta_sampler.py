@@ -262,6 +262,11 @@ class MetaSampler(BaseSampler):
                     f"source_studies names {names} need storage= (the Optuna storage that "
                     "holds them); or pass the optuna.Study objects"
                 )
+        if knowledge is False and not source_studies:
+            raise ValueError(
+                "knowledge=False leaves MetaSampler nothing to learn from: pass source_studies= "
+                "(your past Optuna studies), or leave knowledge= unset for the shipped base"
+            )
         if space is not None and n_warm > 0 and not source_studies:
             if isinstance(knowledge, KnowledgeBase):  # known now; a stored base at first use
                 _check_space_known(space, knowledge.spaces)

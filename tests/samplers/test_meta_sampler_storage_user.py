@@ -159,3 +159,8 @@ def test_any_space_name_is_that_of_the_source_studies(kb, target) -> None:
     assert [w.params for w in sampler.warm_start_configs()][0] == old.best_params | {}
     sampler = _sampler(False, target, space="mine", source_studies=[old], n_warm=2)
     assert len(sampler.warm_start_configs()) == 2
+
+
+def test_no_knowledge_and_no_source_studies_is_refused_at_construction() -> None:
+    with pytest.raises(ValueError, match="knowledge=False leaves MetaSampler nothing to learn"):
+        MetaSampler(knowledge=False, space="random_forest")
