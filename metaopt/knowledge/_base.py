@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import logging
 import math
 import os
 import tempfile
@@ -13,6 +14,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from metaopt.exceptions import warn_fallback
+
+logger = logging.getLogger("metaopt.knowledge")
 
 #: Version of the on-disk layout; bumped whenever columns or their meaning change.
 #: 2: the fidelity of each evaluation (``fidelity``, ``n_rows``, ``n_trees``) and dataset groups.
@@ -434,11 +439,18 @@ class KnowledgeBase:
     def concat(self, other: KnowledgeBase) -> KnowledgeBase:
         """Both knowledge bases in one; metafeatures of a dataset in both come from ``self``.
 
+        Two bases whose datasets are described by different metafeatures (built with other
+        metaopt versions, or a study that recorded only a few) merge with the union of the
+        columns, missing (NaN) where a base lacks one, and a
+        :class:`~metaopt.exceptions.FallbackWarning` naming them.
+
         Raises:
-            ValueError: when both hold the same (dataset, space, config_id, source) row.
+            ValueError: when both hold the same (dataset, space, config_id, source, fidelity)
+                row, or one dataset id names other data (another content fingerprint) in each.
         """
         if not isinstance(other, KnowledgeBase):
             raise TypeError(f"can only concat a KnowledgeBase, got {type(other).__name__}")
+        _check_same_data(self.evaluations, other.evaluations)
         evaluations = pd.concat([self.evaluations, other.evaluations], ignore_index=True)
         keys = KEY_COLUMNS
         duplicated = evaluations.duplicated(keys)
@@ -450,6 +462,7 @@ class KnowledgeBase:
         for column in parameter_columns(evaluations):
             evaluations[column] = normalise_parameter_column(evaluations[column])
         extra = other.metafeatures[~other.metafeatures.index.isin(self.metafeatures.index)]
+        _warn_other_metafeatures(self.metafeatures, extra)
         metafeatures = pd.concat([self.metafeatures, extra]) if len(extra) else self.metafeatures
         parts: list[dict[str, Any]] = []
         for part in [*build_parts(self.provenance), *build_parts(other.provenance)]:
@@ -505,7 +518,7 @@ class KnowledgeBase:
         Raises:
             ValueError: for a missing or corrupted file or another schema version.
         """
-        directory = Path(directory)
+        directory = Path(directory).expanduser()
         if directory.exists() and not directory.is_dir():
             raise ValueError(
                 f"knowledge base at {directory}: not a directory; pass the directory that "
@@ -547,6 +560,50 @@ class KnowledgeBase:
         if problems:
             raise ValueError(f"invalid knowledge base at {directory}:\n- " + "\n- ".join(problems))
         return kb
+
+
+def _check_same_data(first: pd.DataFrame, second: pd.DataFrame) -> None:
+    """Raise ``ValueError`` when a dataset id of both tables names other data in each."""
+    # Unknown fingerprints (e.g. datasets from Optuna studies) cannot be compared.
+    ours = first.groupby("dataset")["fingerprint"].first().dropna()
+    theirs = second.groupby("dataset")["fingerprint"].first().dropna()
+    shared = ours.index.intersection(theirs.index)
+    differ = [d for d in shared if ours[d] != theirs[d]]
+    if differ:
+        examples = ", ".join(f"{d!r} ({ours[d]} and {theirs[d]})" for d in differ[:3])
+        raise ValueError(
+            f"{len(differ)} dataset ids name other data in each knowledge base (their content "
+            f"fingerprints differ): {examples}; give the datasets of one base other ids "
+            "(rebuild it with a mapping of new ids) or drop them with .without(...)"
+        )
+
+
+def _warn_other_metafeatures(ours: pd.DataFrame, extra: pd.DataFrame) -> None:
+    """Warn when ``extra`` (another base's datasets) is described by other metafeatures."""
+    if ours.empty or extra.empty or list(ours.columns) == list(extra.columns):
+        return
+    lacking = [c for c in ours.columns if c not in extra.columns]
+    added = [c for c in extra.columns if c not in ours.columns]
+    if not lacking and not added:
+        return  # the same metafeatures in another order: pd.concat aligns them
+    said = []
+    if lacking:
+        said.append(
+            f"{len(lacking)} metafeatures of the first (e.g. {lacking[:3]}) are missing (NaN) "
+            f"for the {len(extra)} datasets the second adds"
+        )
+    if added:
+        said.append(
+            f"{len(added)} metafeatures only the second has (e.g. {added[:3]}) are missing "
+            f"(NaN) for the {len(ours)} datasets of the first"
+        )
+    warn_fallback(
+        logger,
+        "the merged knowledge bases describe their datasets by other metafeatures: "
+        + "; ".join(said)
+        + " (describe every dataset with one metaopt version to compare them on all)",
+        stacklevel=4,
+    )
 
 
 def _check_task(task: str | None) -> None:

@@ -44,6 +44,7 @@ from tqdm.auto import tqdm
 
 from metaopt import spaces as space_registry
 from metaopt.datasets import Dataset
+from metaopt.exceptions import warn_fallback
 from metaopt.knowledge._base import (
     RESERVED_COLUMNS,
     SCHEMA_VERSION,
@@ -389,21 +390,74 @@ class _Layout:
         return self.datasets / f"{_safe_name(key)}.json"
 
 
-def _check_settings(layout: _Layout, settings: dict[str, Any]) -> None:
-    if layout.settings.is_file():
-        previous = json.loads(layout.settings.read_text())
-        changed = {
-            k: (previous.get(k), settings.get(k))
-            for k in _FIXED_SETTINGS
-            if previous.get(k) != settings.get(k)
-        }
-        if changed:
-            raise ValueError(
-                f"{layout.root} holds a build with other settings {changed} (was, now); resume "
-                "with the same settings or use a new work_dir"
-            )
+def _check_settings(layout: _Layout, settings: dict[str, Any], space_names: list[str]) -> None:
+    """Refuse settings other than those of the build in ``layout``; record them for a new one.
+
+    ``n_configs`` is compared per space: a rerun that adds a space with its own count (a
+    mapping naming it) extends the build, and the record gains that space's count.
+    """
+    if not layout.settings.is_file():
+        write_json({k: settings[k] for k in _FIXED_SETTINGS}, layout.settings)
         return
-    write_json({k: settings[k] for k in _FIXED_SETTINGS}, layout.settings)
+    previous = json.loads(layout.settings.read_text())
+    changed = {
+        k: (previous.get(k), settings.get(k))
+        for k in _FIXED_SETTINGS
+        if k != "n_configs" and previous.get(k) != settings.get(k)
+    }
+    counts = _merged_counts(layout, previous.get("n_configs"), settings["n_configs"], space_names)
+    if counts is None:
+        changed["n_configs"] = (previous.get("n_configs"), settings["n_configs"])
+    if changed:
+        raise ValueError(
+            f"{layout.root} holds a build with other settings {changed} (was, now); resume "
+            "with the same settings or use a new work_dir"
+        )
+    if counts != previous.get("n_configs"):
+        write_json({**previous, "n_configs": counts}, layout.settings)
+
+
+def _merged_counts(
+    layout: _Layout, previous: Any, now: int | dict[str, int], space_names: list[str]
+) -> Any:
+    """The ``n_configs`` record of a build extended by a run with ``now``; ``None`` on conflict.
+
+    A space's count may not change once the record has it (a mapping naming it, or one count
+    for every space that has parts); spaces new to the build add theirs.
+    """
+    if previous == now:
+        return previous
+    spaces = list(dict.fromkeys([*space_names, *_mapping_keys(now)]))
+    if isinstance(previous, Mapping):
+        recorded = {str(k): int(v) for k, v in previous.items()}
+    elif _is_int(previous):
+        recorded = {s: int(previous) for s in _built_spaces(layout, spaces)}
+    else:  # a build.json from elsewhere: nothing to extend
+        return None
+    wanted = {s: n_configs_for(now, s) for s in spaces}
+    if any(recorded.get(s, count) != count for s, count in wanted.items()):
+        return None
+    if not recorded:  # nothing evaluated yet: the new count is the build's
+        return now
+    if _is_int(previous) and all(count == previous for count in wanted.values()):
+        return previous  # still one count for every space
+    return dict(sorted({**recorded, **wanted}.items()))
+
+
+def _mapping_keys(n_configs: int | Mapping[str, int]) -> list[str]:
+    """The spaces an ``n_configs`` mapping names (none for one count)."""
+    return [str(k) for k in n_configs] if isinstance(n_configs, Mapping) else []
+
+
+def _built_spaces(layout: _Layout, candidates: list[str]) -> list[str]:
+    """The spaces among ``candidates`` and the registered ones with a part in ``layout``."""
+    names = dict.fromkeys([*candidates, *space_registry.names()])
+    return [
+        s
+        for s in names
+        if next(layout.evaluations.glob(f"*__{s}.parquet"), None) is not None
+        or next(layout.evaluations.glob(f"*__{s}__full.parquet"), None) is not None
+    ]
 
 
 def build(
@@ -437,7 +491,9 @@ def build(
     ``n_jobs``; inside ``joblib.parallel_backend("dask")`` they run on the Dask cluster. A
     configuration that fails or times out is recorded with its status, never dropped; a dataset
     whose loading raises anything is recorded as skipped with its error; a unit that fails as a
-    whole is logged, recorded under ``parts/unit_failures`` and retried by the next run.
+    whole is logged, recorded under ``parts/unit_failures`` and retried by the next run. A run
+    that left datasets or units out ends with a :class:`~metaopt.exceptions.FallbackWarning`
+    naming them.
 
     Args:
         datasets: :class:`~metaopt.datasets.Dataset` objects, suite entries (anything with a
@@ -448,8 +504,9 @@ def build(
             space registered with :func:`metaopt.spaces.register` has its factory sent to the
             worker processes. A name given twice is evaluated once.
         n_configs: Configurations per (dataset, space) at the base fidelity, the default
-            included: one count, or a mapping of space name to count.
-        work_dir: Folder of the resumable parts.
+            included: one count, or a mapping of space name to count. A rerun may add spaces
+            with their own count; a space's count is fixed once it has results.
+        work_dir: Folder of the resumable parts (``~`` is expanded).
         output: When given, the consolidated knowledge base is also saved there.
         cv: Folds of the fixed, seeded (stratified) cross-validation.
         max_rows: Row cap of the base fidelity (stratified seeded subsample); ``None``: no cap.
@@ -484,15 +541,16 @@ def build(
     Raises:
         ValueError: an invalid setting (checked before anything is written to ``work_dir``),
             an unknown space, a metric a space cannot compute (``roc_auc`` for ``svm``),
-            settings that differ from the build already in ``work_dir``, or two datasets with
-            one id.
+            settings that differ from the build already in ``work_dir``, two datasets with
+            one id, or an id whose results in ``work_dir`` were made on other data (another
+            content fingerprint).
         TypeError: datasets or a ``metric`` of an unsupported type.
     """
     # Every setting is checked before anything is written: build.json fixes the settings of
     # the work directory, and parts made with a wrong one would be kept by every rerun.
     if not _is_int(cv) or cv < 2:
         raise ValueError(f"cv must be an int >= 2 (the number of folds), got {cv!r}")
-    layout = _Layout(Path(work_dir))
+    layout = _Layout(Path(work_dir).expanduser())
     space_names = _resolve_spaces(spaces)
     for space in space_names:
         count = n_configs_for(n_configs, space)
@@ -547,7 +605,10 @@ def build(
             for space in space_names:
                 check_probabilities(space_registry.get(space, task), name)
     dataset_map = _as_dataset_map(datasets)
-    _check_settings(layout, settings)
+    for key, item in dataset_map.items():
+        if isinstance(item, Dataset):  # loaded already: its data is checked before any work
+            _check_same_data(layout, key, item)
+    _check_settings(layout, settings, space_names)
     if known_groups:
         path = layout.known_groups
         recorded = json.loads(path.read_text()) if path.is_file() else {}
@@ -557,6 +618,7 @@ def build(
     total = len(keys) * (len(space_names) * 2 + int(metafeatures))
     bar = tqdm(total=total, desc="knowledge units", unit="unit", disable=not progress)
     counts = {"configs": 0, "failed": 0, "unit_errors": 0}
+    unusable: dict[str, str] = {}  # datasets this run could not load: id -> error
     parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
     with _stops_workers_on_terminate():
         for first in range(0, len(keys), _CHUNK):
@@ -564,7 +626,7 @@ def build(
                 logger.info("budget of %.0f s spent; stopping before %s", budget_s, keys[first])
                 break
             chunk = keys[first : first + _CHUNK]
-            loader = _ChunkLoader(dataset_map, layout, settings)
+            loader = _ChunkLoader(dataset_map, layout, settings, unusable)
             phases = (
                 _base_tasks(chunk, loader, layout, space_names, metafeatures, settings, bar),
                 _full_tasks(chunk, loader, layout, space_names, settings, bar),
@@ -577,7 +639,8 @@ def build(
     bar.close()
     elapsed = time.perf_counter() - start
     logger.info("build run of %.0f s (%s)", elapsed, counts)
-    kb = consolidate(work_dir, command=command, wall_time_s=elapsed)
+    _warn_incomplete(unusable, counts["unit_errors"], layout)
+    kb = consolidate(layout.root, command=command, wall_time_s=elapsed)
     if output is not None:
         kb.validate(require_metafeatures=metafeatures).save(output)
     return kb
@@ -605,17 +668,47 @@ def _stops_workers_on_terminate() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _warn_incomplete(unusable: Mapping[str, str], unit_errors: int, layout: _Layout) -> None:
+    """Say, as a :class:`~metaopt.exceptions.FallbackWarning`, what a build run left out.
+
+    Each skipped dataset and failed unit is logged as it happens; without logging configured
+    a user would otherwise get a smaller knowledge base without a word.
+    """
+    said = []
+    if unusable:
+        listing = "; ".join(f"{k!r}: {e}" for k, e in list(unusable.items())[:3])
+        more = f" and {len(unusable) - 3} more" if len(unusable) > 3 else ""
+        said.append(
+            f"{len(unusable)} datasets could not be loaded and were not evaluated in this run "
+            f"({listing}{more}); skipped ones are recorded in provenance['datasets']"
+        )
+    if unit_errors:
+        said.append(
+            f"{unit_errors} units failed as a whole (recorded under {layout.failures}); a "
+            "rerun retries them"
+        )
+    if said:
+        warn_fallback(logger, "knowledge build: " + "; ".join(said), stacklevel=4)
+
+
 class _ChunkLoader:
     """Loads each dataset of a chunk once, on first need (``None`` when it is unusable)."""
 
-    def __init__(self, dataset_map: dict[str, Any], layout: _Layout, settings: Any) -> None:
+    def __init__(
+        self,
+        dataset_map: dict[str, Any],
+        layout: _Layout,
+        settings: Any,
+        unusable: dict[str, str],
+    ) -> None:
         self.dataset_map, self.layout, self.settings = dataset_map, layout, settings
+        self.unusable = unusable
         self.loaded: dict[str, tuple[Dataset, Dataset, Dataset] | None] = {}
 
     def __call__(self, key: str) -> tuple[Dataset, Dataset, Dataset] | None:
         if key not in self.loaded:
             self.loaded[key] = _load_prepared(
-                key, self.dataset_map[key], self.layout, self.settings
+                key, self.dataset_map[key], self.layout, self.settings, self.unusable
             )
         return self.loaded[key]
 
@@ -768,11 +861,19 @@ def _portable_source(source: str) -> str:
 
 
 def _load_prepared(
-    key: str, item: Any, layout: _Layout, settings: dict[str, Any]
+    key: str,
+    item: Any,
+    layout: _Layout,
+    settings: dict[str, Any],
+    unusable: dict[str, str] | None = None,
 ) -> tuple[Dataset, Dataset, Dataset] | None:
     """The dataset as loaded, at the base and at the full row cap, and its recorded facts.
 
-    ``None`` (logged and recorded as skipped) when loading or preparing raises anything.
+    ``None`` (logged, recorded as skipped and added to ``unusable``) when loading or preparing
+    raises anything; a dataset an earlier run loaded keeps its recorded facts.
+
+    Raises:
+        ValueError: the work directory holds results of ``key`` made on other data.
     """
     try:
         dataset = item if isinstance(item, Dataset) else item.load()
@@ -782,11 +883,25 @@ def _load_prepared(
         full = prepare(dataset, max_rows=settings["full_max_rows"], cv=cv, seed=seed)
         sketch = _sketch(dataset)
     except Exception as exc:  # noqa: BLE001 -- a dataset that cannot be used is data, not fatal
+        if unusable is not None:
+            unusable[key] = f"{type(exc).__name__}: {exc}"
+        if "fingerprint" in _recorded_facts(layout, key):
+            # Loaded by an earlier run: its parts and facts (its group) stay; only the units
+            # this run would add wait for a run that can load it.
+            logger.warning(
+                "could not load dataset %s (%s: %s); its finished units stay, its remaining "
+                "units wait for a run that can load it",
+                key,
+                type(exc).__name__,
+                exc,
+            )
+            return None
         logger.warning("skipping dataset %s: %s", key, exc)
         write_json(
             {"dataset": key, "skipped": f"{type(exc).__name__}: {exc}"}, layout.dataset_part(key)
         )
         return None
+    _check_same_data(layout, key, dataset, fingerprint)
     for data in (base, full):
         data.metadata["fingerprint"] = fingerprint
     facts = {
@@ -805,6 +920,43 @@ def _load_prepared(
     }
     write_json(facts, layout.dataset_part(key))
     return dataset, base, full
+
+
+def _recorded_facts(layout: _Layout, key: str) -> dict[str, Any]:
+    """What an earlier run recorded about dataset ``key`` (empty when nothing)."""
+    part = layout.dataset_part(key)
+    return json.loads(part.read_text()) if part.is_file() else {}
+
+
+def _check_same_data(
+    layout: _Layout, key: str, dataset: Dataset, fingerprint: str | None = None
+) -> None:
+    """Raise ``ValueError`` when the parts of ``key`` in ``layout`` were made on other data.
+
+    A rerun that gave an id to changed data would otherwise keep the earlier results and add
+    new ones of the changed data under the same id.
+    """
+    facts = _recorded_facts(layout, key)
+    recorded = facts.get("fingerprint")
+    if recorded is None:
+        return
+    name = _safe_name(key)
+    parts = [
+        *layout.evaluations.glob(f"{name}__*.parquet"),
+        *layout.metafeatures.glob(f"{name}.parquet"),
+    ]
+    if not parts:
+        return
+    fingerprint = dataset.fingerprint if fingerprint is None else fingerprint
+    if fingerprint == recorded:
+        return
+    raise ValueError(
+        f"{layout.root} holds results of dataset {key!r} made on other data (fingerprint "
+        f"{recorded}, {facts.get('n_rows')} rows, source {facts.get('source')!r}); the data "
+        f"given now has fingerprint {fingerprint} ({dataset.shape[0]} rows). Give the changed "
+        f"data a new id (a mapping such as {{'{key}-v2': data}}), or delete the files named "
+        f"{name}* under {layout.root / 'parts'} to evaluate it again"
+    )
 
 
 def _sketch(dataset: Dataset) -> Any:
@@ -836,6 +988,8 @@ def _store(
         write_json(record, layout.failures / f"{unit.path.stem}.json")
         return
     write_parquet(result, unit.path)
+    # A unit that failed in an earlier run and succeeded now: its failure record is history.
+    (layout.failures / f"{unit.path.stem}.json").unlink(missing_ok=True)
     if unit.kind == "evaluate":
         counts["configs"] += len(result)
         counts["failed"] += int((result["status"] != "ok").sum())
@@ -888,8 +1042,12 @@ def consolidate(
     command: str | None = None,
     wall_time_s: float | None = None,
 ) -> KnowledgeBase:
-    """Gather the parts of a build into one :class:`KnowledgeBase` (and save it to ``output``)."""
-    layout = _Layout(Path(work_dir))
+    """Gather the parts of a build into one :class:`KnowledgeBase` (and save it to ``output``).
+
+    A build with ``metafeatures=False`` saves without descriptions; one that describes some of
+    its datasets must describe all of them to be saved (see :meth:`KnowledgeBase.save`).
+    """
+    layout = _Layout(Path(work_dir).expanduser())
     if not layout.settings.is_file():
         raise ValueError(f"{work_dir} holds no build (no build.json)")
     settings = json.loads(layout.settings.read_text())
@@ -942,5 +1100,5 @@ def consolidate(
         provenance["last_run_wall_time_s"] = round(float(wall_time_s), 1)
     kb = KnowledgeBase(evaluations, metafeatures, provenance)
     if output is not None:
-        kb.validate().save(output)
+        kb.save(output)  # refuses, listing why, a base that could not be read back
     return kb
