@@ -6,6 +6,8 @@ import json
 import logging
 import math
 import numbers
+import threading
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, overload
@@ -218,8 +220,27 @@ def suggest(
         raise TypeError(f"space must be a str, got {type(space).__name__}")
     data = _as_dataset(dataset, target)
     kb = resolve_knowledge(knowledge)
-    kb.check_covers(space, data.task)
+    _check_covers(kb, space, data.task)
     return _rank(data.task, metafeatures, data, kb, space, n, model, explain)
+
+
+# Knowledge base -> {(space, task): the evaluations table that covered them}. A check scans
+# the whole table (~0.1 s on the shipped one), so it is done once per table, not per call.
+_covered: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], Any]] = weakref.WeakKeyDictionary()
+_covered_lock = threading.Lock()
+
+
+def _check_covers(kb: Any, space: str, task: str) -> None:
+    """``kb.check_covers(space, task)``, skipped when it passed before on the same table."""
+    try:
+        with _covered_lock:
+            passed = _covered.setdefault(kb, {})
+    except TypeError:  # not weak-referenceable: check every time
+        passed = {}
+    if passed.get((space, task)) is kb.evaluations:
+        return
+    kb.check_covers(space, task)
+    passed[(space, task)] = kb.evaluations
 
 
 def _as_dataset(dataset: Any, target: str | None) -> Any:

@@ -16,7 +16,9 @@ MAX_CLASSES_FOR_NUMERIC_TARGET = 20
 
 def _as_frame(X: object) -> pd.DataFrame:
     if isinstance(X, pd.DataFrame):
-        frame = X.copy()
+        # No deep copy: make_dataset builds a new frame from the columns anyway, and
+        # copy-on-write keeps the caller's frame from changing through this one.
+        frame = X.copy(deep=False)
     elif isinstance(X, pd.Series):
         frame = X.to_frame()
     elif isinstance(X, np.ndarray) or isinstance(X, Sequence) and not isinstance(X, str):

@@ -338,9 +338,13 @@ def prepare(
     plain = np.setdiff1d(np.arange(len(numeric_pos)), temporal)
     if plain.size:
         # One bulk conversion: per-column access is slow on wide frames.
-        numeric[:, plain] = frame.iloc[:, [numeric_pos[j] for j in plain]].to_numpy(
+        bulk = frame.iloc[:, [numeric_pos[j] for j in plain]].to_numpy(
             dtype=float, na_value=np.nan
         )
+        if plain.size == len(numeric_pos):
+            numeric[...] = bulk  # a plain copy is ~3x faster than an indexed one
+        else:
+            numeric[:, plain] = bulk
     for j in temporal:
         numeric[:, j] = _numeric_column(frame.iloc[:, numeric_pos[j]])
     infinite = np.isinf(numeric)
@@ -353,7 +357,8 @@ def prepare(
     for j, i in enumerate(cat_pos):
         codes[:, j], cardinality[j], declared[j] = _categorical_column(frame.iloc[:, i])
 
-    missing = np.concatenate([np.isnan(numeric), codes < 0], axis=1)
+    # Counted per block: concatenating them would copy an n x p mask.
+    missing_numeric, missing_codes = np.isnan(numeric), codes < 0
     return PreparedData(
         numeric=numeric,
         numeric_names=numeric_cols,
@@ -365,9 +370,10 @@ def prepare(
         y_codes=y_codes,
         classes=classes,
         y_float=y_float,
-        n_missing_cells=int(missing.sum()),
-        n_rows_with_missing=int(missing.any(axis=1).sum()),
-        n_cols_with_missing=int(missing.any(axis=0).sum()),
+        n_missing_cells=int(missing_numeric.sum()) + int(missing_codes.sum()),
+        n_rows_with_missing=int((missing_numeric.any(axis=1) | missing_codes.any(axis=1)).sum()),
+        n_cols_with_missing=int(missing_numeric.any(axis=0).sum())
+        + int(missing_codes.any(axis=0).sum()),
         n_infinite=n_infinite,
         random_state=int(random_state),
     )

@@ -6,6 +6,7 @@ many times fits each (model, knowledge base, space) once.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import threading
@@ -27,10 +28,22 @@ _fitted: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], MetaModel]] = (
 
 
 @lru_cache(maxsize=4)
-def _load_knowledge(path: str | None) -> Any:
+def _load_knowledge(path: str | None, stamp: tuple[tuple[str, int, int], ...] = ()) -> Any:
     from metaopt import knowledge
 
     return knowledge.load(path)
+
+
+def _stamp(directory: Path) -> tuple[tuple[str, int, int], ...]:
+    """Name, size and modification time of each file in ``directory``.
+
+    Part of the cache key, so a base saved again in the same place is read again.
+    """
+    try:
+        files = sorted(f for f in directory.iterdir() if f.is_file())
+        return tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    except OSError:
+        return ()  # knowledge.load says what is wrong with the path
 
 
 def resolve_knowledge(knowledge: Any = None) -> Any:
@@ -38,7 +51,8 @@ def resolve_knowledge(knowledge: Any = None) -> Any:
     if knowledge is None:
         return _load_knowledge(None)
     if isinstance(knowledge, str | os.PathLike):
-        return _load_knowledge(str(Path(knowledge).resolve()))
+        directory = Path(knowledge).expanduser().resolve()
+        return _load_knowledge(str(directory), _stamp(directory))
     if hasattr(knowledge, "evaluations") and hasattr(knowledge, "metafeatures"):
         return knowledge
     raise TypeError(
@@ -70,8 +84,28 @@ def fitted_model(model: str | MetaModel | None, knowledge: Any, space: str) -> M
         return per_kb[key]
 
 
+# Dataset -> its description, so that suggest (for several spaces) and MetaSampler on one
+# Dataset describe it once (seconds on large data). A Dataset is a frozen value (its fingerprint
+# is cached on it too); an entry goes when its Dataset does.
+_described: weakref.WeakKeyDictionary[Any, pd.Series] = weakref.WeakKeyDictionary()
+
+
 def dataset_metafeatures(dataset: Any) -> pd.Series:
-    """The dataset's metafeatures, by :func:`metaopt.metafeatures.describe_dataset`."""
+    """The dataset's metafeatures, by :func:`metaopt.metafeatures.describe_dataset`.
+
+    A :class:`metaopt.datasets.Dataset` is described once; each call returns a copy.
+    """
+    from metaopt.datasets import Dataset
     from metaopt.metafeatures import describe_dataset
 
-    return describe_dataset(dataset)
+    if not isinstance(dataset, Dataset):
+        return describe_dataset(dataset)
+    with _lock:
+        described = _described.get(dataset)
+    if described is None:
+        described = describe_dataset(dataset)
+        with _lock:
+            _described[dataset] = described
+    result = described.copy()
+    result.attrs = copy.deepcopy(described.attrs)
+    return result

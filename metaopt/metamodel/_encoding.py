@@ -120,15 +120,15 @@ def unit_encode(
     for name, dist in distributions.items():
         values = [c.get(name) for c in configs]
         if isinstance(dist, CategoricalDistribution):
-            labels = [repr(v) for v in dist.choices]
-            given = [repr(v) for v in values]
-            onehot = np.array([[g == lab for lab in labels] for g in given], dtype=float)
-            columns.append(onehot.reshape(len(configs), len(labels)) / math.sqrt(2.0))
+            columns.append(_onehot(dist.choices, values) / math.sqrt(2.0))
             continue
         if not isinstance(dist, FloatDistribution | IntDistribution):
             continue
         low, high = float(dist.low), float(dist.high)
-        x = np.array([_as_float(v) for v in values], dtype=float)
+        if set(map(type, values)) <= _PLAIN_NUMBERS:  # the usual case: one C-level conversion
+            x = np.array(values, dtype=float)  # None -> NaN, as _as_float
+        else:
+            x = np.array([_as_float(v) for v in values], dtype=float)
         if dist.log:
             with np.errstate(divide="ignore", invalid="ignore"):
                 x, low, high = np.log(np.where(x > 0, x, np.nan)), math.log(low), math.log(high)
@@ -137,6 +137,23 @@ def unit_encode(
     if not columns:
         return np.zeros((len(configs), 0))
     return np.concatenate(columns, axis=1)
+
+
+#: Types whose values ``np.array(..., dtype=float)`` converts exactly as :func:`_as_float` does.
+_PLAIN_NUMBERS = frozenset({float, int, type(None)})
+
+
+def _onehot(choices: Sequence[Any], values: Sequence[Any]) -> np.ndarray:
+    """1.0 where a value's repr is a choice's, else 0.0: ``(len(values), len(choices))``."""
+    labels = [repr(v) for v in choices]
+    given = [repr(v) for v in values]
+    if len(set(labels)) < len(labels):  # choices sharing a repr: each of them matches
+        return np.array([[g == lab for lab in labels] for g in given], dtype=float).reshape(
+            len(values), len(labels)
+        )
+    position = {label: j for j, label in enumerate(labels)}
+    index = np.array([position.get(g, -1) for g in given], dtype=np.int64)
+    return (index[:, None] == np.arange(len(labels))[None, :]).astype(float)
 
 
 def _as_float(value: Any) -> float:

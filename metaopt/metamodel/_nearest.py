@@ -58,8 +58,8 @@ class NearestDatasets(MetaModel):
             ["dataset", "normalized_score", "config_key"], ascending=[True, False, True]
         )
         ranked: dict[str, list[tuple[str, float]]] = {}
-        for dataset, group in ordered.groupby("dataset", sort=True):
-            best = group.drop_duplicates("config_key")
+        unique = ordered.drop_duplicates(["dataset", "config_key"])  # one pass, not per group
+        for dataset, best in unique.groupby("dataset", sort=True):
             ranked[str(dataset)] = list(
                 zip(best["config_key"], best["normalized_score"].astype(float), strict=True)
             )

@@ -164,8 +164,9 @@ class TransferEnsemble(MetaModel):
 
         sources = []
         parsed = {text: parse_params(text) for text in rows["params"].unique()}
-        for dataset, group in rows.groupby("dataset", sort=True):
-            group = group.drop_duplicates("config_key")
+        # One pass for every dataset: a per-group drop_duplicates costs ~1.5 ms x datasets.
+        unique = rows.drop_duplicates(["dataset", "config_key"])
+        for dataset, group in unique.groupby("dataset", sort=True):
             configs = [dict(parsed[p]) for p in group["params"]]
             scores = normalise_source_scores(group["score"].to_numpy(dtype=float))
             sources.append(Source(str(dataset), configs, scores))

@@ -343,3 +343,21 @@ def test_the_portfolio_never_offers_a_configuration_that_failed_wherever_it_ran(
     offered = [json.dumps(p, sort_keys=True) for p in model.rank(None, 10, space="toy")]
     assert json.dumps(json.loads(failed_key), sort_keys=True) not in offered
     assert len(offered) == evaluations["params"].nunique() - 1
+
+
+def test_a_knowledge_directory_saved_again_is_read_again_and_tilde_expands(
+    tmp_path, monkeypatch
+) -> None:
+    from metaopt import knowledge
+    from metaopt.knowledge import KnowledgeBase
+    from metaopt.metamodel._default import resolve_knowledge
+    from metaopt.testing import toy_knowledge
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    provenance = {"schema_version": knowledge.SCHEMA_VERSION}
+    first = KnowledgeBase(*toy_knowledge(n_datasets=3, n_configs=4), provenance)
+    first.save(tmp_path / "kb")
+    assert resolve_knowledge("~/kb").datasets == first.datasets
+    second = KnowledgeBase(*toy_knowledge(n_datasets=5, n_configs=4, seed=1), provenance)
+    second.save(tmp_path / "kb")  # rebuilt in the same place in one process
+    assert resolve_knowledge(tmp_path / "kb").datasets == second.datasets
