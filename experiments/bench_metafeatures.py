@@ -15,8 +15,11 @@ the exactly comparable general/statistical/information-theoretic features; large
 difference of the landmarking accuracies, which differ by design: 5-fold CV on at most 2,000
 rows against pymfe's 10-fold CV on all rows).
 
-Results are cached in ``results.json`` (rerunning skips finished measurements; ``--force``
-redoes them) and written as ``results.md`` and ``times.png`` under ``--out``.
+Results are cached in ``results.json`` (rerunning skips finished measurements of the same
+``--seed`` and, for pymfe, ``--pymfe-cpu-limit``; failed ones are retried; ``--force`` redoes
+them all) and written as ``results.md`` and ``times.png`` under ``--out``. The real datasets are
+files of the shared OpenML mirror (``$METAOPT_SHARED/datasets/openml``); without it, pass
+``--real ""``.
 
 Example:
     python experiments/bench_metafeatures.py                       # defaults, ~10 minutes
@@ -36,6 +39,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from metaopt._help import HelpFormatter
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "experiments" / "results" / "bench_metafeatures"
@@ -89,9 +94,30 @@ def synthetic(n_rows: int, n_cols: int, seed: int) -> tuple[np.ndarray, np.ndarr
     return X, y
 
 
+#: What a cached measurement was taken with when it does not say (the committed defaults).
+MEASURED_DEFAULTS = {"seed": 0, "cpu_limit": 120.0}
+
+
+def reusable(entry: dict | None, tool: str, seed: int, pymfe_cpu_limit: float) -> bool:
+    """Whether a cached measurement answers this run: taken without error, with the same seed
+    and, for pymfe, the same CPU limit."""
+    if entry is None or "error" in entry:
+        return False
+    if entry.get("seed", MEASURED_DEFAULTS["seed"]) != seed:
+        return False
+    limit = entry.get("cpu_limit", MEASURED_DEFAULTS["cpu_limit"])
+    return tool != "pymfe" or limit == pymfe_cpu_limit
+
+
+def is_size(spec: str) -> bool:
+    """Whether ``spec`` names synthetic data, ``"<rows>x<cols>"``."""
+    rows, sep, cols = spec.partition("x")
+    return bool(sep) and rows.isdigit() and cols.isdigit()
+
+
 def load(spec: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """``"<rows>x<cols>"`` synthetic data, or the name of a file in the shared OpenML mirror."""
-    if "x" in spec and spec.replace("x", "").isdigit():
+    if is_size(spec):
         rows, cols = (int(v) for v in spec.split("x"))
         return synthetic(rows, cols, seed)
     from metaopt._settings import shared_dir
@@ -257,7 +283,7 @@ def plot(results: dict, specs: list[str], out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        description=__doc__.splitlines()[0], formatter_class=HelpFormatter
     )
     parser.add_argument(
         "--sizes",
@@ -267,7 +293,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--real",
         default="1475-first-order-theorem-proving,28-optdigits,1120-MagicTelescope,6-letter",
-        help="files (without .arff) of the shared OpenML mirror, comma-separated",
+        help='files (without .arff) of the shared OpenML mirror, comma-separated; "" for none',
     )
     parser.add_argument(
         "--pymfe-cpu-limit",
@@ -294,18 +320,43 @@ def main(argv: list[str] | None = None) -> None:
 
     from tqdm import tqdm
 
+    sizes = [s for s in args.sizes.split(",") if s]
+    bad = [s for s in sizes if not is_size(s) or 0 in (int(v) for v in s.split("x"))]
+    if bad:
+        parser.error(f"--sizes takes ROWSxCOLS items such as 1000x20, got {', '.join(bad)}")
+    real = [s for s in args.real.split(",") if s]
+    if real:
+        from metaopt._settings import shared_dir
+
+        mirror = shared_dir() / "datasets" / "openml"
+        missing = [name for name in real if not (mirror / f"{name}.arff").is_file()]
+        if missing:
+            parser.error(
+                f"--real: no {', '.join(f'{m}.arff' for m in missing)} in {mirror} "
+                "(METAOPT_SHARED); name files of the shared OpenML mirror, or --real '' for "
+                "synthetic data only"
+            )
+    for flag in ("pymfe_cpu_limit", "wall_limit"):
+        if not getattr(args, flag) > 0:
+            parser.error(f"--{flag.replace('_', '-')} must be > 0, got {getattr(args, flag)}")
     args.out.mkdir(parents=True, exist_ok=True)
     cache = args.out / "results.json"
     results = {} if args.force or not cache.exists() else json.loads(cache.read_text())
-    specs = [s for s in args.sizes.split(",") + args.real.split(",") if s]
+    specs = sizes + real
     tools = TOOLS[:2] if args.no_pymfe else TOOLS
     jobs = [(spec, tool) for spec in specs for tool in tools]
     for spec, tool in tqdm(jobs, desc="measurements"):
         key = f"{spec}|{tool}"
-        if key in results and not (args.force_ours and tool != "pymfe"):
+        redo = args.force_ours and tool != "pymfe"
+        if not redo and reusable(results.get(key), tool, args.seed, args.pymfe_cpu_limit):
             continue
         cpu_limit = args.pymfe_cpu_limit if tool == "pymfe" else None
-        results[key] = measure(spec, tool, args.seed, cpu_limit, args.wall_limit)
+        entry = measure(spec, tool, args.seed, cpu_limit, args.wall_limit)
+        results[key] = {
+            **entry,
+            "seed": args.seed,
+            **({"cpu_limit": cpu_limit} if cpu_limit else {}),
+        }
         cache.write_text(json.dumps(results, indent=1))
     command = "python experiments/bench_metafeatures.py " + " ".join(
         sys.argv[1:] if argv is None else argv

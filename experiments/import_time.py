@@ -21,12 +21,15 @@ import json
 import os
 import platform
 import resource
+import shlex
 import shutil
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from metaopt._help import HelpFormatter
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "experiments" / "results" / "import_time"
@@ -106,10 +109,15 @@ def _importtime(code: str, top: int) -> list[dict[str, object]]:
     return chosen[:top]
 
 
+def _command(argv: list[str]) -> str:
+    """The command line of this run, as a user would type it."""
+    return " ".join(["python experiments/import_time.py", *map(shlex.quote, argv)])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--repeats", type=int, default=7, help="timed runs per command")
     parser.add_argument("--top", type=int, default=8, help="import-time offenders listed")
@@ -118,6 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results folder")
     args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error(f"--repeats must be >= 1, got {args.repeats}")
+    if args.top < 0:
+        parser.error(f"--top must be >= 0, got {args.top}")
     commands = _commands(suggest=not args.no_suggest)
     results = {}
     for label, command in commands.items():
@@ -159,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "# Import and command-line start-up times",
         "",
-        f"`python experiments/import_time.py` (Python {payload['python']}, {payload['cpus']} "
+        f"`{_command(sys.argv[1:] if argv is None else argv)}` (Python {payload['python']}, "
+        f"{payload['cpus']} "
         f"CPUs, 1-minute load average {load[0]:.1f} at the end; median of {args.repeats} "
         "runs after one warm-up run; ratio against `python -c pass`).",
         "",

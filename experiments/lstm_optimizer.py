@@ -26,7 +26,9 @@ baselines (``--no-ceiling`` skips it).
 
 Writes results.md, results.json, loss_curves.png and win_rates.png to --out; the training
 curves are cached in --out/raw_curves.json (a rerun only runs what is missing; LSTM curves are
-keyed by the weights file's hash).
+keyed by the weights file's hash; curves of another --seed or --max-rows are not reused). A
+``--quick`` run without ``--out`` writes under runs/lstm_optimizer_quick, never over the
+committed results. The held-out data is read from the shared folder (``METAOPT_SHARED``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import json
 import math
 import multiprocessing as mp
 import statistics
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -47,6 +50,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from metaopt._help import HelpFormatter
+from metaopt._settings import shared_dir
 from metaopt.optim import (
     DEFAULT_WEIGHTS,
     ConvSpec,
@@ -62,7 +67,9 @@ from metaopt.optim._optimizer import MAX_LR
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-RESULTS = Path("experiments/results/lstm_optimizer")
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "experiments" / "results" / "lstm_optimizer"
+QUICK_RESULTS = ROOT / "runs" / "lstm_optimizer_quick"
 
 # Held-out datasets: none is in meta-training, nor a close relative of one (e.g. no heart-disease,
 # breast-cancer, digits, monk, car, glass, cpu or mfeat variants).
@@ -355,10 +362,29 @@ def file_hash(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
 
 
+#: What the cached curves were drawn with when the cache does not say (the defaults).
+CACHE_DEFAULTS = {"seed": 0, "max_rows": 2000}
+
+
+def load_curves(cache: Path, datasets: list[str], drawn: dict[str, int]) -> dict[tuple, dict]:
+    """The cached training curves, if ``cache`` holds curves of the same datasets, seed and row
+    cap (task indices name other tasks otherwise); else none."""
+    if not cache.is_file():
+        return {}
+    cached = json.loads(cache.read_text())
+    if cached.get("datasets") != datasets:
+        print(f"{cache} holds curves of other datasets: starting afresh")
+        return {}
+    if {k: cached.get(k, CACHE_DEFAULTS[k]) for k in drawn} != drawn:
+        print(f"{cache} holds curves of another --seed or --max-rows: starting afresh")
+        return {}
+    return {tuple(k): c for k, c in cached["curves"]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="LSTM weights file")
     parser.add_argument(
@@ -384,8 +410,18 @@ def main(argv: list[str] | None = None) -> int:
         "--cost-repeats", type=int, default=60, help="timed optimizer steps per cost measurement"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of tasks and tuning")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
-    parser.add_argument("--quick", action="store_true", help="tiny smoke run")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="results folder (default: experiments/results/lstm_optimizer; with --quick "
+        "runs/lstm_optimizer_quick)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny smoke run: 2 tasks per family, 1 validation task, horizon 20",
+    )
     parser.add_argument(
         "--baselines-only", action="store_true", help="run tuning and baselines, no report"
     )
@@ -401,7 +437,8 @@ def main(argv: list[str] | None = None) -> int:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="also run every grid configuration on the held-out tasks and report how often the "
-        "per-task best of them (chosen in hindsight) wins against the tuned baselines",
+        "per-task best of them (chosen in hindsight) wins against the tuned baselines "
+        "(default: on)",
     )
     parser.add_argument(
         "--validation-only",
@@ -409,7 +446,18 @@ def main(argv: list[str] | None = None) -> int:
         help="only the validation tasks (to compare weights without looking at held-out tasks)",
     )
     args = parser.parse_args(argv)
+    if not Path(args.weights).is_file():
+        parser.error(f"--weights: no such file {args.weights!r}")
+    if args.out is None:
+        args.out = QUICK_RESULTS if args.quick else RESULTS
     torch.set_num_threads(1)
+    pmlb = shared_dir() / "datasets" / "pmlb"
+    if not args.cost_only and not pmlb.is_dir():
+        sys.exit(
+            f"{Path(__file__).name}: error: the held-out tasks need the shared PMLB folder, not "
+            f"found at {pmlb}; set METAOPT_SHARED to the folder that holds datasets/pmlb "
+            "(--cost-only needs no data)"
+        )
     if args.keel:
         args.out = args.out / "keel"
     args.out.mkdir(parents=True, exist_ok=True)
@@ -430,18 +478,15 @@ def main(argv: list[str] | None = None) -> int:
     cache = args.out / ("raw_curves_quick.json" if args.quick else "raw_curves.json")
     # Curves are keyed by family and task index: they are only reused for the same datasets.
     datasets = sorted({d.name for family in families for d in family.datasets})
-    curves: dict[tuple, dict] = {}
-    if cache.is_file():
-        cached = json.loads(cache.read_text())
-        if cached.get("datasets") == datasets:
-            curves = {tuple(k): c for k, c in cached["curves"]}
-        else:
-            print(f"{cache} holds curves of other datasets: starting afresh")
+    # The tasks also depend on the seed and the row cap (caches that predate their record were
+    # made with the defaults).
+    drawn = {"seed": args.seed, "max_rows": args.max_rows}
+    curves = load_curves(cache, datasets, drawn)
 
     def save_cache() -> None:
         tmp = cache.with_suffix(".tmp")
         text = json.dumps(
-            {"datasets": datasets, "curves": [[list(k), c] for k, c in curves.items()]}
+            {"datasets": datasets, **drawn, "curves": [[list(k), c] for k, c in curves.items()]}
         )
         tmp.write_text(text)
         tmp.replace(cache)
@@ -885,6 +930,9 @@ def write_report(args, results: dict, profile: list[str], horizons: list[int]) -
         + (" --keel" if args.keel else "")
         + ("" if args.ceiling else " --no-ceiling")
         + (" --quick" if args.quick else "")
+        + (f" --seed {args.seed}" if args.seed != 0 else "")
+        + (f" --max-rows {args.max_rows}" if args.max_rows != 2000 else "")
+        + (f" --weights {args.weights}" if Path(args.weights) != Path(DEFAULT_WEIGHTS) else "")
     )
     lines = [
         "# LSTM optimizer benchmark",

@@ -37,6 +37,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from metaopt._help import HelpFormatter
 from metaopt.maml import MAML, SinusoidTasks, Task, backward_memory
 
 matplotlib.use("Agg")
@@ -97,9 +98,10 @@ def train(
     bar = tqdm(total=round(args.budget), desc=f"{variant} (CPU s)", mininterval=5)
     while train_seconds < args.budget and iteration < args.max_iterations:
         start, wall_start = time.process_time(), time.perf_counter()
-        for _ in range(args.val_every):
+        chunk = min(args.val_every, args.max_iterations - iteration)  # no more than the cap
+        for _ in range(chunk):
             step(sampler.sample(args.meta_batch))
-        iteration += args.val_every
+        iteration += chunk
         elapsed = time.process_time() - start
         train_seconds += elapsed
         wall_seconds += time.perf_counter() - wall_start
@@ -389,7 +391,7 @@ def markdown(results: dict[str, dict], args: argparse.Namespace, memory: dict) -
 
 
 def goals(results: dict[str, dict]) -> list[str]:
-    """The issue's targets, each marked hit or missed from the measured numbers."""
+    """The benchmark's goals, each marked hit or missed from the measured numbers."""
     out = []
 
     def mark(ok: bool) -> str:
@@ -437,7 +439,7 @@ def goals(results: dict[str, dict]) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "--variants",
@@ -476,7 +478,8 @@ def main(argv: list[str] | None = None) -> None:
         "--safeguard",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="backtracking at test time: reject inner steps that raise the support loss",
+        help="backtracking at test time: reject inner steps that raise the support loss "
+        "(default: on)",
     )
     parser.add_argument(
         "--step-scales",
@@ -489,13 +492,37 @@ def main(argv: list[str] | None = None) -> None:
         "--lstm",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="also fine-tune the checkpoints with metaopt.optim.LSTMOptimizer",
+        help="also fine-tune the checkpoints with metaopt.optim.LSTMOptimizer (default: on)",
     )
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     parser.add_argument("--force", action="store_true", help="retrain finished variants")
     args = parser.parse_args(argv)
     args.argv = argv if argv is not None else __import__("sys").argv[1:]
-    args.step_scales = [float(v) for v in args.step_scales.split(",")]
+    for flag in (
+        "max_iterations",
+        "shots",
+        "meta_batch",
+        "inner_steps",
+        "val_every",
+        "val_tasks",
+        "test_tasks",
+        "query",
+        "threads",
+    ):
+        if getattr(args, flag) < 1:
+            parser.error(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
+    if not args.budget > 0:
+        parser.error(f"--budget must be > 0 CPU seconds, got {args.budget}")
+    given = args.step_scales
+    try:
+        args.step_scales = [float(v) for v in given.split(",")]
+    except ValueError:
+        args.step_scales = []
+    if not args.step_scales or min(args.step_scales) <= 0:
+        parser.error(
+            "--step-scales must be comma-separated positive numbers such as 1,1.5,2,3, got "
+            f"{given!r}"
+        )
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.INFO)
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]

@@ -283,6 +283,23 @@ def report(frame: pd.DataFrame, fit_times: dict[str, float], kb, out: Path) -> s
     return text
 
 
+def _variants(parser: argparse.ArgumentParser, text: str) -> dict[str, tuple[str, dict]]:
+    """``--variants``: JSON ``{"label": ["<model>", {options}]}``."""
+    example = '{"label": ["surrogate", {"diversity": 0}]}'
+    try:
+        given = json.loads(text)
+    except json.JSONDecodeError:
+        parser.error(f"--variants must be JSON such as {example}, got {text!r}")
+    if not isinstance(given, dict) or not all(
+        isinstance(v, list) and len(v) == 2 and isinstance(v[1], dict) for v in given.values()
+    ):
+        parser.error(f"--variants must map labels to [model, options], such as {example}")
+    unknown = sorted({v[0] for v in given.values()} - set(MODEL_NAMES))
+    if unknown:
+        parser.error(f"--variants names unknown models {unknown}; accepted: {list(MODEL_NAMES)}")
+    return {k: (v[0], v[1]) for k, v in given.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
@@ -326,8 +343,22 @@ def main(argv: list[str] | None = None) -> int:
         "--no-nested", action="store_true", help="skip the nested choice of the default's prior"
     )
     args = parser.parse_args(argv)
-    kb = _load(args)
-    variants = {k: (v[0], v[1]) for k, v in json.loads(args.variants).items()}
+    if not args.budgets or min(args.budgets) < 1:
+        parser.error(f"--budgets must be one or more numbers >= 1, got {args.budgets}")
+    if args.max_datasets is not None and args.max_datasets < 1:
+        parser.error(f"--max-datasets must be >= 1, got {args.max_datasets}")
+    unknown = [m for m in args.models if m not in MODEL_NAMES]
+    if unknown:
+        parser.error(f"unknown --models {unknown}; accepted: {list(MODEL_NAMES)}")
+    variants = _variants(parser, args.variants)
+    try:
+        kb = _load(args)
+    except (ValueError, FileNotFoundError) as error:
+        source = f"--build-dir {args.build_dir}" if args.build_dir else "--knowledge"
+        parser.error(f"{source}: {str(error).strip(chr(39) + chr(34))}")
+    unknown = [s for s in args.spaces or () if s not in kb.spaces]
+    if unknown:
+        parser.error(f"unknown --spaces {unknown}; the knowledge base holds {list(kb.spaces)}")
     frame, fit_times = evaluate(
         kb,
         args.budgets,
@@ -338,7 +369,10 @@ def main(argv: list[str] | None = None) -> int:
         models=args.models,
     )
     text = report(frame, fit_times, kb, Path(args.out))
-    (Path(args.out) / "command.json").write_text(json.dumps({"argv": sys.argv}))
+    given = sys.argv[1:] if argv is None else argv
+    (Path(args.out) / "command.json").write_text(
+        json.dumps({"argv": ["experiments/metamodel_lodo.py", *given]})
+    )
     print(text)
     return 0
 

@@ -307,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
     ):
         if value < least:
             parser.error(f"{flag} must be >= {least}, got {value}")
+    if args.space not in spaces.names():
+        parser.error(f"unknown --space {args.space!r}; accepted: {', '.join(spaces.names())}")
     if not 1 <= min(args.budgets) or max(args.budgets) > args.trials:
         parser.error(
             f"--budgets must be between 1 and --trials ({args.trials}), got "

@@ -18,6 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from metaopt._help import HelpFormatter
+
 RESULTS = Path(__file__).resolve().parent / "results" / "suggest_latency"
 # make_classification below: 10 informative and 2 redundant features need 12 columns.
 MIN_COLS = 12
@@ -77,7 +79,7 @@ def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "--rows", type=int, default=10_000, help=f"rows of the synthetic dataset, >= {MIN_ROWS}"

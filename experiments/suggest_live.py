@@ -114,6 +114,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         )
     if args.n_jobs == 0:
         parser.error("--n-jobs must not be 0 (joblib: -1 is every core)")
+    if args.space not in spaces.names():
+        parser.error(f"unknown --space {args.space!r}; accepted: {', '.join(spaces.names())}")
+    if args.knowledge is not None and not Path(args.knowledge).is_dir():
+        parser.error(f"--knowledge {args.knowledge!r} is not a folder")
     if args.out is None:
         args.out = RESULTS / "keel" if args.keel else RESULTS
     if args.report_only and not (args.out / "results.json").is_file():
@@ -306,13 +310,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if not args.report_only and not (shared_dir() / "datasets").is_dir():
-        print(f"no shared datasets under {shared_dir()} (METAOPT_SHARED)", file=sys.stderr)
+        print(
+            f"{Path(__file__).name}: error: no shared datasets under {shared_dir()}; set "
+            "METAOPT_SHARED to the folder that holds datasets/",
+            file=sys.stderr,
+        )
         return 1
     start = time.perf_counter()
     if args.report_only:
         rows = json.loads((args.out / "results.json").read_text())
     else:
-        kb = knowledge.load(args.knowledge)
+        try:
+            kb = knowledge.load(args.knowledge)
+        except ValueError as error:
+            print(f"{Path(__file__).name}: error: --knowledge: {error}", file=sys.stderr)
+            return 2
         chosen = live_datasets(
             args.min_rows, args.n_datasets, keel=args.keel, max_rows=args.max_dataset_rows
         )

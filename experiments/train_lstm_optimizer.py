@@ -5,6 +5,12 @@
 Meta-trains on MLPs over the META-TRAINING datasets and architectures below (the benchmark in
 experiments/lstm_optimizer.py evaluates on other datasets and architectures). Resumable: progress
 is checkpointed under --workdir and a rerun of the same command continues. Uses one thread.
+
+Only the shipped recipe (seed 0, every meta-training setting at its default) writes the shipped
+weights file and the committed history (experiments/results/lstm_optimizer) by default; any other
+run writes under runs/train_lstm_optimizer (``<workdir>/seed<k>.pt``) unless ``--output`` or
+``--workdir`` say otherwise, so a short trial run never replaces the package's weights or results.
+The meta-training data (PMLB files) is read from the shared folder (``METAOPT_SHARED``).
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from pathlib import Path
 
 import torch
 
+from metaopt._help import HelpFormatter
+from metaopt._settings import shared_dir
 from metaopt.optim import (
     DEFAULT_WEIGHTS,
     ConvSpec,
@@ -182,10 +190,41 @@ def plot_histories(workdir: Path) -> Path:
     return out
 
 
+ROOT = Path(__file__).resolve().parents[1]
+#: Options that are not meta-training settings: changing them keeps the shipped recipe.
+NOT_RECIPE = ("workdir", "output", "plot_only")
+#: Where the shipped recipe keeps its history and plot (committed).
+RESULTS = ROOT / "experiments" / "results" / "lstm_optimizer"
+
+
+def recipe_changes(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
+    """The meta-training options of ``args`` that differ from the shipped recipe's."""
+    changed = []
+    for action in parser._actions:
+        dest = action.dest
+        if dest in ("help", *NOT_RECIPE) or not hasattr(args, dest):
+            continue
+        value, default = getattr(args, dest), action.default
+        if isinstance(default, tuple):
+            value = tuple(value)
+        if value != default:
+            changed.append(action.option_strings[0])
+    return changed
+
+
+def output_path(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Path:
+    """``--output``, else the shipped weights for the shipped recipe, else the workdir's file."""
+    if args.output is not None:
+        return args.output
+    if not recipe_changes(parser, args):
+        return DEFAULT_WEIGHTS
+    return args.workdir / f"seed{args.seed}.pt"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--seed", type=int, default=0, help="meta-training seed")
     parser.add_argument("--iterations", type=int, default=3600, help="trajectories")
@@ -194,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=None,
         help="stop after this many wall seconds (for experiments: the result then depends on "
-        "the machine's speed and load)",
+        "the machine's speed and load) (default: no limit)",
     )
     parser.add_argument("--hidden-size", type=int, default=16, help="per-tensor LSTM units")
     parser.add_argument("--mlp-hidden", type=int, default=8, help="per-coordinate MLP units")
@@ -232,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         "--horizon-aware",
         action=argparse.BooleanOptionalAction,
         default=False,
-        help="give the network the fraction of the horizon done (users pass total_steps)",
+        help="give the network the fraction of the horizon done (users pass total_steps) "
+        "(default: off)",
     )
     parser.add_argument(
         "--horizon-known",
@@ -251,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
         "--validation-aware",
         action=argparse.BooleanOptionalAction,
         default=False,
-        help="give the network the validation losses users report (report_validation_loss)",
+        help="give the network the validation losses users report (report_validation_loss) "
+        "(default: off)",
     )
     parser.add_argument(
         "--lr-range",
@@ -287,27 +328,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workdir",
         type=Path,
-        default=Path("experiments/results/lstm_optimizer"),
-        help="folder of histories, checkpoints and plots",
+        default=None,
+        help="folder of histories, checkpoints and plots (default: "
+        "experiments/results/lstm_optimizer for the shipped recipe, else "
+        "runs/train_lstm_optimizer, so a trial run leaves the committed history alone)",
     )
     parser.add_argument(
         "--output",
         type=Path,
         default=None,
-        help="weights file (default: the shipped file for seed 0, else <workdir>/seed<k>.pt)",
+        help="weights file (default: the shipped file for the shipped recipe, seed 0 with every "
+        "meta-training option at its default; else <workdir>/seed<k>.pt)",
     )
     parser.add_argument(
         "--plot-only", action="store_true", help="only redraw meta_training.png from the JSONs"
     )
     args = parser.parse_args(argv)
+    if args.workdir is None:
+        shipped = not recipe_changes(parser, args)
+        args.workdir = (
+            RESULTS if shipped or args.plot_only else ROOT / "runs" / "train_lstm_optimizer"
+        )
     if args.plot_only:
         print(plot_histories(args.workdir))
         return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     torch.set_num_threads(1)
-    output = args.output or (
-        DEFAULT_WEIGHTS if args.seed == 0 else args.workdir / f"seed{args.seed}.pt"
-    )
+    output = output_path(parser, args)
+    pmlb = shared_dir() / "datasets" / "pmlb"
+    if not pmlb.is_dir():
+        sys.exit(
+            f"{Path(__file__).name}: error: the meta-training data needs the shared PMLB folder, "
+            f"not found at {pmlb}; set METAOPT_SHARED to the folder that holds datasets/pmlb"
+        )
     family = training_family()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(args.seed)
@@ -340,7 +393,8 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
     )
     provenance = {
-        "command": "python experiments/train_lstm_optimizer.py " + " ".join(sys.argv[1:]),
+        "command": "python experiments/train_lstm_optimizer.py "
+        + " ".join(sys.argv[1:] if argv is None else argv),
         "seed": args.seed,
         "iterations_done": int(max(h["iteration"] for h in result.history)),
         "best_iteration": result.best_iteration,
@@ -358,6 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     plot_histories(args.workdir)
     print(json.dumps(provenance, indent=1))
+    print(f"weights written to {output}")
     return 0
 
 

@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from metamodel_lodo import _first_then_random_best, _markdown, _random_best  # noqa: E402
 
 from metaopt import knowledge  # noqa: E402
+from metaopt._help import HelpFormatter  # noqa: E402
 from metaopt.metamodel import normalize_scores  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "transfer_ceiling"
@@ -104,12 +105,17 @@ def ceilings(matrix: pd.DataFrame, groups: dict[str, str]) -> pd.DataFrame:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
-    parser.add_argument("--knowledge", default=None, help="knowledge base directory")
+    parser.add_argument(
+        "--knowledge", default=None, help="knowledge base directory (default: the shipped one)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     args = parser.parse_args(argv)
-    kb = knowledge.load(args.knowledge)
+    try:
+        kb = knowledge.load(args.knowledge)
+    except ValueError as error:
+        parser.error(f"--knowledge: {error}")
     ev = kb.evaluations
     spaces = sorted(ev.loc[ev["task"] == "classification", "space"].unique())
     lines = ["# Transfer ceiling on the knowledge pools (oracle similarity)", ""]
@@ -135,10 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out / "ceiling.png", dpi=110)
     plt.close(fig)
-    lines.append(f"Command: `python {' '.join(sys.argv)}`")
+    recorded = ["experiments/transfer_ceiling.py", *(sys.argv[1:] if argv is None else argv)]
+    lines.append(f"Command: `python {' '.join(recorded)}`")
     text = "\n".join(lines) + "\n"
     (args.out / "results.md").write_text(text)
-    (args.out / "command.json").write_text(json.dumps({"argv": sys.argv}))
+    (args.out / "command.json").write_text(json.dumps({"argv": recorded}))
     print(text)
     return 0
 

@@ -11,7 +11,9 @@ knowledge base's spaces other than ``hist_gradient_boosting``; the benchmark rep
 choice.
 
 Every (pool, variant, dataset, seed) result is appended to ``<out>/runs.csv`` and skipped by a
-rerun, so the script resumes.
+rerun, so the script resumes. ``--max-datasets N`` replays only each pool's first N datasets (a
+quick trial; a later run without it continues with the rest). The ``pimp`` pool reads the shared
+folder's openml-pimp runs (``METAOPT_SHARED``).
 
 Usage::
 
@@ -47,7 +49,9 @@ from metaopt._settings import shared_dir  # noqa: E402
 from metaopt.benchmark._problems import PoolProblem  # noqa: E402
 from metaopt.metamodel import TransferEnsemble  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results" / "transfer_settings"
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "experiments" / "results" / "transfer_settings"
+PIMP_RUNS = Path("metadata") / "openml-pimp-random-forest.arff"  # under the shared folder
 SELECTION_POOLS = ("kb-random_forest", "kb-svm", "kb-logistic_regression", "kb-knn")
 BUDGETS = (1, 2, 5, 10, 25, 50)
 #: name -> (TransferEnsemble options, MetaSampler options)
@@ -118,9 +122,9 @@ def load_pool(name: str) -> benchmark.MetaDataset:
     if name.startswith("kb-"):
         return benchmark.from_knowledge(knowledge.load(), name[3:])
     if name == "pimp":
-        runs = shared_dir() / "metadata" / "openml-pimp-random-forest.arff"
+        runs = shared_dir() / PIMP_RUNS
         meta = benchmark.read_openml_runs(runs)
-        cache = Path("runs") / "openml_suite_pimp_v2" / "cache"
+        cache = ROOT / "runs" / "openml_suite_pimp_v2" / "cache"
         return benchmark.resolve_openml_datasets(meta, cache_dir=cache, online=False)
     raise ValueError(f"pool must be 'kb-<space>' or 'pimp', got {name!r}")
 
@@ -154,8 +158,11 @@ def replay(session: object, problem: PoolProblem, n_warm: int, seed: int) -> np.
     return (problem.best - best) / max(problem.best - problem.worst, 1e-12)
 
 
-def run_pool(name: str, variants: list[str], seeds: int, out: Path) -> None:
-    """Replay every variant on every dataset of pool ``name``; append to ``runs.csv``."""
+def run_pool(
+    name: str, variants: list[str], seeds: int, out: Path, max_datasets: int | None = None
+) -> None:
+    """Replay every variant on every dataset of pool ``name`` (its first ``max_datasets``);
+    append to ``runs.csv``."""
     path = out / "runs.csv"
     done = set()
     if path.is_file():
@@ -163,7 +170,7 @@ def run_pool(name: str, variants: list[str], seeds: int, out: Path) -> None:
         done = set(zip(old["pool"], old["variant"], old["dataset"], old["seed"], strict=True))
     meta = load_pool(name)
     space = meta.space or meta.name
-    for dataset in tqdm(meta.dataset_names, desc=name):
+    for dataset in tqdm(list(meta.dataset_names)[:max_datasets], desc=name):
         todo = [(v, s) for v in variants for s in range(seeds)]
         todo = [(v, s) for v, s in todo if (name, v, dataset, s) not in done]
         if not todo:
@@ -263,6 +270,20 @@ def report(frame: pd.DataFrame, out: Path, chosen: str | None) -> str:
     return text
 
 
+def _check_pools(parser: argparse.ArgumentParser, pools: list[str]) -> None:
+    """Refuse a pool that cannot be loaded before any replay starts (not after hours)."""
+    spaces = knowledge.load().spaces
+    accepted = [f"kb-{space}" for space in spaces] + ["pimp"]
+    unknown = [pool for pool in pools if pool not in accepted]
+    if unknown:
+        parser.error(f"unknown --pools {unknown}; accepted: {', '.join(accepted)}")
+    if "pimp" in pools and not (shared_dir() / PIMP_RUNS).is_file():
+        parser.error(
+            f"--pools pimp needs {shared_dir() / PIMP_RUNS} (METAOPT_SHARED); leave pimp out "
+            "without the shared data"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
@@ -284,13 +305,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seeds", type=int, default=1, help="replays per dataset and variant")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder (resumable)")
+    parser.add_argument(
+        "--max-datasets",
+        type=int,
+        default=None,
+        help="replay only the first N datasets of each pool (default: all)",
+    )
     parser.add_argument("--report-only", action="store_true", help="only rewrite the report")
     args = parser.parse_args(argv)
+    for flag, value in (("--seeds", args.seeds), ("--max-datasets", args.max_datasets)):
+        if value is not None and value < 1:
+            parser.error(f"{flag} must be >= 1, got {value}")
+    if args.report_only and not (args.out / "runs.csv").is_file():
+        parser.error(f"--report-only: no {args.out / 'runs.csv'} to report on (run it first)")
+    if not args.report_only:
+        _check_pools(parser, args.pools)
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     if not args.report_only:
         for pool in args.pools:
-            run_pool(pool, args.variants, args.seeds, args.out)
+            run_pool(pool, args.variants, args.seeds, args.out, args.max_datasets)
     frame = pd.read_csv(args.out / "runs.csv")
     have = [p for p in SELECTION_POOLS if p in set(frame["pool"])]
     print(report(frame, args.out, choose(frame, have) if have else None))
