@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
-from test_distributed_sampler import postgres_url  # noqa: F401  (a fixture, used by name)
 
 from metaopt.knowledge import KnowledgeBase
 from metaopt.samplers import MetaSampler
