@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from metaopt._help import HelpFormatter
+from metaopt.datasets._readers import FILE_READING_VERSION
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "experiments" / "results" / "bench_metafeatures"
@@ -98,10 +99,14 @@ def synthetic(n_rows: int, n_cols: int, seed: int) -> tuple[np.ndarray, np.ndarr
 MEASURED_DEFAULTS = {"seed": 0, "cpu_limit": 120.0}
 
 
-def reusable(entry: dict | None, tool: str, seed: int, pymfe_cpu_limit: float) -> bool:
-    """Whether a cached measurement answers this run: taken without error, with the same seed
-    and, for pymfe, the same CPU limit."""
+def reusable(
+    entry: dict | None, tool: str, seed: int, pymfe_cpu_limit: float, reading: int | None = None
+) -> bool:
+    """Whether a cached measurement answers this run: taken without error, with the same seed,
+    for pymfe the same CPU limit, and for a file the same way of reading it (``reading``)."""
     if entry is None or "error" in entry:
+        return False
+    if reading is not None and entry.get("file_reading", 1) != reading:
         return False
     if entry.get("seed", MEASURED_DEFAULTS["seed"]) != seed:
         return False
@@ -348,12 +353,15 @@ def main(argv: list[str] | None = None) -> None:
     for spec, tool in tqdm(jobs, desc="measurements"):
         key = f"{spec}|{tool}"
         redo = args.force_ours and tool != "pymfe"
-        if not redo and reusable(results.get(key), tool, args.seed, args.pymfe_cpu_limit):
+        # A file read differently now (e.g. a row-number column dropped) is other data.
+        reading = None if is_size(spec) else FILE_READING_VERSION
+        if not redo and reusable(results.get(key), tool, args.seed, args.pymfe_cpu_limit, reading):
             continue
         cpu_limit = args.pymfe_cpu_limit if tool == "pymfe" else None
         entry = measure(spec, tool, args.seed, cpu_limit, args.wall_limit)
         results[key] = {
             **entry,
+            **({"file_reading": reading} if reading is not None else {}),
             "seed": args.seed,
             **({"cpu_limit": cpu_limit} if cpu_limit else {}),
         }

@@ -395,35 +395,36 @@ class MetaSearchCV(MetaEstimatorMixin, BaseEstimator):
         """Check ``X``; for a named space, the DataFrame its pipeline expects."""
         if self.estimator is not None:
             return X
+        min_samples = 2 if reset else 1
         if isinstance(X, pd.DataFrame):
+            # The pipelines take the frame itself. check_array would turn a frame with string or
+            # categorical columns into one object array (a boxed copy of every cell, several
+            # times the frame's memory), so the frame is checked as it is.
             X = _plain_dtypes(X)
-        else:
-            if hasattr(X, "toarray") or hasattr(X, "tocsr"):
-                raise TypeError(
-                    "a named search space needs dense X (a numpy array or a pandas DataFrame), "
-                    "got a sparse matrix"
-                )
+            _check_frame(X, min_samples)
+            validate_data(self, X, reset=reset, skip_check_array=True)  # names, n_features_in_
+            if reset:
+                self._columns_ = list(X.columns)
+            elif not hasattr(self, "feature_names_in_"):
+                # Fitted without feature names (validate_data warned): columns by position.
+                X = X.set_axis(self._columns_, axis=1)
+            return X
+        if hasattr(X, "toarray") or hasattr(X, "tocsr"):
+            raise TypeError(
+                "a named search space needs dense X (a numpy array or a pandas DataFrame), "
+                "got a sparse matrix"
+            )
         checked = validate_data(
             self,
             X,
             reset=reset,
             dtype=None,
             ensure_all_finite="allow-nan",
-            ensure_min_samples=2 if reset else 1,
+            ensure_min_samples=min_samples,
         )
         if reset:
-            self._columns_ = (
-                list(X.columns)
-                if isinstance(X, pd.DataFrame)
-                else [f"x{i}" for i in range(checked.shape[1])]
-            )
-        if isinstance(X, pd.DataFrame):
-            if not reset and not hasattr(self, "feature_names_in_"):
-                # Fitted without feature names (validate_data warned): columns by position.
-                X = X.set_axis(self._columns_, axis=1)
-            return X
-        columns = self._columns_
-        frame = pd.DataFrame(checked, columns=columns)
+            self._columns_ = [f"x{i}" for i in range(checked.shape[1])]
+        frame = pd.DataFrame(checked, columns=self._columns_)
         if checked.dtype == object:
             _check_object_values(checked)
             frame = frame.infer_objects()  # numbers held as objects become numeric columns
@@ -506,6 +507,7 @@ class MetaSearchCV(MetaEstimatorMixin, BaseEstimator):
             from sklearn.utils.multiclass import check_classification_targets
 
             check_classification_targets(y_array)
+            _check_weighted_classes(y_array, fit_params.get("sample_weight"))
         else:
             _check_numeric_target(y_array)
         space, to_user = self._search_space(task)
@@ -839,6 +841,46 @@ def _check_object_values(X: np.ndarray) -> None:
             f"X holds the {type(value).__name__} value {value!r:.60}; every feature value "
             "argument must be a string or a number (or missing)"
         )
+
+
+def _check_weighted_classes(y: np.ndarray, sample_weight: Any) -> None:
+    """Raise ``ValueError`` when ``sample_weight`` leaves fewer than two classes to learn."""
+    if sample_weight is None or np.ndim(sample_weight) != 1 or len(sample_weight) != len(y):
+        return  # no weights, or ones the estimator itself will refuse
+    weights = np.asarray(sample_weight, dtype=float)
+    kept = np.unique(y[weights > 0])
+    if len(kept) < 2:
+        raise ValueError(
+            "sample_weight leaves fewer than 2 classes with positive weight (classes with "
+            f"positive weight: {kept.tolist()}, of {np.unique(y).tolist()}); a classifier needs "
+            "at least 2"
+        )
+
+
+def _check_frame(frame: pd.DataFrame, min_samples: int) -> None:
+    """What ``check_array`` checks of a frame, column by column: no copy of the data."""
+    shape = frame.shape
+    for found, minimum, what in ((shape[0], min_samples, "sample"), (shape[1], 1, "feature")):
+        if found < minimum:  # scikit-learn's message
+            raise ValueError(
+                f"Found array with {found} {what}(s) (shape={shape}) while a minimum of "
+                f"{minimum} is required by MetaSearchCV."
+            )
+    if not frame.columns.is_unique:  # the pipelines select columns by name
+        duplicated = list(frame.columns[frame.columns.duplicated()].unique())
+        raise ValueError(f"X has duplicate column names: {duplicated}")
+    dtypes = list(frame.dtypes)
+    if any(dtype.kind == "c" for dtype in dtypes):
+        raise ValueError("Complex data not supported")
+    # check_array sees infinity only where the whole frame becomes one numeric array; in a frame
+    # with string or categorical columns the pipelines' preprocessing makes it missing, as before.
+    if all(isinstance(dtype, np.dtype) and dtype.kind in "biuf" for dtype in dtypes):
+        for i, dtype in enumerate(dtypes):
+            if dtype.kind == "f" and np.isinf(frame.iloc[:, i].to_numpy()).any():
+                raise ValueError(
+                    "Input X contains infinity or a value too large for "
+                    f"{np.result_type(*dtypes)!r}."
+                )
 
 
 def _plain_dtypes(frame: pd.DataFrame) -> pd.DataFrame:

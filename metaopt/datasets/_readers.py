@@ -47,6 +47,10 @@ FALLBACK_ENCODINGS: tuple[str, ...] = ("cp1252", "latin-1")
 # Frame.attrs key under which the CSV/TSV reader records header names that occur several times.
 DUPLICATES_ATTR = "metaopt_duplicate_columns"
 
+#: Version of how a file becomes a dataset; caches of what was read from files are keyed by it.
+#: 2: row-number columns named like an id are dropped.
+FILE_READING_VERSION = 2
+
 _SAMPLE_BYTES = 1 << 16
 # A number written with a decimal comma, optionally with '.' grouping thousands: 1.234,5 / 2,5.
 _DECIMAL_COMMA = r"[+-]?(?:[1-9]\d{0,2}(?:\.\d{3})+|\d+)(?:,\d+)?"

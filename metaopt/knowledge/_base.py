@@ -14,6 +14,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from metaopt.exceptions import warn_fallback
 
@@ -127,6 +130,8 @@ _STRING_COLUMNS = (
     "status",
     "fidelity",
 )
+#: pandas 3 always copies on write (earlier versions only when the option is set).
+_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
 _FLOAT_COLUMNS = ("score", "secondary_score", "fit_time", "n_rows", "n_trees")
 #: Values of the fidelity columns for tables made without them (e.g. from Optuna studies):
 #: a base evaluation on an unknown number of rows.
@@ -141,7 +146,10 @@ def canonical_evaluations(evaluations: pd.DataFrame) -> pd.DataFrame:
     :func:`normalise_parameter_column`. Missing fidelity columns are added (a base evaluation
     on an unknown number of rows).
     """
-    frame = evaluations.copy()
+    # Every column is replaced below. With copy-on-write (always on from pandas 3) a shallow
+    # copy cannot let the caller's frame and this one change each other: copying all the data
+    # first is wasted (a large part of converting the shipped base).
+    frame = evaluations.copy(deep=not _COPY_ON_WRITE)
     for column, value in _FIDELITY_DEFAULTS.items():
         if column not in frame.columns and "dataset" in frame.columns:
             frame[column] = value
@@ -153,13 +161,56 @@ def canonical_evaluations(evaluations: pd.DataFrame) -> pd.DataFrame:
         elif column == "config_id":
             frame[column] = frame[column].astype("int64")
         elif column == "fold_scores":
-            # Parquet stores a part whose fold scores are all NaN as nulls: read them as NaN.
-            frame[column] = [
-                [] if v is None else [math.nan if x is None else float(x) for x in v]
-                for v in frame[column]
-            ]
+            frame[column] = _fold_score_lists(frame[column])
         else:
             frame[column] = normalise_parameter_column(frame[column])
+    return frame
+
+
+def _is_float_lists(dtype: pa.DataType) -> bool:
+    """Whether ``dtype`` is an Arrow list of floats (what fold scores are saved as)."""
+    lists = pa.types.is_list(dtype) or pa.types.is_large_list(dtype)
+    return lists and dtype.value_type in (pa.float32(), pa.float64())
+
+
+def _fold_score_lists(values: pd.Series) -> list[list[float]]:
+    """Each cell as a list of floats: ``[]`` for a missing cell, NaN for a missing score."""
+    if isinstance(values.dtype, pd.ArrowDtype) and _is_float_lists(values.dtype.pyarrow_dtype):
+        # Arrow lists (KnowledgeBase.read): all scores to floats at once, cut at the offsets,
+        # instead of a float() per score of ~100,000 cells.
+        lists = pa.array(values.array)
+        if isinstance(lists, pa.ChunkedArray):  # as older pyarrow versions return
+            lists = lists.combine_chunks()
+        scores = pc.list_flatten(lists).cast(pa.float64()).fill_null(math.nan)
+        flat = scores.to_numpy(zero_copy_only=False).tolist()
+        lengths = pc.list_value_length(lists).fill_null(0).to_numpy(zero_copy_only=False)
+        ends = np.cumsum(lengths).tolist()
+        return [flat[start:end] for start, end in zip([0, *ends][:-1], ends, strict=True)]
+    # Parquet stores a part whose fold scores are all NaN as nulls: read them as NaN.
+    return [[] if v is None else [math.nan if x is None else float(x) for x in v] for v in values]
+
+
+def _read_evaluations(path: Path) -> pd.DataFrame:
+    """The evaluations table saved at ``path`` as ``pd.read_parquet`` reads it, fold scores aside.
+
+    ``pd.read_parquet`` makes a numpy array of every fold-score cell, which
+    :func:`canonical_evaluations` then converts cell by cell; left an Arrow list column, they
+    are converted all at once.
+    """
+    table = pq.read_table(path)
+    folds = table.schema.get_field_index("fold_scores")
+    if folds < 0 or not _is_float_lists(table.schema.field(folds).type):
+        frame = table.to_pandas()
+    else:
+        frame = table.remove_column(folds).to_pandas()
+        # Index columns saved by pandas are not columns of the frame.
+        index = (table.schema.pandas_metadata or {}).get("index_columns", [])
+        position = sum(name not in index for name in table.column_names[:folds])
+        scores = pd.arrays.ArrowExtensionArray(table.column(folds))
+        frame.insert(position, "fold_scores", pd.Series(scores, index=frame.index))
+    attrs = (table.schema.metadata or {}).get(b"PANDAS_ATTRS")  # as pd.read_parquet restores
+    if attrs:
+        frame.attrs = json.loads(attrs)
     return frame
 
 
@@ -190,7 +241,10 @@ class KnowledgeBase:
         >>> kb = metaopt.knowledge.load()
         >>> "hist_gradient_boosting" in kb.spaces
         True
-        >>> kb.for_space("knn")["score"].between(0, 1).all()
+        >>> knn = kb.for_space("knn")
+        >>> sorted(knn["metric"].unique())  # r2 (regression) can be negative
+        ['balanced_accuracy', 'r2']
+        >>> bool(knn.query("metric == 'balanced_accuracy'")["score"].between(0, 1).all())
         True
     """
 
@@ -473,6 +527,13 @@ class KnowledgeBase:
         # whole, and the datasets' sources keep the data findable.
         for key in ("datasets", "groups"):
             merged = {**(other.provenance.get(key) or {}), **(self.provenance.get(key) or {})}
+            if key == "datasets":
+                # A subset keeps its build's facts of every dataset: those of a dataset only
+                # the other base holds (say, evaluated again since) come from that base.
+                theirs = other.provenance.get(key) or {}
+                merged.update(
+                    {d: theirs[d] for d in set(other.datasets) - set(self.datasets) if d in theirs}
+                )
             if merged:
                 provenance[key] = merged
         return KnowledgeBase(evaluations, metafeatures, provenance)
@@ -541,9 +602,9 @@ class KnowledgeBase:
                 "metaopt.knowledge.build or experiments/build_knowledge.py"
             )
         frames = []
-        for path in paths[:2]:
+        for path, reader in zip(paths[:2], (_read_evaluations, pd.read_parquet), strict=True):
             try:
-                frames.append(pd.read_parquet(path))
+                frames.append(reader(path))
             except Exception as exc:  # pyarrow raises several types for damaged files
                 raise ValueError(f"corrupted {path}: {type(exc).__name__}: {exc}") from exc
         evaluations, metafeatures = frames

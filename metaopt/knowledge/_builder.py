@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -44,6 +44,7 @@ from tqdm.auto import tqdm
 
 from metaopt import spaces as space_registry
 from metaopt.datasets import Dataset
+from metaopt.datasets._ids import separating_columns
 from metaopt.exceptions import warn_fallback
 from metaopt.knowledge._base import (
     RESERVED_COLUMNS,
@@ -482,6 +483,7 @@ def build(
     progress: bool = True,
     command: str | None = None,
     known_groups: Mapping[str, str] | None = None,
+    drop_columns: Mapping[str, Sequence[str]] | None = None,
 ) -> KnowledgeBase:
     """Evaluate seeded configurations of spaces on datasets at two fidelities.
 
@@ -534,6 +536,12 @@ def build(
             not built included). Datasets of one known group are one group of the knowledge
             base even when the copies that join them are not in it. Kept in ``work_dir`` and
             merged with what earlier runs recorded.
+        drop_columns: Feature columns to leave out, by dataset id: identifiers that give the
+            labels away, as OpenML's ignored attributes do (``{"pmlb:clean1":
+            ["molecule_name", "conformation_name"]}``); recorded in the dataset's provenance.
+            A classification dataset with a column that alone gives its classes (a copy of the
+            target, or a numeric column along which each class is one run) is logged as a hint
+            and recorded as ``separating_columns``.
 
     Returns:
         The knowledge base of everything in ``work_dir`` (this run's units and earlier ones).
@@ -605,9 +613,10 @@ def build(
             for space in space_names:
                 check_probabilities(space_registry.get(space, task), name)
     dataset_map = _as_dataset_map(datasets)
+    drop = _check_drop_columns(drop_columns, dataset_map)
     for key, item in dataset_map.items():
         if isinstance(item, Dataset):  # loaded already: its data is checked before any work
-            _check_same_data(layout, key, item)
+            _check_same_data(layout, key, _without_columns(key, item, drop.get(key, ())))
     _check_settings(layout, settings, space_names)
     if known_groups:
         path = layout.known_groups
@@ -626,7 +635,7 @@ def build(
                 logger.info("budget of %.0f s spent; stopping before %s", budget_s, keys[first])
                 break
             chunk = keys[first : first + _CHUNK]
-            loader = _ChunkLoader(dataset_map, layout, settings, unusable)
+            loader = _ChunkLoader(dataset_map, layout, settings, unusable, drop)
             phases = (
                 _base_tasks(chunk, loader, layout, space_names, metafeatures, settings, bar),
                 _full_tasks(chunk, loader, layout, space_names, settings, bar),
@@ -700,15 +709,21 @@ class _ChunkLoader:
         layout: _Layout,
         settings: Any,
         unusable: dict[str, str],
+        drop: Mapping[str, list[str]],
     ) -> None:
         self.dataset_map, self.layout, self.settings = dataset_map, layout, settings
-        self.unusable = unusable
+        self.unusable, self.drop = unusable, drop
         self.loaded: dict[str, tuple[Dataset, Dataset, Dataset] | None] = {}
 
     def __call__(self, key: str) -> tuple[Dataset, Dataset, Dataset] | None:
         if key not in self.loaded:
             self.loaded[key] = _load_prepared(
-                key, self.dataset_map[key], self.layout, self.settings, self.unusable
+                key,
+                self.dataset_map[key],
+                self.layout,
+                self.settings,
+                self.unusable,
+                self.drop.get(key, []),
             )
         return self.loaded[key]
 
@@ -866,8 +881,10 @@ def _load_prepared(
     layout: _Layout,
     settings: dict[str, Any],
     unusable: dict[str, str] | None = None,
+    drop: Sequence[str] = (),
 ) -> tuple[Dataset, Dataset, Dataset] | None:
-    """The dataset as loaded, at the base and at the full row cap, and its recorded facts.
+    """The dataset as loaded (without the ``drop`` columns), at the base and at the full row
+    cap, and its recorded facts.
 
     ``None`` (logged, recorded as skipped and added to ``unusable``) when loading or preparing
     raises anything; a dataset an earlier run loaded keeps its recorded facts.
@@ -877,6 +894,7 @@ def _load_prepared(
     """
     try:
         dataset = item if isinstance(item, Dataset) else item.load()
+        dataset = _without_columns(key, dataset, drop)
         fingerprint = dataset.fingerprint
         cv, seed = settings["cv"], settings["seed"]
         base = prepare(dataset, max_rows=settings["max_rows"], cv=cv, seed=seed)
@@ -918,8 +936,66 @@ def _load_prepared(
         "dropped_classes": base.metadata.get("dropped_classes", []),
         "sketch": sketch,
     }
+    if drop:
+        facts["dropped_columns"] = list(drop)
+    separating = []
+    if dataset.task == "classification":
+        separating = separating_columns(dataset.X, dataset.y)
+    if separating:
+        facts["separating_columns"] = separating
+        logger.warning(
+            "dataset %s: columns %s alone separate the classes; if they copy the target or "
+            "identify rows or objects (a name coded as a number, the row number of a file "
+            "sorted by class), they give the labels away: leave them out with drop_columns=",
+            key,
+            separating[:10],
+        )
     write_json(facts, layout.dataset_part(key))
     return dataset, base, full
+
+
+def _check_drop_columns(
+    drop_columns: Mapping[str, Sequence[str]] | None, dataset_map: Mapping[str, Any]
+) -> dict[str, list[str]]:
+    """``drop_columns`` as ``{dataset id: [column, ...]}``, checked against the datasets."""
+    if drop_columns is None:
+        return {}
+    if not isinstance(drop_columns, Mapping):
+        raise TypeError(
+            "drop_columns maps dataset ids to the columns to leave out, e.g. "
+            f"{{'pmlb:clean1': ['molecule_name']}}; got {type(drop_columns).__name__}"
+        )
+    checked: dict[str, list[str]] = {}
+    for key, columns in drop_columns.items():
+        if isinstance(columns, str) or not all(isinstance(c, str) for c in columns):
+            raise TypeError(
+                f"drop_columns[{key!r}] must be a list of column names; got {columns!r}"
+            )
+        checked[str(key)] = list(columns)
+    unknown = sorted(set(checked) - set(dataset_map))
+    if unknown:
+        raise ValueError(
+            f"drop_columns names datasets {unknown} that are not among the {len(dataset_map)} "
+            f"datasets of this build (ids such as {list(dataset_map)[:3]})"
+        )
+    return checked
+
+
+def _without_columns(key: str, dataset: Dataset, columns: Sequence[str]) -> Dataset:
+    """``dataset`` without the feature ``columns`` (all of which it must have)."""
+    if not columns:
+        return dataset
+    missing = [c for c in columns if c not in dataset.X.columns]
+    if missing:
+        raise ValueError(
+            f"drop_columns[{key!r}] names columns {missing} that the dataset does not have "
+            f"(its columns: {list(map(str, dataset.X.columns[:20]))})"
+        )
+    return replace(
+        dataset,
+        X=dataset.X.drop(columns=list(columns)),
+        metadata={**dataset.metadata, "dropped_columns": list(columns)},
+    )
 
 
 def _recorded_facts(layout: _Layout, key: str) -> dict[str, Any]:

@@ -473,7 +473,7 @@ def build_session(
     prior: np.ndarray,
     *,
     distributions: Mapping[str, BaseDistribution] | None,
-    map_config: Any,
+    map_configs: Any = None,
     candidates_per_source: int,
     n_random: int,
     bandwidth: float | None,
@@ -488,8 +488,9 @@ def build_session(
         prior: Prior log-weight of each source.
         distributions: The search space the configurations live in; ``None`` encodes by the
             sources' own recorded values (:class:`~metaopt.metamodel.ConfigEncoder`).
-        map_config: ``config -> config or None``: a source configuration expressed in the
-            user's space (``None`` when it cannot be).
+        map_configs: ``configs -> [config or None, ...]``: a source's configurations
+            expressed in the user's space, all at once (``None`` for one that cannot be);
+            ``None``: the configurations as recorded.
         candidates_per_source: Each source's best configurations offered as candidates.
         n_random: Space-filling (Sobol) candidates drawn in ``distributions``.
         bandwidth: Kernel bandwidth in the unit cube; ``None``: each source chooses its own
@@ -500,8 +501,12 @@ def build_session(
     """
     mapped_sources = []
     for source in sources:
-        pairs = [(map_config(c), s) for c, s in zip(source.configs, source.scores, strict=True)]
-        pairs = [(c, s) for c, s in pairs if c is not None]
+        mapped = (
+            map_configs(source.configs)
+            if map_configs is not None
+            else [dict(c) for c in source.configs]
+        )
+        pairs = [(c, s) for c, s in zip(mapped, source.scores, strict=True) if c is not None]
         mapped_sources.append(pairs)
     known = {name for pairs in mapped_sources for c, _ in pairs for name in c}
     if distributions is None:

@@ -7,7 +7,7 @@ ranks configurations for :func:`metaopt.suggest` with the greedy portfolio under
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -179,7 +179,6 @@ class TransferEnsemble(MetaModel):
                 sources,
                 np.zeros(len(sources)),
                 distributions=distributions,
-                map_config=dict,
                 # The learned similarity compares the sources' models on each other's optima.
                 candidates_per_source=LEARNED_SIMILARITY_CANDIDATES if learned else 1,
                 n_random=0,
@@ -224,7 +223,7 @@ class TransferEnsemble(MetaModel):
         (numbers clipped and rounded, categories matched); parameters the distributions lack are
         dropped, ones the sources lack are left to the sampler's base sampler.
         """
-        from metaopt.samplers._mapping import fit_config
+        from metaopt.samplers._mapping import fit_configs
 
         query, hint = as_query(metafeatures, describe=self.uses_metafeatures)
         key = self._key(space, task, hint)
@@ -232,16 +231,16 @@ class TransferEnsemble(MetaModel):
         target = self._target(query) if query is not None else None
         space_dists = dict(distributions) if distributions is not None else state.distributions
 
-        def map_config(config: Mapping[str, Any]) -> dict[str, Any] | None:
-            if space_dists is None:
-                return dict(config)
-            return fit_config(dict(config), space_dists) or None
+        def map_configs(configs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any] | None]:
+            # One pass per parameter over a source's configurations (thousands per session).
+            fitted = fit_configs([dict(c) for c in configs], space_dists)
+            return [config or None for config in fitted]
 
         session = build_session(
             state.sources,
             self._prior(state, target),
             distributions=space_dists,
-            map_config=map_config,
+            map_configs=map_configs if space_dists is not None else None,
             candidates_per_source=self.candidates_per_dataset,
             n_random=self.n_random if distributions is not None else 0,
             bandwidth=self.bandwidth,
@@ -266,7 +265,6 @@ class TransferEnsemble(MetaModel):
                 state.sources,
                 np.zeros(len(state.sources)),
                 distributions=state.distributions,
-                map_config=dict,
                 candidates_per_source=self.candidates_per_dataset,
                 n_random=0,
                 bandwidth=self.bandwidth,

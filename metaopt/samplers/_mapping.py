@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -94,3 +95,59 @@ def fit_config(
             if mapped is not UNMAPPABLE:
                 fitted[name] = mapped
     return fitted
+
+
+def fit_configs(
+    configs: Sequence[Mapping[str, Any]], distributions: Mapping[str, BaseDistribution]
+) -> list[dict[str, Any]]:
+    """``[fit_config(c, distributions) for c in configs]``, one pass per parameter.
+
+    Numbers are clipped and rounded for all configurations at once with numpy (the same
+    operations in the same order as :func:`fit_to_distribution`, so the same floats); each
+    result keeps its configuration's order of parameters.
+
+    Example:
+        >>> from optuna.distributions import IntDistribution
+        >>> fit_configs([{"k": 40}, {"k": 3.4}, {"other": 1}], {"k": IntDistribution(1, 32)})
+        [{'k': 32}, {'k': 3}, {}]
+    """
+    columns = {
+        name: _fit_values([c.get(name, UNMAPPABLE) for c in configs], distribution)
+        for name, distribution in distributions.items()
+    }
+    return [
+        {
+            name: value
+            for name in config
+            if name in columns and (value := columns[name][i]) is not UNMAPPABLE
+        }
+        for i, config in enumerate(configs)
+    ]
+
+
+def _fit_values(values: list[Any], distribution: BaseDistribution) -> list[Any]:
+    """``fit_to_distribution`` of each value (:data:`UNMAPPABLE` where it is)."""
+    is_int = isinstance(distribution, IntDistribution)
+    if not (is_int or isinstance(distribution, FloatDistribution)) or (
+        is_int and max(abs(distribution.low), abs(distribution.high)) >= 2**53
+    ):  # categories match value by value; integers beyond float precision need Python ints
+        return [fit_to_distribution(v, distribution) for v in values]
+    if {type(v) for v in values} <= {float, int}:  # as JSON gives them: numpy converts them all
+        x = np.array(values, dtype=float)
+    else:
+        x = np.array([math.nan if (n := _number(v)) is None else n for v in values], dtype=float)
+    mappable = np.isfinite(x)  # where _number gives a number
+    low, high, step = distribution.low, distribution.high, distribution.step
+    # min(max(x, low), high) exactly as Python does it (np.clip may differ on signed zeros).
+    x = np.where(low > x, low, x)
+    x = np.where(high < x, high, x)
+    # np.rint rounds half to even, as round() does; k is an integer, exact in a float.
+    if is_int:
+        k = np.minimum(np.rint((x - low) / step), (high - low) // step)
+        fitted = (low + np.where(mappable, k, 0).astype(np.int64) * step).tolist()
+    elif step is not None:
+        k = np.minimum(np.rint((x - low) / step), math.floor((high - low) / step + 1e-9))
+        fitted = (low + k * step).tolist()
+    else:
+        fitted = x.tolist()
+    return [f if ok else UNMAPPABLE for f, ok in zip(fitted, mappable.tolist(), strict=True)]

@@ -11,6 +11,7 @@ import openml
 import pytest
 
 from metaopt.datasets import load_dataset
+from metaopt.exceptions import MetaoptWarning
 
 pytestmark = pytest.mark.shared
 
@@ -59,6 +60,17 @@ def test_unreachable_dataset_falls_back_to_the_mirror(
     assert credit.shape == (1000, 20)
     assert credit.metadata["loaded_from"].endswith("31-credit-g.arff")
     assert "loading it from the mirror" in caplog.text
+
+
+def test_mirror_leaves_out_the_row_id_as_openml_does(
+    offline_openml: Path, openml_arff_dir: Path
+) -> None:
+    # The mirror's MagicTelescope file carries Weka's row numbers, sorted by class; OpenML
+    # serves its 10 features without them.
+    with pytest.warns(MetaoptWarning, match=r"dropped columns \['ID'\]"):
+        magic = load_dataset("openml:1120", openml_mirror=openml_arff_dir)
+    assert magic.shape == (19020, 10)
+    assert "ID" not in magic.X.columns
 
 
 def test_mirror_setting_is_honoured(

@@ -279,15 +279,46 @@ def test_duplicate_header_names_warn_and_target_is_the_first(tmp_path: Path) -> 
 def test_id_like_column_warns(tmp_path: Path) -> None:
     frame = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "target": [0, 1, 0, 1]})
     path = tmp_path / "with_index.csv"
-    frame.to_csv(path)  # index written as the unnamed first column
+    frame.set_axis([3, 0, 2, 1]).to_csv(path)  # a shuffled index, written unnamed
     with pytest.warns(MetaoptWarning, match=r"\['Unnamed: 0'\] hold a different value"):
         dataset = load_dataset(path)
-    assert "Unnamed: 0" in dataset.X.columns  # warned about, not dropped
+    assert "Unnamed: 0" in dataset.X.columns  # not the row numbers: warned about, not dropped
     frame.assign(customer_id=["c1", "c2", "c3", "c4"]).to_csv(tmp_path / "ids.csv", index=False)
     with pytest.warns(MetaoptWarning, match=r"\['customer_id'\]"):
         load_dataset(tmp_path / "ids.csv")
     frame.to_csv(tmp_path / "clean.csv", index=False)
     _load_quietly(tmp_path / "clean.csv")
+
+
+def test_row_number_columns_are_dropped(tmp_path: Path) -> None:
+    # Sorted by class, as OpenML's MagicTelescope file is: its row numbers give the labels away.
+    frame = pd.DataFrame({"a": [0.3, 0.1, 0.4, 0.2, 0.9, 0.5], "class": list("gggfff")})
+    frame.to_csv(tmp_path / "indexed.csv")  # DataFrame.to_csv writes 0, 1, ... unnamed
+    frame.to_csv(tmp_path / "clean.csv", index=False)
+    frame.to_parquet(tmp_path / "clean.parquet")
+    with pytest.warns(
+        MetaoptWarning, match=r"dropped columns \['Unnamed: 0'\]: they hold the row"
+    ):
+        indexed = load_dataset(tmp_path / "indexed.csv")
+    clean = _load_quietly(tmp_path / "clean.csv")
+    assert list(indexed.X.columns) == ["a"]
+    assert (
+        indexed.fingerprint
+        == clean.fingerprint
+        == _load_quietly(tmp_path / "clean.parquet").fingerprint
+    )
+    numbered = frame.assign(ID=np.arange(1, 7.0))[["ID", "a", "class"]]
+    numbered.to_csv(tmp_path / "numbered.csv", index=False)
+    with pytest.warns(MetaoptWarning, match=r"dropped columns \['ID'\]"):
+        assert load_dataset(tmp_path / "numbered.csv").fingerprint == clean.fingerprint
+    # Row numbers under another name, or an id that is not the row numbers, stay features.
+    numbered.rename(columns={"ID": "order"}).to_csv(tmp_path / "order.csv", index=False)
+    assert "order" in _load_quietly(tmp_path / "order.csv").X.columns
+    numbered.assign(ID=np.arange(2, 8)).to_csv(tmp_path / "from2.csv", index=False)
+    with pytest.warns(MetaoptWarning, match=r"\['ID'\] hold a different value"):
+        assert "ID" in load_dataset(tmp_path / "from2.csv").X.columns
+    # A frame passed directly is the user's choice and is used as given.
+    assert "ID" in load_dataset(numbered, target="class").X.columns
 
 
 def test_wide_dataset_column_lists_are_computed_once(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -186,3 +186,88 @@ def test_a_regression_only_space_builds_with_the_default_metrics(tmp_path: Path)
 
         _registry._FACTORIES.pop("regression_ridge", None)
     assert (kb.evaluations["status"] == "ok").all() and (kb.evaluations["metric"] == "r2").all()
+
+
+def test_identifier_columns_are_left_out_and_recorded(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An object's name coded as a number, in the order of the classes (PMLB's musk files): it
+    # alone separates the classes, so every configuration would score as if the task were easy.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = np.where(X[:, 0] + rng.normal(scale=1.5, size=60) > 0, "musk", "other")
+    names = np.where(y == "musk", 0, 100) + rng.permutation(60)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"]).assign(molecule=names.astype(float))
+    data = metaopt.load_dataset((frame, y), name="musky")
+    with caplog.at_level("WARNING", logger="metaopt"):
+        leaky = knowledge.build({"musky": data}, ["knn"], work_dir=tmp_path / "leaky", **FAST)
+    assert "columns ['molecule'] alone separate the classes" in caplog.text
+    assert leaky.provenance["datasets"]["musky"]["separating_columns"] == ["molecule"]
+    kb = knowledge.build(
+        {"musky": data},
+        ["knn"],
+        work_dir=tmp_path / "clean",
+        drop_columns={"musky": ["molecule"]},
+        **FAST,
+    )
+    facts = kb.provenance["datasets"]["musky"]
+    assert facts["dropped_columns"] == ["molecule"] and "separating_columns" not in facts
+    assert facts["n_features"] == 3
+    assert kb.evaluations["score"].max() < leaky.evaluations["score"].max()
+    # Rerun on the same work directory with the same columns left out: nothing new to do.
+    again = knowledge.build(
+        {"musky": data},
+        ["knn"],
+        work_dir=tmp_path / "clean",
+        drop_columns={"musky": ["molecule"]},
+        **FAST,
+    )
+    pd.testing.assert_frame_equal(again.evaluations, kb.evaluations)
+
+
+def test_drop_columns_is_checked(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"names datasets \['sklearn:wine'\] that are not among"):
+        knowledge.build(
+            ["sklearn:iris"],
+            ["knn"],
+            work_dir=tmp_path,
+            drop_columns={"sklearn:wine": ["x"]},
+            **FAST,
+        )
+    with pytest.raises(TypeError, match="must be a list of column names"):
+        knowledge.build(
+            ["sklearn:iris"],
+            ["knn"],
+            work_dir=tmp_path,
+            drop_columns={"sklearn:iris": "x"},
+            **FAST,
+        )
+    # A loaded dataset without a column named is refused before anything is written.
+    with pytest.raises(ValueError, match=r"names columns \['petal width'\] that the dataset"):
+        knowledge.build(
+            ["sklearn:iris", "sklearn:wine"],
+            ["knn"],
+            work_dir=tmp_path,
+            drop_columns={"sklearn:iris": ["petal width"]},
+            **FAST,
+        )
+    assert not (tmp_path / "build.json").exists()
+
+
+def test_separating_columns_finds_identifiers_and_target_copies() -> None:
+    from metaopt.datasets._ids import separating_columns
+
+    rng = np.random.default_rng(1)
+    y = pd.Series(rng.choice(["drama", "news", "poetry"], size=90))
+    X = pd.DataFrame(
+        {
+            "signal": rng.normal(size=90) + (y == "news"),  # informative, not decisive
+            "genre_code": y.map({"drama": 7, "news": 3, "poetry": 5}),  # the target relabelled
+            "text_id": y.map({"drama": 0, "news": 100, "poetry": 200}) + rng.permutation(90),
+            "mostly": np.where(
+                rng.random(90) < 0.9, y.map({"drama": 0, "news": 1, "poetry": 2}), 0
+            ),
+        }
+    )
+    assert separating_columns(X, y) == ["genre_code", "text_id"]
+    assert separating_columns(X[["signal", "mostly"]], y) == []

@@ -121,6 +121,23 @@ def test_a_base_shipped_again_keeps_one_record_per_build(kb: KnowledgeBase) -> N
     assert [p["command"] for p in knowledge.build_parts(again.provenance)] == ["both"]
 
 
+def test_a_dataset_evaluated_again_keeps_its_new_facts_when_merged() -> None:
+    def base(datasets: dict[str, int]) -> KnowledgeBase:
+        rows = [row for d in datasets for row in _rows(d, "svm", 2)]
+        facts = {d: {"n_features": n} for d, n in datasets.items()}
+        metafeatures = pd.DataFrame(
+            {"n_rows": [50.0] * len(datasets)}, index=pd.Index(list(datasets), name="dataset")
+        )
+        return KnowledgeBase(pd.DataFrame(rows), metafeatures, {"datasets": facts})
+
+    shipped = base({"r": 3, "leaky": 11})
+    # A dataset evaluated again (one column left out) and shipped after the other task's part:
+    # its new facts are the ones kept, whichever side of the merge it is on.
+    rebuilt = base({"leaky": 10})
+    for merged in (shipped.subset(["r"]).concat(rebuilt), rebuilt.concat(shipped.subset(["r"]))):
+        assert merged.provenance["datasets"]["leaky"] == {"n_features": 10}
+
+
 def test_validate_reports_every_problem(kb: KnowledgeBase) -> None:
     kb.validate()
     broken = kb.evaluations.copy()
@@ -261,3 +278,44 @@ def test_null_fold_scores_read_as_nan(tmp_path: Path) -> None:
     back = pd.read_parquet(tmp_path / "part.parquet")
     base = KnowledgeBase(back, pd.DataFrame(), {"schema_version": SCHEMA_VERSION})
     assert all(np.isnan(v).all() and len(v) == 2 for v in base.evaluations["fold_scores"])
+
+
+def _exactly(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[list[tuple[type, bytes]]]]:
+    """``frame`` without fold scores, and each fold score's type and bits."""
+    cells = [[(type(x), np.float64(x).tobytes()) for x in v] for v in frame["fold_scores"]]
+    return frame.drop(columns="fold_scores"), cells
+
+
+@pytest.mark.parametrize("layout", ["list", "float32", "large_list", "null_list", "last", "index"])
+def test_read_converts_as_read_parquet_did(kb: KnowledgeBase, tmp_path: Path, layout) -> None:
+    # read() converts strings and fold scores a column at a time from Arrow; the result must be
+    # exactly the canonical form of what pd.read_parquet returns (converted cell by cell).
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from metaopt.knowledge._base import canonical_evaluations
+
+    kb.save(tmp_path)
+    frame = kb.evaluations.copy()
+    frame["fold_scores"] = [[0.25, None], None, [], [math.nan, 1.0], *frame["fold_scores"][4:]]
+    frame.loc[1, "weights"] = None  # a missing string parameter
+    if layout == "null_list":
+        frame["fold_scores"] = [[None, None]] * len(frame)
+    elif layout == "last":
+        frame = frame[[c for c in frame.columns if c != "fold_scores"] + ["fold_scores"]]
+    elif layout == "index":  # saved index columns come after the fold scores
+        frame.index = pd.Index([f"row{i}" for i in range(len(frame))], name="row")
+    table = pa.Table.from_pandas(frame, preserve_index=layout == "index")
+    if layout in ("float32", "large_list"):
+        kind = pa.list_(pa.float32()) if layout == "float32" else pa.large_list(pa.float64())
+        folds = table.schema.get_field_index("fold_scores")
+        table = table.set_column(folds, "fold_scores", table.column(folds).cast(kind))
+    pq.write_table(table, tmp_path / "evaluations.parquet")
+    read, read_cells = _exactly(KnowledgeBase.read(tmp_path).evaluations)
+    old = canonical_evaluations(pd.read_parquet(tmp_path / "evaluations.parquet"))
+    expected, expected_cells = _exactly(old)
+    assert read_cells == expected_cells
+    pd.testing.assert_frame_equal(read, expected, check_exact=True)
+    for column in read.columns:  # the same Python types in object columns (str, not np.str_)
+        if read[column].dtype == object:
+            assert list(map(type, read[column])) == list(map(type, expected[column])), column

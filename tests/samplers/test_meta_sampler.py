@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import math
 import pickle
 import warnings
 from typing import Any
 
+import numpy as np
 import optuna
 import pandas as pd
 import pytest
@@ -441,3 +444,131 @@ def test_continuing_a_study_on_other_data_warns_and_keeps_its_record() -> None:
     with pytest.warns(MetaoptWarning, match="was run on other data"):
         study.optimize(knn, n_trials=1)
     assert study.user_attrs["metaopt:dataset"]["name"] == "iris"
+
+
+def _reference_number(value: Any) -> float | None:
+    if isinstance(value, bool | np.bool_) or not isinstance(
+        value, int | float | np.integer | np.floating
+    ):
+        return None
+    x = float(value)
+    return x if math.isfinite(x) else None
+
+
+def _reference_fit(value: Any, distribution: Any) -> Any:
+    """fit_to_distribution value by value, as it was before fit_configs (the reference)."""
+    if isinstance(distribution, CategoricalDistribution):
+        for choice in distribution.choices:
+            if type(choice) is type(value) and choice == value:
+                return choice
+        for choice in distribution.choices:
+            number = _reference_number(choice) is not None and _reference_number(value) is not None
+            if number and choice == value:
+                return choice
+        x = _reference_number(value)
+        numeric = [_reference_number(c) for c in distribution.choices]
+        if x is not None and numeric and all(v is not None for v in numeric):
+            return distribution.choices[int(np.argmin([abs(v - x) for v in numeric]))]
+        return UNMAPPABLE
+    x = _reference_number(value)
+    if x is None:
+        return UNMAPPABLE
+    low, high, step = distribution.low, distribution.high, distribution.step
+    if isinstance(distribution, FloatDistribution):
+        x = min(max(x, low), high)
+        if step is not None:
+            k = round((x - low) / step)
+            k = min(k, math.floor((high - low) / step + 1e-9))
+            x = low + k * step
+        return float(x)
+    k = round((min(max(x, low), high) - low) / step)
+    k = min(k, (high - low) // step)
+    return int(low + k * step)
+
+
+def _reference_fit_config(config: dict[str, Any], distributions: dict[str, Any]) -> dict:
+    fitted = {}
+    for name, value in config.items():
+        if name in distributions:
+            mapped = _reference_fit(value, distributions[name])
+            if mapped is not UNMAPPABLE:
+                fitted[name] = mapped
+    return fitted
+
+
+def test_fit_configs_is_fit_config_of_each_configuration() -> None:
+    # One pass per parameter with numpy must give exactly the values (types, signed zeros,
+    # ties rounded half to even), the dropped parameters and the order of the per-config code.
+    from metaopt.samplers._mapping import fit_config, fit_configs
+
+    rng = np.random.default_rng(0)
+    configs = []
+    for i in range(500):
+        config = {
+            "lr": float(10 ** rng.uniform(-4, 0)),
+            "frac": float(rng.uniform(-0.5, 1.5)),
+            "n": int(rng.integers(-5, 300)) if i % 3 else float(rng.uniform(0, 300)),
+            "depth": int(rng.integers(1, 80)),
+            "kind": str(rng.choice(["a", "b", "c"])),
+            "width": int(rng.choice([8, 16, 33, 64, 100])),
+            "extra": 1.0,
+        }
+        if i % 7 == 0:
+            del config["lr"]  # a parameter some configurations lack
+        if i % 5 == 0:  # another order of parameters
+            config = dict(reversed(list(config.items())))
+        configs.append(config)
+    odd = [
+        None,
+        math.nan,
+        math.inf,
+        -math.inf,
+        True,
+        np.bool_(False),
+        "a",
+        -0.0,
+        0.0,
+        2.5,
+        3.5,
+        0.35,
+        0.45,
+        1e300,
+        -1e300,
+        np.float64(0.7),
+        np.int64(7),
+        np.float32(0.3),
+        2**60,
+    ]
+    names = ["lr", "frac", "n", "depth", "kind", "width"]
+    # Each odd value among plain numbers, in every parameter: a batch of its own, as a
+    # batch's values are converted all at once when they are all plain numbers.
+    batches = [configs] + [[dict.fromkeys(names, v) for v in (0.5, value, 3)] for value in odd]
+    spaces = [
+        {
+            "lr": FloatDistribution(1e-3, 0.5, log=True),
+            "frac": FloatDistribution(0.2, 0.9, step=0.1),
+            "n": IntDistribution(10, 200, step=5),
+            "depth": IntDistribution(2, 32, log=True),
+            "kind": CategoricalDistribution(["a", "b"]),
+            "width": CategoricalDistribution([16, 32, 64]),
+            "missing": FloatDistribution(0.0, 1.0),  # no configuration has it
+        },
+        {
+            "frac": FloatDistribution(-0.0, 1.0),
+            "n": IntDistribution(0, 8, step=2),
+            "lr": FloatDistribution(-1.0, -0.0),
+            "width": CategoricalDistribution([True, 1, "x", None]),
+            "depth": IntDistribution(0, 2**53 + 3),  # beyond float precision
+        },
+        {"depth": FloatDistribution(1.0, 10.0), "n": IntDistribution(1, 1)},
+        {},
+    ]
+
+    def exactly(mapped: dict[str, Any]) -> list[tuple[str, type, str]]:
+        return [(name, type(value), repr(value)) for name, value in mapped.items()]
+
+    for distributions, batch in itertools.product(spaces, batches):
+        expected = [exactly(_reference_fit_config(c, distributions)) for c in batch]
+        assert [exactly(fit_config(c, distributions)) for c in batch] == expected
+        assert [exactly(m) for m in fit_configs(batch, distributions)] == expected
+    assert fit_configs([], spaces[0]) == []
