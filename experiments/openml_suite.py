@@ -42,8 +42,7 @@ Examples:
   python experiments/openml_suite.py                        # the default (offline, 5-10 min)
   python experiments/openml_suite.py --results-dir experiments/results/openml_suite
   python experiments/openml_suite.py --pimp --no-live --no-knowledge-base --budget 100 \
-      --max-datasets 0 --out runs/openml_suite_pimp \
-      --results-dir experiments/results/openml_suite/pimp
+      --max-datasets 0 --out runs/openml_suite_pimp
   python experiments/openml_suite.py --meta-dataset runs.csv --metafeatures mf.csv --no-live
   python experiments/openml_suite.py --dask-scheduler tcp://10.0.0.5:8786
   python experiments/openml_suite.py --summary-only

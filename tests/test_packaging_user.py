@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -21,11 +22,6 @@ import pytest
 
 import metaopt
 from metaopt import _extras
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    tomllib = pytest.importorskip("tomli", reason="reading pyproject.toml needs tomli on 3.10")
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "metaopt"

@@ -11,6 +11,7 @@ import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+import joblib
 import numpy as np
 import optuna
 import pandas as pd
@@ -169,9 +170,13 @@ def run_unit(unit: Unit, store: TraceStore) -> list[str]:
         if store.done(benchmark, unit.method, dataset, seed):
             continue
         try:
-            trace = run_study(
-                unit.problem, unit.spec or unit.method, unit.context, seed, unit.budget, store
-            )
+            # A unit is one worker's work: joblib calls inside it (a live trial's pipeline)
+            # run in its own thread, not on the benchmark's backend (on a Dask worker they
+            # would go back to the cluster, which older Dask releases cancel).
+            with joblib.parallel_config(backend="sequential"):
+                trace = run_study(
+                    unit.problem, unit.spec or unit.method, unit.context, seed, unit.budget, store
+                )
         except Exception:  # noqa: BLE001 - one method's crash must not stop the others' runs
             # Recorded, logged and reported by the summary; retried on the next run.
             text = traceback.format_exc()

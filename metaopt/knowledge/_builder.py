@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -354,15 +354,19 @@ def _run_unit(
 ) -> tuple[_Unit, Any, float]:
     start = time.perf_counter()
     try:
-        if unit.kind == "metafeatures":
-            result: Any = _metafeature_unit(unit.dataset_id, data)
-        else:
-            ids = config_ids
-            if ids is None:
-                ids = list(range(n_configs_for(settings["n_configs"], str(unit.space))))
-            result = _evaluate_unit(
-                unit.dataset_id, data, str(unit.space), ids, settings, unit.fidelity, factory
-            )
+        # A unit is one worker's work: joblib calls inside it (a pipeline's column
+        # transformer) run in its own thread, not on the build's backend (on a Dask worker
+        # they would go back to the cluster, which older Dask releases cancel).
+        with joblib.parallel_config(backend="sequential"):
+            if unit.kind == "metafeatures":
+                result: Any = _metafeature_unit(unit.dataset_id, data)
+            else:
+                ids = config_ids
+                if ids is None:
+                    ids = list(range(n_configs_for(settings["n_configs"], str(unit.space))))
+                result = _evaluate_unit(
+                    unit.dataset_id, data, str(unit.space), ids, settings, unit.fidelity, factory
+                )
     except Exception as exc:  # noqa: BLE001 -- reported per unit; the build goes on
         result = exc
     return unit, result, time.perf_counter() - start
@@ -1059,7 +1063,7 @@ def _store(
             "unit": unit.space or unit.kind,
             "fidelity": unit.fidelity,
             "error": f"{type(result).__name__}: {result}",
-            "time": datetime.now(timezone.utc).isoformat(),
+            "time": datetime.now(UTC).isoformat(),
         }
         write_json(record, layout.failures / f"{unit.path.stem}.json")
         return
@@ -1156,7 +1160,7 @@ def consolidate(
     counts = evaluations.groupby("space").size().to_dict() if len(evaluations) else {}
     provenance = {
         "schema_version": SCHEMA_VERSION,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": command,
         "libraries": _library_versions(),
         "settings": {

@@ -133,7 +133,7 @@ def from_studies(
     provenance = {
         "schema_version": SCHEMA_VERSION,
         "sources": [f"study:{n}" for n in names],
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "optuna": optuna.__version__,
         "command": "metaopt.knowledge.from_studies",
     }

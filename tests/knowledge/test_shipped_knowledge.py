@@ -144,14 +144,17 @@ def test_a_shipped_dataset_queried_by_its_own_file_finds_itself(
 ) -> None:
     # One description path: the file as a user would load it describes the same way as at
     # build time, so the dataset is its own nearest neighbour at distance 0 (kropt has
-    # 28,056 rows, more than any evaluation used).
+    # 28,056 rows, more than any evaluation used). The tolerance admits the landmarkers'
+    # scikit-learn models changing a little between the releases the package accepts
+    # (kropt's LDA accuracy moves by 0.0005 from scikit-learn 1.6 to 1.9: a distance of 6e-6).
     source = shipped.provenance["datasets"][dataset]["source"]
     data = metaopt.load_dataset(source.replace("$METAOPT_SHARED", str(shared_dir)))
     result = metaopt.suggest(
         data, space="random_forest", knowledge=shipped, model="nearest", explain=True
     )
     assert result.neighbors["dataset"].iloc[0] == dataset
-    assert result.neighbors["distance"].iloc[0] == pytest.approx(0.0, abs=1e-9)
+    assert result.neighbors["distance"].iloc[0] == pytest.approx(0.0, abs=1e-4)
+    assert result.neighbors["distance"].iloc[1] > 1e-3
 
 
 def test_every_shipped_space_and_task_is_a_pool(shipped: knowledge.KnowledgeBase) -> None:

@@ -197,3 +197,33 @@ def test_prepare_caps_rows_with_stratification_and_drops_rare_classes() -> None:
     again = spaces.prepare(data, max_rows=200, cv=3, seed=0)
     pd.testing.assert_frame_equal(capped.X, again.X)
     assert capped.metadata["n_rows_original"] == len(labels)
+
+
+def test_logistic_regression_l1_ratio_sets_the_penalty() -> None:
+    # The knowledge base's logistic_regression configurations mix L1 and L2: a high l1_ratio
+    # with strong regularisation must zero coefficients out, a zero l1_ratio must not. (Before
+    # scikit-learn 1.8, l1_ratio was ignored unless the penalty was named.)
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(300, 20))).add_prefix("x")
+    y = (X["x0"] + 0.5 * X["x1"] + rng.normal(scale=0.5, size=300) > 0).astype(int)
+    space = spaces.get("logistic_regression")
+
+    def coefficients(l1_ratio: float) -> np.ndarray:
+        model = space.build({"C": 0.05, "l1_ratio": l1_ratio}).fit(X, y)
+        return model[-1].coef_.ravel()
+
+    assert np.sum(coefficients(1.0) == 0.0) >= 10
+    assert np.sum(coefficients(0.0) == 0.0) == 0
+
+
+def test_knn_manhattan_predicts_string_labels() -> None:
+    # p=1 with uniform weights takes scikit-learn's brute-force class-mode path, which crashed
+    # on string labels before scikit-learn 1.9; real datasets' labels are strings.
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(
+        {f"x{i}": rng.normal(size=200) for i in range(10)}
+        | {f"c{i}": pd.Categorical(rng.choice(["a", "b", "c"], size=200)) for i in range(5)}
+    )
+    y = np.where(X["c0"] == "a", "yes", "no")
+    model = spaces.get("knn").build({"n_neighbors": 5, "weights": "uniform", "p": 1}).fit(X, y)
+    assert (model.predict(X) == y).mean() > 0.8
