@@ -145,8 +145,8 @@ def test_a_shipped_dataset_queried_by_its_own_file_finds_itself(
     # One description path: the file as a user would load it describes the same way as at
     # build time, so the dataset is its own nearest neighbour at distance 0 (kropt has
     # 28,056 rows, more than any evaluation used). The tolerance admits the landmarkers'
-    # scikit-learn models changing a little between the releases the package accepts
-    # (kropt's LDA accuracy moves by 0.0005 from scikit-learn 1.6 to 1.9: a distance of 6e-6).
+    # scikit-learn models changing a little between releases (kropt's LDA accuracy moved by
+    # 0.0005 from scikit-learn 1.6 to 1.9: a distance of 6e-6).
     source = shipped.provenance["datasets"][dataset]["source"]
     data = metaopt.load_dataset(source.replace("$METAOPT_SHARED", str(shared_dir)))
     result = metaopt.suggest(
