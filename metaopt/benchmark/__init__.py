@@ -37,6 +37,7 @@ from metaopt.benchmark._resolve import (
     live_datasets,
     local_files_by_openml_id,
     network_available,
+    rdatasets_suite,
     resolve_datasets,
     resolve_openml_datasets,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "from_knowledge",
     "infer_distributions",
     "keel_suite",
+    "rdatasets_suite",
     "known_bounds",
     "live_datasets",
     "local_files_by_openml_id",

