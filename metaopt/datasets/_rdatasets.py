@@ -143,7 +143,7 @@ def load_rdataset(name: str, target: str | int | None = None) -> Dataset:
             raise ValueError(
                 f"the R dataset {name!r} names no target: pass target='column' (columns: "
                 f"{list(map(str, frame.columns[:20]))}); {len(RDATASETS_CLASSIFICATION)} "
-                "classification datasets have one, see RDATASETS_CLASSIFICATION"
+                "classification datasets have one, see metaopt.datasets.RDATASETS_CLASSIFICATION"
             )
         frame = frame.drop(columns=list(documented.drop))
         target = documented.target
