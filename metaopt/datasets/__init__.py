@@ -17,11 +17,17 @@ from metaopt.datasets._groups import (
     sketch_sources,
 )
 from metaopt.datasets._load import load_dataset, load_file
-from metaopt.datasets._rdatasets import RDATASETS_CLASSIFICATION, RTarget, rdatasets_names
+from metaopt.datasets._rdatasets import (
+    RDATASETS_CLASSIFICATION,
+    RDATASETS_REGRESSION,
+    RTarget,
+    rdatasets_names,
+)
 from metaopt.datasets._suites import Suite, SuiteEntry, sketch_folders, suite, unseen_entries
 
 __all__ = [
     "RDATASETS_CLASSIFICATION",
+    "RDATASETS_REGRESSION",
     "TASK_TYPES",
     "ColumnSketch",
     "Dataset",

@@ -1557,7 +1557,7 @@ def _default_cache_key(source: str) -> str | None:
         if archive is None:
             return None
         # The listed target and left-out columns change what is loaded, as does another archive.
-        listed = _rdatasets.RDATASETS_CLASSIFICATION.get(source.partition(":")[2].strip())
+        listed = _rdatasets.documented(source.partition(":")[2].strip())
         raw = f"{source}|{listed}|{archive.stat().st_size}|v{SKETCH_VERSION}"
         return hashlib.sha1(raw.encode()).hexdigest()
     return None

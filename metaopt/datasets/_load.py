@@ -147,7 +147,8 @@ def load_dataset(
         target: Target column for DataFrames and files, by name or by position (``-1``: the
             last column); files have a default, see :func:`load_file`. For OpenML, overrides
             the dataset's default target. R datasets need it unless their documented response
-            is known (:data:`metaopt.datasets.RDATASETS_CLASSIFICATION`).
+            is known (:data:`metaopt.datasets.RDATASETS_CLASSIFICATION` and
+            :data:`~metaopt.datasets.RDATASETS_REGRESSION`).
         task: ``"classification"`` or ``"regression"``; guessed from the target when omitted.
         name: Name for the dataset; derived from the source when omitted.
         openml_mirror: Folder of ``<did>-<name>.arff`` files used when OpenML is unreachable.

