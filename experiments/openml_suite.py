@@ -496,10 +496,7 @@ def _plan(args: argparse.Namespace, parser: argparse.ArgumentParser, online: boo
             None if args.knowledge_base in (None, "shipped") else args.knowledge_base
         )
     if args.knowledge_base is not None:
-        rows = kb.evaluations
-        known = sorted(
-            rows.loc[(rows["status"] == "ok") & (rows["task"] == args.kb_task), "space"].unique()
-        )
+        known = _task_spaces(kb, args.kb_task)
         spaces = known if args.spaces == ["all"] else args.spaces
         unknown = sorted(set(spaces) - set(known))
         if unknown:
@@ -580,10 +577,11 @@ def _plan(args: argparse.Namespace, parser: argparse.ArgumentParser, online: boo
 
         plan.pool.append((args.meta_dataset.name, resolve_long))
     if args.live:
-        if kb is not None and args.live_space not in kb.spaces:
+        known = _task_spaces(kb, args.live_task) if kb is not None else []
+        if kb is not None and args.live_space not in known:
             parser.error(
-                f"--live-space {args.live_space!r} is not in the knowledge base, which the "
-                f"learning methods need; it has {kb.spaces}"
+                f"--live-space {args.live_space!r} is not in the knowledge base for "
+                f"{args.live_task}, which the learning methods need; it has {known}"
             )
         try:
             datasets, skipped, note = benchmark.live_datasets(
@@ -610,6 +608,13 @@ def _plan(args: argparse.Namespace, parser: argparse.ArgumentParser, online: boo
             plan.live = (datasets, skipped, note)
     plan.knowledge = kb
     return plan
+
+
+def _task_spaces(kb: object, task: str) -> list[str]:
+    """The knowledge base's spaces with a successful evaluation on a dataset of ``task``."""
+    rows = kb.evaluations  # type: ignore[attr-defined]
+    ok = (rows["status"] == "ok") & (rows["task"] == task)
+    return sorted(rows.loc[ok, "space"].unique())
 
 
 def _check_suite(args: argparse.Namespace, parser: argparse.ArgumentParser, online: bool) -> None:

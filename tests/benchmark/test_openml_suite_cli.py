@@ -242,6 +242,10 @@ def test_kb_task_chooses_the_knowledge_bases_regression_pools(tmp_path, capsys) 
     argv = ["--no-live", "--offline", "--kb-task", "regression", "--spaces", "svm"]
     line = _usage_error(script, [*argv, "--out", str(tmp_path / "o")], capsys)
     assert "['svm'] are not in the knowledge base for regression" in line
+    argv = ["--no-knowledge-base", "--offline", "--suite", str(tmp_path), "--live-task"]
+    argv += ["regression", "--live-space", "svm", "--out", str(tmp_path / "o")]
+    line = _usage_error(script, argv, capsys)
+    assert "--live-space 'svm' is not in the knowledge base for regression" in line
 
 
 # --- Usage errors: refused up front with a short `error:` line (exit 2), no traceback. ---
