@@ -20,6 +20,11 @@ fits are needed. Reported per model and budget k (first k suggestions):
 Baselines: ``random`` (expectation over uniform draws without replacement) and ``default`` (the
 space's default configuration first, config_id 0, then random).
 
+Each held-out dataset's novelty (its distance to the nearest known dataset over the typical one,
+as ``suggest`` measures it) is recorded, and the report scores the rule of ranking novel
+datasets by the portfolio instead of transfer, at fixed thresholds and with the threshold chosen
+by nested leave-one-group-out (:func:`novelty_fallback`).
+
 Usage::
 
     python experiments/metamodel_lodo.py                      # shipped knowledge base
@@ -115,6 +120,7 @@ def evaluate(
         train = kb.without_group_of([dataset])
         target = kb.metafeatures.loc[dataset]
         rankings: dict[str, list[str]] = {}
+        novelty = np.nan  # of the held-out dataset, as suggest measures it
         if nested:
             inner = _nested_choice(train, space, task, ev)
             methods["nested"] = ("transfer", NESTED_CHOICES[inner])
@@ -126,6 +132,8 @@ def evaluate(
             start = time.perf_counter()
             model.fit(train, space)
             fit_times.setdefault(name, []).append(time.perf_counter() - start)
+            if np.isnan(novelty) and model.uses_metafeatures:
+                novelty = model.novelty(target, space=space, task=task)
             ranked = model.rank(target, n=len(table), space=space, task=task)
             keys = [canonical_key(c) for c in ranked]
             rankings[name] = [k for k in keys if k in table.index][:kmax]
@@ -144,6 +152,7 @@ def evaluate(
                         if len(top_ok)
                         else float(best_score - ok["score"].min()),
                         "hit": float(best_key in keys[:k]),
+                        "novelty": novelty,
                     }
                 )
         norm = table["norm"].to_numpy()
@@ -158,6 +167,7 @@ def evaluate(
                     "norm": _random_best(norm, k),
                     "regret": np.nan,
                     "hit": min(k, len(norm)) / len(norm),
+                    "novelty": novelty,
                 }
             )
             if len(default):
@@ -173,6 +183,7 @@ def evaluate(
                         if k == 1 and default["status"].iloc[0] == "ok"
                         else np.nan,
                         "hit": np.nan,
+                        "novelty": novelty,
                     }
                 )
     if nested:
@@ -266,6 +277,7 @@ def report(frame: pd.DataFrame, fit_times: dict[str, float], kb, out: Path) -> s
     ]
     per_space = frame[frame["k"] == 1].groupby(["space", "method"])["norm"].mean().unstack()
     lines += ["norm@1 per space:", "", _markdown(per_space.round(3)), ""]
+    lines += novelty_fallback(frame, kb.groups)
     text = "\n".join(lines)
     (out / "results.md").write_text(text)
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -281,6 +293,85 @@ def report(frame: pd.DataFrame, fit_times: dict[str, float], kb, out: Path) -> s
     fig.tight_layout()
     fig.savefig(out / "norm_at_k.png", dpi=120)
     return text
+
+
+#: Novelty thresholds above which ``suggest`` would rank by the portfolio instead of transfer.
+FALLBACK_THRESHOLDS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, np.inf)
+
+
+def _fallback_regret(pairs: pd.DataFrame, threshold: float) -> pd.Series:
+    """Regret@1 of the rule: the portfolio where novelty exceeds ``threshold``, else transfer."""
+    novel = pairs["novelty"] > threshold
+    return pairs["portfolio"].where(novel, pairs["transfer"])
+
+
+def novelty_fallback(frame: pd.DataFrame, groups: dict[str, str]) -> list[str]:
+    """Report lines: does ranking novel datasets by the portfolio instead of transfer pay?
+
+    The threshold is chosen by nested leave-one-group-out: for each held-out group, the
+    threshold with the lowest mean regret@1 on every other group's pairs (ties: the larger
+    threshold, fewer fallbacks) decides for the held-out group's pairs.
+    """
+    first = frame[(frame["k"] == 1) & frame["method"].isin(["transfer", "portfolio"])]
+    if first["method"].nunique() < 2 or "novelty" not in first or first["novelty"].isna().all():
+        return []
+    pairs = first.pivot_table(index=["space", "dataset"], columns="method", values="regret").join(
+        first.groupby(["space", "dataset"])["novelty"].first()
+    )
+    pairs = pairs.dropna().reset_index()
+    pairs["group"] = [groups.get(d, d) for d in pairs["dataset"]]
+    chosen = pd.Series(np.nan, index=pairs.index)
+    picks: dict[float, int] = {}
+    nested_fallbacks = 0
+    for group, held in pairs.groupby("group").groups.items():
+        inner = pairs[pairs["group"] != group]
+        means = {t: float(_fallback_regret(inner, t).mean()) for t in FALLBACK_THRESHOLDS}
+        best = min(means.values())
+        threshold = max(t for t, m in means.items() if m <= best + 1e-12)
+        picks[threshold] = picks.get(threshold, 0) + 1
+        chosen[held] = _fallback_regret(pairs.loc[held], threshold)
+        nested_fallbacks += int((pairs.loc[held, "novelty"] > threshold).sum())
+    rules = {
+        "transfer everywhere": (pairs["transfer"], 0),
+        "portfolio everywhere": (pairs["portfolio"], len(pairs)),
+    }
+    for t in FALLBACK_THRESHOLDS[:-1]:
+        fallbacks = int((pairs["novelty"] > t).sum())
+        rules[f"portfolio above novelty {t:g}"] = (_fallback_regret(pairs, t), fallbacks)
+    rules["nested choice"] = (chosen, nested_fallbacks)
+    base = pairs["transfer"]
+    lines = [
+        "Novelty fallback: `suggest`'s rule of ranking a dataset unlike the known ones by the "
+        "portfolio, on the same held-out pairs (novelty: the held-out dataset's distance to the "
+        f"nearest known dataset over the typical one; {len(pairs)} pairs, of which "
+        f"{int((pairs['novelty'] > 3).sum())} above 3, max {pairs['novelty'].max():.1f}). "
+        "Mean regret@1, and the paired difference from transfer everywhere (standard error):",
+        "",
+        "| rule | regret@1 | vs transfer everywhere | pairs on the portfolio |",
+        "|---|---|---|---|",
+    ]
+    for label, (regret, fallbacks) in rules.items():
+        diff = regret - base
+        lines.append(
+            f"| {label} | {regret.mean():.4f} | {diff.mean():+.4f} "
+            f"({diff.std(ddof=1) / np.sqrt(len(diff)):.4f}) | {fallbacks} |"
+        )
+    picked = ", ".join(f"{t:g}: {n}" for t, n in sorted(picks.items()))
+    lines += ["", f"Thresholds the nested choice picked (threshold: outer groups): {picked}", ""]
+    bins = pd.qcut(pairs["novelty"], 5, duplicates="drop")
+    diff = (pairs["portfolio"] - pairs["transfer"]).groupby(bins, observed=True)
+    table = pd.DataFrame(
+        {
+            "pairs": diff.size(),
+            "portfolio - transfer": diff.mean().round(4),
+            "se": (diff.std() / np.sqrt(diff.size())).round(4),
+        }
+    )
+    table.index = [f"{b.left:.2f} to {b.right:.2f}" for b in table.index]
+    table.index.name = "novelty"
+    lines += ["Regret@1 of the portfolio minus transfer's, by novelty quintile:", ""]
+    lines += [_markdown(table), ""]
+    return lines
 
 
 def _variants(parser: argparse.ArgumentParser, text: str) -> dict[str, tuple[str, dict]]:

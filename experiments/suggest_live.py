@@ -276,6 +276,26 @@ def run_dataset(entry: object, kb: knowledge.KnowledgeBase, args: argparse.Names
     }
 
 
+def _novelty_lines(frame: pd.DataFrame) -> list[str]:
+    """How far the datasets are from the known ones, and where suggest fell back."""
+    lines = []
+    novelty = frame["novelty"].dropna() if "novelty" in frame else pd.Series(dtype=float)
+    if len(novelty):
+        lines += [
+            "Novelty (distance to the nearest known dataset over the typical distance between "
+            f"known ones): median {novelty.median():.1f}, {novelty.min():.1f} to "
+            f"{novelty.max():.1f}.",
+            "",
+        ]
+    if "portfolio fallback" in frame and frame["portfolio fallback"].any():
+        lines += [
+            f"suggest ranked by the portfolio on {int(frame['portfolio fallback'].sum())} of "
+            f"{len(frame)} datasets: their metafeatures could not be used.",
+            "",
+        ]
+    return lines
+
+
 def report(rows: list[dict], args: argparse.Namespace, seconds: float) -> str:
     frame = pd.DataFrame(rows)
     rnd = _random_label(rows)
@@ -311,16 +331,7 @@ def report(rows: list[dict], args: argparse.Namespace, seconds: float) -> str:
         "|---|---|---|",
         *[f"| {c.removeprefix('regret ')} | {mean[c]:.3f} | {median[c]:.3f} |" for c in columns],
         "",
-        *(
-            [
-                f"suggest ranked by the portfolio on {int(frame['portfolio fallback'].sum())} of "
-                f"{len(frame)} datasets: they are unlike any known one (novelty above the "
-                "threshold of metaopt.suggest).",
-                "",
-            ]
-            if "portfolio fallback" in frame
-            else []
-        ),
+        *_novelty_lines(frame),
         f"suggest@1 against the default: {record('suggest@1', 'default')}; mean difference "
         f"{points['suggest@1 - default']:+.2f} {metric} points.",
         "",

@@ -21,10 +21,6 @@ from metaopt.metamodel._default import dataset_metafeatures, fitted_model, resol
 
 _logger = logging.getLogger("metaopt.suggest")
 
-#: A dataset whose nearest known dataset is this many times farther than is typical between
-#: known datasets is "unlike anything known": suggestions then come from the portfolio.
-NOVELTY_THRESHOLD = 3.0
-
 
 @dataclass
 class Explanation:
@@ -46,7 +42,8 @@ class Explanation:
         model: Name of the meta-model class that ranked.
         space: The search space.
         task: ``"classification"`` or ``"regression"``.
-        novelty: Nearest-neighbour distance relative to the typical one (NaN when unknown).
+        novelty: Nearest-neighbour distance relative to the typical one (NaN when unknown):
+            about 1 for a dataset as close to a known one as known datasets are to each other.
         fallback: Why the portfolio was used instead of the requested model, or ``None``.
         metafeatures: The dataset's metafeatures, as the model saw them (``None`` when none
             were extracted).
@@ -281,8 +278,8 @@ def _rank(
             neighbors = chosen.neighbors(metafeatures, 5, space=space, task=task)
         except ValueError as error:
             problem = f"metafeatures unusable ({error})"
-        if chosen.uses_metafeatures and novelty > NOVELTY_THRESHOLD:
-            problem = f"dataset unlike any known one (novelty {novelty:.1f})"
+        # A novel dataset keeps the requested model: ranking the novel datasets by the
+        # portfolio instead did not pay in nested leave-one-group-out (docs/metamodel.md).
     fallback = None
     if problem is not None and chosen.uses_metafeatures:
         # suggest -> _rank -> warn_fallback: the warning points at the user's call.

