@@ -6,7 +6,8 @@ encoding, class subset or target, :attr:`metaopt.knowledge.KnowledgeBase.groups`
 configurations for the held-out one. ``nested`` is the default meta-model with its prior chosen
 by nested leave-one-group-out: for each held-out dataset, the candidate settings are compared
 by an inner 4-fold group cross-validation on the training datasets only, and the winner ranks
-the held-out dataset. The ranking is restricted to the
+the held-out dataset; the report counts the settings chosen and compares ``nested`` with the
+shipped settings (``transfer``) pair by pair. The ranking is restricted to the
 configurations the held-out dataset was evaluated on (the surrogate ranks the table's
 configurations, no fresh samples), so every suggestion has a measured score and no new model
 fits are needed. Reported per model and budget k (first k suggestions):
@@ -29,6 +30,7 @@ Usage::
 
     python experiments/metamodel_lodo.py                      # shipped knowledge base
     python experiments/metamodel_lodo.py --knowledge DIR      # a saved knowledge base
+    python experiments/metamodel_lodo.py --task regression    # one task's datasets only
     python experiments/metamodel_lodo.py --build-dir ~/.cache/metaopt/knowledge-build
 """
 
@@ -91,12 +93,15 @@ def evaluate(
     variants: dict[str, tuple[str, dict]] | None = None,
     nested: bool = True,
     models: list[str] | None = None,
+    task: str | None = None,
 ):
     records = []
     chosen_settings: list[dict[str, str]] = []
     # Scored on the base fidelity, the table every configuration was evaluated on (the one
     # the meta-models learn from, too).
     ev = kb.evaluations[kb.evaluations["fidelity"] == "base"].copy()
+    if task is not None:
+        ev = ev[ev["task"] == task]
     ev["norm"] = normalize_scores(ev).to_numpy()
     ev["key"] = [canonical_key(parse_params(p)) for p in ev["params"]]
     chosen_spaces = spaces or kb.spaces
@@ -110,7 +115,7 @@ def evaluate(
     kmax = max(budgets)
     for space, dataset in tqdm(jobs, desc="leave-one-group-out", unit="fit"):
         rows = ev[(ev["space"] == space) & (ev["dataset"] == dataset)]
-        task = rows["task"].iloc[0]
+        target_task = rows["task"].iloc[0]
         table = rows.set_index("key")
         ok = table[table["status"] == "ok"]
         if len(ok) < 2:
@@ -121,8 +126,9 @@ def evaluate(
         target = kb.metafeatures.loc[dataset]
         rankings: dict[str, list[str]] = {}
         novelty = np.nan  # of the held-out dataset, as suggest measures it
+        inner = ""
         if nested:
-            inner = _nested_choice(train, space, task, ev)
+            inner = _nested_choice(train, space, target_task, ev)
             methods["nested"] = ("transfer", NESTED_CHOICES[inner])
             chosen_settings.append({"dataset": dataset, "space": space, "chosen": inner})
         for name, (base, params) in methods.items():
@@ -133,8 +139,8 @@ def evaluate(
             model.fit(train, space)
             fit_times.setdefault(name, []).append(time.perf_counter() - start)
             if np.isnan(novelty) and model.uses_metafeatures:
-                novelty = model.novelty(target, space=space, task=task)
-            ranked = model.rank(target, n=len(table), space=space, task=task)
+                novelty = model.novelty(target, space=space, task=target_task)
+            ranked = model.rank(target, n=len(table), space=space, task=target_task)
             keys = [canonical_key(c) for c in ranked]
             rankings[name] = [k for k in keys if k in table.index][:kmax]
         for name, keys in rankings.items():
@@ -153,6 +159,7 @@ def evaluate(
                         else float(best_score - ok["score"].min()),
                         "hit": float(best_key in keys[:k]),
                         "novelty": novelty,
+                        "setting": inner if name == "nested" else "",
                     }
                 )
         norm = table["norm"].to_numpy()
@@ -196,6 +203,7 @@ def evaluate(
 #: Settings of the default meta-model that the nested selection chooses among.
 NESTED_CHOICES: dict[str, dict] = {
     "uniform prior": {"similarity": "uniform"},
+    "metafeature prior, temperature 0.0625": {"similarity": "metafeatures", "temperature": 0.0625},
     "metafeature prior, temperature 0.125": {"similarity": "metafeatures", "temperature": 0.125},
     "metafeature prior, temperature 0.25": {"similarity": "metafeatures", "temperature": 0.25},
     "metafeature prior, temperature 0.5": {"similarity": "metafeatures", "temperature": 0.5},
@@ -277,6 +285,7 @@ def report(frame: pd.DataFrame, fit_times: dict[str, float], kb, out: Path) -> s
     ]
     per_space = frame[frame["k"] == 1].groupby(["space", "method"])["norm"].mean().unstack()
     lines += ["norm@1 per space:", "", _markdown(per_space.round(3)), ""]
+    lines += nested_settings(frame)
     lines += novelty_fallback(frame, kb.groups)
     text = "\n".join(lines)
     (out / "results.md").write_text(text)
@@ -293,6 +302,30 @@ def report(frame: pd.DataFrame, fit_times: dict[str, float], kb, out: Path) -> s
     fig.tight_layout()
     fig.savefig(out / "norm_at_k.png", dpi=120)
     return text
+
+
+def nested_settings(frame: pd.DataFrame) -> list[str]:
+    """Report lines: the settings the nested choice picked, and its regret@k minus the shipped
+    default's (``transfer``) per held-out pair, with the standard error of the mean."""
+    if "nested" not in set(frame["method"]) or "transfer" not in set(frame["method"]):
+        return []
+    picked = frame.loc[(frame["method"] == "nested") & (frame["k"] == frame["k"].min())]
+    counts = picked["setting"].value_counts()
+    lines = [
+        "Settings the nested choice picked (held-out pairs): "
+        + ", ".join(f"{label} {n}" for label, n in counts.items()),
+        "",
+        "| k | nested minus transfer, regret@k | standard error | pairs |",
+        "|---|---|---|---|",
+    ]
+    for k in sorted(frame["k"].unique()):
+        at_k = frame[frame["k"] == k].pivot_table(
+            index=["space", "dataset"], columns="method", values="regret"
+        )
+        diff = (at_k["nested"] - at_k["transfer"]).dropna()
+        se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else np.nan
+        lines.append(f"| {k} | {diff.mean():+.4f} | {se:.4f} | {len(diff)} |")
+    return [*lines, ""]
 
 
 #: Novelty thresholds above which ``suggest`` would rank by the portfolio instead of transfer.
@@ -409,6 +442,12 @@ def main(argv: list[str] | None = None) -> int:
         "--spaces", nargs="*", default=None, help="spaces to evaluate (default: all)"
     )
     parser.add_argument(
+        "--task",
+        choices=["classification", "regression"],
+        default=None,
+        help="evaluate only the datasets of this task (default: both)",
+    )
+    parser.add_argument(
         "--budgets",
         nargs="*",
         type=int,
@@ -458,6 +497,7 @@ def main(argv: list[str] | None = None) -> int:
         variants,
         nested=not args.no_nested,
         models=args.models,
+        task=args.task,
     )
     text = report(frame, fit_times, kb, Path(args.out))
     given = sys.argv[1:] if argv is None else argv

@@ -306,6 +306,7 @@ def _help(name: str, capsys) -> str:
         "build_knowledge",
         "transfer_settings",
         "suggest_latency",
+        "lstm_iterate_averaging",
     ],
 )
 def test_help_states_each_default_once(name, capsys) -> None:

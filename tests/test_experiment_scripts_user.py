@@ -113,6 +113,31 @@ def test_lstm_optimizer_quick_run_leaves_the_committed_results_alone(monkeypatch
     assert not (tmp_path / "committed").exists()
 
 
+def test_lstm_iterate_averaging_scores_the_debiased_average() -> None:
+    from metaopt.optim import MLPSpec, TabularTaskFamily, load_tabular
+
+    module = _script("lstm_iterate_averaging")
+    family = TabularTaskFamily([load_tabular("sklearn:wine")], [MLPSpec((8,), "tanh")])
+    task = family.tasks(1, seed=0)[0]
+    # Parameters that never move: every debiased average is the parameters themselves.
+    still = module.averaged_losses(task, lambda ps: torch.optim.SGD(ps, lr=0.0), [1, 3])
+    assert set(still) == {f"{b:g}@{h}" for b in module.DECAYS for h in (1, 3)}
+    for h in (1, 3):
+        assert all(still[f"{b:g}@{h}"] == pytest.approx(still[f"0@{h}"]) for b in module.DECAYS)
+    # Moving parameters: after one step every average is that step's parameters; later an
+    # average lags behind the last iterate, and training goes on from the last iterate.
+    moving = module.averaged_losses(task, lambda ps: torch.optim.Adam(ps, lr=0.05), [1, 30])
+    assert moving["0.9@1"] == pytest.approx(moving["0@1"])
+    assert moving["0.99@30"][0] > moving["0@30"][0] < moving["0@1"][0]
+
+
+def test_lstm_iterate_averaging_tunes_by_mean_log_loss() -> None:
+    tuned = _script("lstm_iterate_averaging").tuned
+    table = {("a",): [1.0, 1.0], ("b",): [0.1, 3.0], ("c",): [0.5, 5.0]}
+    # Mean log loss: a 0, b -0.60, c 0.46; the mean loss alone would pick a.
+    assert tuned(lambda t, c: table[c][t], 2, list(table)) == ("b",)
+
+
 def test_lstm_optimizer_reuses_curves_only_of_the_same_seed_and_rows(tmp_path, capsys) -> None:
     load_curves = _script("lstm_optimizer").load_curves
     cache = tmp_path / "raw_curves.json"
@@ -330,6 +355,44 @@ def test_metamodel_lodo_rejects_bad_arguments(argv, message, capsys, tmp_path) -
     line = _usage_error(main, [*argv, "--no-nested", "--out", str(tmp_path / "out")], capsys)
     assert message in line
     assert not (tmp_path / "out").exists()
+
+
+def test_metamodel_lodo_task_keeps_only_that_tasks_datasets() -> None:
+    from metaopt import knowledge
+
+    lodo = _script("metamodel_lodo")
+    kb = knowledge.load()
+    tasks = kb.evaluations.drop_duplicates("dataset").set_index("dataset")["task"]
+    for task in ("regression", "classification"):
+        frame, _ = lodo.evaluate(kb, [1], ["knn"], 2, nested=False, models=["nearest"], task=task)
+        assert frame["dataset"].nunique() == 2
+        assert set(tasks[frame["dataset"].unique()]) == {task}
+
+
+def test_metamodel_lodo_reports_the_nested_settings_against_the_default() -> None:
+    import pandas as pd
+
+    lodo = _script("metamodel_lodo")
+    rows = []
+    for i, (setting, nested, shipped) in enumerate(
+        [("a", 0.1, 0.2), ("a", 0.3, 0.3), ("b", 0.2, 0.1)]
+    ):
+        for method, regret, label in (("nested", nested, setting), ("transfer", shipped, "")):
+            rows.append(
+                {
+                    "space": "s",
+                    "dataset": f"d{i}",
+                    "method": method,
+                    "k": 1,
+                    "regret": regret,
+                    "setting": label,
+                }
+            )
+    lines = lodo.nested_settings(pd.DataFrame(rows))
+    assert lines[0].endswith("a 2, b 1")
+    # Differences -0.1, 0, +0.1: mean 0, standard error 0.1 / sqrt(3).
+    assert "| 1 | +0.0000 | 0.0577 | 3 |" in lines
+    assert lodo.nested_settings(pd.DataFrame(rows).query("method == 'transfer'")) == []
 
 
 def test_metamodel_lodo_chooses_the_novelty_fallback_on_other_groups() -> None:
