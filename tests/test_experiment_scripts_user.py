@@ -357,6 +357,11 @@ def test_metamodel_lodo_rejects_bad_arguments(argv, message, capsys, tmp_path) -
     assert not (tmp_path / "out").exists()
 
 
+def _lodo_row(i: int, method: str, regret: float, **extra) -> dict:
+    """One held-out pair's regret@1 row of ``metamodel_lodo``'s per-dataset table."""
+    return {"space": "s", "dataset": f"d{i}", "method": method, "k": 1, "regret": regret, **extra}
+
+
 def test_metamodel_lodo_task_keeps_only_that_tasks_datasets() -> None:
     from metaopt import knowledge
 
@@ -378,16 +383,7 @@ def test_metamodel_lodo_reports_the_nested_settings_against_the_default() -> Non
         [("a", 0.1, 0.2), ("a", 0.3, 0.3), ("b", 0.2, 0.1)]
     ):
         for method, regret, label in (("nested", nested, setting), ("transfer", shipped, "")):
-            rows.append(
-                {
-                    "space": "s",
-                    "dataset": f"d{i}",
-                    "method": method,
-                    "k": 1,
-                    "regret": regret,
-                    "setting": label,
-                }
-            )
+            rows.append(_lodo_row(i, method, regret, setting=label))
     lines = lodo.nested_settings(pd.DataFrame(rows))
     assert lines[0].endswith("a 2, b 1")
     # Differences -0.1, 0, +0.1: mean 0, standard error 0.1 / sqrt(3).
@@ -410,16 +406,7 @@ def test_metamodel_lodo_chooses_the_novelty_fallback_on_other_groups() -> None:
             ("transfer", 0.05 if far else 0.01),
             ("portfolio", 0.02 if far else 0.03),
         ):
-            rows.append(
-                {
-                    "space": "s",
-                    "dataset": f"d{i}",
-                    "method": method,
-                    "k": 1,
-                    "regret": regret,
-                    "novelty": nov,
-                }
-            )
+            rows.append(_lodo_row(i, method, regret, novelty=nov))
     # The same data twice under two names: one group, left out together.
     rows += [dict(r, dataset="copy") for r in rows if r["dataset"] == "d0"]
     groups = {"copy": "d0"}
