@@ -125,6 +125,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--base-n-trees", type=int, default=16, help="forest size at the base")
     parser.add_argument("--n-full-best", type=int, default=4, help="best configs at full size")
     parser.add_argument("--n-full-random", type=int, default=4, help="random configs at full size")
+    parser.add_argument(
+        "--complete-full",
+        nargs="+",
+        default=[],
+        metavar="SPACE",
+        help="spaces evaluated at full size on every configuration; adding one to a finished "
+        "build extends its full parts (default: none)",
+    )
     parser.add_argument("--cv", type=int, default=3, help="cross-validation folds")
     parser.add_argument(
         "--timeout", type=float, default=600.0, help="safety limit in seconds per configuration"
@@ -423,6 +431,7 @@ def build(args: argparse.Namespace, command: str, selected: tuple[list, dict[str
         base_n_trees=args.base_n_trees,
         n_full_best=args.n_full_best,
         n_full_random=args.n_full_random,
+        complete_full=args.complete_full,
         seed=args.seed,
         timeout=args.timeout,
         budget_s=None if args.budget_min is None else args.budget_min * 60,

@@ -51,6 +51,8 @@ import pandas as pd  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from metaopt._help import HelpFormatter  # noqa: E402
+from metaopt.knowledge import own_size_rows  # noqa: E402
+from metaopt.metafeatures import at_rows  # noqa: E402
 from metaopt.metamodel import MODEL_NAMES, make_model, normalize_scores  # noqa: E402
 from metaopt.metamodel._data import canonical_key, parse_params  # noqa: E402
 
@@ -63,6 +65,13 @@ def _load(args: argparse.Namespace):
     if args.build_dir:
         return knowledge.consolidate(Path(args.build_dir).expanduser())
     return knowledge.load(args.knowledge)
+
+
+def at_scored_size(metafeatures: pd.Series, rows: pd.DataFrame) -> pd.Series:
+    """The held-out dataset's metafeatures at the rows its table was scored on: a base table
+    of a large dataset stands for a user's dataset of that many rows."""
+    n_rows = float(rows["n_rows"].median()) if "n_rows" in rows else np.nan
+    return at_rows(metafeatures, n_rows) if np.isfinite(n_rows) else metafeatures
 
 
 def _random_best(norm: np.ndarray, k: int) -> float:
@@ -92,14 +101,15 @@ def evaluate(
     max_datasets: int | None,
     variants: dict[str, tuple[str, dict]] | None = None,
     nested: bool = True,
+    nested_over: str = "temperature",
     models: list[str] | None = None,
     task: str | None = None,
 ):
     records = []
     chosen_settings: list[dict[str, str]] = []
-    # Scored on the base fidelity, the table every configuration was evaluated on (the one
-    # the meta-models learn from, too).
-    ev = kb.evaluations[kb.evaluations["fidelity"] == "base"].copy()
+    # Scored on the table the meta-models learn from: each dataset at its own size where every
+    # configuration was evaluated there, else at the base fidelity.
+    ev = own_size_rows(kb.evaluations).copy()
     if task is not None:
         ev = ev[ev["task"] == task]
     ev["norm"] = normalize_scores(ev).to_numpy()
@@ -123,13 +133,14 @@ def evaluate(
         best_score = ok["score"].max()
         best_key = ok["score"].idxmax()
         train = kb.without_group_of([dataset])
-        target = kb.metafeatures.loc[dataset]
+        target = at_scored_size(kb.metafeatures.loc[dataset], rows)
         rankings: dict[str, list[str]] = {}
         novelty = np.nan  # of the held-out dataset, as suggest measures it
         inner = ""
         if nested:
-            inner = _nested_choice(train, space, target_task, ev)
-            methods["nested"] = ("transfer", NESTED_CHOICES[inner])
+            choices = NESTED_OVER[nested_over]
+            inner = _nested_choice(train, space, target_task, ev, choices)
+            methods["nested"] = ("transfer", choices[inner])
             chosen_settings.append({"dataset": dataset, "space": space, "chosen": inner})
         for name, (base, params) in methods.items():
             model = make_model(base).set_params(**params)
@@ -212,13 +223,24 @@ NESTED_CHOICES: dict[str, dict] = {
 }
 
 
-def _nested_choice(train, space: str, task: str, ev: pd.DataFrame, folds: int = 4) -> str:
-    """The setting of :data:`NESTED_CHOICES` with the best inner mean norm@3 on ``train``."""
+#: The size term of the default's prior (temperature as shipped): no term, or its widths.
+SIZE_CHOICES: dict[str, dict] = {
+    "no size term": {"size_width": None},
+    **{f"size width {w:g}": {"size_width": w} for w in (0.5, 1.0, 2.0, 4.0)},
+}
+#: ``--nested-over``: which settings the nested selection chooses among.
+NESTED_OVER = {"temperature": NESTED_CHOICES, "size": SIZE_CHOICES}
+
+
+def _nested_choice(
+    train, space: str, task: str, ev: pd.DataFrame, choices: dict[str, dict], folds: int = 4
+) -> str:
+    """The setting of ``choices`` with the best inner mean norm@3 on ``train``."""
     groups = train.groups
     names = sorted({groups[d] for d in train.datasets if d in groups})
     rng = np.random.default_rng(0)
     assignment = {g: int(i) % folds for i, g in enumerate(rng.permutation(names))}
-    scores: dict[str, list[float]] = {label: [] for label in NESTED_CHOICES}
+    scores: dict[str, list[float]] = {label: [] for label in choices}
     for fold in range(folds):
         held = [d for d in train.datasets if assignment.get(groups.get(d, d)) == fold]
         held = [d for d in held if ((ev["space"] == space) & (ev["dataset"] == d)).any()]
@@ -227,11 +249,12 @@ def _nested_choice(train, space: str, task: str, ev: pd.DataFrame, folds: int = 
         rows = train.evaluations[~train.evaluations["dataset"].isin(held)]
         # The prior only enters at ranking time: one fit serves every setting.
         model = make_model("transfer").fit(rows, space, metafeatures=train.metafeatures)
-        for label, params in NESTED_CHOICES.items():
+        for label, params in choices.items():
             model.set_params(**params)
             for dataset in held:
                 table = ev[(ev["space"] == space) & (ev["dataset"] == dataset)].set_index("key")
-                ranked = model.rank(train.metafeatures.loc[dataset], n=3, space=space, task=task)
+                query = at_scored_size(train.metafeatures.loc[dataset], table)
+                ranked = model.rank(query, n=3, space=space, task=task)
                 keys = [k for k in (canonical_key(c) for c in ranked) if k in table.index]
                 scores[label].append(float(table.loc[keys, "norm"].max()) if keys else 0.0)
     quality = {label: float(np.mean(v)) if v else -np.inf for label, v in scores.items()}
@@ -472,6 +495,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-nested", action="store_true", help="skip the nested choice of the default's prior"
     )
+    parser.add_argument(
+        "--nested-over",
+        choices=sorted(NESTED_OVER),
+        default="temperature",
+        help="what the nested choice chooses: the prior's temperature, or its size term (at "
+        "the shipped temperature)",
+    )
     args = parser.parse_args(argv)
     if not args.budgets or min(args.budgets) < 1:
         parser.error(f"--budgets must be one or more numbers >= 1, got {args.budgets}")
@@ -496,6 +526,7 @@ def main(argv: list[str] | None = None) -> int:
         args.max_datasets,
         variants,
         nested=not args.no_nested,
+        nested_over=args.nested_over,
         models=args.models,
         task=args.task,
     )

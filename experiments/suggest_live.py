@@ -59,8 +59,20 @@ from metaopt.datasets import (  # noqa: E402
     suite,
     unseen_entries,
 )
+from metaopt.metamodel import make_model  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "suggest_live"
+
+
+def _json_options(text: str) -> dict:
+    """``--model-options``: a JSON object of the default meta-model's options."""
+    try:
+        options = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not JSON ({error}): {text!r}") from None
+    if not isinstance(options, dict):
+        raise argparse.ArgumentTypeError(f"a JSON object of options is accepted, got {text!r}")
+    return options
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -106,6 +118,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="knowledge base directory (default: the shipped one)",
     )
     parser.add_argument(
+        "--model-options",
+        type=_json_options,
+        default={},
+        metavar="JSON",
+        help="options of the default meta-model, e.g. '{\"size_width\": 1}' (default: its own)",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         default=None,
@@ -136,6 +155,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--n-jobs must not be 0 (joblib: -1 is every core)")
     if args.space not in spaces.names():
         parser.error(f"unknown --space {args.space!r}; accepted: {', '.join(spaces.names())}")
+    try:
+        make_model(None).set_params(**args.model_options)
+    except (TypeError, ValueError) as error:
+        parser.error(f"--model-options: {error}")
     if args.knowledge is not None and not Path(args.knowledge).is_dir():
         parser.error(f"--knowledge {args.knowledge!r} is not a folder")
     if args.out is None:
@@ -229,7 +252,10 @@ def run_dataset(entry: object, kb: knowledge.KnowledgeBase, args: argparse.Names
     source = str(entry.source)  # type: ignore[attr-defined]
     loaded = entry.load()  # type: ignore[attr-defined]
     data = spaces.prepare(loaded, max_rows=args.max_rows, cv=args.cv, seed=0)
-    explained = metaopt.suggest(data, space=args.space, n=5, knowledge=kb, explain=True)
+    model = make_model(None).set_params(**args.model_options) if args.model_options else None
+    explained = metaopt.suggest(
+        data, space=args.space, n=5, knowledge=kb, explain=True, model=model
+    )
     suggested = explained.configs
     space = spaces.get(args.space, data.task)
     configs = {
@@ -360,7 +386,9 @@ def report(rows: list[dict], args: argparse.Namespace, seconds: float) -> str:
         + (f" --n-random {rnd.removeprefix('random@')}" if rnd != "random@10" else "")
         + (f" --cv {args.cv}" if args.cv != 3 else "")
         + (f" --{_outside(args)}" if _outside(args) else "")
-        + f"{f' --knowledge {args.knowledge}' if args.knowledge else ''}`"
+        + f"{f' --knowledge {args.knowledge}' if args.knowledge else ''}"
+        + (f" --model-options '{json.dumps(args.model_options)}'" if args.model_options else "")
+        + "`"
         + ("." if args.report_only else f"; {seconds / 60:.0f} min on {args.n_jobs} workers."),
     ]
     return "\n".join(lines) + "\n"

@@ -348,6 +348,7 @@ def test_bench_metafeatures_rejects_a_bad_size(capsys, tmp_path) -> None:
         (["--budgets", "0"], "--budgets must be one or more numbers >= 1"),
         (["--knowledge", NO_SHARED], "--knowledge: knowledge base at"),
         (["--build-dir", NO_SHARED], "--build-dir"),
+        (["--nested-over", "bandwidth"], "invalid choice: 'bandwidth'"),
     ],
 )
 def test_metamodel_lodo_rejects_bad_arguments(argv, message, capsys, tmp_path) -> None:
@@ -372,6 +373,28 @@ def test_metamodel_lodo_task_keeps_only_that_tasks_datasets() -> None:
         frame, _ = lodo.evaluate(kb, [1], ["knn"], 2, nested=False, models=["nearest"], task=task)
         assert frame["dataset"].nunique() == 2
         assert set(tasks[frame["dataset"].unique()]) == {task}
+
+
+def test_metamodel_lodo_queries_a_held_out_dataset_at_the_size_it_was_scored() -> None:
+    import pandas as pd
+
+    lodo = _script("metamodel_lodo")
+    described = pd.Series(
+        {
+            "general.n_instances": 9000.0,
+            "general.n_features": 9.0,
+            "general.log_n_instances": 9.1,
+            "general.dimensionality": 0.001,
+            "general.log_dimensionality": -6.9,
+            "info.entropy": 0.7,
+        }
+    )
+    sized = lodo.at_scored_size(described, pd.DataFrame({"n_rows": [2000.0, 2000.0]}))
+    assert sized["general.n_instances"] == 2000.0 and sized["general.dimensionality"] == 0.0045
+    assert sized["general.log_n_instances"] == pytest.approx(7.6009, abs=1e-4)
+    assert sized["info.entropy"] == 0.7 and described["general.n_instances"] == 9000.0
+    # A table without row counts (from studies) leaves the description as it is.
+    assert lodo.at_scored_size(described, pd.DataFrame({"score": [0.5]})) is described
 
 
 def test_metamodel_lodo_reports_the_nested_settings_against_the_default() -> None:

@@ -47,7 +47,8 @@ class MetaDataset:
         name: Short name used in file names and reports, e.g. ``"kb-random_forest"``.
         evaluations: One row per (dataset, configuration): columns ``dataset`` (str),
             ``config_id`` (int), ``score`` (float, higher is better) and one column per parameter
-            (NaN where the parameter is inactive).
+            (NaN where the parameter is inactive); optionally ``n_rows``, the rows each score
+            was measured on.
         distributions: Optuna distribution of every parameter (the flat search space).
         datasets: Facts per dataset, indexed by ``dataset``: ``fingerprint`` and ``openml_did``
             (either may be missing) used to find duplicates, plus optional ``source`` (what
@@ -175,6 +176,24 @@ class MetaDataset:
         if rows.empty:
             raise ValueError(f"dataset {dataset!r} has no evaluations in {self.name!r}.")
         return rows.reset_index(drop=True)
+
+    def query_metafeatures(self, dataset: str) -> pd.Series:
+        """The dataset's metafeatures as a method evaluated on its pool sees them: at the rows
+        its pool was scored on when the evaluations record them (``n_rows``, as a knowledge
+        base does; a large dataset's pool may be a subsample), else as given.
+
+        Raises:
+            ValueError: before :meth:`with_metafeatures`, or for a dataset without a row.
+        """
+        from metaopt.metafeatures import at_rows
+
+        if self.metafeatures is None or dataset not in self.metafeatures.index:
+            raise ValueError(f"{self.name!r} has no metafeatures of dataset {dataset!r}.")
+        described = self.metafeatures.loc[dataset]
+        if "n_rows" not in self.evaluations.columns:
+            return described
+        n_rows = float(self.pool(dataset)["n_rows"].median())
+        return at_rows(described, n_rows) if np.isfinite(n_rows) else described
 
     def duplicates_of(self, dataset: str) -> set[str]:
         """``dataset`` and its group: the same fingerprint, OpenML dataset id or ``group``.

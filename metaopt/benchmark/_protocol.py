@@ -46,6 +46,8 @@ def meta_hash(meta: MetaDataset | None) -> str | None:
         return None
     digest = hashlib.sha1()
     columns = ["dataset", "config_id", "score", *meta.param_names]
+    if "n_rows" in meta.evaluations.columns:  # the size a pool's dataset is queried at
+        columns.append("n_rows")
     digest.update(pd.util.hash_pandas_object(meta.evaluations[columns], index=False).to_numpy())
     digest.update(str(sorted(meta.datasets["fingerprint"].astype(str))).encode())
     if meta.metafeatures is not None:
@@ -191,7 +193,7 @@ def run_pool_benchmark(
                 context = MethodContext(
                     meta=train if method.learns else None,
                     metafeatures=(
-                        meta.metafeatures.loc[dataset]
+                        meta.query_metafeatures(dataset)
                         if method.learns and meta.metafeatures is not None
                         else None
                     ),

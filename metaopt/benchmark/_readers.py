@@ -305,11 +305,13 @@ def from_knowledge(knowledge: object, space: str, *, task: str | None = None) ->
 
     Returns:
         The meta-dataset named ``"kb-<space>"`` (``"kb-<space>-regression"`` for regression),
-        with the space's own distributions and the knowledge base's metafeatures.
+        with the space's own distributions and the knowledge base's metafeatures. Each
+        dataset is at its own size where every configuration was evaluated there, else at the
+        base fidelity: the rows the meta-models learn from.
     """
     from metaopt import spaces
 
-    evaluations = knowledge.for_space(space)  # type: ignore[attr-defined]
+    evaluations = knowledge.for_space(space, fidelity="own_size")  # type: ignore[attr-defined]
     if evaluations.empty:
         raise ValueError(f"the knowledge base has no ok evaluations of space {space!r}.")
     if task is None:
@@ -328,7 +330,9 @@ def from_knowledge(knowledge: object, space: str, *, task: str | None = None) ->
         raise ValueError(
             f"knowledge-base evaluations of {space!r} lack parameter columns {missing}."
         )
-    columns = ["dataset", "config_id", "score", *distributions]
+    # The rows each score was measured on: what the size term of a meta-model compares.
+    sizes = ["n_rows"] if "n_rows" in evaluations.columns else []
+    columns = ["dataset", "config_id", "score", *distributions, *sizes]
     table = evaluations[columns].copy()
     datasets = evaluations.groupby("dataset", sort=False)[["fingerprint"]].first()
     groups = getattr(knowledge, "groups", {})

@@ -15,6 +15,7 @@ from metaopt.knowledge._base import (
     SCHEMA_VERSION,
     KnowledgeBase,
     build_parts,
+    own_size_rows,
     validation_problems,
 )
 from metaopt.knowledge._builder import (
@@ -43,5 +44,6 @@ __all__ = [
     "from_studies",
     "full_fidelity_ids",
     "load",
+    "own_size_rows",
     "validation_problems",
 ]

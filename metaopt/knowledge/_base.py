@@ -52,6 +52,9 @@ STATUSES = ("ok", "failed", "timeout")
 #: ``fidelity`` values: every configuration on rows capped at the build's base cap (and cheaper
 #: forests), or a subset of configurations at the dataset's own size (up to the full cap).
 FIDELITIES = ("base", "full")
+#: What ``for_space`` and the meta-models read: each dataset at its own size where every
+#: configuration was evaluated there, else at the base fidelity (:func:`own_size_rows`).
+OWN_SIZE = "own_size"
 #: The columns that identify one evaluation.
 KEY_COLUMNS = ["dataset", "space", "config_id", "source", "fidelity"]
 
@@ -79,6 +82,44 @@ def write_json(data: Mapping[str, Any], path: Path) -> None:
     """Write ``data`` as indented JSON to ``path`` atomically."""
     text = json.dumps(data, indent=2, sort_keys=True, default=str)
     _atomic_write(path, lambda temp: temp.write_text(text + "\n"))
+
+
+def own_size_rows(evaluations: pd.DataFrame) -> pd.DataFrame:
+    """Each (dataset, space, task) at its own size where the full fidelity holds every one of
+    its base configurations, else at the base fidelity.
+
+    A dataset's metafeatures describe it at its own size, so those are the scores that match
+    them; a full fidelity that holds only a few configurations (mostly the base's best, which
+    score higher with more rows) would make those look better than the ones never measured
+    there, so such a dataset keeps its base rows. A table without a ``fidelity`` column is all
+    base.
+    """
+    if "fidelity" not in evaluations.columns:
+        return evaluations
+    fidelity = evaluations["fidelity"].fillna("base")
+    base, full = evaluations[fidelity == "base"], evaluations[fidelity == "full"]
+    if full.empty:
+        return base
+    keys = ["dataset", "space", "task"]
+    # Only groups with at least as many full rows as base rows can be complete (cheap first).
+    sizes = pd.concat(
+        [base.groupby(keys).size().rename("base"), full.groupby(keys).size().rename("full")],
+        axis=1,
+    )
+    candidates = sizes.index[sizes["full"] >= sizes["base"]]
+    if len(candidates) == 0:
+        return base
+    wanted = base[pd.MultiIndex.from_frame(base[keys]).isin(candidates)]
+    wanted = wanted[[*keys, "params"]].drop_duplicates()
+    have = full[[*keys, "params"]].drop_duplicates().assign(_at_full=True)
+    covered = wanted.merge(have, on=[*keys, "params"], how="left")
+    complete = covered.groupby(keys)["_at_full"].count() == wanted.groupby(keys)["params"].count()
+    complete_keys = complete[complete].index
+    if len(complete_keys) == 0:
+        return base
+    at_full = pd.MultiIndex.from_frame(full[keys]).isin(complete_keys)
+    replaced = pd.MultiIndex.from_frame(base[keys]).isin(complete_keys)
+    return pd.concat([base[~replaced], full[at_full]]).sort_index()
 
 
 def parameter_columns(evaluations: pd.DataFrame) -> list[str]:
@@ -437,15 +478,20 @@ class KnowledgeBase:
         Args:
             space: The space.
             fidelity: ``"base"`` (every configuration, the default), ``"full"`` (the subset
-                evaluated at the dataset's own size) or ``None`` for both.
+                evaluated at the dataset's own size), ``"own_size"`` (each dataset at its own
+                size where every configuration was evaluated there, else at the base: what
+                the meta-models learn from, :func:`own_size_rows`) or ``None`` for all rows.
         """
         self._check_space(space)
-        if fidelity is not None and fidelity not in FIDELITIES:
-            raise ValueError(f"fidelity must be one of {FIDELITIES} or None, got {fidelity!r}")
-        keep_rows = (self.evaluations["space"] == space) & (self.evaluations["status"] == "ok")
-        if fidelity is not None:
-            keep_rows &= self.evaluations["fidelity"] == fidelity
-        rows = self.evaluations[keep_rows]
+        accepted = (*FIDELITIES, OWN_SIZE)
+        if fidelity is not None and fidelity not in accepted:
+            raise ValueError(f"fidelity must be one of {accepted} or None, got {fidelity!r}")
+        evaluations = self.evaluations[self.evaluations["space"] == space]
+        if fidelity == OWN_SIZE:
+            evaluations = own_size_rows(evaluations)
+        elif fidelity is not None:
+            evaluations = evaluations[evaluations["fidelity"] == fidelity]
+        rows = evaluations[evaluations["status"] == "ok"]
         params = [c for c in self.param_names(space) if c in rows.columns]
         keep = [c for c in RESERVED_COLUMNS if c in rows.columns] + params
         return rows[keep].reset_index(drop=True)

@@ -4,15 +4,15 @@ Work is split into units: the metafeatures of one dataset, and the evaluations o
 one dataset at one fidelity. The **base** fidelity evaluates every configuration of the space's
 fixed, seeded sample on at most ``max_rows`` rows (forests of ``base_n_trees`` trees); the
 **full** fidelity evaluates a subset (the default, the best few at the base fidelity, and a
-fixed random few) at the dataset's own size up to ``full_max_rows`` rows with the space's user
-settings (100-tree forests), so the knowledge records how the optimum moves with size. Each
-finished unit is written to its own part file
-(atomically: temporary file, then rename) under ``<work_dir>/parts/``; a rerun skips units whose
-part exists, so a build killed at any moment loses at most the units in flight and never writes
-one twice. Units run through :class:`joblib.Parallel`, so the same code runs in local processes
-or, inside ``joblib.parallel_backend("dask")``, on a Dask cluster. The parent process loads each
-dataset once (lazily, as units are dispatched), caps its rows and writes every part, so workers
-need no shared file system.
+fixed random few; every configuration in the ``complete_full`` spaces) at the dataset's own
+size up to ``full_max_rows`` rows with the space's user settings (100-tree forests), so the
+knowledge records how the optimum moves with size. Each finished unit is written to its own
+part file (atomically: temporary file, then rename) under ``<work_dir>/parts/``; a rerun skips
+units whose part exists, so a build killed at any moment loses at most the units in flight and
+never writes one twice. Units run through :class:`joblib.Parallel`, so the same code runs in
+local processes or, inside ``joblib.parallel_backend("dask")``, on a Dask cluster. The parent
+process loads each dataset once (lazily, as units are dispatched), caps its rows and writes
+every part, so workers need no shared file system.
 """
 
 from __future__ import annotations
@@ -76,6 +76,7 @@ _FIXED_SETTINGS = (
     "base_n_trees",
     "n_full_best",
     "n_full_random",
+    "complete_full",
     "seed",
     "timeout",
     "metric",
@@ -92,6 +93,8 @@ class _Unit:
     space: str | None
     path: Path
     fidelity: str = "base"
+    # Rows of an earlier part of this unit that the result extends (a complete_full space).
+    extends: bool = False
 
 
 def dataset_id(dataset: Any) -> str:
@@ -238,6 +241,22 @@ def full_fidelity_ids(
     fixed = rng.choice(np.arange(1, n_configs), size=min(n_random, n_configs - 1), replace=False)
     ids = [0, *ok["config_id"].head(n_best).astype(int), *sorted(int(i) for i in fixed)]
     return list(dict.fromkeys(ids))
+
+
+def _check_complete_full(spaces: Any) -> list[str]:
+    """``complete_full`` as a sorted list of space names."""
+    if isinstance(spaces, str) or not isinstance(spaces, Sequence | set | frozenset):
+        raise TypeError(
+            f"complete_full must be a sequence of space names, e.g. ['hist_gradient_boosting'], "
+            f"got {spaces!r}"
+        )
+    names = sorted({str(s) for s in spaces})
+    unknown = [s for s in names if s not in space_registry.names()]
+    if unknown:
+        raise ValueError(
+            f"complete_full names unknown spaces {unknown}; known: {space_registry.names()}"
+        )
+    return names
 
 
 def n_configs_for(n_configs: int | Mapping[str, int], space: str) -> int:
@@ -400,15 +419,19 @@ def _check_settings(layout: _Layout, settings: dict[str, Any], space_names: list
 
     ``n_configs`` is compared per space: a rerun that adds a space with its own count (a
     mapping naming it) extends the build, and the record gains that space's count.
+    ``complete_full`` may name more spaces than the record (a build made before it existed
+    recorded none); the record keeps every space ever named.
     """
     if not layout.settings.is_file():
         write_json({k: settings[k] for k in _FIXED_SETTINGS}, layout.settings)
         return
     previous = json.loads(layout.settings.read_text())
+    complete = sorted({*previous.get("complete_full", []), *settings["complete_full"]})
+    settings["complete_full"] = complete  # a rerun naming fewer still completes the others
     changed = {
         k: (previous.get(k), settings.get(k))
         for k in _FIXED_SETTINGS
-        if k != "n_configs" and previous.get(k) != settings.get(k)
+        if k not in ("n_configs", "complete_full") and previous.get(k) != settings.get(k)
     }
     counts = _merged_counts(layout, previous.get("n_configs"), settings["n_configs"], space_names)
     if counts is None:
@@ -418,8 +441,8 @@ def _check_settings(layout: _Layout, settings: dict[str, Any], space_names: list
             f"{layout.root} holds a build with other settings {changed} (was, now); resume "
             "with the same settings or use a new work_dir"
         )
-    if counts != previous.get("n_configs"):
-        write_json({**previous, "n_configs": counts}, layout.settings)
+    if counts != previous.get("n_configs") or complete != previous.get("complete_full", []):
+        write_json({**previous, "n_configs": counts, "complete_full": complete}, layout.settings)
 
 
 def _merged_counts(
@@ -478,6 +501,7 @@ def build(
     base_n_trees: int = 16,
     n_full_best: int = 4,
     n_full_random: int = 4,
+    complete_full: Sequence[str] = (),
     seed: int = 0,
     timeout: float | None = 600.0,
     metric: Mapping[str, str] | None = None,
@@ -522,6 +546,9 @@ def build(
             space's own setting, 100).
         n_full_best: Best base configurations re-evaluated at full size.
         n_full_random: Fixed random configurations re-evaluated at full size.
+        complete_full: Spaces whose full unit evaluates every base configuration, so that
+            meta-models can learn from the dataset at its own size. A rerun may add spaces; a
+            finished full part of a space added is extended with the configurations it lacks.
         seed: Seed of the subsample, the splits and the Sobol sequence.
         timeout: Safety limit in seconds per configuration (all folds); ``None``: no limit.
             Set it far above the normal cost: a configuration that hits it is recorded as
@@ -607,6 +634,7 @@ def build(
         "base_n_trees": int(base_n_trees),
         "n_full_best": int(n_full_best),
         "n_full_random": int(n_full_random),
+        "complete_full": _check_complete_full(complete_full),
         "seed": int(seed),
         "timeout": timeout,
         "metric": {**DEFAULT_METRIC, **(metric or {})},
@@ -771,22 +799,34 @@ def _full_tasks(
     for key in chunk:
         for space in space_names:
             part = layout.evaluation_part(key, space, "full")
-            unit = _Unit("evaluate", key, space, part, "full")
             base_part = layout.evaluation_part(key, space)
-            if not _needs_run(unit.path) or _needs_run(base_part):
+            complete = space in settings["complete_full"]
+            done = not _needs_run(part)
+            if (done and not complete) or _needs_run(base_part):
                 bar.update(1)
                 continue
+            n_configs = n_configs_for(settings["n_configs"], space)
+            if complete:
+                ids = list(range(n_configs))
+            else:
+                ids = full_fidelity_ids(
+                    pd.read_parquet(base_part, columns=["config_id", "score", "status"]),
+                    n_configs,
+                    settings["n_full_best"],
+                    settings["n_full_random"],
+                    settings["seed"],
+                )
+            if done:  # a part of a space made complete later: evaluate only what it lacks
+                have = set(pd.read_parquet(part, columns=["config_id"])["config_id"])
+                ids = [i for i in ids if i not in have]
+                if not ids:
+                    bar.update(1)
+                    continue
             data = loader(key)
             if data is None or not _full_differs(data, space):
                 bar.update(1)
                 continue
-            ids = full_fidelity_ids(
-                pd.read_parquet(base_part, columns=["config_id", "score", "status"]),
-                n_configs_for(settings["n_configs"], space),
-                settings["n_full_best"],
-                settings["n_full_random"],
-                settings["seed"],
-            )
+            unit = _Unit("evaluate", key, space, part, "full", extends=done)
             yield joblib.delayed(_run_unit)(unit, data[2], settings, ids, _custom_factory(space))
 
 
@@ -1067,7 +1107,13 @@ def _store(
         }
         write_json(record, layout.failures / f"{unit.path.stem}.json")
         return
-    write_parquet(result, unit.path)
+    rows = result
+    if unit.extends:  # the earlier rows stay as they were; the new ones join them
+        earlier = pd.read_parquet(unit.path)
+        rows = pd.concat([earlier, result], ignore_index=True).sort_values(
+            "config_id", kind="stable", ignore_index=True
+        )
+    write_parquet(rows, unit.path)
     # A unit that failed in an earlier run and succeeded now: its failure record is history.
     (layout.failures / f"{unit.path.stem}.json").unlink(missing_ok=True)
     if unit.kind == "evaluate":

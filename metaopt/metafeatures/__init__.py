@@ -16,12 +16,14 @@ from metaopt.metafeatures._extractor import (
     extract_metafeatures,
     feature_names,
 )
+from metaopt.metafeatures._general import at_rows
 
 __all__ = [
     "BUDGETED_GROUPS",
     "GROUPS",
     "REGISTRY",
     "MetafeatureExtractor",
+    "at_rows",
     "describe_dataset",
     "extract_metafeatures",
     "feature_names",

@@ -7,6 +7,7 @@ which come from the sorted statistics rows (all rows up to ``max_rows_statistics
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from metaopt.metafeatures._preprocess import (
     PreparedData,
@@ -115,3 +116,31 @@ FEATURES: dict[str, FeatureFunction] = {
     "general.class_imbalance_ratio": _class_prob("imbalance"),
     "general.class_balance_entropy": _class_prob("entropy"),
 }
+
+
+def at_rows(metafeatures: pd.Series, n_rows: float) -> pd.Series:
+    """``metafeatures`` with the row counts of a dataset of ``n_rows`` rows.
+
+    A knowledge base scores large datasets on a subsample; a dataset described at its full size
+    but scored on fewer rows stands for a dataset of that many rows. Only the counts that
+    follow from the number of rows change (``n_instances`` and the dimensionality); the
+    distribution statistics of a random subsample are about those of the whole.
+
+    Example:
+        >>> import pandas as pd
+        >>> described = pd.Series({"general.n_instances": 9000.0, "general.n_features": 9.0})
+        >>> float(at_rows(described, 2000)["general.n_instances"])
+        2000.0
+    """
+    if not (np.isfinite(n_rows) and n_rows > 0):
+        raise ValueError(f"n_rows must be a positive number, got {n_rows!r}")
+    counts = {"general.n_instances": float(n_rows), "general.log_n_instances": np.log(n_rows)}
+    features = float(metafeatures.get("general.n_features", np.nan))
+    if np.isfinite(features) and features > 0:
+        counts["general.dimensionality"] = features / n_rows
+        counts["general.log_dimensionality"] = np.log(features / n_rows)
+    sized = metafeatures.copy()
+    for name, value in counts.items():
+        if name in sized.index:  # a description without a count does not gain one
+            sized[name] = float(value)
+    return sized

@@ -15,9 +15,9 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from metaopt.exceptions import warn_fallback
+from metaopt.knowledge._base import own_size_rows
 from metaopt.metamodel._data import (
     as_tables,
-    base_fidelity,
     resolve_task,
     select_rows,
     space_tasks,
@@ -166,7 +166,7 @@ class MetaModel(BaseEstimator):
     def _fit(self, knowledge: Any, space: str | None, metafeatures: Any) -> MetaModel:
         normalization = getattr(self, "normalization", "rank")
         evaluations, mf = as_tables(knowledge, metafeatures)
-        evaluations = base_fidelity(evaluations)
+        evaluations = own_size_rows(evaluations)
         pairs = space_tasks(evaluations, space)
         evaluations = evaluations[evaluations["space"].isin({s for s, _ in pairs})]
         evaluations = _without_failed_datasets(_failed_as_nan(evaluations), pairs)

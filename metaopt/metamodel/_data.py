@@ -88,19 +88,6 @@ def params_text(params: Any) -> str:
     return json.dumps(parse_params(params), default=str)
 
 
-def base_fidelity(evaluations: pd.DataFrame) -> pd.DataFrame:
-    """The rows at the base fidelity (a table without a ``fidelity`` column is all base).
-
-    Meta-models learn from these only: they hold every configuration of a dataset at one
-    comparable size, while the full-size rows are a few configurations, mostly the base's best,
-    whose higher scores at more rows would make them look better than configurations never
-    measured at full size.
-    """
-    if "fidelity" not in evaluations.columns:
-        return evaluations
-    return evaluations[evaluations["fidelity"].fillna("base") == "base"]
-
-
 def select_rows(evaluations: pd.DataFrame, space: str, task: str) -> pd.DataFrame:
     """Rows of one space and task, with a ``config_key`` (canonical JSON of the params)."""
     rows = evaluations[(evaluations["space"] == space) & (evaluations["task"] == task)]

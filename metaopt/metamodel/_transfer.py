@@ -7,11 +7,13 @@ ranks configurations for :func:`metaopt.suggest` with the greedy portfolio under
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from optuna.distributions import BaseDistribution
 
 from metaopt.metamodel._base import MetaModel, as_query, check_bool, check_int, check_number
@@ -30,6 +32,16 @@ from metaopt.metamodel._similarity import (
 
 #: Each source's best configurations on which ``similarity="learned"`` compares the sources.
 LEARNED_SIMILARITY_CANDIDATES = 3
+#: The metafeature that gives a dataset's size (its rows) to ``size_width``.
+ROWS_METAFEATURE = "general.n_instances"
+
+
+@dataclass(frozen=True)
+class _Query:
+    """The dataset a prior is for: its scaled metafeatures and its rows (NaN: not given)."""
+
+    scaled: np.ndarray
+    rows: float
 
 
 @dataclass
@@ -42,6 +54,8 @@ class _SpaceState:
     template: TransferSession | None = None
     # Per scaled metafeature, its weight in the prior's distance (``similarity="learned"``).
     metafeature_weights: np.ndarray | None = None
+    # Per source, the rows its scores were measured on (NaN: unknown).
+    rows: np.ndarray | None = None
 
 
 class TransferEnsemble(MetaModel):
@@ -83,6 +97,11 @@ class TransferEnsemble(MetaModel):
             ``"rank"`` (default), Kendall's tau over all pairs of results; ``"weighted"``,
             each pair weighted by how far apart its two results are, so that near-ties
             (evaluation noise) do not decide which known datasets the search follows.
+        size_width: When set, a known dataset's prior weight also falls with how far the
+            rows its scores were measured on are from the dataset's own (``general.n_instances``):
+            its log-weight loses ``|log(rows ratio)| / size_width``. The knowledge base measures
+            most datasets on at most 2,000 rows and some at their own size, and which
+            configuration wins moves with the size; ``None`` compares by metafeatures only.
         local_candidates: In a search, this many random neighbours of the study's best
             configurations are added to the candidates at every proposal, so the search can
             refine them instead of choosing only among the known datasets' optima and the
@@ -110,6 +129,7 @@ class TransferEnsemble(MetaModel):
         target_mean: str = "transfer",
         agreement: str = "rank",
         local_candidates: int = 0,
+        size_width: float | None = None,
     ) -> None:
         self.similarity = similarity
         self.temperature = temperature
@@ -121,6 +141,7 @@ class TransferEnsemble(MetaModel):
         self.target_mean = target_mean
         self.agreement = agreement
         self.local_candidates = local_candidates
+        self.size_width = size_width
 
     @property
     def uses_metafeatures(self) -> bool:  # type: ignore[override]
@@ -145,6 +166,8 @@ class TransferEnsemble(MetaModel):
         check_number(self.temperature, "temperature", positive=True)
         if self.bandwidth is not None:
             check_number(self.bandwidth, "bandwidth", positive=True)
+        if self.size_width is not None:
+            check_number(self.size_width, "size_width", positive=True)
         check_bool(self.target_model, "target_model")
         if not isinstance(self.target_mean, str) or self.target_mean not in (
             "constant",
@@ -194,11 +217,18 @@ class TransferEnsemble(MetaModel):
             scaled = self.scaled_metafeatures_.loc[reference.sources].to_numpy(dtype=float)
             dissimilarity = performance_dissimilarity(reference._candidate_values)
             weights = learn_metafeature_weights(scaled, dissimilarity)
-        return _SpaceState(sources, distributions, bandwidths, metafeature_weights=weights)
+        return _SpaceState(
+            sources,
+            distributions,
+            bandwidths,
+            metafeature_weights=weights,
+            rows=_measured_rows(rows, metafeatures, [s.name for s in sources]),
+        )
 
-    def _prior(self, state: _SpaceState, target: np.ndarray | None) -> np.ndarray:
-        if self.similarity == "uniform" or target is None:
+    def _prior(self, state: _SpaceState, query: _Query | None) -> np.ndarray:
+        if self.similarity == "uniform" or query is None:
             return np.zeros(len(state.sources))
+        target = query.scaled
         names = [s.name for s in state.sources]
         if state.metafeature_weights is not None:
             known = self.scaled_metafeatures_.loc[names].to_numpy(dtype=float)
@@ -206,7 +236,18 @@ class TransferEnsemble(MetaModel):
         else:
             distances = self._distances(target, names)
         scale = float(self.temperature) * max(float(np.median(distances)), 1e-12)
-        return -(distances - distances.min()) / scale
+        prior = -(distances - distances.min()) / scale
+        if self.size_width is not None and state.rows is not None and np.isfinite(query.rows):
+            gap = np.abs(np.log(query.rows) - np.log(state.rows)) / float(self.size_width)
+            prior = prior - np.where(np.isfinite(gap), gap, 0.0)
+        return prior
+
+    def _target(self, metafeatures: Any) -> _Query | None:  # type: ignore[override]
+        scaled = super()._target(metafeatures)
+        if scaled is None:
+            return None
+        rows = float(pd.to_numeric(metafeatures.get(ROWS_METAFEATURE), errors="coerce"))
+        return _Query(scaled, rows if rows > 0 else math.nan)
 
     def session(
         self,
@@ -255,10 +296,8 @@ class TransferEnsemble(MetaModel):
         session.local_seed = seed
         return session
 
-    def _explain_space(self, state: _SpaceState, target: np.ndarray | None, n: int) -> Any:
+    def _explain_space(self, state: _SpaceState, target: _Query | None, n: int) -> Any:
         import dataclasses
-
-        import pandas as pd
 
         if state.template is None:  # the models do not depend on the dataset: build them once
             state.template = build_session(
@@ -293,6 +332,18 @@ class TransferEnsemble(MetaModel):
             },
             columns=["params", "score", "source"],
         )
+
+
+def _measured_rows(rows: Any, metafeatures: Any, names: list[str]) -> np.ndarray:
+    """Per source, the rows its scores were measured on: the ``n_rows`` of its evaluations,
+    else (a table without it, e.g. from studies) its dataset's own rows; NaN when neither."""
+    measured = np.full(len(names), np.nan)
+    if "n_rows" in rows.columns:
+        measured = rows.groupby("dataset")["n_rows"].median().reindex(names).to_numpy(float)
+    if ROWS_METAFEATURE in metafeatures.columns:
+        own = metafeatures[ROWS_METAFEATURE].reindex(names).to_numpy(dtype=float)
+        measured = np.where(np.isfinite(measured), measured, own)
+    return np.where(measured > 0, measured, np.nan)
 
 
 def _sources(

@@ -96,6 +96,40 @@ def test_knowledge_base_space_becomes_a_pool_benchmark() -> None:
         from_knowledge(kb, "knn", task="regression")
 
 
+
+def test_a_pool_scored_on_a_subsample_is_queried_at_that_size() -> None:
+    from metaopt import spaces
+    from metaopt.knowledge import SCHEMA_VERSION, KnowledgeBase
+
+    space = spaces.get("knn")
+    rows = []
+    for d, (name, n_rows) in enumerate([("big", 2000.0), ("small", 300.0)]):
+        for c, params in enumerate(space.sample(4, seed=d)):
+            rows.append(
+                {"dataset": name, "fingerprint": f"fp{d}", "task": "classification",
+                 "space": "knn", "config_id": c, "params": json.dumps(params), **params,
+                 "score": 0.5 + 0.01 * c, "status": "ok", "metric": "balanced_accuracy",
+                 "source": "builder", "n_rows": n_rows}
+            )  # fmt: skip
+    described = pd.DataFrame(
+        {
+            "general.n_instances": [9000.0, 300.0],
+            "general.n_features": [9.0, 3.0],
+            "general.dimensionality": [0.001, 0.01],
+        },
+        index=pd.Index(["big", "small"], name="dataset"),
+    )
+    kb = KnowledgeBase(pd.DataFrame(rows), described, {"schema_version": SCHEMA_VERSION})
+    meta = from_knowledge(kb, "knn").with_metafeatures(described)
+    # The sources keep the rows each score was measured on, for the meta-models' size term.
+    assert set(meta.to_evaluations_table()["n_rows"]) == {2000.0, 300.0}
+    assert meta.query_metafeatures("big")["general.n_instances"] == 2000.0
+    assert meta.query_metafeatures("big")["general.dimensionality"] == 9.0 / 2000.0
+    assert meta.query_metafeatures("small").equals(described.loc["small"])
+    with pytest.raises(ValueError, match="no metafeatures of dataset 'nope'"):
+        meta.query_metafeatures("nope")
+
+
 def test_configured_metasampler_sets_its_options(tmp_path) -> None:
     from metaopt.benchmark import resolve_methods
 

@@ -29,6 +29,7 @@ FAST = {"n_configs": 2, "cv": 3, "metafeatures": False, "progress": False, "n_jo
         ({"base_n_trees": 0}, "base_n_trees must be a positive int; got 0"),
         ({"n_full_best": -1}, "n_full_best must be a non-negative int"),
         ({"n_full_random": -1}, "n_full_random must be a non-negative int"),
+        ({"complete_full": ["forest"]}, r"complete_full names unknown spaces \['forest'\]"),
         ({"seed": -1}, "seed must be a non-negative int"),
         ({"timeout": -5}, "timeout must be a positive number of seconds"),
         ({"timeout": 0}, "timeout must be a positive number of seconds"),

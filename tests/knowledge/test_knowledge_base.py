@@ -67,6 +67,46 @@ def test_selection_by_space_and_dataset(kb: KnowledgeBase) -> None:
     assert kb.subset("a").datasets == ["a"]
 
 
+def _at_full(rows: list[dict[str, object]], config_ids: set[int]) -> list[dict[str, object]]:
+    return [
+        {**r, "fidelity": "full", "n_rows": 5000.0, "score": float(r["score"]) + 0.1}
+        for r in rows
+        if r["config_id"] in config_ids
+    ]
+
+
+def test_own_size_rows_replace_the_base_only_where_every_configuration_is_at_full_size() -> None:
+    base = _rows("a", "knn", 4) + _rows("b", "knn", 4) + _rows("a", "svm", 4)
+    rows = (
+        base
+        + _at_full(_rows("a", "knn", 4), {0, 1, 2, 3})  # complete
+        + _at_full(_rows("b", "knn", 4), {0, 3})  # a subset: the base stays
+        + _at_full(_rows("a", "svm", 4), {0, 1, 2})
+    )
+    frame = pd.DataFrame(rows)
+    frame["fidelity"] = frame["fidelity"].fillna("base")
+    own = knowledge.own_size_rows(frame)
+    fidelities = own.groupby(["dataset", "space"])["fidelity"].agg(lambda f: sorted(set(f)))
+    assert fidelities.to_dict() == {
+        ("a", "knn"): ["full"],
+        ("a", "svm"): ["base"],
+        ("b", "knn"): ["base"],
+    }
+    assert len(own) == 12 and not own.duplicated(["dataset", "space", "config_id"]).any()
+    metafeatures = pd.DataFrame(
+        {"n_rows": [100.0, 200.0]}, index=pd.Index(["a", "b"], name="dataset")
+    )
+    kb = KnowledgeBase(frame, metafeatures, {"schema_version": SCHEMA_VERSION})
+    knn = kb.for_space("knn", fidelity="own_size")
+    assert sorted(knn.groupby("dataset")["score"].max().round(2).tolist()) == [0.53, 0.63]
+    assert len(kb.for_space("knn", fidelity=None)) == 14
+    with pytest.raises(ValueError, match="fidelity must be one of"):
+        kb.for_space("knn", fidelity="own")
+    # A table without fidelities is all base.
+    plain = pd.DataFrame(base)
+    assert knowledge.own_size_rows(plain) is plain
+
+
 def test_concat_combines_and_refuses_duplicates(kb: KnowledgeBase) -> None:
     other = KnowledgeBase(
         pd.DataFrame(_rows("c", "svm", 2)),

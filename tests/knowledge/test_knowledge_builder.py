@@ -369,6 +369,52 @@ def test_full_fidelity_ids_are_default_best_and_fixed_random() -> None:
     assert len(fixed) == 4 and set(fixed[1:]) <= set(ids)
 
 
+def test_complete_full_evaluates_every_configuration_and_extends_finished_parts(
+    tmp_path: Path,
+) -> None:
+    options = dict(n_configs=6, max_rows=60, n_jobs=1, metafeatures=False, progress=False)
+    subset = dict(n_full_best=1, n_full_random=1)
+    first = knowledge.build(
+        [_sklearn("iris")], ["knn"], work_dir=tmp_path / "a", **options, **subset
+    )
+    full = first.evaluations[first.evaluations["fidelity"] == "full"]
+    assert 2 <= len(full) <= 3  # the default, the best and one fixed random configuration
+    # Made complete later: the finished part gains the configurations it lacked, and its
+    # earlier rows stay; a rerun that no longer names the space keeps it complete.
+    extended = knowledge.build(
+        [_sklearn("iris")],
+        ["knn"],
+        work_dir=tmp_path / "a",
+        complete_full=["knn"],
+        **options,
+        **subset,
+    )
+    again = knowledge.build(
+        [_sklearn("iris")], ["knn"], work_dir=tmp_path / "a", **options, **subset
+    )
+    settings = json.loads((tmp_path / "a" / "build.json").read_text())
+    assert settings["complete_full"] == ["knn"]
+    ev = extended.evaluations
+    at_full = ev[ev["fidelity"] == "full"].set_index("config_id")
+    assert sorted(at_full.index) == list(range(6)) and at_full["n_rows"].eq(150).all()
+    columns = ["score", "params", "n_rows"]
+    pd.testing.assert_frame_equal(
+        at_full.loc[full["config_id"], columns], full.set_index("config_id")[columns]
+    )
+    assert len(again.evaluations) == len(ev)
+    # The same scores as a build complete from the start.
+    fresh = knowledge.build(
+        [_sklearn("iris")],
+        ["knn"],
+        work_dir=tmp_path / "b",
+        complete_full=["knn"],
+        **options,
+        **subset,
+    ).evaluations
+    fresh_full = fresh[fresh["fidelity"] == "full"].set_index("config_id")
+    pd.testing.assert_frame_equal(fresh_full[columns], at_full[columns])
+
+
 def test_forests_record_their_trees_at_each_fidelity(tmp_path: Path) -> None:
     kb = knowledge.build(
         [_sklearn("iris")],

@@ -66,3 +66,24 @@ def test_complex_columns_raise_a_type_error() -> None:
         extract_metafeatures(X, y)
     with pytest.raises(TypeError, match="complex-valued"):
         extract_metafeatures(X.to_numpy(), y)
+
+
+def test_at_rows_gives_the_size_counts_of_a_subsample() -> None:
+    from metaopt.metafeatures import at_rows
+
+    X, y = _iris_like(n=300)
+    whole = extract_metafeatures(X, y, groups=["general"])
+    half = extract_metafeatures(X.iloc[:120], y[:120], groups=["general"])
+    sized = at_rows(whole, 120)
+    counts = [
+        "general.n_instances",
+        "general.log_n_instances",
+        "general.dimensionality",
+        "general.log_dimensionality",
+    ]
+    np.testing.assert_allclose(sized[counts].to_numpy(float), half[counts].to_numpy(float))
+    unchanged = [n for n in whole.index if n not in counts]
+    pd.testing.assert_series_equal(sized[unchanged], whole[unchanged])
+    assert whole["general.n_instances"] == 300.0  # the original is untouched
+    with pytest.raises(ValueError, match="n_rows must be a positive number, got 0"):
+        at_rows(whole, 0)

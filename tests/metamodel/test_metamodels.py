@@ -240,9 +240,11 @@ def test_local_portfolio_moves_from_global_to_nearest_dataset(toy) -> None:
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
-def test_models_learn_from_the_base_fidelity_only(name: str, toy) -> None:
-    # Full-size rows are a few configurations scored at more rows (higher scores); mixed with
-    # the base table they would make the worst configuration look best on every dataset.
+def test_models_learn_from_full_size_rows_only_where_every_configuration_has_them(
+    name: str, toy
+) -> None:
+    # Full-size rows of a few configurations are scored at more rows (higher scores); mixed
+    # with the base table they would make the worst configuration look best on every dataset.
     evaluations, metafeatures = toy
     base = evaluations.assign(fidelity="base")
     worst = base.loc[base.groupby("dataset")["normalized"].idxmin()]
@@ -253,3 +255,53 @@ def test_models_learn_from_the_base_fidelity_only(name: str, toy) -> None:
     ranked_mixed = _model(name).fit(mixed, metafeatures=metafeatures).rank(target, n=3)
     assert ranked_mixed == ranked_base
     assert set(worst["key"]).isdisjoint(canonical_key(c) for c in ranked_mixed)
+    # A dataset measured at its own size on every configuration is learnt from there: the
+    # same as a table whose base rows held those scores.
+    at_size = base[base["dataset"].isin(metafeatures.index[1:6])]
+    at_size = at_size.assign(fidelity="full", score=1.0 - at_size["score"])
+    complete = pd.concat([base, at_size], ignore_index=True)
+    swapped = pd.concat(
+        [base[~base["dataset"].isin(at_size["dataset"])], at_size.assign(fidelity="base")]
+    )
+    ranked_complete = _model(name).fit(complete, metafeatures=metafeatures).rank(target, n=3)
+    ranked_swapped = _model(name).fit(swapped, metafeatures=metafeatures).rank(target, n=3)
+    assert ranked_complete == ranked_swapped
+
+
+def _sized_knowledge() -> tuple[pd.DataFrame, pd.DataFrame, str, str]:
+    """Ten datasets of 10,000 rows alike in every metafeature: five measured at their own
+    size, where configuration A wins, and five on 2,000 rows, where B wins."""
+    evaluations, metafeatures = toy_knowledge(n_datasets=10, n_configs=12, seed=3)
+    metafeatures = metafeatures.assign(mf_x=0.5, mf_kind=1.0, mf_noise=0.0, mf_rows=10_000.0)
+    metafeatures["general.n_instances"] = 10_000.0
+    keys = sorted(evaluations["params"].unique())
+    a, b = keys[0], keys[1]
+    large = evaluations["dataset"].isin(metafeatures.index[:5])
+    evaluations = evaluations.assign(
+        n_rows=np.where(large, 10_000.0, 2_000.0),
+        score=0.5 + 0.01 * evaluations.groupby("dataset").cumcount() / 12,
+    )
+    evaluations.loc[large & (evaluations["params"] == a), "score"] = 0.9
+    evaluations.loc[~large & (evaluations["params"] == b), "score"] = 0.9
+    return evaluations, metafeatures, a, b
+
+
+def test_size_width_weighs_the_datasets_measured_at_the_queried_size() -> None:
+    evaluations, metafeatures, a, b = _sized_knowledge()
+    query = metafeatures.iloc[0].copy()
+    model = TransferEnsemble(size_width=0.5).fit(evaluations, metafeatures=metafeatures)
+    first = {}
+    for rows in (10_000.0, 2_000.0, 1_500.0):
+        query["general.n_instances"] = rows
+        first[rows] = canonical_key(model.rank(query, n=1)[0])
+    assert first[10_000.0] == canonical_key(json.loads(a))
+    assert first[2_000.0] == first[1_500.0] == canonical_key(json.loads(b))
+    # Without it, the datasets differ in nothing the prior sees: the size does not matter.
+    plain = TransferEnsemble().fit(evaluations, metafeatures=metafeatures)
+    ranked = []
+    for rows in (10_000.0, 2_000.0):
+        query["general.n_instances"] = rows
+        ranked.append(plain.rank(query, n=2))
+    assert ranked[0] == ranked[1]
+    with pytest.raises(ValueError, match="size_width"):
+        TransferEnsemble(size_width=0.0).fit(evaluations, metafeatures=metafeatures)
