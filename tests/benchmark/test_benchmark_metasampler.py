@@ -96,7 +96,6 @@ def test_knowledge_base_space_becomes_a_pool_benchmark() -> None:
         from_knowledge(kb, "knn", task="regression")
 
 
-
 def test_a_pool_scored_on_a_subsample_is_queried_at_that_size() -> None:
     from metaopt import spaces
     from metaopt.knowledge import SCHEMA_VERSION, KnowledgeBase
